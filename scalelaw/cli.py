@@ -1,0 +1,111 @@
+"""The ``scalelaw`` command line (also ``python -m scalelaw``).
+
+Importing this module imports nothing heavy: each subcommand imports what it needs (scipy and
+lmfit for fitting, plotly for plots, torch for the trainer, streamlit for the app) when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+# Subcommands that belong to the trainer; their arguments are parsed by scalelaw.train.cli.
+_TRAINER_COMMANDS = ("data", "train", "sweep")
+
+
+def _parse_assignment(text: str, flag: str) -> tuple[str, str]:
+    name, eq, value = text.partition("=")
+    if not eq or not name.strip() or not value.strip():
+        raise SystemExit(f"scalelaw: {flag} expects NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _parse_float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SystemExit(f"scalelaw: {what} must be a number, got {text!r}") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scalelaw",
+        description="Fit and extrapolate language-model scaling laws.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("laws", help="list the laws, their inputs, parameters and papers")
+
+    p = sub.add_parser("fit", help="fit a law to a table of points or to loss logs")
+    p.add_argument("law")
+    p.add_argument("data", help="CSV/TSV/JSONL/Parquet table, or any log read_logs reads")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=COLUMN",
+                   help="map a law input to a column, e.g. --var N=n_params (repeat)")
+    p.add_argument("--target", default="loss", help="column with the loss (default: loss)")
+    p.add_argument("--loss", default="huber",
+                   help="objective: huber, squared (log residuals), huber_linear, squared_linear")
+    p.add_argument("--delta", type=float, default=1e-3, help="Huber delta (default 1e-3)")
+    p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                   help="hold a parameter fixed (repeat)")
+    p.add_argument("--split", default=None, help="keep only rows of this split (e.g. val)")
+    p.add_argument("--final-points", action="store_true",
+                   help="keep the last step of each run (one point per run)")
+    p.add_argument("--schedule", action="append", default=[], metavar="RUN=SPEC",
+                   help="lr_annealing: the schedule of a run in string form (repeat)")
+    p.add_argument("--warmup-steps", type=int, default=0, help="lr_annealing: warm-up steps")
+    p.add_argument("--by", default=None, help="fit one law per value of this column")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="attach N bootstrap resamples (CIs) to the saved fit")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("-o", "--output", default=None, help="save the fit as JSON")
+
+    p = sub.add_parser("predict", help="predict with a saved fit")
+    p.add_argument("fit_file")
+    p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE",
+                   help="input value, e.g. --at N=7e10 (repeat; comma-separate several values)")
+    p.add_argument("--schedule", default=None, help="lr_annealing: schedule in string form")
+    p.add_argument("--warmup-steps", type=int, default=None)
+    p.add_argument("--ci", type=float, default=None, help="also print a CI (needs bootstrap draws)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("optimum", help="derived optimum of a saved fit (e.g. --at C=1e21)")
+    p.add_argument("fit_file")
+    p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("plot", help="write the interactive figure of a saved fit")
+    p.add_argument("fit_file")
+    p.add_argument("data", nargs="?", default=None)
+    p.add_argument("-o", "--output", default="fit.html")
+
+    for name in _TRAINER_COMMANDS:
+        sub.add_parser(name, help=f"trainer: {name} (see `scalelaw {name} --help`)", add_help=False)
+    p = sub.add_parser("app", help="start the Streamlit app")
+    p.add_argument("--port", type=int, default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _TRAINER_COMMANDS:
+        from scalelaw.train.cli import main as trainer_main
+
+        return trainer_main(argv)
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from scalelaw import _cli_commands
+
+    handler = getattr(_cli_commands, "cmd_" + args.command)
+    try:
+        return handler(args) or 0
+    except (ValueError, KeyError, FileNotFoundError, TypeError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"scalelaw {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["main"]
