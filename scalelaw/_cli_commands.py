@@ -1,0 +1,192 @@
+"""Implementations of the ``scalelaw`` subcommands (imported only when a command runs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+_PLAIN_SUFFIXES = {".csv", ".tsv", ".parquet", ".pq"}
+
+
+def load_table(path: str):
+    """A table of points: plain CSV/TSV/Parquet/JSONL as they are, anything else via read_logs."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    suffix = p.suffix.lower()
+    if p.is_file() and suffix in _PLAIN_SUFFIXES:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+        frame = pd.read_csv(p, sep="\t" if suffix == ".tsv" else None, engine="python")
+        if frame.empty:
+            raise ValueError(f"{path}: the table has no rows")
+        return frame
+    if p.is_file() and suffix == ".jsonl":
+        with open(p, encoding="utf-8") as fh:
+            first = fh.readline()
+        if '"header"' not in first:
+            return pd.read_json(p, lines=True)
+    from scalelaw import read_logs
+
+    return read_logs(path)
+
+
+def _value(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _at_values(pairs, flag="--at"):
+    from scalelaw.cli import _parse_assignment
+
+    out = {}
+    for item in pairs:
+        name, value = _parse_assignment(item, flag)
+        parts = [_value(v) for v in value.split(",")] if not value.count(":") else [value]
+        out[name] = np.array(parts) if len(parts) > 1 else parts[0]
+    return out
+
+
+def _print_json(obj):
+    print(json.dumps(obj, indent=None, default=float))
+
+
+def cmd_laws(args):
+    import scalelaw as sl
+
+    for name in sl.laws():
+        law = sl.get_law(name)
+        print(f"{name:<15} {law.formula}")
+        print(f"{'':<15} inputs: {', '.join(law.input_names)}; parameters: {', '.join(law.param_names)}")
+        print(f"{'':<15} {law.source}")
+
+
+def _summary(fit):
+    return {"law": fit.law.name, "params": fit.params, "objective": fit.objective, "n_points": fit.n_points,
+            "warnings": fit.warnings}
+
+
+def cmd_fit(args):
+    import scalelaw as sl
+    from scalelaw.cli import _parse_assignment, _parse_float
+
+    df = load_table(args.data)
+    if args.split is not None:
+        if "split" not in df.columns:
+            raise ValueError(f"{args.data}: --split given but the data have no 'split' column")
+        df = df[df["split"] == args.split]
+        if df.empty:
+            raise ValueError(f"{args.data}: no rows with split == {args.split!r}")
+    if args.final_points:
+        df = sl.final_points(df, split=None)
+    inputs = dict(_parse_assignment(v, "--var") for v in args.var)
+    fixed = {k: _parse_float(v, f"--fix {k}") for k, v in (_parse_assignment(f, "--fix") for f in args.fix)}
+    options = {}
+    if args.schedule:
+        options["schedules"] = dict(_parse_assignment(s, "--schedule") for s in args.schedule)
+    if args.law == "lr_annealing":
+        options["warmup_steps"] = args.warmup_steps
+    result = sl.fit(args.law, df, inputs=inputs or None, target=args.target, loss=args.loss, delta=args.delta,
+                    fixed=fixed or None, by=args.by, seed=args.seed, **options)
+    if args.bootstrap:
+        result.bootstrap(args.bootstrap, seed=args.seed)
+    if args.output:
+        result.save(args.output)
+    if args.json:
+        if isinstance(result, sl.GroupedFit):
+            _print_json({"by": result.by, "groups": {str(k): _summary(r) for k, r in result.items()}})
+        else:
+            _print_json(_summary(result))
+    else:
+        print(result.report())
+        if args.output:
+            print(f"saved to {args.output}")
+
+
+def cmd_predict(args):
+    import scalelaw as sl
+
+    fit = sl.load_fit(args.fit_file)
+    if isinstance(fit, sl.GroupedFit):
+        raise ValueError("predict: a grouped fit holds several laws; predict from Python with group=")
+    if args.schedule:
+        kwargs = {"schedule": args.schedule, "warmup_steps": args.warmup_steps or 0}
+        pred = fit.predict(**kwargs)
+        steps = np.arange(1, len(pred) + 1)
+        out = {"step": steps.tolist(), "loss": pred.tolist()}
+        if args.ci and fit.draws is not None:
+            lo, hi = fit.predict_interval(level=args.ci, **kwargs)
+            out.update(lower=lo.tolist(), upper=hi.tolist())
+        if args.json:
+            _print_json(out)
+        else:
+            every = max(1, len(steps) // 20)
+            for i in list(range(0, len(steps), every)) + ([len(steps) - 1] if (len(steps) - 1) % every else []):
+                print(f"step {steps[i]:>8d}  loss {pred[i]:.6g}")
+        return
+    X = _at_values(args.at)
+    if not X:
+        raise ValueError("predict: give inputs with --at NAME=VALUE (e.g. --at N=7e10 --at D=1.4e12)")
+    pred = fit.predict(X)
+    out = {"inputs": {k: np.atleast_1d(v).tolist() for k, v in X.items()}, "prediction": pred.tolist(),
+           "extrapolation": fit.extrapolation(X)}
+    if args.ci:
+        if fit.draws is None:
+            raise ValueError("predict --ci needs a fit saved with bootstrap draws (scalelaw fit ... --bootstrap N)")
+        lo, hi = fit.predict_interval(X, level=args.ci)
+        out.update(lower=lo.tolist(), upper=hi.tolist())
+    if args.json:
+        _print_json(out)
+        return
+    for i, p in enumerate(pred):
+        at = ", ".join(f"{k}={np.atleast_1d(v)[i if np.size(v) > 1 else 0]:g}" for k, v in X.items())
+        ci = f"  [{out['lower'][i]:.6g}, {out['upper'][i]:.6g}]" if "lower" in out else ""
+        print(f"{at}: {p:.6g}{ci}")
+    far = {k: v for k, v in out["extrapolation"].items() if v > 1}
+    if far:
+        print("extrapolation: " + ", ".join(f"{k} {v:.3g}x beyond the data" for k, v in far.items()))
+
+
+def cmd_optimum(args):
+    import scalelaw as sl
+
+    fit = sl.load_fit(args.fit_file)
+    kwargs = _at_values(args.at)
+    if fit.law.name == "lr_annealing":
+        kwargs = {"schedules": {k: v for k, v in kwargs.items()}}
+    result = fit.optimum(**kwargs)
+    if args.json:
+        _print_json(result)
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}")
+
+
+def cmd_plot(args):
+    import scalelaw as sl
+    from scalelaw.plot import plot_fit
+
+    fit = sl.load_fit(args.fit_file)
+    data = load_table(args.data) if args.data else None
+    fig = plot_fit(fit, data=data)
+    fig.write_html(args.output, include_plotlyjs="cdn" if args.output.endswith(".cdn.html") else True)
+    print(f"wrote {args.output}")
+
+
+def cmd_app(args):
+    import subprocess
+
+    app = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
+    if not app.exists():
+        raise FileNotFoundError(f"{app}: the app ships with the source checkout (pip install -e .)")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app)]
+    if args.port:
+        cmd += ["--server.port", str(args.port)]
+    return subprocess.call(cmd)

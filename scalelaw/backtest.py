@@ -1,0 +1,122 @@
+"""Backtests: fit on the smaller runs, predict the held-out larger ones, report relative errors.
+
+This is how a user decides whether to trust an extrapolation (and how we test the laws).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.fitting.data import as_frame, resolve_inputs
+from scalelaw.laws import get_law
+
+
+@dataclass
+class BacktestResult:
+    """``table``: the held-out rows with ``pred`` and ``rel_err`` (pred/obs - 1); ``summary``:
+    mean and max absolute relative error; ``fits``: the fit(s) that made the predictions."""
+
+    law: str
+    holdout: str
+    table: pd.DataFrame
+    summary: dict
+    fits: list = field(default_factory=list)
+
+    @property
+    def fit(self):
+        return self.fits[0] if len(self.fits) == 1 else self.fits
+
+
+def _holdout_mask(law, frame, mapping, holdout) -> tuple[np.ndarray, str]:
+    if isinstance(holdout, tuple):
+        if len(holdout) != 2:
+            raise ValueError(f"holdout tuple must be (input, fraction), got {holdout!r}")
+        name, frac = holdout
+        col = mapping.get(name, name)
+        if col not in frame.columns:
+            raise KeyError(f"holdout: {name!r} is neither an input of {law.name!r} nor a column")
+        if not 0 < frac < 1:
+            raise ValueError(f"holdout fraction must be in (0, 1), got {frac!r}")
+        levels = np.unique(frame[col].to_numpy())
+        n_hold = max(1, int(round(frac * len(levels))))
+        if len(levels) - n_hold < 2:
+            raise ValueError(f"holdout: {col!r} has {len(levels)} distinct values; holding out {n_hold} leaves "
+                             "fewer than 2 to fit on")
+        threshold = levels[-n_hold]
+        return frame[col].to_numpy() >= threshold, f"largest {n_hold} of {len(levels)} values of {col}"
+    if callable(holdout):
+        mask = np.asarray(holdout(frame), dtype=bool)
+        desc = "callable"
+    else:
+        mask = np.asarray(holdout, dtype=bool)
+        desc = "mask"
+    if mask.shape != (len(frame),):
+        raise ValueError(f"holdout mask must have one boolean per row ({len(frame)}), got shape {mask.shape}")
+    if mask.all() or not mask.any():
+        raise ValueError("holdout mask must hold out some rows and keep some to fit on")
+    return mask, desc
+
+
+def _summary(table):
+    err = table["rel_err"].abs()
+    return {"mean_rel_err": float(err.mean()), "max_rel_err": float(err.max()), "n_heldout": int(len(table))}
+
+
+def backtest(law, df, inputs=None, target: str = "loss", holdout=("N", 1 / 3), **fit_kwargs) -> BacktestResult:
+    """Fit on part of the data and predict the rest.
+
+    ``holdout``: ``(input, fraction)`` holds out the largest values (levels) of that input (or
+    column); ``"loo"`` leaves one run out at a time (one row at a time without a ``run`` column);
+    a boolean mask or a callable on the frame selects the held-out rows.
+    """
+    from scalelaw.fitting import fit as _fit
+
+    law = get_law(law)
+    frame = as_frame(df).reset_index(drop=True)
+    mapping = resolve_inputs(law, inputs, frame)
+    if isinstance(holdout, str):
+        if holdout != "loo":
+            raise ValueError(f"holdout must be (input, fraction), 'loo', a mask or a callable; got {holdout!r}")
+        groups = frame["run"].to_numpy() if "run" in frame.columns else np.arange(len(frame))
+        parts, fits = [], []
+        for g in pd.unique(groups):
+            test = groups == g
+            f = _fit(law, frame.loc[~test], inputs=mapping, target=target, **fit_kwargs)
+            pred = f.predict_frame(frame.loc[test])
+            pred["fold"] = g
+            parts.append(pred)
+            fits.append(f)
+        table = pd.concat(parts, ignore_index=True)
+        desc = "leave one run out" if "run" in frame.columns else "leave one row out"
+    else:
+        mask, desc = _holdout_mask(law, frame, mapping, holdout)
+        f = _fit(law, frame.loc[~mask], inputs=mapping, target=target, **fit_kwargs)
+        table = f.predict_frame(frame.loc[mask]).reset_index(drop=True)
+        fits = [f]
+    table["rel_err"] = table["pred"] / table[target] - 1.0
+    return BacktestResult(law.name, desc, table, _summary(table), fits)
+
+
+def compare(laws, df, inputs=None, target: str = "loss", holdout=("N", 1 / 3), **fit_kwargs) -> pd.DataFrame:
+    """Several laws on one data set: backtest errors and AIC of the full fit, side by side.
+
+    ``inputs`` is one mapping (each law takes the entries it has inputs for) or ``{law: mapping}``.
+    """
+    from scalelaw.fitting import fit as _fit
+
+    rows = []
+    frame = as_frame(df)
+    for name in laws:
+        law = get_law(name)
+        if isinstance(inputs, dict) and name in inputs and isinstance(inputs[name], dict):
+            mapping = inputs[name]
+        else:
+            mapping = {k: v for k, v in (inputs or {}).items() if k in law.input_names}
+        full = _fit(law, frame, inputs=mapping, target=target, **fit_kwargs)
+        bt = backtest(law, frame, inputs=mapping, target=target, holdout=holdout, **fit_kwargs)
+        rows.append({"law": law.name, "n_free": full.n_free, "n_points": full.n_points,
+                     "objective": full.objective, "aic": full.aic, **bt.summary})
+    return pd.DataFrame(rows).set_index("law")

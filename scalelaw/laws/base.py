@@ -1,0 +1,214 @@
+"""What every law declares: named inputs, named parameters with bounds and start grids, the formula.
+
+A law is a plain numpy formula with the paper's symbols plus one declaration (this module's
+:class:`Law`). Formulas broadcast: inputs are arrays of shape ``(n,)`` and parameters scalars or
+arrays of shape ``(K, 1)``, so the fit engine evaluates K parameter sets at once, giving ``(K, n)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Param:
+    """A law parameter: bounds the maths requires, how it is fitted, where starts come from.
+
+    ``log=True`` fits ``log(value)`` (the LSE trick: positive scales and exponents spanning orders of
+    magnitude become well-conditioned); it needs ``min >= 0``. ``fixed_default`` makes the parameter
+    fixed unless the user frees it (Tissue et al.'s momentum).
+    """
+
+    name: str
+    doc: str
+    min: float = 0.0
+    max: float = np.inf
+    log: bool = True
+    grid: tuple = ()
+    fixed_default: float | None = None
+
+    def __post_init__(self):
+        if self.log and self.min < 0:
+            raise ValueError(f"parameter {self.name}: log-scaled parameters need min >= 0")
+
+
+@dataclass(frozen=True)
+class Input:
+    """A law input (a column of the data).
+
+    ``positive``: logs or fractional powers are taken, so values must be > 0.
+    ``identifies``: parameters that only this input's variation can identify; if all of them are
+    fixed, the input may have a single level.
+    ``column``: the tidy-schema column used when the user gives no mapping.
+    """
+
+    name: str
+    doc: str
+    column: str | None = None
+    positive: bool = True
+    identifies: tuple = ()
+    categorical: bool = False
+
+
+@dataclass
+class Law:
+    """Declaration of one scaling law. Subclass or instantiate once per law module."""
+
+    name: str
+    formula: str
+    latex: str
+    source: str
+    inputs: tuple
+    params: tuple
+    function: Callable[..., Array]
+    target_doc: str = "loss L in nats per token"
+    options: dict = field(default_factory=dict)
+
+    # ---- declaration helpers -------------------------------------------------------------
+    @property
+    def param_names(self) -> tuple:
+        return tuple(p.name for p in self.params)
+
+    @property
+    def input_names(self) -> tuple:
+        return tuple(i.name for i in self.inputs)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"law {self.name!r} has no parameter {name!r}; parameters: {', '.join(self.param_names)}")
+
+    def default_fixed(self) -> dict:
+        return {p.name: p.fixed_default for p in self.params if p.fixed_default is not None}
+
+    def describe(self) -> dict:
+        """Plain-data description (for `scalelaw laws`, the app and docs)."""
+        return {
+            "name": self.name,
+            "formula": self.formula,
+            "latex": self.latex,
+            "source": self.source,
+            "inputs": {i.name: i.doc for i in self.inputs},
+            "params": {p.name: p.doc for p in self.params},
+            "target": self.target_doc,
+            "options": dict(self.options),
+        }
+
+    # ---- data -> features ---------------------------------------------------------------------
+    def check_options(self, options: Mapping[str, Any]) -> dict:
+        unknown = set(options) - set(self.options)
+        if unknown:
+            known = ", ".join(sorted(self.options)) or "none"
+            raise TypeError(
+                f"law {self.name!r} got unknown option(s) {', '.join(sorted(unknown))}; its options: {known}"
+            )
+        merged = dict(self.options)
+        merged.update(options)
+        return merged
+
+    def prepare(self, columns: Mapping[str, Array], options: dict, frame=None, y=None) -> tuple[dict, dict]:
+        """Turn the user's input columns into the arrays ``evaluate`` needs.
+
+        Returns ``(X, info)``: ``X`` maps names to arrays, one value per observation (it may also
+        hold caches; it is never saved); ``info`` is JSON-ready plain data kept on the result and
+        passed back to ``evaluate`` (reference sizes, baselines). Laws whose inputs are not plain
+        columns (schedules, domains) override this. ``info["row_mask"]`` (bool array), if set,
+        keeps only those rows for fitting; ``info["notes"]`` (list of str) become fit warnings.
+        """
+        return {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}, {}
+
+    def options_from_info(self, options: dict, info: dict) -> dict:
+        """Options that rebuild the same features from saved data (schedules, domain features)."""
+        return options
+
+    def features_for_prediction(self, X: Mapping[str, Any], options: dict, info: dict) -> dict:
+        """Arrays for ``evaluate`` from user-given prediction inputs (broadcast to one shape)."""
+        names = [i.name for i in self.inputs if not i.categorical]
+        missing = [n for n in names if n not in X]
+        if missing:
+            raise ValueError(
+                f"law {self.name!r} needs input(s) {', '.join(missing)} to predict; got {', '.join(X) or 'none'}"
+            )
+        arrays = np.broadcast_arrays(*[np.atleast_1d(np.asarray(X[n], dtype=np.float64)) for n in names])
+        return dict(zip(names, arrays))
+
+    # ---- the formula --------------------------------------------------------------------------
+    def evaluate(self, X: Mapping[str, Array], P: Mapping[str, Any], info: dict | None = None) -> Array:
+        """The law's prediction for features ``X`` (from ``prepare``) and parameters ``P``."""
+        return self.function(**{n: X[n] for n in self.input_names}, **{n: P[n] for n in self.param_names})
+
+    # ---- starts -----------------------------------------------------------------------------
+    def start_grid(self, X: Mapping[str, Array], y: Array, options: dict) -> dict:
+        """Per-parameter start values; the engine takes their Cartesian product."""
+        return {p.name: np.asarray(p.grid, dtype=np.float64) for p in self.params}
+
+    def seeds(self, X: Mapping[str, Array], y: Array, options: dict, fixed: Mapping[str, float],
+              info: dict | None = None) -> list[dict]:
+        """Extra data-driven starts (e.g. variable projection). Default: none."""
+        return []
+
+    # ---- derived answers --------------------------------------------------------------------
+    def optimum(self, params: Mapping[str, float], info: dict, **kwargs) -> dict:
+        raise NotImplementedError(f"law {self.name!r} has no optimum")
+
+    def derived(self, params: Mapping[str, float], info: dict | None = None) -> dict:
+        """Quantities computed from the parameters (e.g. Chinchilla's a = beta/(alpha+beta))."""
+        return {}
+
+
+def cartesian(grid: Mapping[str, Array]) -> dict:
+    """Cartesian product of per-parameter value lists, as a dict of equal-length arrays."""
+    names = list(grid)
+    combos = np.array(list(itertools.product(*[np.asarray(grid[n], dtype=np.float64) for n in names])))
+    if combos.size == 0:
+        return {n: np.empty(0) for n in names}
+    return {n: combos[:, i] for i, n in enumerate(names)}
+
+
+def nnls_seeds(
+    designs: Array,
+    y: Array,
+    *,
+    relative: bool = True,
+) -> tuple[Array, Array]:
+    """Non-negative least squares for many design matrices at once (variable projection seeds).
+
+    ``designs`` has shape ``(K, n, m)``: for each of K settings of the nonlinear parameters, the
+    columns multiplying the m linear coefficients. With ``relative`` the rows are divided by y, so
+    the squared error approximates the squared log residual near the fit. Returns the
+    coefficients ``(K, m)`` and the residual sum of squares ``(K,)``; rows with non-finite
+    designs get ``inf``.
+    """
+    from scipy.optimize import nnls
+
+    K, n, m = designs.shape
+    scale_rows = 1.0 / y if relative else np.ones_like(y)
+    coefs = np.full((K, m), np.nan)
+    rss = np.full(K, np.inf)
+    target = y * scale_rows
+    for k in range(K):
+        M = designs[k] * scale_rows[:, None]
+        if not np.all(np.isfinite(M)):
+            continue
+        norms = np.linalg.norm(M, axis=0)
+        norms[norms == 0] = 1.0
+        try:
+            c, r = nnls(M / norms, target)
+        except RuntimeError:  # nnls iteration limit on degenerate designs: skip this start
+            continue
+        coefs[k] = c / norms
+        rss[k] = r * r
+    return coefs, rss
+
+
+def as_scalar(value):
+    """A 0-d result as a Python float, arrays unchanged (derived answers accept both)."""
+    value = np.asarray(value, dtype=float)
+    return float(value) if value.ndim == 0 else value

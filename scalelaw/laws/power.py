@@ -1,0 +1,51 @@
+"""Pure power law (Henighan et al. 2020, arXiv:2010.14701: the compute-optimal model size).
+
+    y = k * x^a
+
+A straight line in log-log axes; ``a`` may have either sign. Henighan et al. fit
+N_opt(C) = k * C^a to the compute-efficient frontier points and found a ~ 0.7 in every domain.
+Evaluated as ``exp(log k + a log x)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Input, Law, Param
+
+
+def power(x, *, k, a):
+    """y = k * x^a (Henighan et al. 2020)."""
+    return np.exp(np.log(k) + a * np.log(x))
+
+
+class Power(Law):
+    def seeds(self, X, y, options, fixed, info=None):
+        # Ordinary least squares in log-log space is the exact answer for the squared-log objective.
+        lx, ly = np.log(X["x"]), np.log(y)
+        if "a" in fixed:
+            a = fixed["a"]
+        elif np.ptp(lx) > 0:
+            a = np.polyfit(lx, ly, 1)[0]
+        else:
+            return []
+        log_k = np.median(ly - a * lx) if "k" not in fixed else np.log(fixed["k"])
+        return [{"k": float(np.exp(log_k)), "a": float(a)}]
+
+    def start_grid(self, X, y, options):
+        lx, ly = np.log(X["x"]), np.log(y)
+        return {"k": np.exp(ly.mean() - np.array([-1.0, 0.0, 1.0]) * lx.mean()), "a": np.array([-1.0, 0.0, 1.0])}
+
+LAW = Power(
+    name="power",
+    formula="y = k * x^a",
+    latex=r"y = k\, x^{a}",
+    source="Henighan et al. 2020, Scaling Laws for Autoregressive Generative Modeling (arXiv:2010.14701): N_opt(C)",
+    inputs=(Input("x", "the scale, e.g. compute C (FLOPs)", column="flops", identifies=("a",)),),
+    params=(
+        Param("k", "prefactor (units of y / x^a)"),
+        Param("a", "exponent, either sign", min=-np.inf, max=np.inf, log=False),
+    ),
+    function=power,
+    target_doc="y, e.g. the compute-optimal parameter count N_opt",
+)

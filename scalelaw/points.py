@@ -1,0 +1,73 @@
+"""Which points a law sees: one final point per run, or the compute-efficient frontier.
+
+Laws over (N, D) are fitted to the final validation loss of runs whose schedule ended at D
+(Hoffmann et al. 2022); intermediate checkpoints of a cosine run are not compute-optimal points.
+Henighan et al. 2020 fit L(C) to the lower envelope of all curves' loss against compute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _need(df, cols, fn):
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise KeyError(f"{fn}: column(s) {missing} not found; columns are: {', '.join(map(str, df.columns))}")
+
+
+def final_points(df: pd.DataFrame, split: str | None = "val", *, run: str = "run", step: str = "step") -> pd.DataFrame:
+    """The last logged row of each run (of one ``split``; ``split=None`` keeps every split).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"run": ["a", "a", "b"], "step": [1, 2, 5], "split": "val", "loss": [3.0, 2.5, 2.0]})
+    >>> final_points(df)["loss"].tolist()
+    [2.5, 2.0]
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"final_points takes a DataFrame, got {type(df).__name__}")
+    _need(df, [run, step], "final_points")
+    sub = df
+    if split is not None:
+        _need(df, ["split"], "final_points")
+        sub = df[df["split"] == split]
+        if sub.empty:
+            raise ValueError(f"final_points: no rows with split == {split!r}; splits are {sorted(df['split'].unique())}")
+    keys = [run] + (["split"] if split is None and "split" in df.columns else [])
+    idx = sub.groupby(keys, sort=True)[step].idxmax()
+    return sub.loc[idx.to_numpy()].reset_index(drop=True)
+
+
+def frontier(df: pd.DataFrame, x: str = "flops", y: str = "loss", *, convex: bool = True) -> pd.DataFrame:
+    """The compute-efficient frontier: rows on the lower envelope of ``y`` against ``x``.
+
+    First the Pareto frontier (no row with smaller ``x`` has a lower ``y``), then, with
+    ``convex=True``, its lower convex hull in log-log space (Henighan et al. 2020). Rows come back
+    sorted by ``x``.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"frontier takes a DataFrame, got {type(df).__name__}")
+    _need(df, [x, y], "frontier")
+    sub = df[(df[x] > 0) & (df[y] > 0) & np.isfinite(df[x]) & np.isfinite(df[y])].sort_values([x, y], kind="stable")
+    if sub.empty:
+        raise ValueError(f"frontier: no rows with positive finite {x!r} and {y!r}")
+    yv = sub[y].to_numpy()
+    best_before = np.minimum.accumulate(np.concatenate([[np.inf], yv[:-1]]))
+    pareto = sub[yv < best_before]
+    if not convex or len(pareto) < 3:
+        return pareto.reset_index(drop=True)
+    lx, ly = np.log(pareto[x].to_numpy()), np.log(pareto[y].to_numpy())
+    hull: list[int] = []
+    for i in range(len(lx)):  # Andrew's monotone chain, lower hull
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            cross = (lx[b] - lx[a]) * (ly[i] - ly[a]) - (ly[b] - ly[a]) * (lx[i] - lx[a])
+            if cross <= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return pareto.iloc[hull].reset_index(drop=True)

@@ -1,0 +1,55 @@
+"""What reaches a target loss: solve a fitted law for the one input the user did not give.
+
+Laws are monotone in each size-like input (more parameters, tokens or steps never raise the
+predicted loss), so the answer is a root in log space found by Brent's method. With nothing given,
+laws that have a compute optimum (chinchilla, kaplan_nd) answer with the smallest compute-optimal
+budget C = 6 N D that reaches the loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_LOG_LO, _LOG_HI = np.log(1e-6), np.log(1e60)
+
+
+def _solve_log(fn):
+    from scipy.optimize import brentq
+
+    a, b = fn(_LOG_LO), fn(_LOG_HI)
+    if not (np.isfinite(a) and np.isfinite(b)) or a * b > 0:
+        return float("inf")  # the loss is never reached within 1e60: it is at or below the asymptote
+    return float(np.exp(brentq(fn, _LOG_LO, _LOG_HI, xtol=1e-12, rtol=1e-12)))
+
+
+def reach(fit, loss: float, **given) -> dict:
+    law = fit.law
+    loss = float(loss)
+    unknown = [k for k in given if k not in law.input_names]
+    if unknown:
+        raise ValueError(f"reach: law {law.name!r} has no input(s) {unknown}; inputs: {list(law.input_names)}")
+    numeric = [i.name for i in law.inputs if not i.categorical]
+    missing = [n for n in numeric if n not in given]
+    if not missing and len(given) >= len(numeric):
+        raise ValueError("reach: leave one input out; it is what gets solved for")
+    if len(missing) == len(numeric) and not given:
+        try:
+            law.optimum(fit.params, fit.info, C=1e20)
+        except (NotImplementedError, ValueError, TypeError):
+            if len(numeric) != 1:
+                raise ValueError(f"reach: give all but one of {numeric}") from None
+        else:
+            C = _solve_log(lambda t: law.optimum(fit.params, fit.info, C=np.exp(t))["loss"] - loss)
+            if not np.isfinite(C):
+                return {"C": C, "loss": loss, "reachable": False}
+            return {**law.optimum(fit.params, fit.info, C=C), "reachable": True}
+    if len(missing) != 1:
+        raise ValueError(f"reach: give all but one of {numeric}; missing {missing}")
+    name = missing[0]
+
+    def gap(t):
+        X = {**given, name: np.exp(t)}
+        return float(fit.predict(X)[0]) - loss
+
+    value = _solve_log(gap)
+    return {**{k: v for k, v in given.items()}, name: value, "loss": loss, "reachable": bool(np.isfinite(value))}

@@ -1,0 +1,430 @@
+"""The result of a fit: parameters as plain data, predictions, uncertainty, diagnostics, JSON.
+
+One object per fit (lmfit's ``ModelResult`` and scikit-learn's fitted estimators are the models):
+``params`` is a plain ``dict`` name -> float; everything needed to predict, bootstrap, report,
+plot and save lives here, and ``save``/``load_fit`` round-trip it through JSON (the law, options,
+package version, a hash of the data, the fitted rows and the bootstrap draws).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.laws import get_law
+
+FORMAT_VERSION = 1
+
+
+def data_hash(table: pd.DataFrame) -> str:
+    """sha256 of the fitted rows (column names and values), to tell data sets apart."""
+    h = hashlib.sha256()
+    for col in table.columns:
+        h.update(str(col).encode())
+        values = table[col].to_numpy()
+        if values.dtype.kind in "fiub":
+            h.update(np.ascontiguousarray(values.astype(np.float64)).tobytes())
+        else:
+            h.update("\x1f".join(map(str, values)).encode())
+    return h.hexdigest()
+
+
+def _jsonable(value):
+    """Options and info to JSON: arrays become lists, numpy scalars floats, masks are dropped."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class FitResult:
+    """A fitted law. Build it with :func:`scalelaw.fit`; load a saved one with :func:`load_fit`."""
+
+    def __init__(self, *, law, spec, params, objective, table, mapping, target, loss, delta, options,
+                 info, seed, warnings, starts, at_bound, X=None, y=None, w=None, draws=None,
+                 bootstrap_info=None, version=None, hash_=None):
+        self.law = law
+        self.spec = spec
+        self.params: dict = params
+        self.objective: float = objective
+        self.table: pd.DataFrame = table
+        self.inputs: dict = mapping
+        self.target: str = target
+        self.loss: str = loss
+        self.delta: float = delta
+        self.options: dict = options
+        self.info: dict = info
+        self.seed: int = seed
+        self.warnings: list = warnings
+        self.starts: dict = starts
+        self.at_bound: list = at_bound
+        self.draws: pd.DataFrame | None = draws
+        self.bootstrap_info: dict | None = bootstrap_info
+        from scalelaw import __version__
+
+        self.version = version or __version__
+        self.data_hash = hash_ or data_hash(table)
+        self._X, self._y, self._w = X, y, w
+
+    # ---- construction --------------------------------------------------------------------
+    @classmethod
+    def _from_search(cls, *, law, spec, search, X, y, w, info, table, mapping, target, loss, delta, options,
+                     seed, notes, n_seeds):
+        params = spec.values(search.theta)
+        at_bound = spec.at_bound(search.theta)
+        warnings = list(notes)
+        for name in at_bound:
+            warnings.append(f"parameter {name} = {params[name]:.6g} is at a bound "
+                            f"[{spec.lower[name]:g}, {spec.upper[name]:g}]: the data do not pin it down")
+        for name in spec.free:
+            p = law.param(name)
+            if p.log and p.min == 0 and params[name] < 1e-8 * max(1.0, abs(float(np.median(y)))):
+                warnings.append(f"parameter {name} = {params[name]:.3g} collapsed towards 0 (its lower limit)")
+        if search.n_polished >= 3 and search.n_agree < 2:
+            warnings.append(f"only 1 of {search.n_polished} polished starts reached the best objective: "
+                            "the minimum may be one of several; compare with other starts or fix parameters")
+        spread = _weak_directions(search, spec)
+        if spread:
+            warnings.append("starts reached the same objective with different values of " + ", ".join(spread)
+                            + ": these are weakly identified by the data")
+        if search.n_failed_starts:
+            warnings.append(f"{search.n_failed_starts} of {search.n_starts} starts gave a non-finite objective "
+                            "and were skipped")
+        starts = {"n_starts": search.n_starts, "n_seeds": n_seeds, "n_polished": search.n_polished,
+                  "n_agree": search.n_agree}
+        return cls(law=law, spec=spec, params=params, objective=float(search.objective), table=table,
+                   mapping=mapping, target=target, loss=loss, delta=delta, options=options, info=info,
+                   seed=seed, warnings=warnings, starts=starts, at_bound=at_bound, X=X, y=y, w=w)
+
+    # ---- basic facts -------------------------------------------------------------------------
+    @property
+    def n_points(self) -> int:
+        return int(len(self.table))
+
+    @property
+    def n_free(self) -> int:
+        return len(self.spec.free)
+
+    @property
+    def aic(self) -> float:
+        """Gaussian AIC on the fit's residuals (log residuals for log losses): n log(RSS/n) + 2k."""
+        r = self.residuals()["residual"].to_numpy()
+        n = len(r)
+        rss = max(float(np.sum(r * r)), 1e-300)
+        return float(n * np.log(rss / n) + 2 * self.n_free)
+
+    def derived(self) -> dict:
+        return {k: float(v) for k, v in self.law.derived(self.params, self.info).items()}
+
+    def _features(self):
+        if self._X is None:
+            self._rebuild()
+        return self._X, self._y, self._w
+
+    def _rebuild(self):
+        """Recompute features from the saved rows (after load_fit)."""
+        opts = self.law.options_from_info(dict(self.options), self.info)
+        cols = {}
+        for inp in self.law.inputs:
+            col = self.table[self.inputs[inp.name]]
+            cols[inp.name] = col.astype(str).to_numpy() if inp.categorical else col.to_numpy(dtype=float)
+        y = self.table[self.target].to_numpy(dtype=float)
+        X, info = self.law.prepare(cols, opts, frame=self.table, y=y)
+        info.pop("notes", None)
+        info.pop("row_mask", None)
+        self.info = {**info, **self.info}
+        w = self.table["_weight"].to_numpy(dtype=float) if "_weight" in self.table.columns else np.ones(len(y))
+        self._X, self._y, self._w = X, y, w
+
+    # ---- prediction ---------------------------------------------------------------------------
+    def _prediction_features(self, X, kwargs):
+        if X is None:
+            X = {}
+        elif isinstance(X, pd.DataFrame):
+            rename = {col: name for name, col in self.inputs.items() if col in X.columns and name not in X.columns}
+            X = X.rename(columns=rename)
+            X = {c: X[c].to_numpy() for c in X.columns}
+        elif not isinstance(X, Mapping):
+            raise TypeError(f"predict takes a dict of inputs or a DataFrame, got {type(X).__name__}")
+        X = {**X, **kwargs}
+        return self.law.features_for_prediction(X, self.options, self.info)
+
+    def predict(self, X=None, **kwargs) -> np.ndarray:
+        """The law's prediction at new inputs, e.g. ``fit.predict({"N": 7e10, "D": 1.4e12})``.
+
+        lr_annealing: ``fit.predict(schedule=lr, warmup_steps=0)`` gives the loss at every step.
+        """
+        feats = self._prediction_features(X, kwargs)
+        return np.asarray(self.law.evaluate(feats, self.params, self.info), dtype=float).reshape(-1)
+
+    def extrapolation(self, X) -> dict:
+        """How far inputs reach beyond the data: value / largest observed (and smallest / value)."""
+        out = {}
+        for inp in self.law.inputs:
+            if inp.categorical or inp.name not in X or self.inputs[inp.name] not in self.table.columns:
+                continue
+            obs = self.table[self.inputs[inp.name]].to_numpy(dtype=float)
+            v = np.atleast_1d(np.asarray(X[inp.name], dtype=float))
+            hi, lo = obs.max(), obs.min()
+            out[inp.name] = float(max(v.max() / hi if hi > 0 else np.inf, lo / v.min() if v.min() > 0 else 1.0))
+        return out
+
+    def residuals(self) -> pd.DataFrame:
+        """The fitted rows with prediction, residual (log or linear, as fitted) and relative error."""
+        from scalelaw.fitting.objective import residuals as _res
+
+        X, y, _ = self._features()
+        pred = np.asarray(self.law.evaluate(X, self.params, self.info), dtype=float).reshape(-1)
+        out = self.table.copy()
+        out["pred"] = pred
+        out["residual"] = _res(pred, y, self.loss)
+        out["rel_err"] = (pred - y) / y
+        return out
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for the rows of another table in the fit's column names (backtests)."""
+        cols = {}
+        for inp in self.law.inputs:
+            col = frame[self.inputs[inp.name]]
+            cols[inp.name] = col.astype(str).to_numpy() if inp.categorical else col.to_numpy(dtype=float)
+        y = frame[self.target].to_numpy(dtype=float) if self.target in frame.columns else None
+        opts = dict(self.options)
+        X, info = self.law.prepare(cols, opts, frame=frame, y=y)
+        mask = info.pop("row_mask", None)
+        merged = {**info, **{k: v for k, v in self.info.items() if k not in ("runs", "resolved_schedules")}}
+        pred = np.asarray(self.law.evaluate(X, self.params, merged), dtype=float).reshape(-1)
+        out = frame.copy()
+        out["pred"] = pred
+        if mask is not None:
+            out = out.loc[np.asarray(mask, dtype=bool)]
+        return out
+
+    # ---- uncertainty --------------------------------------------------------------------------
+    def bootstrap(self, n: int = 1000, seed: int | None = None, method: str = "auto",
+                  progress: Callable[[int, int], None] | None = None) -> "FitResult":
+        """Attach ``n`` bootstrap refits (by run, block or row; see :mod:`scalelaw.bootstrap`)."""
+        from scalelaw.bootstrap import refit_resamples, resample_counts
+        from scalelaw.fitting.fit import make_pred_fn
+
+        if int(n) != n or n < 2:
+            raise ValueError(f"bootstrap n must be an integer >= 2, got {n!r}")
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        X, y, w = self._features()
+        counts, used = resample_counts(self.table, int(n), rng, method)
+        theta = self.spec.to_theta({k: np.array([v]) for k, v in self.params.items()})[0]
+        lo, hi = self.spec.theta_bounds()
+        pred_fn = make_pred_fn(self.law, X, self.info, self.spec)
+        thetas, failed = refit_resamples(pred_fn, theta, y, w, counts, self.loss, self.delta, lo, hi, progress)
+        rows = [self.spec.values(t) for t in thetas]
+        draws = pd.DataFrame(rows, columns=list(self.law.param_names))
+        draws.loc[failed, :] = np.nan
+        self.draws = draws
+        self.bootstrap_info = {"n": int(n), "method": used, "seed": int(self.seed if seed is None else seed),
+                               "n_failed": int(failed.sum())}
+        if failed.any():
+            self.warnings.append(f"bootstrap: {int(failed.sum())} of {n} resamples failed to fit and were dropped")
+        return self
+
+    def _require_draws(self):
+        if self.draws is None:
+            raise ValueError("no bootstrap draws: call fit.bootstrap(n=...) first")
+        return self.draws.dropna()
+
+    def ci(self, level: float = 0.95) -> pd.DataFrame:
+        """Percentile bootstrap intervals: one row per parameter (value, lower, upper, std)."""
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        d = self._require_draws()
+        a = (1 - level) / 2
+        return pd.DataFrame({
+            "value": pd.Series(self.params),
+            "lower": d.quantile(a),
+            "upper": d.quantile(1 - a),
+            "std": d.std(ddof=1),
+        }).loc[list(self.law.param_names)]
+
+    def predict_draws(self, X=None, **kwargs) -> np.ndarray:
+        """Predictions under every bootstrap draw, shape ``(n_draws, n_points)``."""
+        d = self._require_draws()
+        feats = self._prediction_features(X, kwargs)
+        P = {n: d[n].to_numpy()[:, None] for n in self.law.param_names}
+        fixed = {n: self.params[n] for n in self.spec.fixed}
+        P.update(fixed)
+        out = np.asarray(self.law.evaluate(feats, P, self.info), dtype=float)
+        return np.broadcast_to(out, (len(d), out.shape[-1]))
+
+    def predict_interval(self, X=None, level: float = 0.95, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+        """Percentile bootstrap band ``(lower, upper)`` of the prediction at each input."""
+        draws = self.predict_draws(X, **kwargs)
+        a = (1 - level) / 2
+        return np.quantile(draws, a, axis=0), np.quantile(draws, 1 - a, axis=0)
+
+    # ---- derived answers --------------------------------------------------------------------
+    def optimum(self, **kwargs) -> dict:
+        """The law's derived optimum: ``C=`` (chinchilla, kaplan_nd), ``budget=`` (encdec),
+        ``schedules=`` (lr_annealing). dcpt: see :func:`scalelaw.mixture_optimum`."""
+        return self.law.optimum(self.params, self.info, **kwargs)
+
+    def reach(self, loss: float, **given) -> dict:
+        """What reaches ``loss``: the one input not given, solved numerically.
+
+        With no inputs given, laws with a compute optimum return the smallest compute-optimal
+        budget that reaches the loss. ``fit.reach(2.0, N=1e9)`` -> the D that gets N=1e9 to 2.0.
+        """
+        from scalelaw.reach import reach
+
+        return reach(self, loss, **given)
+
+    # ---- report and persistence ---------------------------------------------------------
+    def report(self, level: float = 0.95) -> str:
+        from scalelaw.report import fit_report
+
+        return fit_report(self, level)
+
+    def __repr__(self):
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"<FitResult {self.law.name}: {ps}; objective={self.objective:.4g}, n={self.n_points}>"
+
+    def to_lmfit(self):
+        """The fitted parameters as ``lmfit.Parameters`` (stderr from the bootstrap, if any)."""
+        stderr = self.draws.dropna().std(ddof=1).to_dict() if self.draws is not None else None
+        return self.spec.to_lmfit(self.params, stderr)
+
+    def to_dict(self) -> dict:
+        info = {k: v for k, v in self.info.items() if k not in ("row_mask", "notes")}
+        out = {
+            "format": FORMAT_VERSION,
+            "scalelaw_version": self.version,
+            "law": self.law.name,
+            "params": dict(self.params),
+            "free": list(self.spec.free),
+            "fixed": dict(self.spec.fixed),
+            "bounds": {n: [self.spec.lower[n], self.spec.upper[n]] for n in self.law.param_names},
+            "objective": self.objective,
+            "loss": self.loss,
+            "delta": self.delta,
+            "n_points": self.n_points,
+            "inputs": dict(self.inputs),
+            "target": self.target,
+            "options": _jsonable(self.options),
+            "info": _jsonable(info),
+            "seed": self.seed,
+            "warnings": list(self.warnings),
+            "starts": dict(self.starts),
+            "at_bound": list(self.at_bound),
+            "derived": self.derived(),
+            "data_hash": self.data_hash,
+            "data": {c: _jsonable(self.table[c].to_numpy()) for c in self.table.columns},
+            "bootstrap": None,
+        }
+        if self.draws is not None:
+            out["bootstrap"] = {**self.bootstrap_info,
+                                "draws": {c: [None if np.isnan(v) else float(v) for v in self.draws[c]]
+                                          for c in self.draws.columns}}
+        return json.loads(json.dumps(out, allow_nan=True, default=_jsonable))
+
+    def save(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, indent=1)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FitResult":
+        from scalelaw.fitting.spec import ParamSpec
+
+        law = get_law(d["law"])
+        bounds = {n: tuple(b) for n, b in d["bounds"].items()}
+        free_default = {n: None for n in law.default_fixed() if n in d["free"]}
+        spec = ParamSpec.build(law, fixed={**free_default, **d["fixed"]}, bounds=bounds)
+        table = pd.DataFrame(d["data"])
+        h = data_hash(table)
+        if h != d["data_hash"]:
+            raise ValueError("saved fit is corrupted: its data no longer match the stored data hash")
+        draws = bootstrap_info = None
+        if d.get("bootstrap"):
+            b = dict(d["bootstrap"])
+            draws = pd.DataFrame({k: np.array([np.nan if v is None else v for v in vals], dtype=float)
+                                  for k, vals in b.pop("draws").items()})
+            bootstrap_info = b
+        return cls(law=law, spec=spec, params=dict(d["params"]), objective=d["objective"], table=table,
+                   mapping=d["inputs"], target=d["target"], loss=d["loss"], delta=d["delta"],
+                   options=dict(d["options"]), info=dict(d["info"]), seed=d["seed"], warnings=list(d["warnings"]),
+                   starts=dict(d["starts"]), at_bound=list(d["at_bound"]), draws=draws,
+                   bootstrap_info=bootstrap_info, version=d.get("scalelaw_version"), hash_=h)
+
+
+def _weak_directions(search, spec) -> list[str]:
+    best_f, best_t = search.candidates[0]
+    tol = 1e-5 * abs(best_f) + 1e-12
+    close = [t for f, t in search.candidates[1:] if f - best_f <= tol]
+    names = []
+    for j, n in enumerate(spec.free):
+        for t in close:
+            a, b = best_t[j], t[j]
+            if spec.is_log(n):
+                differ = abs(a - b) > 0.05  # 5% in value
+            else:
+                differ = abs(a - b) > 0.05 * max(abs(a), abs(b), 1e-12)
+            if differ:
+                names.append(n)
+                break
+    return names
+
+
+class GroupedFit(dict):
+    """One :class:`FitResult` per group (``fit(..., by="lang")``), keyed by the group value."""
+
+    def __init__(self, results: Mapping[Any, FitResult], by: str):
+        super().__init__(results)
+        self.by = by
+
+    @property
+    def params(self) -> pd.DataFrame:
+        return pd.DataFrame({k: r.params for k, r in self.items()}).T.rename_axis(self.by)
+
+    @property
+    def warnings(self) -> dict:
+        return {k: r.warnings for k, r in self.items() if r.warnings}
+
+    def predict(self, X=None, *, group, **kwargs):
+        if group not in self:
+            raise KeyError(f"no fit for {self.by}={group!r}; groups: {list(self)}")
+        return self[group].predict(X, **kwargs)
+
+    def bootstrap(self, n: int = 1000, seed: int | None = None, **kwargs) -> "GroupedFit":
+        for r in self.values():
+            r.bootstrap(n, seed=seed, **kwargs)
+        return self
+
+    def report(self, level: float = 0.95) -> str:
+        return "\n\n".join(f"### {self.by} = {k}\n{r.report(level)}" for k, r in self.items())
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT_VERSION, "grouped_by": self.by,
+                "groups": [{"key": _jsonable(k), "fit": r.to_dict()} for k, r in self.items()]}
+
+    def save(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, indent=1)
+
+
+def load_fit(path) -> FitResult | GroupedFit:
+    """Load a fit saved with ``fit.save(path)``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            d = json.load(fh)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a saved fit (invalid JSON: {err})") from None
+    if not isinstance(d, dict) or ("law" not in d and "groups" not in d):
+        raise ValueError(f"{path}: not a saved scalelaw fit (no 'law' key)")
+    if "groups" in d:
+        return GroupedFit({g["key"]: FitResult.from_dict(g["fit"]) for g in d["groups"]}, by=d["grouped_by"])
+    return FitResult.from_dict(d)
