@@ -86,9 +86,9 @@ class FitResult:
             warnings.append(f"parameter {name} = {params[name]:.6g} is at a bound "
                             f"[{spec.lower[name]:g}, {spec.upper[name]:g}]: the data do not pin it down")
         for name in spec.free:
-            p = law.param(name)
-            if p.log and p.min == 0 and params[name] < 1e-8 * max(1.0, abs(float(np.median(y)))):
-                warnings.append(f"parameter {name} = {params[name]:.3g} collapsed towards 0 (its lower limit)")
+            if law.param(name).log and spec.lower[name] == 0 and params[name] < 1e-10:
+                warnings.append(f"parameter {name} = {params[name]:.3g} collapsed to ~0 (its lower limit): "
+                                "the term it scales is not supported by the data")
         if search.n_polished >= 3 and search.n_agree < 2:
             warnings.append(f"only 1 of {search.n_polished} polished starts reached the best objective: "
                             "the minimum may be one of several; compare with other starts or fix parameters")

@@ -1,0 +1,42 @@
+"""Shared fixtures: synthetic data from known parameters, and the published validation data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+VALIDATION = Path(__file__).resolve().parents[1].parent / "shared" / "validation"
+
+
+@pytest.fixture
+def validation_dir():
+    if not VALIDATION.is_dir():
+        pytest.skip(f"published validation data not found at {VALIDATION} (../shared/validation)")
+    return VALIDATION
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def noisy(values, rng, sigma):
+    """Multiplicative log-normal noise: log residuals ~ N(0, sigma)."""
+    return np.asarray(values) * np.exp(rng.normal(0.0, sigma, np.shape(values)))
+
+
+CHINCHILLA_TRUE = dict(E=1.69, A=406.4, alpha=0.34, B=410.7, beta=0.28)
+
+
+@pytest.fixture
+def chinchilla_grid(rng):
+    """A real 2-D (N, D) grid (not D proportional to N), 0.3% noise, Hoffmann's parameters."""
+    from scalelaw.laws.chinchilla import chinchilla
+
+    N, D = (a.ravel() for a in np.meshgrid(np.geomspace(1e7, 3e9, 8), np.geomspace(1e9, 3e11, 8)))
+    loss = noisy(chinchilla(N, D, **CHINCHILLA_TRUE), rng, 0.003)
+    runs = [f"r{i}" for i in range(len(N))]
+    return pd.DataFrame({"run": runs, "n_params": N, "n_tokens": D, "loss": loss})
