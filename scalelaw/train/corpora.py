@@ -139,13 +139,13 @@ class MissingCorpusError(FileNotFoundError):
 
 # --- progress and small helpers -------------------------------------------------------------
 
-def _progress(items: Iterable, desc: str, enabled: bool, total: int | None = None):
+def _progress(items: Iterable, desc: str, enabled: bool):
     """Wrap ``items`` in a tqdm bar when ``enabled`` (tqdm is imported only then)."""
     if not enabled:
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=desc, total=total, unit="item", leave=False, file=sys.stderr)
+    return tqdm(items, desc=desc, unit="step", leave=False, file=sys.stderr)
 
 
 def _check_names(names) -> list[str]:
@@ -459,7 +459,7 @@ def build(root=DEFAULT_ROOT, *, tiny=False, names=None, workdir=None, progress=T
         Corpora to build (default: all of :data:`CORPORA`).
     workdir : path, optional
         Downloads and unpacked packages (default ``root/_downloads``); files already there are
-        reused, so a second build needs no network.
+        reused, so a second build needs no network. Unused with ``tiny``.
     progress : bool
         Show tqdm progress bars on stderr.
 
@@ -496,12 +496,13 @@ def corpus_meta(name, root=DEFAULT_ROOT, *, tiny=False) -> dict:
 
 
 def _shard(name: str, split: str, root, tiny: bool, kind: str, stem: str) -> Path:
+    folder = _corpus_dir(name, root, tiny)  # checks the name first
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if CORPORA[name]["kind"] != kind:
         other = "load_pairs" if kind == "text" else "load_tokens"
         raise ValueError(f"corpus {name!r} is {CORPORA[name]['kind']}: use {other}")
-    path = _corpus_dir(name, root, tiny) / stem
+    path = folder / stem
     if not path.is_file():
         raise MissingCorpusError(name, path, tiny)
     return path
@@ -516,7 +517,6 @@ def _bytes(path: Path) -> np.ndarray:
 
 def load_tokens(name, split, root=DEFAULT_ROOT, *, tiny=False) -> np.ndarray:
     """The byte tokens of a text corpus split as a read-only uint8 memmap (0x00 = separator)."""
-    _check_names([name])
     return _bytes(_shard(name, split, root, tiny, "text", f"{split}.bin"))
 
 
@@ -526,7 +526,6 @@ def load_pairs(name, split, root=DEFAULT_ROOT, *, tiny=False):
     Bytes are uint8 memmaps; offsets int64 arrays of length n + 1, so pair ``i`` is
     ``src_bytes[src_offsets[i]:src_offsets[i + 1]]`` and likewise for the target.
     """
-    _check_names([name])
     out = []
     for side in ("src", "tgt"):
         data = _bytes(_shard(name, split, root, tiny, "parallel", f"{split}.{side}.bin"))
@@ -540,13 +539,19 @@ def load_pairs(name, split, root=DEFAULT_ROOT, *, tiny=False):
 
 # --- carrying the shards --------------------------------------------------------------------
 
+def _is_corpus_part(name: str) -> bool:
+    return not name.startswith(("_", ".")) and not name.endswith(".partial")
+
+
 def _shard_files(root: Path) -> list[Path]:
-    """Every built shard under ``root``; downloads (``_downloads``) and partial builds skipped."""
-    return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and not any(part.startswith(("_", ".")) or part.endswith(".partial")
-                                   for part in p.relative_to(root).parts)
-    )
+    """Every file of the corpora under ``root``, sorted. The downloads (``_downloads``, large)
+    are never walked, and unfinished builds (``*.partial``) are skipped."""
+    files = []
+    for top in sorted(root.iterdir()) if root.is_dir() else []:
+        if top.is_dir() and _is_corpus_part(top.name):
+            files += [p for p in top.rglob("*") if p.is_file()
+                      and all(map(_is_corpus_part, p.relative_to(root).parts))]
+    return sorted(files)
 
 
 def _reset_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -563,7 +568,7 @@ def pack(root=DEFAULT_ROOT, archive="shards.tar.xz", *, progress=True) -> Path:
     to ``root``. Returns its absolute path.
     """
     root, archive = Path(root), Path(archive)
-    files = _shard_files(root) if root.is_dir() else []
+    files = _shard_files(root)
     if not files:
         raise MissingCorpusError("any", root / "<name>" / "meta.json")
     archive.parent.mkdir(parents=True, exist_ok=True)

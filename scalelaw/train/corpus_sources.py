@@ -9,8 +9,10 @@ records; nothing here downloads, splits or writes shards. Imports are standard l
 
 from __future__ import annotations
 
+import ast
 import gzip
 import html.parser
+import math
 import re
 import struct
 import tarfile
@@ -473,8 +475,6 @@ def _stdlib_files(stdlib: Path, names: tuple[str, ...]) -> list[tuple[str, str]]
 
 def _docstrings(tree, prefix: str) -> Iterator[tuple[str, str]]:
     """(qualified name, docstring) of a module and of its classes and functions, in order."""
-    import ast
-
     doc = ast.get_docstring(tree) if isinstance(
         tree, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) else None
     if doc:
@@ -487,8 +487,6 @@ def _docstrings(tree, prefix: str) -> Iterator[tuple[str, str]]:
 def tiny_general_documents(stdlib: Path) -> Iterator[Document]:
     """English prose for tests: the docstrings (80+ characters) of fixed stdlib modules, one
     document per docstring, grouped by qualified name (stable across Python versions)."""
-    import ast
-
     for name, source in _stdlib_files(stdlib, TINY_PROSE_MODULES):
         for qualname, doc in _docstrings(ast.parse(source), name):
             text = normalize_text(doc)
@@ -530,8 +528,6 @@ def _factors(n: int) -> list[tuple[int, int]]:
 
 def tiny_math_documents(count: int = 1000) -> Iterator[Document]:
     """Arithmetic facts for tests, one document per integer 2..count+1 (generated, exact)."""
-    import math
-
     for n in range(2, count + 2):
         factors = _factors(n)
         lines = [
