@@ -139,13 +139,13 @@ class MissingCorpusError(FileNotFoundError):
 
 # --- progress and small helpers -------------------------------------------------------------
 
-def _progress(items: Iterable, desc: str, enabled: bool):
-    """Wrap ``items`` in a tqdm bar when ``enabled`` (tqdm is imported only then)."""
-    if not enabled:
-        return items
+def _bar(total: int, desc: str, enabled: bool, unit: str = "step"):
+    """A tqdm bar on stderr; silent (tqdm's ``disable``) unless ``enabled``. tqdm is imported
+    here, not with the module, so loading shards needs numpy only."""
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=desc, unit="step", leave=False, file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, file=sys.stderr,
+                unit_scale=unit == "B")
 
 
 def _check_names(names) -> list[str]:
@@ -257,12 +257,14 @@ def _record_bytes(record) -> int:
     return len(_encode(record.text))
 
 
-def _collect(name: str, plan: list[tuple[dict, Callable]], versions: dict, progress: bool,
+def _collect(name: str, plan: list[tuple[dict, Callable]], versions: dict, bar,
              ) -> tuple[list, list[dict]]:
     """Run the extractors of one corpus: its records and per-source counts for meta.json."""
     records, sources = [], []
-    for entry, extract in _progress(plan, f"{name}: sources", progress):
+    for entry, extract in plan:
+        bar.set_description(f"{name}: {entry['id']}")
         got = list(extract())
+        bar.update()
         records += got
         sources.append({**entry, "versions": {p: versions.get(p) for p in entry["packages"]},
                         "n_docs": len(got), "bytes": sum(map(_record_bytes, got))})
@@ -359,23 +361,30 @@ def _deb_version(deb: Path) -> str:
     return _run(["dpkg-deb", "-f", str(deb), "Version"], f"reading {deb.name}").stdout.strip()
 
 
+def _fetch_one(package: str, workdir: Path) -> tuple[Path, str]:
+    """One package's file and version; a ``.deb`` is also unpacked into ``workdir/root``."""
+    if package in PIP_PACKAGES:
+        return _pip_file(package, PIP_PACKAGES[package], workdir), PIP_PACKAGES[package]
+    deb = _apt_file(package, APT_PACKAGES[package], workdir)
+    version = _deb_version(deb)
+    if version != APT_PACKAGES[package]:
+        warnings.warn(f"{package}: using {version}, not the measured {APT_PACKAGES[package]}; "
+                      "sizes will differ from data/corpora/README.md")
+    _run(["dpkg-deb", "-x", str(deb), str(workdir / "root")], f"unpacking {deb.name}")
+    return deb, version
+
+
 def _fetch(packages: set[str], workdir: Path, progress: bool) -> tuple[dict[str, Path], dict]:
-    """Download (or reuse) the packages, unpack the ``.deb`` files into ``workdir/root``."""
+    """Download (or reuse) the packages: ``({package: file}, {package: version})``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    unpacked = workdir / "root"
     files, versions = {}, {"python": platform.python_version()}
-    for package in _progress(sorted(packages - {"python"}), "download", progress):
-        if package in PIP_PACKAGES:
-            files[package] = _pip_file(package, PIP_PACKAGES[package], workdir)
-            versions[package] = PIP_PACKAGES[package]
-            continue
-        deb = _apt_file(package, APT_PACKAGES[package], workdir)
-        versions[package] = _deb_version(deb)
-        if versions[package] != APT_PACKAGES[package]:
-            warnings.warn(f"{package}: using {versions[package]}, not the measured "
-                          f"{APT_PACKAGES[package]}; sizes will differ from the README")
-        _run(["dpkg-deb", "-x", str(deb), str(unpacked)], f"unpacking {deb.name}")
-        files[package] = deb
+    todo = sorted(packages - {"python"})
+    bar = _bar(len(todo), "download", progress)
+    for package in todo:
+        bar.set_description(f"download {package}")
+        files[package], versions[package] = _fetch_one(package, workdir)
+        bar.update()
+    bar.close()
     return files, versions
 
 
@@ -479,9 +488,13 @@ def build(root=DEFAULT_ROOT, *, tiny=False, names=None, workdir=None, progress=T
         plan, versions = _full_plan(names, workdir, progress)
     base = root / "tiny" if tiny else root
     metas = {}
-    for name in _progress(names, "corpora", progress):
-        records, sources = _collect(name, plan[name], versions, progress)
+    bar = _bar(sum(len(plan[n]) for n in names), "corpora", progress)
+    for name in names:
+        records, sources = _collect(name, plan[name], versions, bar)
+        bar.set_description(f"{name}: writing")
         metas[name] = _write_corpus(base / name, name, records, sources, tiny=tiny)
+    bar.set_description("corpora")
+    bar.close()
     return metas
 
 
@@ -572,10 +585,13 @@ def pack(root=DEFAULT_ROOT, archive="shards.tar.xz", *, progress=True) -> Path:
     if not files:
         raise MissingCorpusError("any", root / "<name>" / "meta.json")
     archive.parent.mkdir(parents=True, exist_ok=True)
+    bar = _bar(sum(p.stat().st_size for p in files), "pack", progress, unit="B")
     with tarfile.open(archive, "w:xz", preset=9) as tar:
-        for path in _progress(files, "pack", progress):
+        for path in files:
             tar.add(path, arcname=path.relative_to(root).as_posix(), recursive=False,
                     filter=_reset_owner)
+            bar.update(path.stat().st_size)
+    bar.close()
     return archive.resolve()
 
 
