@@ -1,0 +1,111 @@
+"""Recognise a log's format from its content (the name only breaks ties).
+
+Checked in this order: empty; Parquet (``PAR1`` magic); TensorBoard (a TFRecord header whose
+length checksum matches); JSON (our trainer's header line, other JSONL, HF
+``trainer_state.json``, a list of rows, or a config dict); YAML configs by extension; nanoGPT
+text lines; CSV/TSV (then W&B and Lightning by their columns). Documents (``.md``, ``.rst``
+...) are never logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from scalelaw.io import lightning, nanogpt, tfrecord, wandb
+from scalelaw.io.sources import Source
+from scalelaw.io.tabular import keep_nonfinite
+
+EMPTY = "empty"
+CONFIG = "config"      # a JSON/YAML dict: a sidecar if it sits beside a log, else skipped
+DOCUMENT_SUFFIXES = (".md", ".rst", ".html", ".htm", ".ipynb", ".py", ".pdf", ".png", ".jpg",
+                     ".svg", ".pt", ".bin", ".safetensors", ".ckpt", ".npy", ".npz", ".pkl")
+
+
+def _text(head: bytes) -> str | None:
+    try:
+        return head.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        # the 64 KiB head may cut a multi-byte character in two
+        if err.start >= len(head) - 4:
+            return head[:err.start].decode("utf-8-sig", errors="strict")
+        return None
+
+
+def detect(source: Source) -> tuple[str | None, str]:
+    """Return ``(format, why)``; format None when nothing matched, with the reason."""
+    head = source.head()
+    filename = source.filename.lower()
+    if not head.strip():
+        return EMPTY, "empty file"
+    if head[:4] == b"PAR1":
+        return "parquet", "Parquet magic bytes"
+    if tfrecord.looks_like_tfrecord(head):
+        return "tensorboard", "TFRecord framing"
+    if filename.endswith(DOCUMENT_SUFFIXES):
+        return None, "a document or binary file, not a log"
+    text = _text(head)
+    if text is None:
+        return None, "binary content that is not Parquet or a TensorBoard event file"
+    stripped = text.lstrip()
+    if stripped[:1] in "{[":
+        return _detect_json(source, stripped)
+    if filename.endswith((".yaml", ".yml")):
+        return CONFIG, "YAML"
+    if nanogpt.looks_like(text):
+        return "nanogpt", "nanoGPT 'step N: train loss ...' / 'iter N: loss ...' lines"
+    return _detect_delimited(text)
+
+
+def _detect_json(source: Source, text: str) -> tuple[str | None, str]:
+    first = text.split("\n", 1)[0].strip()
+    if first.startswith("{"):
+        try:
+            obj = json.loads(first, parse_constant=keep_nonfinite)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            if len(obj) == 1 and isinstance(obj.get("header"), dict):
+                return "scalelaw", "scalelaw trainer JSONL header line"
+            rest = text.split("\n", 1)[1].strip() if "\n" in text else ""
+            if rest.startswith("{"):
+                return "jsonl", "one JSON object per line"
+    # a single JSON document (pretty-printed trainer_state.json, a list of rows, a config)
+    try:
+        data = json.loads(source.read_text(), parse_constant=keep_nonfinite)
+    except ValueError:
+        if first.startswith("{"):
+            return "jsonl", "JSON lines (some malformed)"
+        return None, "text that starts like JSON but does not parse"
+    source.json = data
+    if isinstance(data, dict):
+        if isinstance(data.get("log_history"), list):
+            return "hf", "Hugging Face trainer_state.json (log_history)"
+        return CONFIG, "a JSON object without log rows"
+    if isinstance(data, list) and any(isinstance(item, dict) for item in data):
+        return "json", "a JSON list of rows"
+    return None, f"a JSON {type(data).__name__}, not a log"
+
+
+def _detect_delimited(text: str) -> tuple[str | None, str]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None, "no text lines"
+    header = lines[0]
+    sep = "\t" if "\t" in header else "," if "," in header else None
+    if sep is None:
+        return None, "not CSV/TSV (no comma or tab in the first line) and no known log lines"
+    columns = next(csv.reader(io.StringIO(header), delimiter=sep))
+    columns = [c.strip() for c in columns]
+    if len(columns) < 2:
+        return None, "a single column"
+    if sep == ",":
+        if wandb.is_wide(columns):
+            return "wandb", "W&B export (run - metric columns)"
+        if wandb.is_history(columns):
+            return "wandb", "W&B run history (_step column)"
+        if lightning.looks_like(columns, text):
+            return "lightning", "Lightning CSVLogger metrics (epoch, step, sparse rows)"
+        return "csv", "CSV"
+    return "tsv", "TSV"

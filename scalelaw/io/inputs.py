@@ -1,0 +1,232 @@
+"""Turn what the user passed (paths, directories, globs, uploads) into log entries, each with
+the run name its path gives and its sidecar configs; report every other file found.
+
+Run names from paths (the content may name runs instead: a ``run`` column, a W&B export, a
+trainer header):
+
+* a file given directly: its stem (``runs/a.csv`` -> ``a``), or its directory's name when the
+  file name is generic (``runs/a/metrics.csv`` -> ``a``; ``trainer_state.json``, event files);
+* in a directory: a file at the top level is its own run (its stem; TensorBoard files there
+  form one run named after the directory); everything below a sub-directory ``s`` is run ``s``
+  (a resumed run's several event files, Lightning's ``version_N``, HF checkpoints), unless ``s``
+  holds two or more logs with specific names, which are then runs ``s/<stem>``;
+* an upload: its stem.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scalelaw.io import sidecar
+from scalelaw.io.detect import CONFIG, EMPTY, detect
+from scalelaw.io.report import Report
+from scalelaw.io.sources import Source, from_object
+
+
+@dataclass
+class Entry:
+    """One log to read.
+
+    Attributes
+    ----------
+    source : Source
+    arg : int
+        Index of the input it came from.
+    group : tuple
+        Entries with the same ``(arg, group)`` belong to one run (when the content does not name
+        runs); runs from different groups never merge.
+    run : str
+        The run name its path gives.
+    fmt : str or None
+        Its format, when already known (detected while walking a directory, or given).
+    explicit : bool
+        Named by the user: problems raise. Found in a directory: problems skip the file.
+    sidecars : list of Source
+        Config files whose run facts apply, nearest first.
+    """
+
+    source: Source
+    arg: int
+    group: tuple
+    run: str
+    fmt: str | None = None
+    explicit: bool = True
+    sidecars: list = field(default_factory=list)
+
+
+def as_list(path_or_paths) -> list:
+    """The inputs as a list (one path, bytes or file object is a list of one)."""
+    single = (str, os.PathLike, bytes, bytearray, memoryview)
+    if isinstance(path_or_paths, single) or hasattr(path_or_paths, "read") \
+            or hasattr(path_or_paths, "getvalue"):
+        return [path_or_paths]
+    items = list(path_or_paths)
+    if not items:
+        raise ValueError("read_logs: no paths given")
+    return items
+
+
+def collect(items: list, fmt: str, report: Report) -> list[Entry]:
+    """Entries for every log among ``items``; other files found in directories are reported."""
+    entries: list[Entry] = []
+    uploads: list[Entry] = []
+    for arg, item in enumerate(items):
+        if isinstance(item, (str, os.PathLike)):
+            entries += _from_path(item, arg, fmt, report)
+        else:
+            source = from_object(item, arg + 1)
+            uploads.append(Entry(source, arg, (arg, source.name), source.stem))
+    if uploads:
+        entries += _uploads(uploads, report)
+    return entries
+
+
+def _from_path(item, arg: int, fmt: str, report: Report) -> list[Entry]:
+    text = os.path.expanduser(os.fspath(item))
+    path = Path(text)
+    if path.is_file():
+        return [_file_entry(path, text, arg)]
+    if path.is_dir():
+        return _directory(path, text, arg, fmt, report)
+    if any(ch in text for ch in "*?["):
+        matches = sorted(glob.glob(text, recursive=True))
+        if not matches:
+            raise FileNotFoundError(f"{text}: no file matches this pattern")
+        out = []
+        for match in matches:
+            out += _from_path(match, arg, fmt, report)
+        return out
+    raise FileNotFoundError(f"{text}: no such file or directory")
+
+
+def _file_entry(path: Path, name: str, arg) -> Entry:
+    source = Source(name, path)
+    run = path.resolve().parent.name if source.is_generic else source.stem
+    sidecars = [Source(str(Path(name).parent / c.name), c)
+                for c in sidecar.candidates(path, source.stem, path.parent)]
+    return Entry(source, arg, (arg, name), run or source.stem, sidecars=sidecars)
+
+
+def _natural(name: str) -> list:
+    # numbers compare as numbers: event files `...vm.41.9` before `...vm.41.10`, and
+    # `checkpoint-900` before `checkpoint-1000`, so reading order is logging order
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _walk(root: Path) -> list[Path]:
+    files = []
+    for directory, subdirs, names in os.walk(root):
+        # hidden folders (.git, .ipynb_checkpoints) and caches hold no logs
+        subdirs[:] = sorted((d for d in subdirs if not d.startswith(".") and d != "__pycache__"),
+                            key=_natural)
+        files += [Path(directory) / n for n in sorted(names, key=_natural)
+                  if not n.startswith(".")]
+    return files
+
+
+def _directory(root: Path, shown: str, arg: int, fmt: str, report: Report) -> list[Entry]:
+    base = (arg, shown)  # group keys start with the directory, so two inputs never merge
+    logs, configs = [], []
+    for path in _walk(root):
+        rel = path.relative_to(root)
+        source = Source(os.path.join(shown, *rel.parts), path)
+        kind, why = detect(source)
+        if kind == EMPTY:
+            report.skip(f"{source.name}: skipped: empty file")
+        elif kind == CONFIG:
+            configs.append(source)
+        elif kind is None:
+            report.skip(f"{source.name}: skipped: {why}")
+        else:
+            logs.append((source, rel, kind if fmt == "auto" else fmt))
+    if not logs:
+        raise FileNotFoundError(f"{shown}: no logs found in this directory "
+                                f"({len(configs)} config files; see warnings for the rest)")
+    root_name = root.resolve().name
+    by_sub: dict[str, list] = {}
+    entries = []
+    for source, rel, kind in logs:
+        if len(rel.parts) == 1:
+            if source.is_tensorboard_name:
+                entries.append(Entry(source, arg, (*base, ""), root_name, kind, False))
+            else:
+                entries.append(Entry(source, arg, (*base, rel.name), source.stem, kind,
+                                     False))
+        else:
+            by_sub.setdefault(rel.parts[0], []).append((source, kind))
+    for sub, members in by_sub.items():
+        specific = [s for s, _ in members if not s.is_generic]
+        separate = len(specific) >= 2 and len({s.stem for s in specific}) == len(specific)
+        for source, kind in members:
+            if separate and not source.is_generic:
+                entries.append(Entry(source, arg, (*base, sub, source.stem), f"{sub}/{source.stem}",
+                                     kind, False))
+            else:
+                entries.append(Entry(source, arg, (*base, sub), sub, kind, False))
+    entries = _newest_hf_copies(entries, report)
+    used = set()
+    for entry in entries:
+        path = entry.source.path
+        rel = path.relative_to(root)
+        run_dir = root / rel.parts[0] if len(rel.parts) > 1 else root
+        for config in sidecar.candidates(path, entry.source.stem, run_dir):
+            shown_config = os.path.join(shown, *config.relative_to(root).parts)
+            entry.sidecars.append(Source(shown_config, config))
+            used.add(config)
+    for config in configs:
+        if config.path not in used:
+            report.skip(f"{config.name}: skipped: a config file that is not beside any log "
+                        "(a sweep spec?)")
+    return entries
+
+
+def _newest_hf_copies(entries: list[Entry], report: Report) -> list[Entry]:
+    """Keep one ``trainer_state.json`` per run: HF saves a copy in every checkpoint folder,
+    each a prefix of the next, so reading all of them only repeats steps."""
+    from scalelaw.io import hf
+
+    by_group: dict[tuple, list[Entry]] = {}
+    for entry in entries:
+        if entry.fmt == "hf":
+            by_group.setdefault(entry.group, []).append(entry)
+    drop = set()
+    for group in by_group.values():
+        if len(group) < 2:
+            continue
+        try:
+            reach = {id(e): hf.global_step(e.source) for e in group}
+        except ValueError:
+            continue  # an unreadable copy: read them all and let the reader report it
+        best = max(group, key=lambda e: (reach[id(e)], -len(e.source.path.parts)))
+        for entry in group:
+            if entry is not best:
+                drop.add(id(entry))
+                report.skip(f"{entry.source.name}: skipped: an older copy of run {entry.run!r}'s"
+                            f" history ({best.source.name} reaches step {reach[id(best)]})")
+    return [e for e in entries if id(e) not in drop]
+
+
+def _uploads(uploads: list[Entry], report: Report) -> list[Entry]:
+    """Uploaded configs act as sidecars for uploaded logs with the same stem (or for all,
+    when named ``config.*``/``hparams.yaml``)."""
+    logs, configs = [], []
+    for entry in uploads:
+        kind, _ = detect(entry.source)
+        (configs if kind == CONFIG else logs).append(entry)
+    if not logs:
+        return uploads  # let the reader raise its clear error on the first one
+    used = set()
+    for entry in logs:
+        for config in configs:
+            if config.source.stem == entry.source.stem or \
+                    sidecar.is_config_name(config.source.filename):
+                entry.sidecars.append(config.source)
+                used.add(id(config))
+    for config in configs:
+        if id(config) not in used:
+            report.skip(f"{config.source.name}: skipped: a config file that matches no log")
+    return logs

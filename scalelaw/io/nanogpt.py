@@ -1,0 +1,63 @@
+"""nanoGPT-style text logs (what ``train.py`` prints).
+
+``step N: train loss X, val loss Y`` (every ``eval_interval``: losses averaged over
+``eval_iters`` batches) gives splits ``train`` and ``val``; ``iter N: loss X, time T ms, mfu
+M%`` (every ``log_interval``) is the loss of one batch, split ``train``, or ``train_batch``
+when the log also has ``step`` lines, so the two never collide. ``tokens per iteration will
+be: K`` gives ``n_tokens = step x K``; ``number of parameters: P M`` goes to the header (nanoGPT
+subtracts only the position embeddings, so it is not the non-embedding count).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from scalelaw.io.options import Options, Parsed
+from scalelaw.io.report import Report
+from scalelaw.io.sources import NotALog, Source
+
+_NUMBER = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))"
+_EVAL = re.compile(rf"^step (\d+): train loss {_NUMBER}, val loss {_NUMBER}", re.IGNORECASE)
+_ITER = re.compile(rf"^iter (\d+): loss {_NUMBER}", re.IGNORECASE)
+_STARTS = re.compile(r"^(step|iter) \d+:")
+_TOKENS = re.compile(r"tokens per iteration will be: ([\d,]+)")
+_PARAMS = re.compile(r"number of parameters: ([\d.]+)M")
+
+
+def looks_like(text: str) -> bool:
+    """At least one eval or iter line among the first lines."""
+    return any(_EVAL.match(line.strip()) or _ITER.match(line.strip())
+               for line in text.splitlines()[:500])
+
+
+def read(source: Source, opts: Options, report: Report) -> Parsed:
+    evals, iters, header = [], [], {}
+    for lineno, raw in enumerate(source.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if (match := _EVAL.match(line)) is not None:
+            step = int(match[1])
+            evals.append((step, "train", float(match[2]), lineno))
+            evals.append((step, "val", float(match[3]), lineno))
+        elif (match := _ITER.match(line)) is not None:
+            iters.append((int(match[1]), float(match[2]), lineno))
+        elif _STARTS.match(line):
+            report.skip(f"{source.name}:{lineno}: looks like a loss line but does not parse "
+                        f"({line[:60]!r}); line skipped")
+        elif (match := _TOKENS.search(line)) is not None:
+            header["tokens_per_step"] = int(match[1].replace(",", ""))
+        elif (match := _PARAMS.search(line)) is not None:
+            header["n_params_reported"] = float(match[1]) * 1e6
+    if not evals and not iters:
+        raise NotALog(f"{source.name}: no 'step N: train loss X, val loss Y' or "
+                      "'iter N: loss X' lines")
+    iter_split = opts.split or ("train_batch" if evals else "train")
+    rows = evals + [(step, iter_split, loss, lineno) for step, loss, lineno in iters]
+    frame = pd.DataFrame(rows, columns=["step", "split", "loss", "_row"])
+    facts = {}
+    if "tokens_per_step" in header:
+        facts["tokens_per_step"] = header["tokens_per_step"]
+    return Parsed(frame, headers={None: header} if header else {}, facts={None: facts},
+                  columns={"step N: train loss": "train/loss", "step N: val loss": "val/loss",
+                           "iter N: loss": f"{iter_split}/loss"})

@@ -1,0 +1,169 @@
+"""Turn a table (or a set of tagged series) into tidy rows: one per (step, split) with the
+loss, plus per-step fields (lr, tokens, epoch ...) joined on the step.
+
+Two shapes of table occur:
+
+* long form (already tidy): a ``split`` column and one loss column; rows are kept as they are,
+  other columns included (a ``lang`` column stays available for grouped fits);
+* wide form (most training stacks): one column per metric, often sparse (Lightning writes train
+  and val metrics on different rows). Each loss column becomes the rows of its split, blank
+  cells meaning "not logged here"; per-step fields are taken from whichever row of that step
+  has them. Columns that are neither are not kept (``df.attrs["columns"]`` says which were
+  used).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.io import roles as roles_mod
+from scalelaw.io.columns import STRING_COLUMNS
+from scalelaw.io.options import Options, Parsed
+from scalelaw.io.report import Report, preview
+from scalelaw.io.schema import to_number
+from scalelaw.io.sources import NotALog
+from scalelaw.io.tabular import Table
+
+
+def require(roles, names, source: str, need_step: bool = True) -> None:
+    """Raise :class:`NotALog` naming the file and its columns when no loss (or step) is found."""
+    shown = list(names)
+    if len(shown) > 30:
+        shown = shown[:30] + [f"... ({len(names)} in all)"]
+    if not roles.losses:
+        raise NotALog(f"{source}: no loss column; columns are {shown}; pass "
+                      "columns={'yourcol': 'loss'} (or 'val/loss' for a validation loss)")
+    if need_step and roles.step is None:
+        raise NotALog(f"{source}: no step column; columns are {shown}; pass "
+                      "columns={'yourcol': 'step'}")
+
+
+def values_of(series: pd.Series, target: str) -> pd.Series:
+    """A field's values: text for string fields, float64 for the rest."""
+    if target in STRING_COLUMNS:
+        return series.astype("object").where(series.notna())
+    return to_number(series)
+
+
+def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
+                  default_split: str | None = None, run: str | None = None) -> Parsed:
+    """Tidy rows of one table.
+
+    Parameters
+    ----------
+    table : Table
+    source : str
+        The file, for messages.
+    opts : Options
+    default_split : str, optional
+        Split a format implies for unnamed losses (the user's ``split=`` wins).
+    run : str, optional
+        A run name the format knows (W&B wide exports), stored in a ``run`` column.
+    """
+    frame = table.frame
+    names = list(frame.columns)
+    opts.seen.update(set(names) & set(opts.columns))
+    roles = roles_mod.resolve(names, source, opts, report, default_split=default_split)
+    require(roles, names, source)
+    if roles.split is not None:
+        out = _long_form(table, roles, source, opts, report)
+    else:
+        out = _wide_form(table, roles)
+    if run is not None:
+        out.insert(0, "run", run)
+    return Parsed(out, columns=roles.mapping())
+
+
+def _long_form(table: Table, roles, source: str, opts: Options, report: Report):
+    frame = table.frame
+    (loss_col, loss), = roles.losses.items()
+    blank = table.blank(loss_col)
+    split = frame[roles.split]
+    no_split = (split.isna() | (split.astype("str") == "")).to_numpy()
+    if blank.any():
+        steps = frame.loc[blank, roles.step].tolist()
+        report.skip(f"{source}: {int(blank.sum())} rows have an empty or null {loss_col!r} "
+                    f"(many writers write NaN so) at steps {preview(steps)}; dropped")
+    if (no_split & ~blank).any():
+        report.skip(f"{source}: {int((no_split & ~blank).sum())} rows have no "
+                    f"{roles.split!r} value; dropped")
+    keep = ~(blank | no_split)
+    if not keep.all():
+        frame = frame[keep]
+    rename = {roles.step: "step", roles.split: "split", loss_col: "loss", **roles.fields}
+    if roles.run:
+        rename[roles.run] = "run"
+    targets = set(rename.values())
+    shadowed = [c for c in frame.columns if c in targets and c not in rename]
+    for column in shadowed:
+        source_col = next(k for k, v in rename.items() if v == column)
+        report.skip(f"{source}: column {column!r} left out: {source_col!r} is read as "
+                    f"{column!r}")
+    kept = [c for c in frame.columns if c not in roles.dropped and c not in shadowed]
+    out = frame[kept].rename(columns=rename)
+    out["split"] = out["split"].astype("str")
+    values = to_number(out["loss"])
+    factors = _split_factors(loss_col, loss, out["split"], source, opts)
+    out["loss"] = values if factors is None else values * factors
+    for target in roles.fields.values():
+        out[target] = values_of(out[target], target)
+    out["_row"] = np.arange(len(out))
+    return out
+
+
+def _split_factors(column: str, loss, splits: pd.Series, source: str, opts: Options):
+    """Per-row factor to nats when the unit depends on the split (``loss_unit`` by split)."""
+    units = opts.units
+    factors = {}
+    for split in splits.unique():
+        unit, conflict = units.unit_for(column, split, loss.marker)
+        if conflict:
+            raise ValueError(
+                f"{source}: column {column!r} is named as a loss in {loss.marker}, but "
+                f"loss_unit={units.default!r}; pass loss_unit={loss.marker!r} to convert it, "
+                f"or loss_unit={{{column!r}: 'nats'}} if the name is wrong")
+        factors[split] = units.factor(unit)
+    if all(f == 1.0 for f in factors.values()):
+        return None
+    return splits.map(factors).astype("float64")
+
+
+def _wide_form(table: Table, roles) -> pd.DataFrame:
+    frame = table.frame
+    keys = ["step"] + (["run"] if roles.run else [])
+    key_values = {"step": frame[roles.step]}
+    if roles.run:
+        key_values["run"] = frame[roles.run].astype("object")
+    key_blank = table.blank(roles.step)
+    pieces = []
+    rows = np.arange(len(frame))
+    for name, loss in roles.losses.items():
+        # a blank cell means "not logged on this row"; a logged NaN stays and is reported
+        mask = ~table.blank(name)
+        piece = {k: v[mask] for k, v in key_values.items()}
+        piece["split"] = loss.split
+        piece["loss"] = to_number(frame[name][mask]) * loss.factor
+        piece["_row"] = rows[mask]
+        pieces.append(pd.DataFrame(piece))
+    out = pd.concat(pieces, ignore_index=True)
+    if roles.fields:
+        extra = pd.DataFrame({k: v for k, v in key_values.items()})
+        for name, target in roles.fields.items():
+            extra[target] = values_of(frame[name], target)
+        extra = extra[~key_blank]
+        extra["step"] = to_number(extra["step"])
+        out["step"] = to_number(out["step"])
+        out = join_fields(out, extra, keys)
+    return out
+
+
+def join_fields(rows: pd.DataFrame, fields: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Attach per-step fields to loss rows; for each key the last non-blank value counts."""
+    names = [c for c in fields.columns if c not in keys]
+    fields = fields.dropna(subset=names, how="all")
+    if fields.empty:
+        return rows
+    if fields.duplicated(subset=keys).any():
+        fields = fields.groupby(keys, sort=False, dropna=False)[names].last().reset_index()
+    return rows.merge(fields, on=keys, how="left", sort=False)
