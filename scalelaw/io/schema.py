@@ -116,7 +116,8 @@ def dedupe_and_sort(frame: pd.DataFrame, sources: list[str], report: Report) -> 
                 f"(step, split) (steps {preview(sorted(set(group['step'].tolist())))}); kept "
                 "the last logged value of each (a resumed run logs steps again)")
         order = order[~same_as_next]
-    if not (len(order) and np.all(order[1:] > order[:-1])):
+    already = len(order) == len(frame) and bool(np.all(order[1:] > order[:-1]))
+    if not already:  # skip the copy when the file was sorted and free of repeats
         frame = frame.iloc[order]
     return frame.reset_index(drop=True)
 

@@ -1,0 +1,127 @@
+"""Directories and several inputs at once: run names from paths, other files skipped and
+reported, runs that never collide."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import scalelaw as sl
+from scalelaw.io import ReadLogsWarning
+
+FIXTURES = Path(__file__).parent / "fixtures" / "logs"
+
+
+def curve(path: Path, offset: float = 0.0, steps=(100, 200, 300)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"step": list(steps),
+                  "val/loss": [3.0 + offset - s / 1000 for s in steps]}).to_csv(path, index=False)
+
+
+def read_quiet(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReadLogsWarning)
+        return sl.read_logs(*args, **kwargs)
+
+
+def test_directory_skips_and_reports_other_files(tmp_path):
+    runs = tmp_path / "runs"
+    curve(runs / "a.csv", 0.0)
+    curve(runs / "b" / "metrics.csv", 0.5)
+    (runs / "README.md").write_text("# My sweep\nstep 1: train loss 1.0, val loss 2.0\n")
+    (runs / "sweep.yaml").write_text("grid:\n  n_layer: [2, 4]\n")
+    pd.DataFrame({"run": ["a", "b"], "n_layer": [2, 4]}).to_csv(runs / "index.csv", index=False)
+    (runs / "empty.log").write_text("")
+    with pytest.warns(ReadLogsWarning) as caught:
+        df = sl.read_logs(runs)
+    messages = [str(w.message) for w in caught]
+    assert sorted(set(df.run)) == ["a", "b"]
+    assert df[df.run == "b"].set_index("step").loss[300] == pytest.approx(3.5 - 0.3)
+    skipped = {Path(m.split(":")[0]).name: m for m in messages}
+    assert set(skipped) == {"README.md", "sweep.yaml", "index.csv", "empty.log"}
+    assert "no loss column" in skipped["index.csv"] and "skipped" in skipped["index.csv"]
+    assert "not beside any log" in skipped["sweep.yaml"]
+    assert "empty file" in skipped["empty.log"]
+    assert df.attrs["skipped"] == messages
+
+
+def test_runs_per_sub_directory_and_per_file(tmp_path):
+    root = tmp_path / "sweep"
+    curve(root / "n1M" / "metrics.csv", 0.3)
+    (root / "n1M" / "config.json").write_text(json.dumps({"n_params": 1e6, "batch_size": 4,
+                                                          "seq_len": 32}))
+    curve(root / "grid" / "lr1.csv", 0.1)   # two specifically named logs: two runs
+    curve(root / "grid" / "lr2.csv", 0.2)
+    curve(root / "top.csv", 0.4)
+    df = read_quiet(root)
+    assert sorted(set(df.run)) == ["grid/lr1", "grid/lr2", "n1M", "top"]
+    n1m = df[df.run == "n1M"].set_index("step")
+    assert set(n1m.n_params) == {1e6} and n1m.n_tokens[200] == 200 * 4 * 32
+    assert "n_params" in df.columns and df[df.run == "top"].n_params.isna().all()
+
+
+def test_same_run_names_from_two_inputs_get_a_suffix(tmp_path):
+    curve(tmp_path / "x" / "gpt.csv", 0.0)
+    curve(tmp_path / "y" / "gpt.csv", 1.0)
+    with pytest.warns(ReadLogsWarning, match=r"run 'gpt' was already read from another file; "
+                                             r"this one is named 'gpt#2'"):
+        df = sl.read_logs([tmp_path / "x" / "gpt.csv", tmp_path / "y" / "gpt.csv"])
+    assert df[df.run == "gpt"].loss.iloc[0] == pytest.approx(2.9)
+    assert df[df.run == "gpt#2"].loss.iloc[0] == pytest.approx(3.9)
+    named = read_quiet([tmp_path / "x" / "gpt.csv", tmp_path / "y" / "gpt.csv"],
+                       run=["base", "wide"])
+    assert sorted(set(named.run)) == ["base", "wide"]
+    renamed = read_quiet(tmp_path / "x", run={"gpt": "gpt-small"})
+    assert "gpt-small" in set(renamed.run)
+
+
+def test_generic_file_names_take_the_folder_name(tmp_path):
+    curve(tmp_path / "alpha" / "metrics.csv", 0.0)
+    curve(tmp_path / "beta" / "metrics.csv", 1.0)
+    df = read_quiet([tmp_path / "alpha" / "metrics.csv", tmp_path / "beta" / "metrics.csv"])
+    assert sorted(set(df.run)) == ["alpha", "beta"]
+
+
+def test_glob_pattern(tmp_path):
+    curve(tmp_path / "r1.csv")
+    curve(tmp_path / "r2.csv")
+    (tmp_path / "notes.md").write_text("hello")
+    df = read_quiet(str(tmp_path / "r*.csv"))
+    assert sorted(set(df.run)) == ["r1", "r2"]
+    with pytest.raises(FileNotFoundError, match="no file matches"):
+        sl.read_logs(str(tmp_path / "zz*.csv"))
+
+
+def test_hf_checkpoint_copies_are_not_read_twice(tmp_path):
+    out = tmp_path / "out" / "bert-base"
+    state = json.loads((FIXTURES / "hf" / "trainer_state.json").read_text())
+    older = dict(state, global_step=40, log_history=state["log_history"][:6])
+    (out / "checkpoint-40").mkdir(parents=True)
+    (out / "checkpoint-40" / "trainer_state.json").write_text(json.dumps(older))
+    (out / "checkpoint-60").mkdir()
+    (out / "checkpoint-60" / "trainer_state.json").write_text(json.dumps(state))
+    with pytest.warns(ReadLogsWarning, match=r"checkpoint-40/trainer_state\.json: skipped: an "
+                                             r"older copy of run 'bert-base'"):
+        df = sl.read_logs(tmp_path / "out")
+    assert set(df.run) == {"bert-base"} and df[df.split == "val"].step.tolist() == [20, 40, 60]
+    assert not any("repeat" in m for m in df.attrs["skipped"])
+
+
+def test_whole_fixture_directory(tmp_path):
+    shutil.copytree(FIXTURES, tmp_path / "logs")
+    with pytest.warns(ReadLogsWarning):
+        df = sl.read_logs(tmp_path / "logs")
+    assert {"gpt-small", "gpt-large", "hf", "lightning", "nanogpt", "wandb"} <= set(df.run)
+    assert set(df.attrs["sources"].values()) == {"hf", "lightning", "wandb", "nanogpt"}
+
+
+def test_directory_without_logs(tmp_path):
+    (tmp_path / "README.md").write_text("nothing here")
+    with pytest.warns(ReadLogsWarning, match="README.md: skipped"):
+        with pytest.raises(FileNotFoundError, match="no logs found"):
+            sl.read_logs(tmp_path)
