@@ -1,0 +1,163 @@
+"""The model(s) and optimiser of one training job: a single run, or M runs stacked.
+
+Both engines take batches with a leading model axis (M = 1 for a single run) and return one
+loss per model, so the loop in :mod:`scalelaw.train.loop` treats them alike:
+
+- :class:`SingleEngine`: a ``GPT`` or ``EncoderDecoder`` with torch's AdamW (fused on CUDA) and
+  ``clip_grad_norm_``; the fastest path for one run, and the reference the stacked path is
+  tested against.
+- :class:`StackEngine`: a :class:`~scalelaw.train.stacked.StackedGPT` with the per-model
+  :class:`~scalelaw.train.stacked.StackedAdamW`.
+
+On CUDA the model is compiled (``torch.compile``), runs under bf16 autocast and attention goes
+through SDPA's flash kernel; on the CPU everything is eager fp32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+
+from scalelaw.train.config import TrainConfig
+from scalelaw.train.encdec import EncoderDecoder
+from scalelaw.train.model import GPT
+from scalelaw.train.stacked import StackedAdamW, StackedGPT
+
+__all__ = ["initial_state", "build_engine", "SingleEngine", "StackEngine"]
+
+
+def initial_state(cfg: TrainConfig) -> dict:
+    """Freshly initialised weights of run ``cfg`` (seeded; built on the CPU so the same seed
+    gives the same model whatever the device, alone or stacked)."""
+    torch.manual_seed(cfg.seed)
+    cls = EncoderDecoder if cfg.model.arch == "encdec" else GPT
+    return cls(cfg.model).state_dict()
+
+
+def _lr_table(configs: list[TrainConfig]) -> np.ndarray:
+    """(max steps, M) learning rates; 0 after a run's last step (its model stops moving)."""
+    n = max(cfg.steps for cfg in configs)
+    table = np.zeros((n, len(configs)))
+    for m, cfg in enumerate(configs):
+        table[:cfg.steps, m] = cfg.lr_array()
+    return table
+
+
+class _Engine:
+    n_models: int
+
+    def __init__(self, configs: list[TrainConfig], device: torch.device, bf16: bool):
+        cfg = configs[0]
+        self.device, self.lr_table = device, _lr_table(configs)
+        self.autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if bf16
+                         else contextlib.nullcontext())
+        self.compiled = cfg.compile and device.type == "cuda"
+        self.compile_mode = None if cfg.compile_mode == "default" else cfg.compile_mode
+        # CUDA-graph modes reuse output buffers: mark where each new step begins
+        mark = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
+        uses_graphs = self.compiled and self.compile_mode in ("reduce-overhead", "max-autotune")
+        self._mark = mark if uses_graphs else None
+
+    def _forward(self, batch) -> torch.Tensor:
+        if self._mark is not None:
+            self._mark()
+        with self.autocast:
+            return self._losses(batch)
+
+    @torch.no_grad()
+    def eval_losses(self, batch) -> torch.Tensor:
+        """(M,) mean losses on one validation batch (no update)."""
+        self.module.eval()
+        losses = self._forward(batch).float().clone()
+        self.module.train()
+        return losses
+
+
+class SingleEngine(_Engine):
+    n_models = 1
+
+    def __init__(self, configs, device, bf16, states):
+        super().__init__(configs, device, bf16)
+        cfg = configs[0]
+        self.cfg = cfg
+        model = EncoderDecoder(cfg.model) if cfg.model.arch == "encdec" else GPT(cfg.model)
+        model.load_state_dict(states[0])
+        self.module = model.to(device)
+        self.fwd = torch.compile(model, mode=self.compile_mode) if self.compiled else model
+        decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices and embeddings
+        no_decay = [p for p in model.parameters() if p.dim() < 2]  # LayerNorm weights, biases
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay},
+             {"params": no_decay, "weight_decay": 0.0}],
+            lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=device.type == "cuda")
+
+    def _losses(self, batch) -> torch.Tensor:
+        return self.fwd(*(t[0] for t in batch)).view(1)
+
+    def train_step(self, batch, step: int) -> torch.Tensor:
+        loss = self._forward(batch)
+        loss.sum().backward()
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.cfg.grad_clip)
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(self.lr_table[step - 1, 0])
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss.detach().float()
+
+    def model_state(self, m: int) -> dict:
+        return {k: v.detach().cpu().clone() for k, v in self.module.state_dict().items()}
+
+    def optim_state(self, m: int) -> dict:
+        from scalelaw.train.checkpoint import adamw_state
+
+        return adamw_state(self.optimizer, self.module.named_parameters())
+
+    def load_optim_states(self, states: list[dict]) -> None:
+        from scalelaw.train.checkpoint import load_adamw_state
+
+        load_adamw_state(self.optimizer, list(self.module.named_parameters()), states[0])
+
+
+class StackEngine(_Engine):
+    def __init__(self, configs, device, bf16, states):
+        super().__init__(configs, device, bf16)
+        cfg = configs[0]
+        self.n_models = len(configs)
+        model = StackedGPT.from_state_dicts(cfg.model, states)
+        self.module = model.to(device)
+        self.fwd = torch.compile(model, mode=self.compile_mode) if self.compiled else model
+        self.optimizer = StackedAdamW(
+            list(model.named_parameters()), betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+            weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, compile=self.compiled)
+        self.lr_device = torch.tensor(self.lr_table, dtype=torch.float32, device=device)
+
+    def _losses(self, batch) -> torch.Tensor:
+        return self.fwd(*batch)
+
+    def train_step(self, batch, step: int) -> torch.Tensor:
+        losses = self._forward(batch)
+        losses.sum().backward()  # the sum's gradient w.r.t. model m's weights is m's own
+        self.optimizer.step(self.lr_device[step - 1])
+        self.optimizer.zero_grad()
+        return losses.detach().float()
+
+    def model_state(self, m: int) -> dict:
+        return self.module.model_state(m)
+
+    def optim_state(self, m: int) -> dict:
+        return self.optimizer.model_state(m)
+
+    def load_optim_states(self, states: list[dict]) -> None:
+        self.optimizer.load_model_states(states)
+
+
+def build_engine(configs: list[TrainConfig], device: torch.device, bf16: bool,
+                 states: list[dict], stack: bool | None = None):
+    """A :class:`SingleEngine` for one run, a :class:`StackEngine` for several (or when
+    ``stack=True``); ``states`` are the runs' starting weights."""
+    if len(configs) > 1 or stack:
+        return StackEngine(configs, device, bf16, states)
+    return SingleEngine(configs, device, bf16, states)

@@ -1,0 +1,207 @@
+"""Training on the tiny corpus (CPU): falling loss, tidy JSONL, LR from the schedule, stacked ==
+separate, checkpoints, resume == uninterrupted, continual pre-training, encoder-decoder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from scalelaw import schedules  # noqa: E402
+from scalelaw.train import checkpoint, corpora  # noqa: E402
+from scalelaw.train.config import ConfigError, get_preset  # noqa: E402
+from scalelaw.train.loop import train  # noqa: E402
+from scalelaw.train.runlog import ROW_KEYS  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    corpora.build(root, tiny=True, progress=False)
+    return root
+
+
+@pytest.fixture
+def tiny(shards, tmp_path):
+    """The tiny preset on the tiny corpus, on the CPU, writing under tmp_path."""
+    def make(**overrides):
+        return get_preset("tiny", device="cpu", data_root=str(shards), out_dir=str(tmp_path),
+                          **overrides)
+    return make
+
+
+def read_log(path):
+    lines = open(path).read().splitlines()
+    header = json.loads(lines[0])["header"]
+    return header, pd.DataFrame([json.loads(line) for line in lines[1:]])
+
+
+def test_tiny_run_learns_and_logs_the_tidy_schema(tiny):
+    cfg = tiny(n_steps=50)
+    result, = train(cfg, progress=False)
+    header, df = read_log(result["path"])
+    # header: written first, rewritten at the end
+    assert header["status"] == "complete" and header["run"] == cfg.run_name
+    assert header["config"] == cfg.to_dict() and header["seed"] == 0
+    assert header["n_params"] == cfg.counts()["N"] == 98624
+    assert header["n_params_total"] == cfg.counts()["N_total"]
+    assert header["tokens_per_s"] > 0 and header["mfu"] is None and header["device"] == "cpu"
+    assert header["torch_version"] == torch.__version__ and header["wall_time_s"] > 0
+    # rows: the tidy columns, in order
+    assert list(df.columns) == list(ROW_KEYS)
+    assert set(df.split) == {"train", "val"}
+    val, tr = df[df.split == "val"], df[df.split == "train"]
+    assert list(val.step) == [0, 10, 20, 30, 40, 50] and list(tr.step) == list(range(1, 51))
+    assert val.lr.iloc[0] is None or np.isnan(val.lr.iloc[0])  # no LR before the first update
+    assert (df.n_tokens == df.step * 16 * 64).all()
+    assert np.allclose(df.flops, df.n_tokens * cfg.counts()["flops_per_token"])
+    assert np.allclose(df.epoch, df.n_tokens / header["train_corpus_tokens"])
+    assert (df.run == cfg.run_name).all() and (df.schedule == cfg.resolved_schedule()).all()
+    assert (df.batch_size == 16).all() and (df.seq_len == 64).all()
+    # it learns: byte entropy ~5.5 nats at init, far lower after 50 steps
+    assert val.loss.iloc[0] > 5.0 and val.loss.iloc[-1] < val.loss.iloc[0] - 1.0
+    assert tr.loss.iloc[-5:].mean() < tr.loss.iloc[:5].mean() - 1.0
+    assert result["final"]["val"] == pytest.approx(val.loss.iloc[-1])
+
+
+@pytest.mark.parametrize("spec", ["cosine:n_steps={n_steps},peak=2e-3,floor=1e-4,warmup=3",
+                                  "wsd:n_steps={n_steps},peak=2e-3,floor=1e-4,warmup=2,decay_frac=0.3",
+                                  "step:n_steps={n_steps},peak=2e-3,drops=5/0.3;9/0.1"])
+def test_logged_lr_is_the_schedule(tiny, spec):
+    cfg = tiny(n_steps=12, schedule=spec, eval_interval=100)
+    _, df = read_log(train(cfg, progress=False)[0]["path"])
+    tr = df[df.split == "train"]
+    expected = schedules.from_spec(cfg.resolved_schedule())
+    assert np.array_equal(tr.lr.to_numpy(), expected[tr.step.to_numpy() - 1])
+
+
+def test_stacked_runs_equal_separate_runs(tiny):
+    # different seeds, schedules and lengths in one stack
+    configs = [tiny(n_steps=12, seed=0, name="a", eval_interval=4),
+               tiny(n_steps=8, seed=1, name="b", eval_interval=4),
+               tiny(n_steps=12, seed=2, name="c", eval_interval=4,
+                    schedule="constant:n_steps={n_steps},peak=1e-3,warmup=2")]
+    for cfg in configs:
+        train(cfg, progress=False)
+    stacked = [dataclasses.replace(c, name=c.name + "_stacked") for c in configs]
+    results = train(stacked, progress=False)
+    assert [r["status"] for r in results] == ["complete"] * 3
+    for alone, inside in zip(configs, stacked):
+        h_a, a = read_log(f"{alone.out_dir}/{alone.name}.jsonl")
+        h_s, s = read_log(f"{inside.out_dir}/{inside.name}.jsonl")
+        assert h_s["stack_size"] == 3 and h_s["status"] == "complete"
+        assert list(a.step) == list(s.step) and list(a.split) == list(s.split)  # own steps only
+        assert s.step.max() == alone.steps
+        np.testing.assert_allclose(s.loss, a.loss, atol=2e-4, rtol=0)
+        np.testing.assert_array_equal(s.lr.fillna(-1), a.lr.fillna(-1))
+
+
+def test_checkpoint_round_trip(tiny):
+    cfg = tiny(n_steps=6, save_checkpoint=True)
+    train(cfg, progress=False)
+    path = f"{cfg.out_dir}/{cfg.run_name}.pt"
+    ckpt = checkpoint.load(path)
+    assert ckpt["step"] == 6 and ckpt["config"] == cfg.to_dict()
+    assert ckpt["optim"]["step"] == 6 and set(ckpt["optim"]["exp_avg"]) == set(ckpt["model"])
+    from scalelaw.train.model import GPT
+
+    model = GPT(cfg.model)
+    model.load_state_dict(ckpt["model"])  # strict: every weight, nothing else
+    again = checkpoint.load(checkpoint.save(f"{cfg.out_dir}/copy.pt", config=cfg, step=6,
+                                            model=model.state_dict(), optim=ckpt["optim"]))
+    for k, v in ckpt["model"].items():
+        assert torch.equal(again["model"][k], v)
+
+
+@pytest.mark.parametrize("n_models", [1, 2])
+def test_resume_gives_the_uninterrupted_curve(tiny, n_models):
+    whole = [tiny(n_steps=14, seed=s, name=f"whole{s}", eval_interval=4, log_interval=3)
+             for s in range(n_models)]
+    train(whole, progress=False)
+    part = [tiny(n_steps=14, seed=s, name=f"part{s}", eval_interval=4, log_interval=3,
+                 stop_at=7) for s in range(n_models)]
+    assert {r["status"] for r in train(part, progress=False)} == {"stopped"}
+    header, _ = read_log(f"{part[0].out_dir}/part0.jsonl")
+    assert header["status"] == "stopped"
+    resumed = [dataclasses.replace(c, stop_at=None) for c in part]
+    assert {r["status"] for r in train(resumed, resume=True, progress=False)} == {"complete"}
+    for w, p in zip(whole, part):
+        _, a = read_log(f"{w.out_dir}/{w.name}.jsonl")
+        _, b = read_log(f"{p.out_dir}/{p.name}.jsonl")
+        assert list(a.step) == list(b.step) and list(a.split) == list(b.split)
+        np.testing.assert_allclose(b.loss, a.loss, rtol=0, atol=1e-6)
+    # a complete run is left alone
+    assert train(resumed, resume=True, progress=False)[0]["status"] == "skipped"
+
+
+def test_continual_pretraining_logs_general_and_domain(tiny):
+    base = tiny(n_steps=10, name="base", save_checkpoint=True)
+    base_val = train(base, progress=False)[0]["final"]["val"]
+    cpt = tiny(n_steps=10, name="cpt", init_from=f"{base.out_dir}/base.pt", domain="code",
+               mix_ratio=0.5, eval_interval=5)
+    result, = train(cpt, progress=False)
+    header, df = read_log(result["path"])
+    assert set(df.split) == {"train", "val_general", "val_code"}
+    assert (df.domain == "code").all() and (df.mix_ratio == 0.5).all()
+    step0 = df[df.step == 0].set_index("split").loss
+    assert step0["val_general"] == pytest.approx(base_val, abs=1e-6)  # the D-CPT baseline
+    assert df[df.split == "val_code"].loss.iloc[-1] < step0["val_code"]
+    assert header["domain_corpus_tokens"] > 0 and df.n_tokens.iloc[0] == 0
+
+
+def test_mixture_is_deterministic_and_at_ratio(shards):
+    from scalelaw.train.data import LMSampler, TokenBank
+
+    cfg = get_preset("tiny", data_root=str(shards), domain="math", mix_ratio=0.25, batch_size=400)
+    bank = TokenBank()
+    sampler = LMSampler(cfg, bank)
+    draws = [sampler.offsets(step) for step in range(1, 6)]
+    share = np.mean([(d >= sampler.domain[0]).mean() for d in draws])
+    assert 0.2 < share < 0.3
+    assert np.array_equal(LMSampler(cfg, TokenBank()).offsets(3), draws[2])
+
+
+def test_checkpoint_of_another_architecture_is_refused(tiny):
+    base = tiny(n_steps=3, name="base", save_checkpoint=True)
+    train(base, progress=False)
+    other = tiny(n_steps=3, name="wide", init_from=f"{base.out_dir}/base.pt", d_model=32,
+                 n_layer=3)
+    with pytest.raises(ConfigError, match=r"another architecture.*d_model: 64 != 32.*"
+                                          r"n_layer: 2 != 3"):
+        train(other, progress=False)
+
+
+def test_missing_corpus_names_the_build_command(tmp_path):
+    cfg = get_preset("tiny", device="cpu", data_root=str(tmp_path / "none"), out_dir=str(tmp_path))
+    with pytest.raises(corpora.MissingCorpusError, match="scalelaw data build --tiny"):
+        train(cfg, progress=False)
+
+
+def test_encoder_decoder_learns_translation(shards, tmp_path):
+    cfg = get_preset("tiny-encdec", device="cpu", data_root=str(shards), out_dir=str(tmp_path),
+                     n_steps=30)
+    result, = train(cfg, progress=False)
+    header, df = read_log(result["path"])
+    counts = cfg.counts()
+    assert (df.n_enc_params == counts["N_e"]).all() and (df.n_dec_params == counts["N_d"]).all()
+    assert header["n_enc_params"] + header["n_dec_params"] == header["n_params"] == counts["N"]
+    val = df[df.split == "val"]
+    assert val.loss.iloc[-1] < val.loss.iloc[0] - 1.0
+    tr = df[df.split == "train"]
+    assert (np.diff(tr.n_tokens) > 0).all() and (tr.n_tokens <= tr.step * 16 * 64).all()
+
+
+def test_read_logs_reads_the_trainer_jsonl(tiny):
+    io = pytest.importorskip("scalelaw.io")
+    if not hasattr(io, "read_logs"):
+        pytest.skip("scalelaw.io.read_logs is not there yet")
+    cfg = tiny(n_steps=5, eval_interval=5)
+    train(cfg, progress=False)
+    df = io.read_logs(cfg.out_dir)
+    assert {"run", "step", "split", "loss"} <= set(df.columns)
+    assert set(df.split) == {"train", "val"} and (df.run == cfg.run_name).all()
