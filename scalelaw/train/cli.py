@@ -1,0 +1,211 @@
+"""The trainer's commands: ``scalelaw data|train|sweep`` (also ``python -m scalelaw.train``).
+
+Importing this module imports neither torch nor the fitting stack: each command imports what
+it needs when it runs (torch for train and sweep, nothing heavy for data).
+
+Examples
+--------
+::
+
+    scalelaw data build --tiny                       # seconds; shards/tiny/...
+    scalelaw train --preset tiny --steps 50 --device cpu --out runs/
+    scalelaw train --preset d2-128 --tokens 2e7 --save-checkpoint --out runs/
+    scalelaw train --preset d2-128 --init-from runs/d2-128_cosine610_seed0.pt \\
+        --domain code --mix-ratio 0.3 --steps 200 --out runs/cpt
+    scalelaw sweep examples/sweeps/tiny.yaml --out runs/tiny --dry-run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main", "build_parser"]
+
+_EPILOG_TRAIN = """\
+Every run writes OUT/<run>.jsonl: line 1 a {"header": ...} (config, parameter counts, device,
+tokens/s, MFU; rewritten when the run ends), then one row per (step, split) in the tidy schema.
+Any config field can be set with --set KEY=VALUE (see --print-config for the fields), e.g.
+--set d_model=96 --set eval_interval=25. Schedules: cosine, constant, linear, wsd, step, as
+"cosine:n_steps={n_steps},peak=3e-3,floor=3e-4,warmup={n_steps//10}".
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scalelaw", description="The scalelaw trainer.")
+    sub = parser.add_subparsers(dest="command", metavar="{data,train,sweep}")
+
+    data = sub.add_parser("data", help="build, pack and unpack the byte-level corpora")
+    dsub = data.add_subparsers(dest="action", metavar="{build,pack,unpack}")
+    p = dsub.add_parser("build", help="build the corpora (full: needs pip/apt; --tiny: seconds)")
+    p.add_argument("--tiny", action="store_true", help="the small test corpus, no network")
+    p.add_argument("--root", default=None, help="shard folder (default $SCALELAW_SHARDS or shards/)")
+    p.add_argument("--names", default=None, help="comma-separated corpora (default: all)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    for action, what in (("pack", "compress the built shards into one archive"),
+                         ("unpack", "extract an archive made by pack")):
+        p = dsub.add_parser(action, help=what)
+        p.add_argument("archive", nargs="?", default="shards.tar.xz")
+        p.add_argument("--root", default=None, help="shard folder (default $SCALELAW_SHARDS or shards/)")
+
+    p = sub.add_parser("train", help="train one run", epilog=_EPILOG_TRAIN,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="tiny", help="named config (default tiny; see --list-presets)")
+    p.add_argument("--list-presets", action="store_true", help="print the presets and exit")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=None, help="optimiser steps")
+    length.add_argument("--tokens", type=float, default=None,
+                        help="token budget; steps = tokens / (batch_size * seq_len)")
+    p.add_argument("--schedule", default=None, help="LR schedule string (n_steps may be {n_steps})")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--out", default=None, help="output folder (default runs/)")
+    p.add_argument("--name", default=None, help="run name (default: derived from the config)")
+    p.add_argument("--data-root", default=None, help="shard folder (default $SCALELAW_SHARDS or shards/)")
+    p.add_argument("--no-compile", action="store_true", help="no torch.compile on CUDA")
+    p.add_argument("--save-checkpoint", action="store_true", help="write OUT/<run>.pt at the end")
+    p.add_argument("--ckpt-interval", type=int, default=None, help="also checkpoint every N steps")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/<run>.pt (a complete run is left as it is)")
+    p.add_argument("--init-from", default=None, help="continual pre-training from this checkpoint")
+    p.add_argument("--domain", default=None, help="domain corpus of the CPT mixture (code, legal, math)")
+    p.add_argument("--mix-ratio", type=float, default=None, help="share r of domain data")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config field (repeat)")
+    p.add_argument("--print-config", action="store_true", help="print the final config and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("sweep", help="train a grid of runs from a YAML/JSON spec")
+    p.add_argument("spec", help="sweep spec (see scalelaw.train.sweep; examples/sweeps/)")
+    p.add_argument("--out", required=True, help="output folder: <run>.jsonl files and index.csv")
+    p.add_argument("--dry-run", action="store_true", help="print the expanded runs, train nothing")
+    p.add_argument("--executor", default="inline", choices=["inline", "submitit", "local", "debug"],
+                   help="inline (default): here, one job after another; submitit: Slurm if "
+                        "available else local processes; local/debug: submitit's executors")
+    p.add_argument("--max-stack", type=int, default=None,
+                   help="same-shape runs trained as one stacked job (default: spec, else 8)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field in every run (repeat)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--slurm-partition", default=None)
+    p.add_argument("--timeout-min", type=int, default=None, help="submitit job time limit")
+    p.add_argument("--gpus-per-node", type=int, default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _cmd_data(args) -> int:
+    from scalelaw.train import corpora
+
+    root = args.root if args.root is not None else corpora.DEFAULT_ROOT
+    if args.action == "build":
+        names = args.names.split(",") if args.names else None
+        metas = corpora.build(root, tiny=args.tiny, names=names, progress=not args.quiet)
+        for name, meta in metas.items():
+            print(f"{name}: {meta.get('bytes')} bytes")
+        return 0
+    if args.action == "pack":
+        print(corpora.pack(root, args.archive))
+        return 0
+    if args.action == "unpack":
+        print(corpora.unpack(args.archive, root))
+        return 0
+    print("scalelaw data: say build, pack or unpack (see scalelaw data --help)", file=sys.stderr)
+    return 2
+
+
+def _train_config(args):
+    from scalelaw.train.config import (apply_overrides, get_preset, parse_override_strings)
+
+    cfg = get_preset(args.preset)
+    flags = {"schedule": args.schedule, "seed": args.seed, "batch_size": args.batch_size,
+             "device": args.device, "out_dir": args.out, "name": args.name,
+             "data_root": args.data_root, "ckpt_interval": args.ckpt_interval,
+             "init_from": args.init_from, "domain": args.domain, "mix_ratio": args.mix_ratio,
+             "n_steps": args.steps}
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    if args.no_compile:
+        overrides["compile"] = False
+    if args.save_checkpoint:
+        overrides["save_checkpoint"] = True
+    overrides.update(parse_override_strings(args.set))
+    if args.tokens is not None:
+        tmp = apply_overrides(cfg, {k: v for k, v in overrides.items() if k != "n_steps"},
+                              from_string=True)
+        overrides["n_steps"] = max(1, round(args.tokens / tmp.tokens_per_step))
+    return apply_overrides(cfg, overrides, from_string=True)
+
+
+def _cmd_train(args) -> int:
+    from scalelaw.train.config import PRESETS, get_preset
+
+    if args.list_presets:
+        for name in PRESETS:
+            cfg = get_preset(name)
+            c, m = cfg.counts(), cfg.model
+            shape = (f"{m.n_layer} layers" if m.arch == "gpt"
+                     else f"{m.n_enc_layer}+{m.n_dec_layer} enc+dec layers")
+            print(f"{name:<12} N={c['N'] / 1e6:7.3f}M  {shape}, d_model {m.d_model}, "
+                  f"seq_len {m.seq_len}, batch {cfg.batch_size}, {cfg.steps} steps")
+        return 0
+    cfg = _train_config(args)
+    if args.print_config:
+        import json
+
+        print(json.dumps(cfg.to_dict(), indent=1))
+        return 0
+    from scalelaw.train.loop import train
+
+    for res in train(cfg, resume=args.resume, progress=not args.quiet):
+        if res["status"] == "skipped":
+            print(f"{res['run']}: already complete -> {res['path']}")
+            continue
+        losses = ", ".join(f"{k} {v:.4f}" for k, v in res["final"].items())
+        speed = f", {res['tokens_per_s']:,.0f} tokens/s" if res.get("tokens_per_s") else ""
+        print(f"{res['run']}: {res['status']} at N={res['n_params']:,} ({losses}) in "
+              f"{res['wall_time_s']:.1f} s{speed} -> {res['path']}")
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from scalelaw.train.config import parse_override_strings
+    from scalelaw.train.sweep import run_sweep
+
+    overrides = parse_override_strings(args.set)
+    for key, value in (("device", args.device), ("data_root", args.data_root)):
+        if value is not None:
+            overrides[key] = value
+    rows = run_sweep(args.spec, args.out, executor=args.executor, max_stack=args.max_stack,
+                     overrides=overrides, dry_run=args.dry_run, progress=not args.quiet,
+                     executor_params={"slurm_partition": args.slurm_partition,
+                                      "timeout_min": args.timeout_min,
+                                      "gpus_per_node": args.gpus_per_node})
+    if args.dry_run:
+        return 0
+    failed = [r["run"] for r in rows if r["status"] == "failed"]
+    done = sum(r["status"] == "complete" for r in rows)
+    print(f"sweep: {done}/{len(rows)} runs complete -> {args.out}/index.csv")
+    if failed:
+        print(f"sweep: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``data``, ``train`` or ``sweep`` (``argv[0]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    handler = {"data": _cmd_data, "train": _cmd_train, "sweep": _cmd_sweep}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, FileNotFoundError, MemoryError) as err:
+        # ConfigError is a ValueError; MissingCorpusError a FileNotFoundError that names the
+        # build command
+        print(f"scalelaw {args.command}: error: {err}", file=sys.stderr)
+        return 2

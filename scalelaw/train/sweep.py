@@ -1,0 +1,339 @@
+"""Sweeps: a grid spec expands to named runs, packed into stacks, trained, indexed.
+
+A spec (YAML or JSON) names a grid over config fields; the runs are its Cartesian product::
+
+    name: ladder                  # prefix of every run name (optional)
+    base:                         # overrides for every run: any config field, or a preset
+      preset: d2-128
+      eval_interval: 50
+    grid:                         # axes, expanded in this order
+      preset: [d2-64, d2-128]     # model sizes (or n_layer/d_model, n_enc_layer/n_dec_layer...)
+      tokens: [2e6, 8e6]          # token budget: n_steps = round(tokens / (batch_size*seq_len))
+      schedule:                   # a list of strings, or name: string (the name goes in run names)
+        cos: "cosine:n_steps={n_steps},peak=3e-3,floor=3e-4,warmup={n_steps//20}"
+        wsd: "wsd:n_steps={n_steps},peak=3e-3,floor=3e-4,warmup={n_steps//20},decay_frac=0.2"
+      seed: [0, 1]
+      mix_ratio: [0.1, 0.3]       # with base domain (and init_from: "bases/{preset}.pt")
+    max_stack: 8                  # runs per stacked job (1: no stacking)
+
+Run names are deterministic (``<name>_<label per axis>``, e.g. ``ladder_d2-64_D2M_cos_seed0``), so
+a sweep is resumable: runs whose JSONL is complete are skipped, the others (re)start, from their
+checkpoints when they have them. Same-shape runs (:func:`~scalelaw.train.config.stack_key`)
+are packed into stacks of at most ``max_stack`` (sorted by length, so a stack's runs end
+together). ``index.csv`` in the output folder lists every run with its config summary, status,
+final losses and wall time; it is rewritten after every job.
+
+Executors: ``inline`` (default) trains the jobs one after another in this process;
+``submitit`` hands each job to :class:`submitit.AutoExecutor` (Slurm when ``sbatch`` is there,
+else local processes); ``local`` and ``debug`` force submitit's LocalExecutor and
+DebugExecutor (for tests). On Slurm::
+
+    scalelaw sweep spec.yaml --out runs/ladder --executor submitit \\
+        --slurm-partition gpu --timeout-min 240 --gpus-per-node 1
+
+submits one Slurm job per stack (logs of submitit under ``runs/ladder/submitit/``); run the
+same command again after jobs died or timed out to resume the sweep.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from scalelaw.train.config import (ConfigError, TrainConfig, apply_overrides, get_preset,
+                                   stack_key)
+
+__all__ = ["load_spec", "expand", "pack", "run_sweep", "INDEX_COLUMNS"]
+
+_SPEC_KEYS = {"name", "base", "grid", "max_stack"}
+INDEX_COLUMNS = ["run", "status", "job", "preset", "arch", "n_params", "n_enc_params",
+                 "n_dec_params", "n_layer", "n_enc_layer", "n_dec_layer", "d_model", "batch_size",
+                 "seq_len", "n_steps", "tokens", "schedule", "seed", "domain", "mix_ratio",
+                 "final_val_loss", "final_train_loss", "wall_time_s", "tokens_per_s", "log",
+                 "error"]
+
+
+def load_spec(spec) -> dict:
+    """A spec from a dict, or a ``.yaml``/``.yml``/``.json`` file; checked for unknown keys."""
+    if not isinstance(spec, dict):
+        path = Path(spec)
+        if not path.is_file():
+            raise FileNotFoundError(f"sweep spec {path} not found")
+        text = path.read_text()
+        if path.suffix.lower() == ".json":
+            spec = json.loads(text)
+        else:
+            import yaml
+
+            spec = yaml.safe_load(text)
+        if not isinstance(spec, dict):
+            raise ConfigError(f"sweep spec {path} must be a mapping with 'grid' (and 'base')")
+    unknown = set(spec) - _SPEC_KEYS
+    if unknown:
+        raise ConfigError(f"unknown sweep spec keys {sorted(unknown)}; known: {sorted(_SPEC_KEYS)}")
+    grid = spec.get("grid") or {}
+    if not isinstance(grid, dict) or not isinstance(spec.get("base") or {}, dict):
+        raise ConfigError("sweep spec: 'grid' and 'base' must be mappings")
+    for key, values in grid.items():
+        if key == "schedule" and isinstance(values, dict):
+            values = list(values.values())
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"sweep grid axis {key!r} must be a non-empty list")
+    return spec
+
+
+def _human(x: float) -> str:
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return f"{x / div:g}{unit}"
+    return f"{x:g}"
+
+
+def _axis(key: str, values) -> list[tuple[str, object]]:
+    """(label for run names, value) of each point of a grid axis."""
+    if key == "schedule":
+        if isinstance(values, dict):
+            return [(str(name), spec) for name, spec in values.items()]
+        kinds = [str(v).partition(":")[0] for v in values]
+        return [(k if kinds.count(k) == 1 else f"{k}{i}", v)
+                for i, (k, v) in enumerate(zip(kinds, values))]
+    label = {"preset": "{}", "tokens": None, "seed": "seed{}", "mix_ratio": "r{}",
+             "domain": "{}", "n_enc_layer": "enc{}", "n_dec_layer": "dec{}"}.get(key, key + "{}")
+    out = []
+    for v in values:
+        if key == "tokens":
+            out.append(("D" + _human(float(v)), v))
+        else:
+            text = f"{v:g}" if isinstance(v, float) else str(v)
+            out.append((label.format(text), v))
+    return out
+
+
+def expand(spec, *, overrides: dict | None = None) -> list[TrainConfig]:
+    """The runs of a spec, validated, in grid order; ``overrides`` win over ``base``."""
+    spec = load_spec(spec)
+    base = {**(spec.get("base") or {}), **(overrides or {})}
+    prefix = spec.get("name")
+    axes = [[(key, label, value) for label, value in _axis(key, values)]
+            for key, values in (spec.get("grid") or {}).items()]
+    runs, names = [], {}
+    for combo in itertools.product(*axes):
+        settings = dict(base)
+        settings.update({key: value for key, _, value in combo})
+        preset = settings.pop("preset", None)
+        tokens = settings.pop("tokens", None)
+        start = get_preset(preset) if preset else TrainConfig()
+        if tokens is not None:
+            batch = int(float(settings.get("batch_size", start.batch_size)))
+            seq = int(float(settings.get("seq_len", start.model.seq_len)))
+            settings["n_steps"] = max(1, round(float(tokens) / (batch * seq)))
+        fields = {key: value for key, _, value in combo}
+        fields.setdefault("preset", preset)
+        if isinstance(settings.get("init_from"), str):  # e.g. "bases/{preset}.pt"
+            settings["init_from"] = settings["init_from"].format(**fields)
+        labels = [label for _, label, _ in combo]
+        settings["name"] = "_".join(filter(None, [prefix, *labels])) or (prefix or "run")
+        try:
+            cfg = apply_overrides(start, settings)
+        except ConfigError as err:
+            raise ConfigError(f"sweep run {settings['name']!r}: {err}") from None
+        if cfg.name in names:
+            raise ConfigError(f"two sweep runs are both named {cfg.name!r}: give the spec a grid "
+                              "that makes names differ")
+        names[cfg.name] = cfg
+        runs.append(cfg)
+    return runs
+
+
+def pack(runs: list[TrainConfig], max_stack: int = 8) -> list[list[TrainConfig]]:
+    """Jobs: same-shape runs in stacks of at most ``max_stack``, similar lengths together."""
+    if max_stack < 1:
+        raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
+    groups: dict[tuple, list[TrainConfig]] = defaultdict(list)
+    for cfg in runs:
+        groups[stack_key(cfg)].append(cfg)
+    jobs = []
+    for group in groups.values():
+        group = sorted(group, key=lambda c: c.steps)
+        jobs += [group[i:i + max_stack] for i in range(0, len(group), max_stack)]
+    return jobs
+
+
+# ---------------------------------------------------------------------------------------------
+# The index
+
+def _summary(cfg: TrainConfig) -> dict:
+    m, c = cfg.model, cfg.counts()
+    return {"run": cfg.run_name, "status": "pending", "preset": cfg.preset, "arch": m.arch,
+            "n_params": c["N"], "n_enc_params": c.get("N_e"), "n_dec_params": c.get("N_d"),
+            "n_layer": m.n_layer if m.arch == "gpt" else None,
+            "n_enc_layer": m.n_enc_layer or None, "n_dec_layer": m.n_dec_layer or None,
+            "d_model": m.d_model, "batch_size": cfg.batch_size, "seq_len": m.seq_len,
+            "n_steps": cfg.steps, "tokens": cfg.steps * cfg.tokens_per_step,
+            "schedule": cfg.resolved_schedule(), "seed": cfg.seed, "domain": cfg.domain,
+            "mix_ratio": cfg.mix_ratio, "log": f"{cfg.run_name}.jsonl"}
+
+
+def _from_header(row: dict, header: dict) -> None:
+    final = header.get("final") or {}
+    val = [v for k, v in final.items() if k.startswith("val")]
+    row.update(status=header.get("status"), wall_time_s=header.get("wall_time_s"),
+               tokens_per_s=header.get("tokens_per_s"), final_train_loss=final.get("train"),
+               final_val_loss=final.get("val", val[0] if val else None),
+               error=header.get("error"))
+
+
+def _write_index(out: Path, rows: list[dict]) -> None:
+    tmp = out / "index.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=INDEX_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in INDEX_COLUMNS})
+    os.replace(tmp, out / "index.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+def _run_job(config_dicts: list[dict]) -> list[dict]:
+    """One job (a stack of runs) in a worker: what submitit pickles and calls."""
+    from scalelaw.train.loop import train
+
+    return train([TrainConfig.from_dict(d) for d in config_dicts], resume=True, progress=False)
+
+
+def _executor(kind: str, folder: Path, params: dict):
+    import submitit
+
+    if kind == "local":
+        ex = submitit.LocalExecutor(folder=folder)
+    elif kind == "debug":
+        ex = submitit.DebugExecutor(folder=folder)
+    else:
+        ex = submitit.AutoExecutor(folder=folder)
+    known = {"timeout_min": params.get("timeout_min"), "gpus_per_node": params.get("gpus_per_node"),
+             "slurm_partition": params.get("slurm_partition")}
+    if kind != "submitit":
+        known.pop("slurm_partition")
+    ex.update_parameters(**{k: v for k, v in known.items() if v is not None})
+    return ex
+
+
+def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = None,
+              overrides: dict | None = None, dry_run: bool = False, progress: bool = True,
+              executor_params: dict | None = None, echo=print) -> list[dict]:
+    """Expand, pack and train a sweep into ``out``; return the index rows.
+
+    Parameters
+    ----------
+    spec : dict or path
+        The grid spec (see the module docstring).
+    out : path
+        Output folder: one ``<run>.jsonl`` per run (and ``.pt`` checkpoints if asked for),
+        ``index.csv``, and ``submitit/`` for submitit's own logs.
+    executor : {"inline", "submitit", "local", "debug"}
+    max_stack : int, optional
+        Runs per stacked job; default the spec's ``max_stack``, else 8.
+    overrides : dict, optional
+        Config overrides applied to every run (win over the spec's ``base``).
+    dry_run : bool
+        Print the expanded runs and jobs, train nothing.
+    """
+    spec = load_spec(spec)
+    out = Path(out)
+    runs = expand(spec, overrides={**(overrides or {}), "out_dir": str(out)})
+    max_stack = max_stack or int(spec.get("max_stack") or 8)
+    rows = {cfg.run_name: _summary(cfg) for cfg in runs}
+    from scalelaw.train.runlog import read_header
+
+    todo = []
+    for cfg in runs:
+        header = read_header(out / f"{cfg.run_name}.jsonl")
+        if header and header.get("status") == "complete":
+            _from_header(rows[cfg.run_name], header)
+        else:
+            todo.append(cfg)
+    jobs = pack(todo, max_stack)
+    for j, job in enumerate(jobs):
+        for cfg in job:
+            rows[cfg.run_name]["job"] = j
+    if dry_run:
+        echo(f"{len(runs)} runs ({len(runs) - len(todo)} complete), {len(jobs)} jobs "
+             f"(max_stack={max_stack}) -> {out}")
+        for cfg in runs:
+            r = rows[cfg.run_name]
+            echo(f"  {r['run']:<40} job={r.get('job', '-')!s:<4} N={r['n_params']:<10} "
+                 f"steps={r['n_steps']:<7} tokens={_human(r['tokens']):<6} {r['status']:<9} "
+                 f"{r['schedule']}")
+        return list(rows.values())
+    if executor not in ("inline", "submitit", "local", "debug"):
+        raise ConfigError(f"executor must be inline, submitit, local or debug, got {executor!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_index(out, list(rows.values()))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="sweep", unit="run",
+                   dynamic_ncols=True, file=sys.stderr)
+
+    reported: set[str] = set()
+
+    def finish(name: str, error: str | None = None) -> None:
+        """Record a run that ended (from its log header) in the index and the progress bar."""
+        row = rows[name]
+        header = read_header(out / f"{name}.jsonl")
+        if header:
+            _from_header(row, header)
+        if error is not None and row["status"] != "complete":
+            row.update(status="failed", error=error)
+        _write_index(out, list(rows.values()))
+        if bar is not None and name not in reported:
+            bar.update(1)
+            bar.set_postfix(left=bar.total - bar.n, refresh=True)
+        reported.add(name)
+
+    if executor == "inline":
+        from scalelaw.train.loop import train
+
+        for j, job in enumerate(jobs):
+            error = None
+            try:
+                train(job, resume=True, progress=progress, desc=f"job {j + 1}/{len(jobs)}",
+                      on_run_end=lambda result: finish(result["run"]))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as err:  # noqa: BLE001 - recorded in the index, the sweep goes on
+                error = f"{type(err).__name__}: {err}"
+                echo(f"sweep: job {j} ({', '.join(c.run_name for c in job)}) failed: {err}")
+            for cfg in job:
+                finish(cfg.run_name, error)
+    else:
+        ex = _executor(executor, out / "submitit", executor_params or {})
+        pending = [(job, ex.submit(_run_job, [c.to_dict() for c in job])) for job in jobs]
+        while pending:
+            still = []
+            for job, handle in pending:
+                if not handle.done():
+                    still.append((job, handle))
+                    continue
+                error = None
+                try:
+                    handle.result()
+                except Exception as err:  # noqa: BLE001 - recorded in the index
+                    error = f"{type(err).__name__}: {err}".splitlines()[0]
+                for cfg in job:
+                    finish(cfg.run_name, error)
+            pending = still
+            if pending:
+                time.sleep(1.0)
+    if bar is not None:
+        bar.close()
+    return list(rows.values())

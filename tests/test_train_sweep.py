@@ -1,0 +1,174 @@
+"""Sweeps (spec expansion, packing, resumability, index, submitit) and the trainer CLI (CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from scalelaw.train import corpora
+from scalelaw.train.config import ConfigError
+from scalelaw.train.sweep import expand, load_spec, pack, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SPEC = {
+    "name": "t",
+    "base": {"preset": "tiny", "eval_interval": 4, "log_interval": 2},
+    "grid": {
+        "tokens": [4096, 8192],
+        "schedule": {"cos": "cosine:n_steps={n_steps},peak=3e-3,warmup={n_steps//4}",
+                     "const": "constant:n_steps={n_steps},peak=2e-3"},
+        "seed": [0, 1],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    corpora.build(root, tiny=True, progress=False)
+    return root
+
+
+def test_spec_expands_to_named_runs_with_steps_from_tokens():
+    runs = expand(SPEC)
+    assert len(runs) == 8
+    assert runs[0].name == "t_D4.096k_cos_seed0" and runs[-1].name == "t_D8.192k_const_seed1"
+    assert {r.steps for r in runs} == {4, 8}  # tokens / (16 * 64)
+    cos8 = next(r for r in runs if r.name == "t_D8.192k_cos_seed1")
+    assert cos8.resolved_schedule() == "cosine:n_steps=8,peak=3e-3,warmup=2" and cos8.seed == 1
+    assert [r.name for r in expand(SPEC)] == [r.name for r in runs]  # deterministic
+
+
+def test_spec_axes_sizes_and_lists():
+    runs = expand({"base": {"preset": "tiny-encdec", "n_steps": 5},
+                   "grid": {"n_enc_layer": [1, 2], "n_dec_layer": [1, 3],
+                            "schedule": ["cosine:n_steps={n_steps},peak=1e-3",
+                                         "constant:n_steps={n_steps},peak=1e-3"]}})
+    assert len(runs) == 8 and runs[0].name == "enc1_dec1_cosine"
+    assert {(r.model.n_enc_layer, r.model.n_dec_layer) for r in runs} == {(1, 1), (1, 3), (2, 1),
+                                                                          (2, 3)}
+    presets = expand({"grid": {"preset": ["tiny", "d2-128"], "mix_ratio": [0.1, 0.5]},
+                      "base": {"domain": "code", "init_from": "bases/{preset}.pt"}})
+    assert presets[1].name == "tiny_r0.5" and presets[3].init_from == "bases/d2-128.pt"
+
+
+def test_bad_specs_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="unknown sweep spec keys"):
+        load_spec({"grid": {}, "runs": []})
+    with pytest.raises(ConfigError, match="axis 'seed' must be a non-empty list"):
+        load_spec({"grid": {"seed": 3}})
+    with pytest.raises(ConfigError, match="sweep run 't_D4.096k_cos_seed0': unknown config key"):
+        expand({**SPEC, "base": {**SPEC["base"], "lr": 1}})
+    with pytest.raises(ConfigError, match="both named"):
+        expand({"base": {"preset": "tiny"}, "grid": {"seed": [0, 0]}})
+    with pytest.raises(FileNotFoundError):
+        load_spec(tmp_path / "missing.yaml")
+
+
+def test_pack_groups_same_shape_runs():
+    runs = expand(SPEC)
+    jobs = pack(runs, max_stack=3)
+    assert sorted(len(j) for j in jobs) == [2, 3, 3]
+    assert all(j[0].steps <= j[-1].steps for j in jobs)  # similar lengths stacked together
+    mixed = expand({"base": {"n_steps": 4}, "grid": {"preset": ["tiny", "tiny-encdec"],
+                                                     "seed": [0, 1]}})
+    assert sorted(len(j) for j in pack(mixed)) == [1, 1, 2]  # encdec runs are never stacked
+
+
+def test_sweep_trains_indexes_and_resumes(shards, tmp_path):
+    out = tmp_path / "sweep"
+    rows = run_sweep(SPEC, out, overrides={"device": "cpu", "data_root": str(shards)},
+                     progress=False)
+    assert len(rows) == 8 and {r["status"] for r in rows} == {"complete"}
+    index = pd.read_csv(out / "index.csv")
+    assert list(index.run) == [r.name for r in expand(SPEC)]
+    assert (index.status == "complete").all() and (index.final_val_loss > 0).all()
+    assert (index.wall_time_s > 0).all() and set(index.job) == {0}  # one stack of 8
+    assert sorted(p.name for p in out.glob("*.jsonl")) == sorted(f"{r}.jsonl" for r in index.run)
+    first = json.loads((out / "t_D4.096k_cos_seed0.jsonl").read_text().splitlines()[0])["header"]
+    assert first["stack_size"] == 8 and first["status"] == "complete"
+    # resumable: complete runs are skipped, a lost one is run again
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.glob("*.jsonl")}
+    (out / "t_D8.192k_const_seed1.jsonl").unlink()
+    run_sweep(SPEC, out, overrides={"device": "cpu", "data_root": str(shards)}, progress=False)
+    for p in out.glob("*.jsonl"):
+        if p.name != "t_D8.192k_const_seed1.jsonl":
+            assert p.stat().st_mtime_ns == mtimes[p.name]
+    assert (pd.read_csv(out / "index.csv").status == "complete").all()
+
+
+def test_dry_run_prints_and_writes_nothing(tmp_path):
+    lines = []
+    run_sweep(SPEC, tmp_path / "dry", dry_run=True, echo=lines.append)
+    assert lines[0].startswith("8 runs (0 complete), 1 jobs") and len(lines) == 9
+    assert not (tmp_path / "dry").exists()
+
+
+def test_submitit_local_executor_runs_a_tiny_sweep(shards, tmp_path):
+    pytest.importorskip("submitit")
+    spec = {"name": "s", "base": {"preset": "tiny", "n_steps": 4, "eval_interval": 2},
+            "grid": {"seed": [0, 1]}}
+    rows = run_sweep(spec, tmp_path / "sub", executor="local", progress=False,
+                     overrides={"device": "cpu", "data_root": str(shards)})
+    assert [r["status"] for r in rows] == ["complete", "complete"]
+    assert (tmp_path / "sub" / "submitit").is_dir()
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+def _cli(args, shards, cwd, **env):
+    """``python -m scalelaw ...`` in a fresh interpreter, as on the GPU machine."""
+    code = ("import sys; from scalelaw.cli import main; rc = main(sys.argv[1:]); "
+            "heavy = [m for m in ('scipy', 'lmfit', 'plotly', 'streamlit') if m in sys.modules]; "
+            "print('HEAVY', heavy); sys.exit(rc)")
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "SCALELAW_SHARDS": str(shards), **env}
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
+                          text=True, env=full_env, timeout=300)
+
+
+def test_cli_train_writes_the_run_log(shards, tmp_path):
+    res = _cli(["train", "--preset", "tiny", "--steps", "12", "--device", "cpu", "--out",
+                str(tmp_path / "out"), "--quiet", "--set", "eval_interval=6"], shards, tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stdout  # the trainer never loads the fitting/app stack
+    log = tmp_path / "out" / "tiny_cosine12_seed0.jsonl"
+    assert "tiny_cosine12_seed0: complete" in res.stdout and log.is_file()
+    header = json.loads(log.read_text().splitlines()[0])["header"]
+    assert header["config"]["eval_interval"] == 6 and header["status"] == "complete"
+
+
+def test_cli_errors_are_clear(shards, tmp_path, capsys):
+    from scalelaw.train.cli import main
+
+    assert main(["train", "--preset", "nope"]) == 2
+    assert "unknown preset 'nope'" in capsys.readouterr().err
+    assert main(["train", "--set", "n_head=oops"]) == 2
+    assert "n_head: expected int" in capsys.readouterr().err
+    assert main(["train", "--device", "cpu", "--data-root", str(tmp_path / "empty"),
+                 "--out", str(tmp_path), "--quiet"]) == 2
+    assert "scalelaw data build --tiny" in capsys.readouterr().err
+    assert main(["train", "--list-presets"]) == 0
+    assert "d12-768" in capsys.readouterr().out
+    assert main(["sweep", str(ROOT / "examples/sweeps/tiny.yaml"), "--out",
+                 str(tmp_path / "d"), "--dry-run"]) == 0
+    assert "8 runs" in capsys.readouterr().out
+
+
+def test_cli_data_build_tiny(tmp_path):
+    from scalelaw.train.cli import main
+
+    assert main(["data", "build", "--tiny", "--root", str(tmp_path), "--names", "general",
+                 "--quiet"]) == 0
+    assert corpora.load_tokens("general", "val", tmp_path, tiny=True).size > 0
+
+
+def test_example_specs_expand():
+    for path in sorted((ROOT / "examples" / "sweeps").glob("*.yaml")):
+        assert expand(path), path
