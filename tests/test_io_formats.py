@@ -5,6 +5,7 @@ following each tool's documented format (the tools are too heavy to install for 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import warnings
 from pathlib import Path
@@ -131,6 +132,10 @@ def test_nanogpt_iter_only_and_a_cut_line(tmp_path):
         df = sl.read_logs(tmp_path / "out.txt")
     assert points(df, "train") == {0: 4.0, 10: 3.5, 20: 3.2}
     assert "n_tokens" not in df.columns
+    with pytest.warns(ReadLogsWarning):
+        bits = sl.read_logs(tmp_path / "out.txt", loss_unit="bits")
+    assert points(bits, "train") == {0: 4.0 * math.log(2), 10: 3.5 * math.log(2),
+                                     20: 3.2 * math.log(2)}
 
 
 def trainer_lines(run="gpt-0.4M"):

@@ -74,8 +74,9 @@ def test_tsv_parquet_jsonl_read_the_same(tmp_path):
     base = frames["a.tsv"]
     for name, df in frames.items():
         pd.testing.assert_frame_equal(df, base, check_dtype=False, obj=name)
-    assert base[(base.run == "small") & (base.step == 200) & (base.split == "train")].loss.iloc[0] \
-        == pytest.approx(expected_loss(written, "small", 200, "train"), rel=1e-15)
+    hit = base[(base.run == "small") & (base.step == 200) & (base.split == "train")]
+    assert hit.loss.iloc[0] == pytest.approx(expected_loss(written, "small", 200, "train"),
+                                             rel=1e-15)
 
 
 def test_detection_is_by_content_not_extension(tmp_path):

@@ -14,7 +14,7 @@ edited and passed back as ``read_logs(columns=...)``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Columns of the tidy schema (DESIGN §4), in output order.
@@ -218,8 +218,8 @@ def guess_columns(df_or_columns) -> dict[str, str]:
 
     Examples
     --------
-    >>> guess_columns(["global_step", "train/loss", "eval_loss", "learning_rate", "grad_norm"])
-    {'global_step': 'step', 'train/loss': 'train/loss', 'eval_loss': 'val/loss', 'learning_rate': 'lr'}
+    >>> guess_columns(["global_step", "eval_loss", "learning_rate", "grad_norm"])
+    {'global_step': 'step', 'eval_loss': 'val/loss', 'learning_rate': 'lr'}
     """
     columns = list(getattr(df_or_columns, "columns", df_or_columns))
     best: dict[str, tuple[int, int, str]] = {}  # target -> (rank, position, column)
@@ -253,7 +253,3 @@ def check_mapping(columns: Mapping | None) -> dict[str, str | None]:
         out[str(source)] = target
     return out
 
-
-def names_in(mapping: Mapping, available: Iterable[str]) -> set[str]:
-    """The keys of ``mapping`` present in ``available``."""
-    return set(mapping) & set(map(str, available))

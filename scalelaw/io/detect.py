@@ -49,7 +49,7 @@ def detect(source: Source) -> tuple[str | None, str]:
     if text is None:
         return None, "binary content that is not Parquet or a TensorBoard event file"
     stripped = text.lstrip()
-    if stripped[:1] in "{[":
+    if stripped[:1] in "{[" or _mostly_json_lines(stripped):
         return _detect_json(source, stripped)
     if filename.endswith((".yaml", ".yml")):
         return CONFIG, "YAML"
@@ -58,7 +58,15 @@ def detect(source: Source) -> tuple[str | None, str]:
     return _detect_delimited(text)
 
 
+def _mostly_json_lines(text: str) -> bool:
+    # a JSONL file whose first line is damaged is still JSONL
+    lines = [line.strip() for line in text.splitlines()[:20] if line.strip()]
+    return len(lines) >= 2 and sum(line.startswith("{") for line in lines) * 2 >= len(lines)
+
+
 def _detect_json(source: Source, text: str) -> tuple[str | None, str]:
+    if not text.startswith(("{", "[")):
+        return "jsonl", "JSON lines (the first is damaged)"
     first = text.split("\n", 1)[0].strip()
     if first.startswith("{"):
         try:

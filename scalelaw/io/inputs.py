@@ -163,8 +163,8 @@ def _directory(root: Path, shown: str, arg: int, fmt: str, report: Report) -> li
         separate = len(specific) >= 2 and len({s.stem for s in specific}) == len(specific)
         for source, kind in members:
             if separate and not source.is_generic:
-                entries.append(Entry(source, arg, (*base, sub, source.stem), f"{sub}/{source.stem}",
-                                     kind, False))
+                entries.append(Entry(source, arg, (*base, sub, source.stem),
+                                     f"{sub}/{source.stem}", kind, False))
             else:
                 entries.append(Entry(source, arg, (*base, sub), sub, kind, False))
     entries = _newest_hf_copies(entries, report)

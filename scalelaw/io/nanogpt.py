@@ -55,6 +55,10 @@ def read(source: Source, opts: Options, report: Report) -> Parsed:
     iter_split = opts.split or ("train_batch" if evals else "train")
     rows = evals + [(step, iter_split, loss, lineno) for step, loss, lineno in iters]
     frame = pd.DataFrame(rows, columns=["step", "split", "loss", "_row"])
+    factors = {split: opts.units.factor(opts.units.unit_for("loss", split, None)[0])
+               for split in frame["split"].unique()}
+    if any(f != 1.0 for f in factors.values()):
+        frame["loss"] = frame["loss"] * frame["split"].map(factors)
     facts = {}
     if "tokens_per_step" in header:
         facts["tokens_per_step"] = header["tokens_per_step"]

@@ -145,7 +145,8 @@ def _choose_loss(roles, split, effective, candidates, source, opts, report) -> N
                          f"split {effective!r}; map one of them (or give each a split, e.g. "
                          "'val/loss')")
     _, name, unit, conflict, marker, _ = scored[0]
-    if conflict:
+    # in a long-form table the unit is checked split by split (tidy._split_factors)
+    if conflict and effective is not None:
         others = [s[1] for s in scored[1:]]
         also = f" (next to {others})" if others else ""
         raise ValueError(

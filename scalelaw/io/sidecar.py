@@ -34,7 +34,8 @@ def candidates(log: Path, stem: str, run_dir: Path) -> list[Path]:
     directory = log.parent
     while True:
         found += [directory / n for n in SHARED_NAMES if (directory / n).is_file()]
-        if directory == run_dir or directory == directory.parent or run_dir not in directory.parents:
+        outside = run_dir not in directory.parents
+        if directory == run_dir or directory == directory.parent or outside:
             break
         directory = directory.parent
     return found

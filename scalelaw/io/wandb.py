@@ -26,7 +26,8 @@ from scalelaw.io.tabular import Table, read_delimited
 from scalelaw.io.tables import read_csv
 from scalelaw.io.tidy import table_to_tidy
 
-_RUN_METRIC = re.compile(r"^(.+?) - (.+)$")
+# greedy: a run name may itself contain " - ", metric names do not
+_RUN_METRIC = re.compile(r"^(.+) - (.+)$")
 _COMPANION = re.compile(r"__(MIN|MAX)$")
 _HISTORY_MARKERS = {"_step", "_runtime", "_timestamp"}
 
