@@ -179,3 +179,23 @@ def test_trainer_jsonl_malformed_line_and_null_loss(tmp_path):
     assert any("1 rows have an empty or null 'loss'" in m and "steps 40" in m for m in messages)
     assert sorted(points(df, "train")) == [10, 20, 30]
     assert df.attrs["skipped"] == messages
+
+
+def test_trainer_jsonl_written_by_the_trainers_own_writer(tmp_path):
+    runlog = pytest.importorskip("scalelaw.train.runlog", reason="trainer not in this checkout")
+    header = {"run": "gpt-s", "config": {"batch_size": 8, "model": {"seq_len": 32}},
+              "schedule": "constant:n_steps=3,peak=1e-3", "n_params": 5000, "seed": 1,
+              "tokens_per_s": None}
+    log = runlog.RunLog(tmp_path / "gpt-s.jsonl", header)
+    for step, loss in ((1, 4.0), (2, float("nan")), (3, 3.5)):
+        log.write({"run": "gpt-s", "step": step, "split": "train", "loss": loss,
+                   "lr": 1e-3, "n_tokens": step * 256})
+    log.write({"run": "gpt-s", "step": 3, "split": "val", "loss": 3.6, "n_tokens": 768})
+    log.close(status="complete", tokens_per_s=1234.5)
+    with pytest.warns(ReadLogsWarning, match=r"gpt-s\.jsonl: 1 rows have an empty or null "
+                                             r"'loss'.*steps 2"):
+        df = sl.read_logs(tmp_path)
+    assert points(df, "train") == {1: 4.0, 3: 3.5} and points(df, "val") == {3: 3.6}
+    assert set(df.n_params) == {5000} and set(df.seq_len) == {32}
+    assert df.attrs["headers"]["gpt-s"]["tokens_per_s"] == 1234.5
+    assert df.attrs["headers"]["gpt-s"]["status"] == "complete"

@@ -33,7 +33,7 @@ RUN_LEVEL = ("n_params", "n_params_total", "n_enc_params", "n_dec_params", "sche
 # (W&B + HF logs carry `_step` and `train/global_step`), the first one found wins.
 _NAMES = {
     "step": ["trainer/global_step", "train/global_step", "global_step", "step", "steps",
-             "iter", "iteration", "iterations", "it", "num_steps", "_step"],
+             "iter", "iteration", "iterations", "it", "_step"],
     "n_tokens": ["n_tokens", "tokens", "num_tokens", "tokens_seen", "train/tokens",
                  "num_input_tokens_seen", "train/num_input_tokens_seen", "consumed_tokens",
                  "total_tokens", "tokens_processed", "train/tokens_seen"],

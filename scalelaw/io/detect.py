@@ -23,6 +23,10 @@ DOCUMENT_SUFFIXES = (".md", ".rst", ".html", ".htm", ".ipynb", ".py", ".pdf", ".
                      ".svg", ".pt", ".bin", ".safetensors", ".ckpt", ".npy", ".npz", ".pkl")
 
 
+# half-written copies (atomic writes, editors, downloads): never the log itself
+TEMPORARY_SUFFIXES = (".tmp", ".temp", ".swp", ".part", ".partial", ".lock", "~")
+
+
 def _text(head: bytes) -> str | None:
     try:
         return head.decode("utf-8-sig")
@@ -35,8 +39,10 @@ def _text(head: bytes) -> str | None:
 
 def detect(source: Source) -> tuple[str | None, str]:
     """Return ``(format, why)``; format None when nothing matched, with the reason."""
-    head = source.head()
     filename = source.filename.lower()
+    if filename.endswith(TEMPORARY_SUFFIXES):
+        return None, "a temporary file"
+    head = source.head()
     if not head.strip():
         return EMPTY, "empty file"
     if head[:4] == b"PAR1":
