@@ -76,8 +76,12 @@ def test_same_run_names_from_two_inputs_get_a_suffix(tmp_path):
     named = read_quiet([tmp_path / "x" / "gpt.csv", tmp_path / "y" / "gpt.csv"],
                        run=["base", "wide"])
     assert sorted(set(named.run)) == ["base", "wide"]
-    renamed = read_quiet(tmp_path / "x", run={"gpt": "gpt-small"})
-    assert "gpt-small" in set(renamed.run)
+    # metadata is keyed by the final names
+    renamed = read_quiet(tmp_path / "x" / "gpt.csv", run={"gpt": "gpt-small"},
+                         metadata={"gpt-small": {"n_params": 1e6}})
+    assert set(renamed.run) == {"gpt-small"} and set(renamed.n_params) == {1e6}
+    with pytest.raises(ValueError, match=r"run= renames \['nope'\]"):
+        sl.read_logs(tmp_path / "x" / "gpt.csv", run={"nope": "a"})
 
 
 def test_generic_file_names_take_the_folder_name(tmp_path):

@@ -128,55 +128,18 @@ def _read(path_or_paths, fmt, columns, run, metadata, loss_unit, split, batch_si
     per_input = _run_names_per_input(run, items)
     entries = collect(items, fmt, report)
 
-    frames, sources, headers, used_columns, tokens_per_step = [], [], {}, {}, {}
-    formats_read: dict[str, str] = {}
-    owners: dict[str, tuple] = {}
-    renames: dict[tuple, str] = {}
+    runs = _Runs()
+    frames, sources, formats_read, used_columns = [], [], {}, {}
     for entry in entries:
         parsed, kind = _read_entry(entry, fmt, opts, report)
         if parsed is None:
             continue
-        formats_read[entry.source.name] = kind
-        src = len(sources)
+        frame = runs.name(parsed, entry, per_input.get(entry.arg), report)
+        frame["_src"] = len(sources)
         sources.append(entry.source.name)
-        frame = parsed.frame
-        named_in_file = "run" in frame.columns
-        if not named_in_file:
-            frame = frame.assign(run=entry.run)
-        frame["run"] = frame["run"].astype("str")
-        if entry.arg in per_input:
-            frame = _name_single_run(frame, per_input[entry.arg], entry)
-        mapping = {}
-        for name in frame["run"].unique():
-            mapping[name] = _claim(name, entry, owners, renames, report)
-        if any(k != v for k, v in mapping.items()):
-            frame["run"] = frame["run"].map(mapping)
-        file_run = mapping.get(entry.run) if not named_in_file else None
-        if file_run is None and len(mapping) == 1:
-            file_run = next(iter(mapping.values()))
-
-        def run_of(key):
-            return file_run if key is None else mapping.get(str(key), str(key))
-
-        for key, header in parsed.headers.items():
-            headers.setdefault(run_of(key), {}).update(header)
-        facts = {run_of(k): dict(v) for k, v in parsed.facts.items()}
-        side = {}
-        for config in entry.sidecars:
-            loaded = sidecar.load(config, report)
-            if loaded:
-                for k, v in sidecar.facts(loaded, config.name, report).items():
-                    side.setdefault(k, v)
-        for name in mapping.values():
-            merged = {**side, **facts.get(name, {})}   # the run's own header wins
-            tps = merged.pop("tokens_per_step", None)
-            if tps is not None:
-                tokens_per_step.setdefault(name, tps)
-            facts[name] = merged
-        frame = _fill(frame, facts)
-        frame["_src"] = src
-        frames.append(frame)
+        formats_read[entry.source.name] = kind
         used_columns[entry.source.name] = parsed.columns
+        frames.append(frame)
     if not frames:
         raise ValueError("no logs could be read: " + "; ".join(report.messages))
     missing = set(opts.columns) - opts.seen
@@ -184,20 +147,103 @@ def _read(path_or_paths, fmt, columns, run, metadata, loss_unit, split, batch_si
         report.skip(f"columns= names {sorted(missing)}, which no file read has")
 
     df = pd.concat(frames, ignore_index=True, sort=False)
-    df = _apply_user_facts(df, batch_size, seq_len, metadata, tokens_per_step, report)
     if isinstance(run, Mapping):
-        df = _rename_runs(df, run, headers)
-    df = _derive_tokens(df, tokens_per_step)
+        df = runs.rename(df, run)
+    df = _apply_user_facts(df, batch_size, seq_len, metadata, runs.tokens_per_step, report)
+    df = _derive_tokens(df, runs.tokens_per_step)
     df = dedupe_and_sort(df, sources, report)
     if df.empty:
         raise ValueError(f"no usable rows in {', '.join(sources)}: "
                          + "; ".join(report.messages))
     df = finish(df)
     df.attrs["skipped"] = list(report.messages)
-    df.attrs["headers"] = {k: v for k, v in headers.items() if k in set(df["run"])}
+    df.attrs["headers"] = {k: v for k, v in runs.headers.items() if k in set(df["run"])}
     df.attrs["sources"] = formats_read
     df.attrs["columns"] = used_columns
     return df
+
+
+class _Runs:
+    """Names the runs of each file read and gathers what is known about each run.
+
+    Runs of different groups (files, run directories) never merge: a name already taken by
+    another group gets a numeric suffix. Headers and run facts follow the final names.
+    """
+
+    def __init__(self) -> None:
+        self.owners: dict[str, tuple] = {}     # final name -> group that took it
+        self.renames: dict[tuple, str] = {}    # (group, name read) -> final name
+        self.headers: dict[str, dict] = {}
+        self.tokens_per_step: dict[str, float] = {}
+
+    def name(self, parsed, entry: Entry, given: str | None, report: Report) -> pd.DataFrame:
+        """The file's rows with their final run names and run facts filled in."""
+        frame = parsed.frame
+        if "run" not in frame.columns:
+            frame = frame.assign(run=entry.run)
+        frame["run"] = frame["run"].astype("str")
+        if given is not None:
+            frame = _name_single_run(frame, given, entry)
+        mapping = {name: self._claim(name, entry, report) for name in frame["run"].unique()}
+        if any(k != v for k, v in mapping.items()):
+            frame["run"] = frame["run"].map(mapping)
+        # facts and headers keyed None belong to the file's single run
+        only = next(iter(mapping.values())) if len(mapping) == 1 else None
+
+        def final(key):
+            return only if key is None else mapping.get(str(key), str(key))
+
+        for key, header in parsed.headers.items():
+            self.headers.setdefault(final(key), {}).update(header)
+        own = {final(k): dict(v) for k, v in parsed.facts.items()}
+        side: dict = {}
+        for config in entry.sidecars:  # nearest first: the first value of a fact wins
+            loaded = sidecar.load(config, report)
+            for k, v in (sidecar.facts(loaded, config.name, report) if loaded else {}).items():
+                side.setdefault(k, v)
+        facts = {}
+        for name in mapping.values():
+            merged = {**side, **own.get(name, {})}  # the run's own header beats a sidecar
+            per_step = merged.pop("tokens_per_step", None)
+            if per_step is not None:
+                self.tokens_per_step.setdefault(name, per_step)
+            facts[name] = merged
+        return _fill(frame, facts)
+
+    def _claim(self, name: str, entry: Entry, report: Report) -> str:
+        key = (entry.group, name)
+        if key in self.renames:
+            return self.renames[key]
+        final = name
+        owner = self.owners.get(name)
+        if owner is not None and owner != entry.group:
+            k = 2
+            while f"{name}#{k}" in self.owners:
+                k += 1
+            final = f"{name}#{k}"
+            report.skip(f"{entry.source.name}: run {name!r} was already read from another "
+                        f"file; this one is named {final!r} (runs from different files are "
+                        "never merged; pass run= to name them)")
+        self.owners.setdefault(final, entry.group)
+        self.renames[key] = final
+        return final
+
+    def rename(self, df: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+        """Apply ``run={name read: new name}``."""
+        mapping = {str(k): str(v) for k, v in mapping.items()}
+        runs = set(df["run"])
+        unknown = sorted(set(mapping) - runs)
+        if unknown:
+            raise ValueError(f"run= renames {unknown}, which were not read; runs read are "
+                             f"{sorted(runs)[:20]}")
+        final = [mapping.get(r, r) for r in runs]
+        if len(set(final)) != len(final):
+            raise ValueError(f"run= would give two runs the same name: {mapping}")
+        for store in (self.headers, self.tokens_per_step):
+            for old in [k for k in store if k in mapping]:
+                store[mapping[old]] = store.pop(old)
+        df["run"] = df["run"].map(lambda r: mapping.get(r, r))
+        return df
 
 
 def _read_entry(entry: Entry, fmt: str, opts: Options, report: Report):
@@ -250,27 +296,6 @@ def _name_single_run(frame: pd.DataFrame, name: str, entry: Entry) -> pd.DataFra
         raise ValueError(f"{entry.source.name}: holds runs {sorted(runs)[:10]}, so run={name!r} "
                          "cannot name it; pass a mapping {name read: new name} instead")
     return frame.assign(run=name)
-
-
-def _claim(name: str, entry: Entry, owners: dict, renames: dict, report: Report) -> str:
-    """The final name of run ``name`` read from ``entry``: runs of different groups never
-    merge, so a taken name gets a numeric suffix."""
-    key = (entry.group, name)
-    if key in renames:
-        return renames[key]
-    owner = owners.get(name)
-    final = name
-    if owner is not None and owner != entry.group:
-        k = 2
-        while f"{name}#{k}" in owners:
-            k += 1
-        final = f"{name}#{k}"
-        report.skip(f"{entry.source.name}: run {name!r} was already read from another file; "
-                    f"this one is named {final!r} (runs from different files are never "
-                    "merged; pass run= to name them)")
-    owners.setdefault(final, entry.group)
-    renames[key] = final
-    return final
 
 
 def _fill(frame: pd.DataFrame, facts: dict) -> pd.DataFrame:
@@ -337,23 +362,6 @@ def _apply_user_facts(df, batch_size, seq_len, metadata, tokens_per_step, report
 def _plain(value):
     """numpy scalars as Python values, so messages read ``500000.0``, not ``np.float64(...)``."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _rename_runs(df: pd.DataFrame, mapping: Mapping, headers: dict) -> pd.DataFrame:
-    mapping = {str(k): str(v) for k, v in mapping.items()}
-    runs = set(df["run"])
-    unknown = sorted(set(mapping) - runs)
-    if unknown:
-        raise ValueError(f"run= renames {unknown}, which were not read; runs read are "
-                         f"{sorted(runs)[:20]}")
-    final = [mapping.get(r, r) for r in runs]
-    if len(set(final)) != len(final):
-        raise ValueError(f"run= would give two runs the same name: {mapping}")
-    for old, new in mapping.items():
-        if old in headers:
-            headers[new] = headers.pop(old)
-    df["run"] = df["run"].map(lambda r: mapping.get(r, r))
-    return df
 
 
 def _derive_tokens(df: pd.DataFrame, tokens_per_step: dict) -> pd.DataFrame:
