@@ -95,3 +95,26 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_columns_in_lists_what_a_log_offers(tmp_path):
+    from pathlib import Path
+
+    from scalelaw.io import columns_in
+
+    fixtures = Path(__file__).parent / "fixtures" / "logs"
+    hf_names = columns_in(fixtures / "hf" / "trainer_state.json")
+    assert hf_names[:5] == ["epoch", "grad_norm", "learning_rate", "loss", "step"]
+    assert "eval_loss" in hf_names and "train_runtime" not in hf_names  # summary entry
+    assert columns_in(fixtures / "wandb" / "wide_export.csv") == ["Step", "train/loss"]
+    assert guess_columns(columns_in(fixtures / "lightning" / "version_0" / "metrics.csv")) == {
+        "epoch": "epoch", "step": "step", "lr-AdamW": "lr", "train_loss_step": "train/loss",
+        "val_loss": "val/loss"}
+    assert columns_in(b"global_step,eval_loss\n1,2.0\n") == ["global_step", "eval_loss"]
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    writer = torch_tb.SummaryWriter(str(tmp_path / "tb"))
+    writer.add_scalar("Loss/val", 1.0, 1)
+    writer.add_scalar("optim/lr", 1e-3, 1)
+    writer.close()
+    (events,) = (tmp_path / "tb").iterdir()
+    assert columns_in(events) == ["Loss/val", "optim/lr"]

@@ -37,7 +37,7 @@ _NAMES = {
     "n_tokens": ["n_tokens", "tokens", "num_tokens", "tokens_seen", "train/tokens",
                  "num_input_tokens_seen", "train/num_input_tokens_seen", "consumed_tokens",
                  "total_tokens", "tokens_processed", "train/tokens_seen"],
-    "lr": ["lr", "learning_rate", "train/learning_rate", "train/lr", "optimizer/lr",
+    "lr": ["lr", "learning_rate", "train/learning_rate", "train/lr", "optimizer/lr", "optim/lr",
            "trainer/lr", "learning-rate"],
     "epoch": ["epoch", "train/epoch", "epochs"],
     "flops": ["flops", "total_flops", "train/flops", "compute_flops"],

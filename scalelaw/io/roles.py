@@ -124,6 +124,13 @@ def resolve(names, source: str, opts, report: Report, *, default_split: str | No
                     "names its own split")
         roles.split = None
     for split, candidates in loss_candidates.items():
+        if long_form and split is not None:
+            for candidate in candidates:
+                roles.dropped.append(candidate[3])
+                report.skip(f"{source}: column {candidate[3]!r} left out: the table has a "
+                            f"{roles.split!r} column, so its loss is read from the column "
+                            "that names no split")
+            continue
         effective = split if split is not None or long_form else unnamed
         _choose_loss(roles, split, effective, candidates, source, opts, report)
     return roles
