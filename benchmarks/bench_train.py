@@ -1,0 +1,180 @@
+"""Trainer throughput: tokens/s and MFU per model size (eager vs compiled), and a sweep's
+aggregate throughput with M same-shape models stacked against the same runs one after another.
+
+What is timed is the training step the trainer runs (forward, backward, gradient clipping,
+AdamW; bf16 autocast and SDPA flash attention on CUDA) on a fixed batch of random tokens already
+on the device, after warm-up steps (which include compilation). MFU = tokens/s x
+``flops_per_token`` (``scalelaw.model_size.count_params``: 6N + 6 n_layer T d) / 989e12, the
+dense bf16 peak of an H100 SXM.
+
+Sweep comparison: "stacked" is one :class:`StackedGPT` of M models (compiled); "sequential" is
+the same M runs done one after another, each compiled (``torch.compile`` default mode), whose
+aggregate throughput is one compiled model's. Ratios are given in steady state, and for a sweep
+of ``--run-steps`` steps per run with the measured compile times included.
+
+Goals for the GPU (H100): >= 40% MFU for the ~85M decoder (d12-768) at T=1024; stacked sweep
+>= 3x for runs of <= 1M parameters, >= 2x for 3-5M.
+
+Without CUDA it runs a reduced CPU version (tiny sizes, few steps, eager only): it checks that
+the benchmark works; its numbers are not the GPU figures.
+
+Usage::
+
+    python benchmarks/bench_train.py                      # GPU: full; CPU: reduced
+    python benchmarks/bench_train.py --sizes d2-128,d12-768 --seq-len 1024 --batch 32
+    python benchmarks/bench_train.py --stack 8 --stack-sizes d2-128,d4-256 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+
+from scalelaw.train.config import get_preset  # noqa: E402
+from scalelaw.train.engine import build_engine, initial_state  # noqa: E402
+from scalelaw.train.hardware import H100_BF16_FLOPS, check_memory, device_name  # noqa: E402
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(size, *, n_models, compile_mode, batch, seq_len, steps, warmup, device):
+    """Seconds per step (steady state) and warm-up seconds of M models of preset ``size``."""
+    compiled = compile_mode != "eager"
+    configs = [get_preset(size, seed=m, name=f"bench{m}", n_steps=warmup + steps,
+                          batch_size=batch, seq_len=seq_len, device=device.type,
+                          compile=compiled, compile_mode=compile_mode if compiled else "default")
+               for m in range(n_models)]
+    bf16 = device.type == "cuda"
+    check_memory(configs[0], n_models, device, bf16)
+    if compiled:
+        torch._dynamo.reset()
+    engine = build_engine(configs, device, bf16, [initial_state(c) for c in configs],
+                          stack=n_models > 1)
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    tokens = torch.randint(0, 256, (n_models, batch, seq_len + 1), generator=gen).to(device)
+    batch_xy = (tokens[..., :-1], tokens[..., 1:])
+    t0 = time.perf_counter()
+    for step in range(1, warmup + 1):
+        engine.train_step(batch_xy, step)
+    _sync(device)
+    t1 = time.perf_counter()
+    for step in range(warmup + 1, warmup + steps + 1):
+        loss = engine.train_step(batch_xy, step)
+    loss.sum().item()
+    _sync(device)
+    per_step = (time.perf_counter() - t1) / steps
+    del engine
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return per_step, t1 - t0, configs[0].counts()
+
+
+def fmt(x):
+    return f"{x / 1e6:.2f}M" if x >= 1e5 else f"{x / 1e3:.1f}k"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default=None, help="presets for the per-size table")
+    ap.add_argument("--stack-sizes", default=None, help="presets for the sweep comparison")
+    ap.add_argument("--modes", default=None,
+                    help="eager,default,reduce-overhead (compile modes; default: all on CUDA)")
+    ap.add_argument("--stack", type=int, default=None, help="models per stack (default 8)")
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--seq-len", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=None, help="timed steps")
+    ap.add_argument("--warmup", type=int, default=None, help="untimed first steps (compile)")
+    ap.add_argument("--run-steps", type=int, default=2000,
+                    help="steps per run for the sweep ratio with compile time included")
+    ap.add_argument("--json", default=None, help="also write the results to this file")
+    args = ap.parse_args(argv)
+
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    if cuda:
+        torch.set_float32_matmul_precision("high")
+        sizes = args.sizes or "d2-64,d2-128,d4-256,d6-384,d8-512,d12-768"
+        stack_sizes = args.stack_sizes or "d2-128,d4-128,d4-256,d6-256"
+        modes = (args.modes or "eager,default,reduce-overhead").split(",")
+        batch, seq_len = args.batch or 64, args.seq_len or 512
+        steps, warmup, stack = args.steps or 50, args.warmup or 10, args.stack or 8
+        print(f"GPU: {device_name(device)}; torch {torch.__version__}; MFU vs "
+              f"{H100_BF16_FLOPS / 1e12:.0f} TFLOP/s (H100 dense bf16)")
+    else:
+        sizes = args.sizes or "tiny,d2-64"
+        stack_sizes = args.stack_sizes or "tiny"
+        modes = (args.modes or "eager").split(",")
+        batch, seq_len = args.batch or 16, args.seq_len or 64
+        steps, warmup, stack = args.steps or 5, args.warmup or 2, args.stack or 4
+        print(f"CPU reduced mode ({device_name(device)}, {torch.get_num_threads()} threads, "
+              f"torch {torch.__version__}): checks the benchmark runs; NOT the GPU figures.")
+    results = {"device": device_name(device), "torch": torch.__version__, "batch": batch,
+               "seq_len": seq_len, "sizes": [], "sweeps": []}
+
+    print(f"\nPer size, one model, B={batch}, T={seq_len}, {steps} timed steps after {warmup}:")
+    print(f"{'preset':<10} {'N':>8} {'mode':<16} {'tokens/s':>10} {'MFU':>7} {'vs eager':>9}")
+    for size in sizes.split(","):
+        eager_tps = None
+        for mode in modes:
+            try:
+                per_step, _, c = measure(size, n_models=1, compile_mode=mode, batch=batch,
+                                         seq_len=seq_len, steps=steps, warmup=warmup,
+                                         device=device)
+            except Exception as err:  # noqa: BLE001 - a benchmark reports and goes on
+                print(f"{size:<10} {'':>8} {mode:<16} failed: {type(err).__name__}: {err}")
+                continue
+            tps = batch * seq_len / per_step
+            mfu = tps * c["flops_per_token"] / H100_BF16_FLOPS if cuda else None
+            eager_tps = tps if mode == "eager" else eager_tps
+            ratio = f"{tps / eager_tps:.2f}x" if eager_tps else ""
+            print(f"{size:<10} {fmt(c['N']):>8} {mode:<16} {fmt(tps):>10} "
+                  f"{(f'{100 * mfu:.1f}%' if mfu is not None else '-'):>7} {ratio:>9}")
+            results["sizes"].append({"preset": size, "N": c["N"], "mode": mode,
+                                     "tokens_per_s": tps, "mfu": mfu})
+
+    seq_mode = "default" if cuda else "eager"
+    print(f"\nSweep of {stack} same-shape runs: stacked vs one after another "
+          f"(each {'compiled' if cuda else 'eager'}), aggregate tokens/s:")
+    for size in stack_sizes.split(","):
+        try:
+            one, one_warm, c = measure(size, n_models=1, compile_mode=seq_mode, batch=batch,
+                                       seq_len=seq_len, steps=steps, warmup=warmup, device=device)
+            many, many_warm, _ = measure(size, n_models=stack, compile_mode=seq_mode,
+                                         batch=batch, seq_len=seq_len, steps=steps,
+                                         warmup=warmup, device=device)
+        except Exception as err:  # noqa: BLE001
+            print(f"{size:<10} failed: {type(err).__name__}: {err}")
+            continue
+        seq_tps, stack_tps = batch * seq_len / one, stack * batch * seq_len / many
+        # a whole sweep of --run-steps steps per run, compile (warm-up) time included
+        seq_total = stack * (one_warm + (args.run_steps - warmup) * one)
+        stack_total = many_warm + (args.run_steps - warmup) * many
+        goal = ">= 3x" if c["N"] <= 1.1e6 else ">= 2x" if c["N"] <= 5.5e6 else ""
+        print(f"{size:<10} N={fmt(c['N']):>7}  sequential {fmt(seq_tps):>8}  stacked x{stack} "
+              f"{fmt(stack_tps):>8}  ratio {stack_tps / seq_tps:.2f}x steady, "
+              f"{seq_total / stack_total:.2f}x for {args.run_steps}-step runs"
+              + (f"  (goal {goal} on the GPU)" if cuda and goal else ""))
+        results["sweeps"].append({"preset": size, "N": c["N"], "stack": stack,
+                                  "sequential_tokens_per_s": seq_tps,
+                                  "stacked_tokens_per_s": stack_tps,
+                                  "ratio_steady": stack_tps / seq_tps,
+                                  "ratio_with_compile": seq_total / stack_total})
+    if not cuda:
+        print("\n(CPU reduced mode: not the GPU figures.)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()
