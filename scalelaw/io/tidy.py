@@ -147,15 +147,18 @@ def _wide_form(table: Table, roles) -> pd.DataFrame:
         piece["_row"] = rows[mask]
         pieces.append(pd.DataFrame(piece))
     out = pd.concat(pieces, ignore_index=True)
-    if roles.fields:
-        extra = pd.DataFrame({k: v for k, v in key_values.items()})
-        for name, target in roles.fields.items():
-            extra[target] = values_of(frame[name], target)
-        extra = extra[~key_blank]
-        extra["step"] = to_number(extra["step"])
-        out["step"] = to_number(out["step"])
-        out = join_fields(out, extra, keys)
-    return out
+    if not roles.fields:
+        return out
+    extra = pd.DataFrame({k: v for k, v in key_values.items()})
+    extra["step"] = to_number(extra["step"])
+    for name, target in roles.fields.items():
+        extra[target] = values_of(frame[name], target)
+    if not extra.duplicated(subset=keys).any():
+        # one row per step (a dense log): each loss row's fields are on its own table row
+        taken = extra.drop(columns=keys).iloc[out["_row"].to_numpy()].reset_index(drop=True)
+        return pd.concat([out, taken], axis=1)
+    out["step"] = to_number(out["step"])
+    return join_fields(out, extra[~key_blank], keys)
 
 
 def join_fields(rows: pd.DataFrame, fields: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
