@@ -103,6 +103,11 @@ def _from_path(item, arg: int, fmt: str, report: Report) -> list[Entry]:
     raise FileNotFoundError(f"{text}: no such file or directory")
 
 
+def _family(kind: str) -> str:
+    # formats that are the same container read by a more specific reader
+    return {"lightning": "csv", "wandb": "csv", "scalelaw": "jsonl"}.get(kind, kind)
+
+
 def _file_entry(path: Path, name: str, arg) -> Entry:
     source = Source(name, path)
     run = path.resolve().parent.name if source.is_generic else source.stem
@@ -141,6 +146,8 @@ def _directory(root: Path, shown: str, arg: int, fmt: str, report: Report) -> li
             configs.append(source)
         elif kind is None:
             report.skip(f"{source.name}: skipped: {why}")
+        elif fmt != "auto" and _family(kind) != _family(fmt):
+            report.skip(f"{source.name}: skipped: not a {fmt} log (it reads as {kind})")
         else:
             logs.append((source, rel, kind if fmt == "auto" else fmt))
     if not logs:

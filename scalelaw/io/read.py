@@ -181,6 +181,11 @@ class _Runs:
         frame = parsed.frame
         if "run" not in frame.columns:
             frame = frame.assign(run=entry.run)
+        unnamed = frame["run"].isna() | (frame["run"].astype("str").str.strip() == "")
+        if unnamed.any():
+            report.skip(f"{entry.source.name}: {int(unnamed.sum())} rows name no run; they "
+                        f"are given the file's run name {entry.run!r}")
+            frame["run"] = frame["run"].astype("object").where(~unnamed, entry.run)
         frame["run"] = frame["run"].astype("str")
         if given is not None:
             frame = _name_single_run(frame, given, entry)
