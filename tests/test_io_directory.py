@@ -129,3 +129,20 @@ def test_directory_without_logs(tmp_path):
     with pytest.warns(ReadLogsWarning, match="README.md: skipped"):
         with pytest.raises(FileNotFoundError, match="no logs found"):
             sl.read_logs(tmp_path)
+
+
+def test_forced_format_reads_only_that_kind(tmp_path):
+    curve(tmp_path / "a.csv")
+    (tmp_path / "b.jsonl").write_text('{"step": 1, "loss": 2.0}\n')
+    with pytest.warns(ReadLogsWarning, match=r"b\.jsonl: skipped: not a csv log \(it reads as "
+                                             r"jsonl\)"):
+        df = sl.read_logs(tmp_path, format="csv")
+    assert set(df.run) == {"a"}
+
+
+def test_rows_without_a_run_name_take_the_files(tmp_path):
+    (tmp_path / "mixed.csv").write_text("run,step,loss\nx,1,2.0\n,2,1.5\n")
+    with pytest.warns(ReadLogsWarning, match=r"mixed\.csv: 1 rows name no run; they are given "
+                                             r"the file's run name 'mixed'"):
+        df = sl.read_logs(tmp_path / "mixed.csv")
+    assert list(zip(df.run, df.step)) == [("mixed", 2), ("x", 1)]
