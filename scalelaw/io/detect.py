@@ -85,6 +85,8 @@ def _detect_json(source: Source, text: str) -> tuple[str | None, str]:
             rest = text.split("\n", 1)[1].strip() if "\n" in text else ""
             if rest.startswith("{"):
                 return "jsonl", "one JSON object per line"
+            if source.filename.lower().endswith((".jsonl", ".ndjson")):
+                return "jsonl", "a one-line JSONL file"  # one dict: the name breaks the tie
     # a single JSON document (pretty-printed trainer_state.json, a list of rows, a config)
     try:
         data = json.loads(source.read_text(), parse_constant=keep_nonfinite)
