@@ -124,6 +124,8 @@ def main(argv=None) -> None:
         print(f"TensorBoard, {args.events:,} scalar events "
               f"({events_path.stat().st_size / 1e6:.1f} MB)")
         print(f"  scalelaw.read_logs      {t_ours:7.3f} s   ({len(tidy):,} loss rows, lr joined)")
+        t_crc, _ = timed(lambda: sl.read_logs(events_path, verify_crc=True), 1)
+        print(f"  read_logs, verify_crc   {t_crc:7.3f} s   (pure-Python CRC-32C of every record)")
         baseline = tensorboard_baseline(tb_dir)
         if baseline is None:
             print("  tensorboard not installed: no baseline")
