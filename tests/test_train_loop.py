@@ -19,6 +19,18 @@ from scalelaw.train.loop import train  # noqa: E402
 from scalelaw.train.runlog import ROW_KEYS  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run as fast on one thread, and stay fast when other processes share the CPU
+    (two OpenMP threads on a busy 2-core machine wait on each other ~10x longer)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")

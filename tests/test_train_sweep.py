@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 
 from scalelaw.train import corpora
 from scalelaw.train.config import ConfigError
-from scalelaw.train.sweep import expand, load_spec, pack, run_sweep
+from scalelaw.train.sweep import archive_logs, expand, load_spec, pack, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +28,18 @@ SPEC = {
         "seed": [0, 1],
     },
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run as fast on one thread, and stay fast when other processes share the CPU
+    (two OpenMP threads on a busy 2-core machine wait on each other ~10x longer)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +115,8 @@ def test_sweep_trains_indexes_and_resumes(shards, tmp_path):
         if p.name != "t_D8.192k_const_seed1.jsonl":
             assert p.stat().st_mtime_ns == mtimes[p.name]
     assert (pd.read_csv(out / "index.csv").status == "complete").all()
+    with tarfile.open(archive_logs(out, tmp_path / "logs.tar.gz")) as tar:
+        assert len(tar.getnames()) == 9 and "sweep/index.csv" in tar.getnames()
 
 
 def test_dry_run_prints_and_writes_nothing(tmp_path):
@@ -111,8 +126,9 @@ def test_dry_run_prints_and_writes_nothing(tmp_path):
     assert not (tmp_path / "dry").exists()
 
 
-def test_submitit_local_executor_runs_a_tiny_sweep(shards, tmp_path):
+def test_submitit_local_executor_runs_a_tiny_sweep(shards, tmp_path, monkeypatch):
     pytest.importorskip("submitit")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the job's process
     spec = {"name": "s", "base": {"preset": "tiny", "n_steps": 4, "eval_interval": 2},
             "grid": {"seed": [0, 1]}}
     rows = run_sweep(spec, tmp_path / "sub", executor="local", progress=False,
@@ -128,7 +144,8 @@ def _cli(args, shards, cwd, **env):
     code = ("import sys; from scalelaw.cli import main; rc = main(sys.argv[1:]); "
             "heavy = [m for m in ('scipy', 'lmfit', 'plotly', 'streamlit') if m in sys.modules]; "
             "print('HEAVY', heavy); sys.exit(rc)")
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "SCALELAW_SHARDS": str(shards), **env}
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "SCALELAW_SHARDS": str(shards),
+                "OMP_NUM_THREADS": "1", **env}
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
                           text=True, env=full_env, timeout=300)
 

@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-partition", default=None)
     p.add_argument("--timeout-min", type=int, default=None, help="submitit job time limit")
     p.add_argument("--gpus-per-node", type=int, default=None)
+    p.add_argument("--archive", default=None, metavar="FILE.tar.gz",
+                   help="afterwards, pack the logs and index.csv into one archive")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -184,6 +186,10 @@ def _cmd_sweep(args) -> int:
                                       "gpus_per_node": args.gpus_per_node})
     if args.dry_run:
         return 0
+    if args.archive:
+        from scalelaw.train.sweep import archive_logs
+
+        print(f"sweep: logs packed into {archive_logs(args.out, args.archive)}")
     failed = [r["run"] for r in rows if r["status"] == "failed"]
     done = sum(r["status"] == "complete" for r in rows)
     print(f"sweep: {done}/{len(rows)} runs complete -> {args.out}/index.csv")

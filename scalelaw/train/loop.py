@@ -103,8 +103,8 @@ def _starting_points(configs, resume: bool):
     """Per run: (weights, checkpoint to resume from or None). Resuming needs every run of the
     job to have a checkpoint at the same step; otherwise all start over (with a warning)."""
     ckpts = [None] * len(configs)
+    paths = [checkpoint_path(c) for c in configs]
     if resume:
-        paths = [checkpoint_path(c) for c in configs]
         found = [checkpoint.load(p) if p.is_file() else None for p in paths]
         steps = {c["step"] for c in found if c is not None}
         if all(found) and len(steps) == 1:
@@ -112,7 +112,7 @@ def _starting_points(configs, resume: bool):
         elif any(found):
             warnings.warn(f"checkpoints of {[c.run_name for c in configs]} are missing or at "
                           f"different steps ({sorted(steps)}); starting these runs over")
-    for cfg, ckpt, path in zip(configs, ckpts, [checkpoint_path(c) for c in configs]):
+    for cfg, ckpt, path in zip(configs, ckpts, paths):
         if ckpt is not None:
             checkpoint.check_architecture(ckpt, cfg, path)
             old = {k: v for k, v in ckpt["config"].items() if k not in _RESUME_FREE | {"model"}}
@@ -159,6 +159,7 @@ class _Job:
                      for m, c in enumerate(configs)]
         self.open = [True] * M
         self.final: list[dict] = [{} for _ in range(M)]
+        self.results: list[dict | None] = [None] * M
 
     # -- rows ----------------------------------------------------------------------------------
     def n_tokens(self, m: int, step: int) -> int:
@@ -227,21 +228,22 @@ class _Job:
                                    "wall_time_s": self.wall(m)})
 
     def close(self, m: int, status: str, **extra) -> None:
+        """Finalise run m's log header and record its result (once)."""
         if not self.open[m]:
             return
         per_run, total, mfu = self.throughput(m)
+        wall = self.wall(m)
+        final = {k: self.final[m][k] for k in sorted(self.final[m], key=lambda s: (s != "train", s))}
         self.logs[m].close(status=status, tokens_per_s=per_run, stack_tokens_per_s=total,
-                           mfu=mfu, wall_time_s=self.wall(m), finished_at=_now(),
-                           final=self.final[m] or None, **extra)
+                           mfu=mfu, wall_time_s=wall, finished_at=_now(), final=final or None,
+                           **extra)
         self.open[m] = False
-        if self.on_run_end is not None:
-            self.on_run_end(self.result(m, status))
-
-    def result(self, m: int, status: str) -> dict:
         cfg = self.configs[m]
-        return {"run": cfg.run_name, "status": status, "path": str(log_path(cfg)),
-                "final": self.final[m], "wall_time_s": self.wall(m),
-                "tokens_per_s": self.throughput(m)[0], "n_params": self.counts["N"]}
+        self.results[m] = {"run": cfg.run_name, "status": status, "path": str(log_path(cfg)),
+                           "final": final, "wall_time_s": wall, "tokens_per_s": per_run,
+                           "n_params": self.counts["N"]}
+        if self.on_run_end is not None:
+            self.on_run_end(self.results[m])
 
 
 def train(configs, *, resume: bool = False, progress: bool = True, desc: str | None = None,
@@ -299,19 +301,18 @@ def train(configs, *, resume: bool = False, progress: bool = True, desc: str | N
         checkpoint.set_rng_state(ckpts[0]["rng"])
     job = _Job(configs, device, bf16, engine, data, ckpts, on_run_end)
     try:
-        status = _loop(job, progress, desc)
+        _loop(job, progress, desc)
     except BaseException as err:
         for m in range(len(configs)):
             job.close(m, "failed", error=f"{type(err).__name__}: {err}")
         raise
-    return skipped + [job.result(m, status[m]) for m in range(len(configs))]
+    return skipped + job.results
 
 
-def _loop(job: _Job, progress: bool, desc: str | None) -> list[str]:
+def _loop(job: _Job, progress: bool, desc: str | None) -> None:
     cfg0, engine, M = job.configs[0], job.engine, len(job.configs)
     last = max(job.n_steps)
     stop = min(cfg0.stop_at, last) if cfg0.stop_at else last
-    status = ["complete"] * M
     if job.start == 0:
         job.evaluate(list(range(M)), 0)
         for log in job.logs:
@@ -362,8 +363,5 @@ def _loop(job: _Job, progress: bool, desc: str | None) -> list[str]:
             bar.update(1)
     if bar is not None:
         bar.close()
-    for m in range(M):
-        if job.open[m]:  # stopped at stop_at before its last step (or resumed at its end)
-            status[m] = "complete" if stop >= job.n_steps[m] else "stopped"
-            job.close(m, status[m])
-    return status
+    for m in range(M):  # stopped at stop_at before their last step (or resumed at their end)
+        job.close(m, "complete" if stop >= job.n_steps[m] else "stopped")

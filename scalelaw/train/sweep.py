@@ -49,7 +49,7 @@ from pathlib import Path
 from scalelaw.train.config import (ConfigError, TrainConfig, apply_overrides, get_preset,
                                    stack_key)
 
-__all__ = ["load_spec", "expand", "pack", "run_sweep", "INDEX_COLUMNS"]
+__all__ = ["load_spec", "expand", "pack", "run_sweep", "archive_logs", "INDEX_COLUMNS"]
 
 _SPEC_KEYS = {"name", "base", "grid", "max_stack"}
 INDEX_COLUMNS = ["run", "status", "job", "preset", "arch", "n_params", "n_enc_params",
@@ -197,6 +197,19 @@ def _write_index(out: Path, rows: list[dict]) -> None:
         for row in rows:
             writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in INDEX_COLUMNS})
     os.replace(tmp, out / "index.csv")
+
+
+def archive_logs(out, archive) -> Path:
+    """Pack a sweep's logs (``*.jsonl`` and ``index.csv``, not checkpoints) into one ``.tar.gz``:
+    what comes back from the GPU machine is a few files, so a sweep travels as one."""
+    import tarfile
+
+    out, archive = Path(out), Path(archive)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(out.glob("*.jsonl")) + sorted(out.glob("index.csv")):
+            tar.add(path, arcname=f"{out.name}/{path.name}")
+    return archive
 
 
 # ---------------------------------------------------------------------------------------------
