@@ -35,7 +35,7 @@ def corpus_root(cfg: TrainConfig) -> Path:
 
 
 class TokenBank:
-    """Named token arrays (``(corpus, split)``) laid end to end; ``span(key)`` = (start, length)."""
+    """Token arrays by ``(corpus, split)``, laid end to end; :meth:`add` gives (start, length)."""
 
     def __init__(self):
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
