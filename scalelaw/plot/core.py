@@ -56,6 +56,10 @@ def plot_fit(fit, data: pd.DataFrame | None = None, *, extend_to: float | None =
         other = fit.inputs[names[1]]
         groups = list(table.groupby(other, sort=True)) if other in table.columns else [(None, table)]
         if len(groups) > 10:  # too many curves to read: show the data coloured, curves for a spread of levels
+            # every point stays visible (open grey); the picked levels are drawn over it in colour
+            fig.add_trace(go.Scatter(x=table[x_col], y=table[y_col], mode="markers",
+                                     marker={"color": "#7f7f7f", "size": 7, "symbol": "circle-open"},
+                                     name=f"data, all {len(groups)} levels of {names[1]}"))
             picks = np.unique(np.linspace(0, len(groups) - 1, 6).round().astype(int))
             groups = [groups[i] for i in picks]
     for i, (level_value, sub) in enumerate(groups):
