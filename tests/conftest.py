@@ -40,3 +40,26 @@ def chinchilla_grid(rng):
     loss = noisy(chinchilla(N, D, **CHINCHILLA_TRUE), rng, 0.003)
     runs = [f"r{i}" for i in range(len(N))]
     return pd.DataFrame({"run": runs, "n_params": N, "n_tokens": D, "loss": loss})
+
+
+@pytest.fixture(scope="session")
+def shards(tmp_path_factory):
+    """The tiny corpora (built in under a second from files on any machine), shared by the
+    trainer tests."""
+    from scalelaw.train import corpora
+
+    root = tmp_path_factory.mktemp("shards")
+    corpora.build(root, tiny=True, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run as fast on one thread, and stay fast when other processes share the CPU
+    (two OpenMP threads on a busy 2-core machine wait on each other ~10x longer)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -17,16 +17,8 @@ torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
-from scalelaw.train import corpora  # noqa: E402
 from scalelaw.train.config import ConfigError, get_preset  # noqa: E402
 from scalelaw.train.loop import train  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shards")
-    corpora.build(root, tiny=True, progress=False)
-    return root
 
 
 @pytest.fixture

@@ -18,24 +18,7 @@ from scalelaw.train.config import ConfigError, get_preset  # noqa: E402
 from scalelaw.train.loop import train  # noqa: E402
 from scalelaw.train.runlog import ROW_KEYS  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run as fast on one thread, and stay fast when other processes share the CPU
-    (two OpenMP threads on a busy 2-core machine wait on each other ~10x longer)."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shards")
-    corpora.build(root, tiny=True, progress=False)
-    return root
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
