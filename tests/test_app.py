@@ -245,6 +245,13 @@ def test_dcpt_mixture_optimum_under_the_cap():
     assert set(params(at, 1).index) >= {"E", "eta", "gamma"}
     r = float(metric(at, "largest domain share r"))
     assert 0.4 < r < 0.8  # the fixture's general-loss cap binds near r = 0.56-0.6
+    # without the step-0 rows there is no base model to cap against: said, and the curves still drawn
+    scope = "bundled:d_dcpt_demo::dcpt"
+    at.selectbox(key=f"{scope}::mode").select("after_warmup")
+    submit(at).run()
+    assert_clean(at)
+    assert any("no general-loss baseline" in w.value for w in at.warning)
+    assert any(c.proto.spec and "D-CPT" in c.proto.spec for c in charts(at))
 
 
 # ---- backtest, comparison, export -------------------------------------------------------------
@@ -318,3 +325,24 @@ def test_mapping_and_metadata_parsing():
     after.loc[1, "n_params"] = 2e6
     after.loc[0, "schedule"] = "cosine:n_steps=2,peak=1e-3"
     assert metadata_changes(before, after) == {"y": {"n_params": 2e6}, "x": {"schedule": "cosine:n_steps=2,peak=1e-3"}}
+
+
+# ---- the per-law figures, on fits made here ------------------------------------------------------
+def test_law_figures_mark_the_library_optimum():
+    import scalelaw as sl
+    from scalelaw.plot import plot_encdec, plot_isoflop, plot_schedules
+
+    df = sl.read_logs(DATA / "a_chinchilla_demo")
+    fit = sl.fit("chinchilla", sl.final_points(df))
+    opt = fit.optimum(C=1e17)
+    fig = plot_isoflop(fit, 1e17)
+    stars = [t for t in fig.data if t.marker and t.marker.symbol == "star"]
+    assert any(np.isclose(t.x[0], opt["N"]) for t in stars)
+    enc = sl.fit("encdec", sl.read_logs(DATA / "c_encdec_demo"))
+    fig = plot_encdec(enc, 1e7)
+    at = enc.optimum(budget=1e7)
+    star = next(t for t in fig.data if t.type == "scatter" and t.marker.symbol == "star")
+    assert np.isclose(10 ** star.x[0], at["N_e"]) and np.isclose(10 ** star.y[0], at["N_d"])
+    lr = sl.fit("lr_annealing", sl.read_logs(DATA / "b_lr_schedules_demo"), warmup_steps=100)
+    fig = plot_schedules(lr, {"mine": ("wsd:n_steps=4000,peak=0.002,floor=0.0002,warmup=100", 100)})
+    assert any(t.name.startswith("mine: final") for t in fig.data)

@@ -46,7 +46,10 @@ def fit_cached(points: pd.DataFrame, law: str, kwargs_json: str, n_boot: int, se
         def progress(done, total):
             bar.progress(done / total, text=f"Bootstrap ({what}): {done} / {total} resamples")
 
-        fit.bootstrap(n=n_boot, seed=seed, progress=progress)
+        try:
+            fit.bootstrap(n=n_boot, seed=seed, progress=progress)
+        except ValueError as err:  # e.g. nothing to resample by: keep the fit, say why there is no CI
+            fit.warnings.append(f"bootstrap not possible: {err}")
     return fit.to_dict()
 
 
