@@ -41,7 +41,8 @@ def resolve_inputs(law: Law, inputs, frame: pd.DataFrame) -> dict:
     return mapping
 
 
-def _column(frame, col, role):
+def column(frame: pd.DataFrame, col: str, role: str) -> pd.Series:
+    """The column, or a KeyError that lists the columns there are."""
     if col not in frame.columns:
         raise KeyError(
             f"column {col!r} ({role}) not found in the data; columns are: {', '.join(map(str, frame.columns))}"
@@ -50,7 +51,7 @@ def _column(frame, col, role):
 
 
 def numeric_column(frame: pd.DataFrame, col: str, role: str, *, positive: bool) -> np.ndarray:
-    series = _column(frame, col, role)
+    series = column(frame, col, role)
     if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
         raise TypeError(f"column {col!r} ({role}) must be numeric, got dtype {series.dtype} (e.g. {series.iloc[0]!r})"
                         if len(series) else f"column {col!r} ({role}) must be numeric, got dtype {series.dtype}")

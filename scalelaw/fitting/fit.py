@@ -8,7 +8,7 @@ import pandas as pd
 from scalelaw.laws import get_law
 from scalelaw.laws.base import cartesian
 
-from .data import as_frame, check_levels, numeric_column, resolve_inputs, weights_array
+from .data import as_frame, check_levels, column, numeric_column, resolve_inputs, weights_array
 from .objective import check_loss
 from .solver import multistart
 from .spec import ParamSpec
@@ -147,10 +147,7 @@ def fit(
     cols = {}
     for inp in law.inputs:
         if inp.categorical:
-            series = frame[mapping[inp.name]] if mapping[inp.name] in frame.columns else None
-            if series is None:
-                numeric_column(frame, mapping[inp.name], f"input {inp.name}", positive=False)  # raises KeyError
-            cols[inp.name] = series.astype(str).to_numpy()
+            cols[inp.name] = column(frame, mapping[inp.name], f"input {inp.name}").astype(str).to_numpy()
         else:
             cols[inp.name] = numeric_column(frame, mapping[inp.name], f"input {inp.name}", positive=inp.positive)
     w = weights_array(frame, weights)
