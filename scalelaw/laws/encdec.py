@@ -76,11 +76,15 @@ class EncDec(Law):
         return {"N_e": as_scalar(n_e), "N_d": as_scalar(n_d), "loss": as_scalar(loss), "budget": as_scalar(B)}
 
     def derived(self, params, info=None):
-        p_e, p_d = params["p_e"], params["p_d"]
+        p_e, p_d = float(params["p_e"]), float(params["p_d"])
         s = p_e + p_d
-        out = {"encoder_share": p_e / s, "budget_exponent": s}
+        out = {"encoder_share": p_e / s if s > 0 else float("nan"), "budget_exponent": s}
         if info:
-            out["A_star"] = params["A"] * (info["Ne_ref"] * s / p_e) ** p_e * (info["Nd_ref"] * s / p_d) ** p_d
+            # x^x -> 1 as x -> 0: an exponent that collapsed to zero drops out of A*
+            factor = 1.0
+            for p, ref in ((p_e, info["Ne_ref"]), (p_d, info["Nd_ref"])):
+                factor *= (ref * s / p) ** p if p > 0 else 1.0
+            out["A_star"] = params["A"] * factor
         return out
 
 
