@@ -134,3 +134,12 @@ def test_count_params_matches_kaplan_12_l_d2():
     assert dec_block - enc_block == 4 * 64 * 64 + 64
     with pytest.raises(ValueError, match="n_layer"):
         sl.count_params(n_layer=0, d_model=64)
+
+
+def test_encdec_derived_stays_finite_when_an_exponent_collapses():
+    law = sl.get_law("encdec")
+    info = {"Ne_ref": 1e7, "Nd_ref": 2e7}
+    d = law.derived(dict(A=0.8, p_e=0.0, p_d=0.35, L_inf=1.5), info)
+    assert d["encoder_share"] == 0.0
+    # with p_e = 0 the budget law is A (Nd_ref)^p_d B^-p_d: the limit of the closed form
+    assert d["A_star"] == pytest.approx(0.8 * 2e7 ** 0.35)
