@@ -1,0 +1,98 @@
+"""Each example runs on its bundled data set and prints the errors the library computes."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scalelaw as sl
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+DATA = ROOT / "data"
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def load_example(name):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+def need(data_set):
+    path = DATA / data_set
+    if not any(path.glob("*.jsonl")):
+        pytest.skip(f"bundled data set {path} not present")
+    return path
+
+
+def printed(out, label):
+    """mean and max relative errors printed on the line that starts with ``label``."""
+    line = next(l for l in out.splitlines() if l.startswith(label + ":"))
+    mean, mx = re.search(r"mean \|rel err\| ([\d.]+), max ([\d.]+)", line).groups()
+    return float(mean), float(mx)
+
+
+def read(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sl.read_logs(path)
+
+
+def test_chinchilla_example(tmp_path, capsys):
+    data = need("cpu_decoder_sizes")
+    res = load_example("chinchilla_sizes").main(str(data), str(tmp_path))
+    out = capsys.readouterr().out
+    points = sl.final_points(read(data), split="val")
+    for law in ("chinchilla", "kaplan_nd"):
+        bt = sl.backtest(law, points, inputs={"N": "n_params", "D": "n_tokens"}, holdout=("N", 1 / 3))
+        assert printed(out, f"{law}, all runs") == pytest.approx(
+            (bt.summary["mean_rel_err"], bt.summary["max_rel_err"]), abs=1e-4)
+        assert res[law]["all"]["mean_rel_err"] == pytest.approx(bt.summary["mean_rel_err"], rel=1e-9)
+    assert (tmp_path / "chinchilla.html").stat().st_size > 10_000
+
+
+def test_lr_annealing_example(tmp_path, capsys):
+    data = need("cpu_lr_schedules")
+    res = load_example("lr_annealing_schedules").main(str(data), str(tmp_path))
+    out = capsys.readouterr().out
+    df = read(data)
+    curves = df[(df["split"] == "val") & (df["step"] >= 600)]
+    held = ~curves["run"].str.contains("_constant_|_cosine_").to_numpy()
+    bt = sl.backtest("lr_annealing", curves, holdout=held, warmup_steps=100)
+    assert printed(out, "lr_annealing, steps >= 600") == pytest.approx(
+        (bt.summary["mean_rel_err"], bt.summary["max_rel_err"]), abs=1e-4)
+    assert set(res["per_schedule"]) >= {"wsd", "step"}
+
+
+def test_encdec_example(tmp_path, capsys):
+    data = need("cpu_encdec")
+    res = load_example("encdec_grid").main(str(data), str(tmp_path))
+    out = capsys.readouterr().out
+    points = sl.final_points(read(data), split="val")
+    bt = sl.backtest("encdec", points, inputs={"N_e": "n_enc_params", "N_d": "n_dec_params"}, holdout="loo")
+    assert printed(out, "encdec") == pytest.approx((bt.summary["mean_rel_err"], bt.summary["max_rel_err"]), abs=1e-4)
+    assert res["optimum"]["N_e"] + res["optimum"]["N_d"] == pytest.approx(4 * (points["n_enc_params"] + points["n_dec_params"]).max())
+
+
+def test_dcpt_example(tmp_path, capsys):
+    data = need("cpu_dcpt")
+    res = load_example("dcpt_mixture").main(str(data), str(tmp_path))
+    out = capsys.readouterr().out
+    df = read(data)
+    domain = sorted(df["domain"].dropna().unique())[0]
+    rows = df[(df["domain"] == domain) & (df["split"] == f"val_{domain}") & (df["n_tokens"] > 0)]
+    bt = sl.backtest("dcpt", rows, inputs={"N": "n_params", "D": "n_tokens", "r": "mix_ratio"},
+                     holdout=lambda d: (d["mix_ratio"] == 0.5) & (d["n_tokens"] > 0))
+    assert printed(out, f"{domain}: domain loss") == pytest.approx(
+        (bt.summary["mean_rel_err"], bt.summary["max_rel_err"]), abs=1e-4)
+    assert np.isfinite(res["cross"]["mean_rel_err"])
