@@ -143,3 +143,5 @@ def test_encdec_derived_stays_finite_when_an_exponent_collapses():
     assert d["encoder_share"] == 0.0
     # with p_e = 0 the budget law is A (Nd_ref)^p_d B^-p_d: the limit of the closed form
     assert d["A_star"] == pytest.approx(0.8 * 2e7 ** 0.35)
+    opt = law.optimum(dict(A=0.8, p_e=0.0, p_d=0.35, L_inf=1.5), info, budget=1e9)
+    assert opt["N_e"] == 0.0 and opt["loss"] == pytest.approx(0.8 * (2e7 / 1e9) ** 0.35 + 1.5)

@@ -20,8 +20,18 @@ from .base import Input, Law, Param, as_scalar, cartesian, nnls_seeds
 
 
 def encdec(N_e, N_d, *, A, p_e, p_d, L_inf, Ne_ref=1.0, Nd_ref=1.0):
-    """L = A (Ne_ref/N_e)^p_e (Nd_ref/N_d)^p_d + L_inf (Ghorbani et al. 2021)."""
-    return A * np.exp(p_e * (np.log(Ne_ref) - np.log(N_e)) + p_d * (np.log(Nd_ref) - np.log(N_d))) + L_inf
+    """L = A (Ne_ref/N_e)^p_e (Nd_ref/N_d)^p_d + L_inf (Ghorbani et al. 2021).
+
+    A side whose exponent is 0 drops out (x^0 = 1), even at size 0 (the optimal split then puts
+    the whole budget on the other side).
+    """
+    return A * np.exp(_scaled_log(p_e, Ne_ref, N_e) + _scaled_log(p_d, Nd_ref, N_d)) + L_inf
+
+
+def _scaled_log(p, ref, n):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = p * (np.log(ref) - np.log(n))
+    return np.where(np.asarray(p) == 0, 0.0, out)
 
 
 class EncDec(Law):
