@@ -212,3 +212,17 @@ def as_scalar(value):
     """A 0-d result as a Python float, arrays unchanged (derived answers accept both)."""
     value = np.asarray(value, dtype=float)
     return float(value) if value.ndim == 0 else value
+
+
+def loglog_line(x, y, slope=None):
+    """Least-squares line through (log x, log y): ``(slope, intercept)``, or None when x has one value.
+
+    The exact answer for a pure power law under the squared-log objective, so the seed of every
+    law that is a straight line in log-log axes. A given ``slope`` is held fixed.
+    """
+    lx, ly = np.log(x), np.log(y)
+    if slope is None:
+        if np.ptp(lx) == 0:
+            return None
+        slope = np.polyfit(lx, ly, 1)[0]
+    return float(slope), float(np.mean(ly - slope * lx))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Input, Law, Param
+from .base import Input, Law, Param, loglog_line
 
 
 def critical_batch(L, *, B_star, alpha_B):
@@ -32,13 +32,11 @@ def c_min(C, B, B_crit):
 
 class CriticalBatch(Law):
     def seeds(self, X, y, options, fixed, info=None):
-        # log B = log B_star - (1/alpha_B) log L: ordinary least squares in log-log space.
-        lx, ly = np.log(X["L"]), np.log(y)
-        if np.ptp(lx) == 0:
+        # log B = log B_star - (1/alpha_B) log L: a straight line in log-log axes.
+        line = loglog_line(X["L"], y)
+        if line is None or line[0] >= 0:
             return []
-        slope, intercept = np.polyfit(lx, ly, 1)
-        if slope >= 0:
-            return []
+        slope, intercept = line
         return [{"B_star": float(np.exp(intercept)), "alpha_B": float(-1.0 / slope)}]
 
     def start_grid(self, X, y, options):

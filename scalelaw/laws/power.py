@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Input, Law, Param
+from .base import Input, Law, Param, loglog_line
 
 
 def power(x, *, k, a):
@@ -21,16 +21,11 @@ def power(x, *, k, a):
 
 class Power(Law):
     def seeds(self, X, y, options, fixed, info=None):
-        # Ordinary least squares in log-log space is the exact answer for the squared-log objective.
-        lx, ly = np.log(X["x"]), np.log(y)
-        if "a" in fixed:
-            a = fixed["a"]
-        elif np.ptp(lx) > 0:
-            a = np.polyfit(lx, ly, 1)[0]
-        else:
+        line = loglog_line(X["x"], y, fixed.get("a"))
+        if line is None:
             return []
-        log_k = np.median(ly - a * lx) if "k" not in fixed else np.log(fixed["k"])
-        return [{"k": float(np.exp(log_k)), "a": float(a)}]
+        a, log_k = line
+        return [{"k": fixed.get("k", float(np.exp(log_k))), "a": a}]
 
     def start_grid(self, X, y, options):
         lx, ly = np.log(X["x"]), np.log(y)
