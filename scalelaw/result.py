@@ -130,15 +130,19 @@ class FitResult:
             self._rebuild()
         return self._X, self._y, self._w
 
+    def _law_columns(self, frame: pd.DataFrame) -> dict:
+        """The law's inputs from a table in the fit's column names (categorical ones as strings)."""
+        cols = {}
+        for inp in self.law.inputs:
+            col = frame[self.inputs[inp.name]]
+            cols[inp.name] = col.astype(str).to_numpy() if inp.categorical else col.to_numpy(dtype=float)
+        return cols
+
     def _rebuild(self):
         """Recompute features from the saved rows (after load_fit)."""
         opts = self.law.options_from_info(dict(self.options), self.info)
-        cols = {}
-        for inp in self.law.inputs:
-            col = self.table[self.inputs[inp.name]]
-            cols[inp.name] = col.astype(str).to_numpy() if inp.categorical else col.to_numpy(dtype=float)
         y = self.table[self.target].to_numpy(dtype=float)
-        X, info = self.law.prepare(cols, opts, frame=self.table, y=y)
+        X, info = self.law.prepare(self._law_columns(self.table), opts, frame=self.table, y=y)
         info.pop("notes", None)
         info.pop("row_mask", None)
         self.info = {**info, **self.info}
@@ -192,13 +196,8 @@ class FitResult:
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions for the rows of another table in the fit's column names (backtests)."""
-        cols = {}
-        for inp in self.law.inputs:
-            col = frame[self.inputs[inp.name]]
-            cols[inp.name] = col.astype(str).to_numpy() if inp.categorical else col.to_numpy(dtype=float)
         y = frame[self.target].to_numpy(dtype=float) if self.target in frame.columns else None
-        opts = dict(self.options)
-        X, info = self.law.prepare(cols, opts, frame=frame, y=y)
+        X, info = self.law.prepare(self._law_columns(frame), dict(self.options), frame=frame, y=y)
         mask = info.pop("row_mask", None)
         merged = {**info, **{k: v for k, v in self.info.items() if k not in ("runs", "resolved_schedules")}}
         pred = np.asarray(self.law.evaluate(X, self.params, merged), dtype=float).reshape(-1)
