@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-node", type=int, default=None)
     p.add_argument("--archive", default=None, metavar="FILE.tar.gz",
                    help="afterwards, pack the logs and index.csv into one archive")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="train only shard K of N (0-based; jobs split by cost) so that N "
+                        "processes or machines share one sweep; rerun without it for index.csv")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -173,8 +176,9 @@ def _cmd_train(args) -> int:
 
 def _cmd_sweep(args) -> int:
     from scalelaw.train.config import parse_override_strings
-    from scalelaw.train.sweep import run_sweep
+    from scalelaw.train.sweep import parse_shard, run_sweep
 
+    shard = parse_shard(args.shard) if args.shard is not None else None
     overrides = parse_override_strings(args.set)
     for key, value in (("device", args.device), ("data_root", args.data_root)):
         if value is not None:
@@ -183,7 +187,8 @@ def _cmd_sweep(args) -> int:
                      overrides=overrides, dry_run=args.dry_run, progress=not args.quiet,
                      executor_params={"slurm_partition": args.slurm_partition,
                                       "timeout_min": args.timeout_min,
-                                      "gpus_per_node": args.gpus_per_node})
+                                      "gpus_per_node": args.gpus_per_node},
+                     shard=shard)
     if args.dry_run:
         return 0
     if args.archive:

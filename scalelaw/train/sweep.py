@@ -49,7 +49,8 @@ from pathlib import Path
 from scalelaw.train.config import (ConfigError, TrainConfig, apply_overrides, get_preset,
                                    stack_key)
 
-__all__ = ["load_spec", "expand", "pack", "run_sweep", "archive_logs", "INDEX_COLUMNS"]
+__all__ = ["load_spec", "expand", "pack", "shard_runs", "run_sweep", "archive_logs",
+           "INDEX_COLUMNS"]
 
 _SPEC_KEYS = {"name", "base", "grid", "max_stack"}
 INDEX_COLUMNS = ["run", "status", "job", "preset", "arch", "n_params", "n_enc_params",
@@ -165,6 +166,44 @@ def pack(runs: list[TrainConfig], max_stack: int = 8) -> list[list[TrainConfig]]
     return jobs
 
 
+def _job_cost(job: list[TrainConfig]) -> float:
+    """Training FLOPs of a job: a stack runs every model until its longest run ends."""
+    cfg = job[0]
+    return float(cfg.counts()["flops_per_token"]) * cfg.tokens_per_step * max(c.steps for c in job) * len(job)
+
+
+def shard_runs(runs: list[TrainConfig], shard: tuple[int, int], max_stack: int = 8) -> list[TrainConfig]:
+    """The runs of shard ``k`` of ``n`` (``shard=(k, n)``, 0 <= k < n).
+
+    The jobs of the *whole* sweep (finished runs included, so every process sees the same
+    split whatever has completed) go to shards greedily, largest training cost first, each
+    to the shard with the least cost so far (LPT scheduling: within 4/3 of the best split).
+    """
+    k, n = shard
+    if not (n >= 1 and 0 <= k < n):
+        raise ConfigError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
+    loads, mine = [0.0] * n, []
+    for job in sorted(pack(runs, max_stack), key=lambda j: (-_job_cost(j), j[0].run_name)):
+        target = loads.index(min(loads))
+        loads[target] += _job_cost(job)
+        if target == k:
+            mine += job
+    names = {cfg.run_name for cfg in mine}
+    return [cfg for cfg in runs if cfg.run_name in names]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"1/4"`` -> ``(1, 4)``."""
+    k, slash, n = str(text).partition("/")
+    try:
+        shard = (int(k), int(n))
+    except ValueError:
+        shard = None
+    if not slash or shard is None or not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise ConfigError(f"--shard must be K/N with 0 <= K < N (e.g. 0/2), got {text!r}")
+    return shard
+
+
 # ---------------------------------------------------------------------------------------------
 # The index
 
@@ -189,25 +228,25 @@ def _from_header(row: dict, header: dict) -> None:
                error=header.get("error"))
 
 
-def _write_index(out: Path, rows: list[dict]) -> None:
-    tmp = out / "index.csv.tmp"
+def _write_index(out: Path, rows: list[dict], name: str = "index.csv") -> None:
+    tmp = out / f"{name}.{os.getpid()}.tmp"
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=INDEX_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in INDEX_COLUMNS})
-    os.replace(tmp, out / "index.csv")
+    os.replace(tmp, out / name)
 
 
 def archive_logs(out, archive) -> Path:
-    """Pack a sweep's logs (``*.jsonl`` and ``index.csv``, not checkpoints) into one ``.tar.gz``:
+    """Pack a sweep's logs (``*.jsonl`` and its index files, not checkpoints) into one ``.tar.gz``:
     what comes back from the GPU machine is a few files, so a sweep travels as one."""
     import tarfile
 
     out, archive = Path(out), Path(archive)
     archive.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(out.glob("*.jsonl")) + sorted(out.glob("index.csv")):
+        for path in sorted(out.glob("*.jsonl")) + sorted(out.glob("index*.csv")):
             tar.add(path, arcname=f"{out.name}/{path.name}")
     return archive
 
@@ -241,7 +280,8 @@ def _executor(kind: str, folder: Path, params: dict):
 
 def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = None,
               overrides: dict | None = None, dry_run: bool = False, progress: bool = True,
-              executor_params: dict | None = None, echo=print) -> list[dict]:
+              executor_params: dict | None = None, shard: tuple[int, int] | None = None,
+              echo=print) -> list[dict]:
     """Expand, pack and train a sweep into ``out``; return the index rows.
 
     Parameters
@@ -258,11 +298,20 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
         Config overrides applied to every run (win over the spec's ``base``).
     dry_run : bool
         Print the expanded runs and jobs, train nothing.
+    shard : (k, n), optional
+        Train only shard k of n (:func:`shard_runs`): n processes (or machines sharing ``out``)
+        split one sweep without a scheduler. Each writes ``index.shard<k>of<n>.csv``; run the
+        sweep once more without ``shard`` afterwards to write the full ``index.csv`` (it
+        finds every run complete and trains nothing).
     """
     spec = load_spec(spec)
     out = Path(out)
     runs = expand(spec, overrides={**(overrides or {}), "out_dir": str(out)})
     max_stack = max_stack or int(spec.get("max_stack") or 8)
+    index_name = "index.csv"
+    if shard is not None:
+        runs = shard_runs(runs, shard, max_stack)
+        index_name = f"index.shard{shard[0]}of{shard[1]}.csv"
     rows = {cfg.run_name: _summary(cfg) for cfg in runs}
     from scalelaw.train.runlog import read_header
 
@@ -289,7 +338,7 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
     if executor not in ("inline", "submitit", "local", "debug"):
         raise ConfigError(f"executor must be inline, submitit, local or debug, got {executor!r}")
     out.mkdir(parents=True, exist_ok=True)
-    _write_index(out, list(rows.values()))
+    _write_index(out, list(rows.values()), index_name)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -307,7 +356,7 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
             _from_header(row, header)
         if error is not None and row["status"] != "complete":
             row.update(status="failed", error=error)
-        _write_index(out, list(rows.values()))
+        _write_index(out, list(rows.values()), index_name)
         if bar is not None and name not in reported:
             bar.update(1)
             bar.set_postfix(left=bar.total - bar.n, refresh=True)
