@@ -14,7 +14,8 @@ import pytest
 
 from scalelaw.train import corpora
 from scalelaw.train.config import ConfigError
-from scalelaw.train.sweep import archive_logs, expand, load_spec, pack, run_sweep
+from scalelaw.train.sweep import (archive_logs, expand, load_spec, pack, parse_shard, run_sweep,
+                                  shard_runs)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,6 +101,39 @@ def test_sweep_trains_indexes_and_resumes(shards, tmp_path):
     assert (pd.read_csv(out / "index.csv").status == "complete").all()
     with tarfile.open(archive_logs(out, tmp_path / "logs.tar.gz")) as tar:
         assert len(tar.getnames()) == 9 and "sweep/index.csv" in tar.getnames()
+    # a complete log of another config is not taken for this run: the sweep refuses to start
+    changed = {**SPEC, "base": {**SPEC["base"], "eval_interval": 2}}
+    with pytest.raises(ConfigError, match=r"t_D4.096k_cos_seed0.jsonl is a complete run .*"
+                                          r"different config \(eval_interval\)"):
+        run_sweep(changed, out, overrides={"device": "cpu", "data_root": str(shards)},
+                  progress=False)
+
+
+def test_shards_split_a_sweep_by_cost_and_resume_alike(shards, tmp_path):
+    spec = {**SPEC, "grid": {**SPEC["grid"], "tokens": [4096, 8192, 16384, 32768]}}
+    runs = expand(spec)
+    parts = [shard_runs(runs, (k, 3), max_stack=1) for k in range(3)]
+    names = [[c.name for c in part] for part in parts]
+    assert sorted(sum(names, [])) == sorted(r.name for r in runs)  # a partition
+    steps = [sum(c.steps for c in part) for part in parts]
+    assert max(steps) - min(steps) <= max(r.steps for r in runs)  # LPT: within one job
+    # the split is of the whole sweep, so it does not move as runs complete
+    out = tmp_path / "sharded"
+    small = {**SPEC, "max_stack": 1}
+    overrides = {"device": "cpu", "data_root": str(shards)}
+    first = run_sweep(small, out, overrides=overrides, shard=(0, 2), progress=False)
+    assert {r["status"] for r in first} == {"complete"} and len(first) == 4
+    assert (out / "index.shard0of2.csv").is_file() and not (out / "index.csv").exists()
+    second = run_sweep(small, out, overrides=overrides, shard=(1, 2), progress=False)
+    assert {r["run"] for r in first}.isdisjoint(r["run"] for r in second)
+    index = pd.read_csv(out / "index.shard1of2.csv")
+    assert list(index.run) == [r["run"] for r in second]
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.glob("*.jsonl")}
+    full = run_sweep(small, out, overrides=overrides, progress=False)  # trains nothing
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.jsonl")} == mtimes
+    assert len(full) == 8 and (pd.read_csv(out / "index.csv").status == "complete").all()
+    with pytest.raises(ConfigError, match="--shard must be K/N"):
+        parse_shard("2/2")
 
 
 def test_dry_run_prints_and_writes_nothing(tmp_path):

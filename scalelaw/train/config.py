@@ -33,6 +33,8 @@ from scalelaw.model_size import count_params
 
 __all__ = [
     "ConfigError",
+    "config_changes",
+    "check_complete_log",
     "ModelConfig",
     "TrainConfig",
     "PRESETS",
@@ -410,6 +412,32 @@ def parse_override_strings(items: list[str]) -> dict:
             raise ConfigError(f"override {item!r}: expected KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
+
+
+# Fields that may change between a checkpoint and the run resuming from it.
+RESUME_FREE = {"out_dir", "device", "compile", "compile_mode", "stop_at", "data_root",
+                "save_checkpoint", "ckpt_interval"}
+
+
+def config_changes(old: dict, cfg: TrainConfig) -> list[str]:
+    """Fields of ``cfg`` that differ from ``old`` (a ``to_dict()`` stored in a log header or a
+    checkpoint), ignoring the run-environment fields of ``RESUME_FREE`` and fields that
+    ``old`` predates. Model fields are named ``model.<field>``."""
+    new = cfg.to_dict()
+    changed = [k for k, v in new.items()
+               if k != "model" and k not in RESUME_FREE and k in old and old[k] != v]
+    old_model = old.get("model") or {}
+    changed += [f"model.{k}" for k, v in new["model"].items() if k in old_model and old_model[k] != v]
+    return sorted(changed)
+
+
+def check_complete_log(cfg: TrainConfig, header: dict, path) -> None:
+    """A complete log is only skipped as "done" when it is of this run's config; a log of
+    another config (a changed spec, a reused ``--out``) would otherwise pass for this run."""
+    changed = config_changes(header.get("config") or {}, cfg)
+    if changed:
+        raise ConfigError(f"{path} is a complete run of {cfg.run_name!r} with a different config "
+                          f"({', '.join(changed)}); move it away or use another output folder")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,19 +33,15 @@ import torch
 
 import scalelaw
 from scalelaw.train import checkpoint
-from scalelaw.train.config import ConfigError, TrainConfig, stack_key
+from scalelaw.train.config import (ConfigError, TrainConfig, check_complete_log, config_changes,
+                                   stack_key)
 from scalelaw.train.data import LMBatches, PairBatches
 from scalelaw.train.engine import build_engine, initial_state
 from scalelaw.train.hardware import (check_memory, device_name, peak_flops, resolve_device,
                                      use_bf16)
-from scalelaw.train.runlog import RunLog, is_complete
+from scalelaw.train.runlog import RunLog, read_header
 
 __all__ = ["train", "log_path", "checkpoint_path"]
-
-# Fields that may change between a checkpoint and the run resuming from it.
-_RESUME_FREE = {"out_dir", "device", "compile", "compile_mode", "stop_at", "data_root",
-                "save_checkpoint", "ckpt_interval"}
-
 
 def log_path(cfg: TrainConfig) -> Path:
     return Path(cfg.out_dir) / f"{cfg.run_name}.jsonl"
@@ -115,9 +111,7 @@ def _starting_points(configs, resume: bool):
     for cfg, ckpt, path in zip(configs, ckpts, paths):
         if ckpt is not None:
             checkpoint.check_architecture(ckpt, cfg, path)
-            old = {k: v for k, v in ckpt["config"].items() if k not in _RESUME_FREE | {"model"}}
-            new = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_FREE | {"model"}}
-            changed = sorted(k for k in new if old.get(k) != new[k])
+            changed = [k for k in config_changes(ckpt["config"], cfg) if not k.startswith("model.")]
             if changed:
                 raise ConfigError(f"cannot resume {cfg.run_name!r} from {path}: the config "
                                   f"changed in {', '.join(changed)}")
@@ -276,9 +270,14 @@ def train(configs, *, resume: bool = False, progress: bool = True, desc: str | N
     _check_stack(configs)
     skipped = []
     if resume:
-        skipped = [{"run": c.run_name, "status": "skipped", "path": str(log_path(c))}
-                   for c in configs if is_complete(log_path(c))]
-        configs = [c for c in configs if not is_complete(log_path(c))]
+        done = []
+        for c in configs:
+            header = read_header(log_path(c))
+            if header and header.get("status") == "complete":
+                check_complete_log(c, header, log_path(c))
+                done.append(c)
+        skipped = [{"run": c.run_name, "status": "skipped", "path": str(log_path(c))} for c in done]
+        configs = [c for c in configs if c not in done]
         if not configs:
             return skipped
     cfg0 = configs[0]

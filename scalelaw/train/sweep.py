@@ -46,8 +46,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from scalelaw.train.config import (ConfigError, TrainConfig, apply_overrides, get_preset,
-                                   stack_key)
+from scalelaw.train.config import (ConfigError, TrainConfig, apply_overrides,
+                                   check_complete_log, get_preset, stack_key)
 
 __all__ = ["load_spec", "expand", "pack", "shard_runs", "run_sweep", "archive_logs",
            "INDEX_COLUMNS"]
@@ -317,8 +317,10 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
 
     todo = []
     for cfg in runs:
-        header = read_header(out / f"{cfg.run_name}.jsonl")
+        path = out / f"{cfg.run_name}.jsonl"
+        header = read_header(path)
         if header and header.get("status") == "complete":
+            check_complete_log(cfg, header, path)
             _from_header(rows[cfg.run_name], header)
         else:
             todo.append(cfg)
