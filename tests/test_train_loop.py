@@ -75,8 +75,14 @@ def test_logged_lr_is_the_schedule(tiny, spec):
     assert np.array_equal(tr.lr.to_numpy(), expected[tr.step.to_numpy() - 1])
 
 
-def test_stacked_runs_equal_separate_runs(tiny):
-    # different seeds, schedules and lengths in one stack
+def test_stacked_runs_equal_separate_runs(tiny, monkeypatch):
+    # different seeds, schedules and lengths in one stack; "b" is retired after its step 8
+    from scalelaw.train.engine import StackEngine
+
+    retired = []
+    original = StackEngine.retire
+    monkeypatch.setattr(StackEngine, "retire",
+                        lambda self, runs: (retired.append(list(runs)), original(self, runs)))
     configs = [tiny(n_steps=12, seed=0, name="a", eval_interval=4),
                tiny(n_steps=8, seed=1, name="b", eval_interval=4),
                tiny(n_steps=12, seed=2, name="c", eval_interval=4,
@@ -85,7 +91,7 @@ def test_stacked_runs_equal_separate_runs(tiny):
         train(cfg, progress=False)
     stacked = [dataclasses.replace(c, name=c.name + "_stacked") for c in configs]
     results = train(stacked, progress=False)
-    assert [r["status"] for r in results] == ["complete"] * 3
+    assert [r["status"] for r in results] == ["complete"] * 3 and retired == [[1]]
     for alone, inside in zip(configs, stacked):
         h_a, a = read_log(f"{alone.out_dir}/{alone.name}.jsonl")
         h_s, s = read_log(f"{inside.out_dir}/{inside.name}.jsonl")
@@ -200,3 +206,31 @@ def test_read_logs_reads_the_trainer_jsonl(tiny):
     df = io.read_logs(cfg.out_dir)
     assert {"run", "step", "split", "loss"} <= set(df.columns)
     assert set(df.split) == {"train", "val"} and (df.run == cfg.run_name).all()
+
+
+def test_a_stack_retires_runs_that_ended(tiny):
+    """After a run of the stack ends, the stack is rebuilt from the others: their weights and
+    AdamW moments carry over exactly and the retired run's rows are no longer computed."""
+    from scalelaw.train.data import LMBatches
+    from scalelaw.train.engine import build_engine, initial_state
+
+    configs = [tiny(n_steps=n, seed=s, name=f"r{s}") for s, n in ((0, 6), (1, 3), (2, 6))]
+    device = torch.device("cpu")
+    engine = build_engine(configs, device, False, [initial_state(c) for c in configs])
+    data = LMBatches(configs, device)
+    for step in (1, 2, 3):
+        engine.train_step(data.train(step), step)
+    before = {m: (engine.model_state(m), engine.optim_state(m)) for m in (0, 2)}
+    engine.retire([1])
+    assert engine.alive == [0, 2] and engine.module.n_models == 2
+    for m in (0, 2):
+        weights, moments = before[m]
+        for key, value in engine.model_state(m).items():
+            assert torch.equal(value, weights[key]), key
+        after = engine.optim_state(m)
+        assert after["step"] == moments["step"] == 3
+        for name, value in after["exp_avg_sq"].items():
+            assert torch.equal(value, moments["exp_avg_sq"][name]), name
+    losses = engine.train_step(data.train(4), 4)
+    assert losses.shape == (3,) and losses[1] == 0 and (losses[[0, 2]] > 0).all()
+    assert engine.eval_losses(next(data.val(("val", "general"), 3))[0])[1] == 0

@@ -66,6 +66,9 @@ class _Engine:
         with self.autocast:
             return self._losses(batch)
 
+    def retire(self, runs: list[int]) -> None:
+        """Stop computing the job's runs ``runs`` (they have ended); a single run never is."""
+
     @torch.no_grad()
     def eval_losses(self, batch) -> torch.Tensor:
         """(M,) mean losses on one validation batch (no update)."""
@@ -122,20 +125,46 @@ class SingleEngine(_Engine):
 
 
 class StackEngine(_Engine):
+    """M stacked runs. Runs that end before the others are *retired* (:meth:`retire`): the
+    stack is rebuilt from the live runs' weights and moments, so a stack of different budgets
+    costs the sum of its runs, not M times the longest. Batches and losses keep the job's M
+    rows (a retired run's loss is 0) so the loop indexes runs the same way throughout."""
+
     def __init__(self, configs, device, bf16, states):
         super().__init__(configs, device, bf16)
-        cfg = configs[0]
+        self.cfg = configs[0]
         self.n_models = len(configs)
+        self._build(list(range(self.n_models)), states)
+
+    def _build(self, alive: list[int], states: list[dict], optim_states=None) -> None:
+        cfg = self.cfg
+        self.alive = alive  # the job's index of each stacked row
+        self._rows = torch.tensor(alive, device=self.device)
         model = StackedGPT.from_state_dicts(cfg.model, states)
-        self.module = model.to(device)
+        self.module = model.to(self.device)
         self.fwd = torch.compile(model, mode=self.compile_mode) if self.compiled else model
         self.optimizer = StackedAdamW(
             list(model.named_parameters()), betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
             weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, compile=self.compiled)
-        self.lr_device = torch.tensor(self.lr_table, dtype=torch.float32, device=device)
+        if optim_states is not None:
+            self.optimizer.load_model_states(optim_states)
+        self.lr_device = torch.tensor(self.lr_table[:, alive], dtype=torch.float32,
+                                      device=self.device)
+
+    def retire(self, runs: list[int]) -> None:
+        """Drop the job's runs ``runs`` (ended) from the stack; the others go on unchanged."""
+        keep = [m for m in self.alive if m not in set(runs)]
+        if not keep or len(keep) == len(self.alive):
+            return
+        states = [self.model_state(m) for m in keep]
+        optim = [self.optim_state(m) for m in keep]
+        self._build(keep, states, optim)
 
     def _losses(self, batch) -> torch.Tensor:
-        return self.fwd(*batch)
+        if len(self.alive) == self.n_models:
+            return self.fwd(*batch)
+        live = self.fwd(*(t.index_select(0, self._rows) for t in batch))
+        return live.new_zeros(self.n_models).index_copy(0, self._rows, live)
 
     def train_step(self, batch, step: int) -> torch.Tensor:
         losses = self._forward(batch)
@@ -145,10 +174,10 @@ class StackEngine(_Engine):
         return losses.detach().float()
 
     def model_state(self, m: int) -> dict:
-        return self.module.model_state(m)
+        return self.module.model_state(self.alive.index(m))
 
     def optim_state(self, m: int) -> dict:
-        return self.optimizer.model_state(m)
+        return self.optimizer.model_state(self.alive.index(m))
 
     def load_optim_states(self, states: list[dict]) -> None:
         self.optimizer.load_model_states(states)

@@ -308,6 +308,31 @@ def train(configs, *, resume: bool = False, progress: bool = True, desc: str | N
     return skipped + job.results
 
 
+def _worth_retiring(job: _Job, n_ending: int, steps_left: int) -> bool:
+    """Whether to rebuild a stack without its ended runs. Eager, it costs nothing; compiled,
+    it costs a recompile, priced at twice the first timed segment's excess over the measured
+    step time (the first segment holds the first compile), against the ended runs' share of
+    the remaining steps."""
+    engine = job.engine
+    if not getattr(engine, "alive", None) or len(engine.alive) <= n_ending:
+        return False
+    if not engine.compiled:
+        return True
+    if len(job.segments) < 2:
+        return False  # no step time measured past the compile yet
+    per_step = job.configs[0].tokens_per_step
+
+    def steps(tokens) -> float:
+        return float(np.max(tokens)) / per_step
+
+    secs = sum(s for s, _ in job.segments[1:])
+    sec_per_step = secs / max(sum(steps(t) for _, t in job.segments[1:]), 1.0)
+    first_secs, first_tokens = job.segments[0]
+    compile_secs = max(first_secs - steps(first_tokens) * sec_per_step, 0.0)
+    saved = steps_left * sec_per_step * n_ending / len(engine.alive)
+    return saved > 2 * compile_secs
+
+
 def _loop(job: _Job, progress: bool, desc: str | None) -> None:
     cfg0, engine, M = job.configs[0], job.engine, len(job.configs)
     last = max(job.n_steps)
@@ -358,6 +383,8 @@ def _loop(job: _Job, progress: bool, desc: str | None) -> None:
             seg_start, seg_tokens = time.perf_counter(), np.zeros(M)
         for m in ends:
             job.close(m, "complete")
+        if ends and step < stop and _worth_retiring(job, len(ends), stop - step):
+            engine.retire(ends)
         if bar is not None:
             bar.update(1)
     if bar is not None:

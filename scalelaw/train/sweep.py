@@ -20,7 +20,7 @@ Run names are deterministic (``<name>_<label per axis>``, e.g. ``ladder_d2-64_D2
 a sweep is resumable: runs whose JSONL is complete are skipped, the others (re)start, from their
 checkpoints when they have them. Same-shape runs (:func:`~scalelaw.train.config.stack_key`)
 are packed into stacks of at most ``max_stack`` (sorted by length, so a stack's runs end
-together). ``index.csv`` in the output folder lists every run with its config summary, status,
+close together; a run that ends first leaves the stack, which goes on without it). ``index.csv`` in the output folder lists every run with its config summary, status,
 final losses and wall time; it is rewritten after every job.
 
 Executors: ``inline`` (default) trains the jobs one after another in this process;
