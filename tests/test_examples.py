@@ -84,6 +84,21 @@ def test_encdec_example(tmp_path, capsys):
     assert res["optimum"]["N_e"] + res["optimum"]["N_d"] == pytest.approx(4 * (points["n_enc_params"] + points["n_dec_params"]).max())
 
 
+def test_encdec_source_check_reproduces_the_logged_val_loss(shards, tmp_path, one_thread):
+    """The check's own-source loss is the trainer's final val loss, computed independently."""
+    pytest.importorskip("torch")
+    from scalelaw.train.config import get_preset
+    from scalelaw.train.loop import train
+
+    cfg = get_preset("tiny-encdec", n_steps=20, device="cpu", data_root=str(shards),
+                     out_dir=str(tmp_path), save_checkpoint=True)
+    result, = train(cfg, progress=False)
+    res = load_example("encdec_source_check").source_losses(tmp_path / f"{cfg.run_name}.pt")
+    assert res["step"] == 20 and res["target_bytes"] > 0
+    assert res["own source"] == pytest.approx(result["final"]["val"], rel=1e-5)
+    assert np.isfinite(res["another pair's source"])
+
+
 def test_dcpt_example(tmp_path, capsys):
     data = need("cpu_dcpt")
     res = load_example("dcpt_mixture").main(str(data), str(tmp_path))
