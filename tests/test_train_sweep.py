@@ -206,3 +206,17 @@ def test_cli_data_build_tiny(tmp_path):
 def test_example_specs_expand():
     for path in sorted((ROOT / "examples" / "sweeps").glob("*.yaml")):
         assert expand(path), path
+
+
+@pytest.mark.parametrize("spec, min_sizes", [("ladder.yaml", 7), ("cpu_sizes.yaml", 7)])
+def test_size_sweeps_meet_the_data_set_design(spec, min_sizes):
+    """Issue 7's N x D grids: >= 7 sizes over >= 30x non-embedding parameters, several budgets
+    per size, and at most ~4 passes over the 22.5 MB general corpus."""
+    runs = expand(ROOT / "examples" / "sweeps" / spec)
+    sizes = sorted({r.counts()["N"] for r in runs})
+    assert len(sizes) >= min_sizes and sizes[-1] / sizes[0] >= 30
+    budgets = {}
+    for r in runs:
+        budgets.setdefault(r.counts()["N"], set()).add(r.steps * r.tokens_per_step)
+    assert all(len(b) >= 3 for b in budgets.values())
+    assert max(r.steps * r.tokens_per_step for r in runs) <= 4 * 22_505_696
