@@ -58,7 +58,10 @@ def main() -> None:
     ap.add_argument("--data-root", default=None, help="shard folder (default: the run's)")
     ap.add_argument("--pairs", type=int, default=None, help="held-out pairs (default: the run's eval_seqs)")
     args = ap.parse_args()
-    res = source_losses(args.checkpoint, args.data_root, args.pairs)
+    try:
+        res = source_losses(args.checkpoint, args.data_root, args.pairs)
+    except (FileNotFoundError, ValueError) as err:  # ConfigError is a ValueError
+        raise SystemExit(f"encdec_source_check: {err}") from None
     own, other = res["own source"], res["another pair's source"]
     print(f"{res['run']} at step {res['step']}, {res['target_bytes']:,} held-out target bytes:")
     print(f"  loss with its own source      {own:.4f}")
