@@ -190,6 +190,10 @@ def test_cli_errors_are_clear(shards, tmp_path, capsys):
     assert "scalelaw data build --tiny" in capsys.readouterr().err
     assert main(["train", "--list-presets"]) == 0
     assert "d12-768" in capsys.readouterr().out
+    # a bad schedule with --tokens is reported with the steps the budget gives (8192 / 1024)
+    assert main(["train", "--tokens", "8192", "--schedule",
+                 "cosine:n_steps={n_steps},peak=1e-3,floor=oops", "--print-config"]) == 2
+    assert "'cosine:n_steps=8,peak=1e-3,floor=oops': bad value for 'floor'" in capsys.readouterr().err
     assert main(["sweep", str(ROOT / "examples/sweeps/tiny.yaml"), "--out",
                  str(tmp_path / "d"), "--dry-run"]) == 0
     assert "8 runs" in capsys.readouterr().out

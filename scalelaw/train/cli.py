@@ -137,8 +137,10 @@ def _train_config(args):
         overrides["save_checkpoint"] = True
     overrides.update(parse_override_strings(args.set))
     if args.tokens is not None:
-        tmp = apply_overrides(cfg, {k: v for k, v in overrides.items() if k != "n_steps"},
-                              from_string=True)
+        # tokens per step depend on batch and sequence length only; the schedule is checked
+        # once, below, with the steps it will really have
+        tmp = apply_overrides(cfg, {k: v for k, v in overrides.items()
+                                    if k not in ("n_steps", "schedule")}, from_string=True)
         overrides["n_steps"] = max(1, round(args.tokens / tmp.tokens_per_step))
     return apply_overrides(cfg, overrides, from_string=True)
 
