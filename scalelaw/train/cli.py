@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="shard folder (default $SCALELAW_SHARDS or shards/)")
     p.add_argument("--names", default=None, help="comma-separated corpora (default: all)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p = dsub.add_parser("bpe", help="train a byte-level BPE on general text and tokenise the "
+                                    "text corpora with it (then train with --set tokenizer=bpeV)")
+    p.add_argument("--vocab", type=int, required=True, help="vocabulary size, e.g. 1024")
+    p.add_argument("--tiny", action="store_true", help="the small test corpus")
+    p.add_argument("--root", default=None, help="shard folder (default $SCALELAW_SHARDS or shards/)")
+    p.add_argument("--names", default=None, help="comma-separated text corpora (default: all)")
     for action, what in (("pack", "compress the built shards into one archive"),
                          ("unpack", "extract an archive made by pack")):
         p = dsub.add_parser(action, help=what)
@@ -111,13 +117,24 @@ def _cmd_data(args) -> int:
         for name, meta in metas.items():
             print(f"{name}: {meta.get('bytes')} bytes")
         return 0
+    if args.action == "bpe":
+        from scalelaw.train.config import tokenizer_vocab
+
+        tokenizer_vocab(f"bpe{args.vocab}")  # the range check, before minutes of work
+        names = args.names.split(",") if args.names else None
+        ratios = corpora.build_bpe(args.vocab, root, tiny=args.tiny, names=names)
+        for key, ratio in ratios.items():
+            print(f"{key}: {ratio:.3f} bytes per token")
+        print(f"tokenizer: {corpora.bpe_path(root, tiny=args.tiny, vocab_size=args.vocab)}; "
+              f"train with --set tokenizer=bpe{args.vocab}")
+        return 0
     if args.action == "pack":
         print(corpora.pack(root, args.archive))
         return 0
     if args.action == "unpack":
         print(corpora.unpack(args.archive, root))
         return 0
-    print("scalelaw data: say build, pack or unpack (see scalelaw data --help)", file=sys.stderr)
+    print("scalelaw data: say build, bpe, pack or unpack (see scalelaw data --help)", file=sys.stderr)
     return 2
 
 

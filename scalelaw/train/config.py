@@ -34,6 +34,7 @@ from scalelaw.model_size import count_params
 __all__ = [
     "ConfigError",
     "config_changes",
+    "tokenizer_vocab",
     "check_complete_log",
     "ModelConfig",
     "TrainConfig",
@@ -111,6 +112,9 @@ class TrainConfig:
     corpus: str = "general"  # LM training corpus (corpora.load_tokens name)
     pairs: str = "enfr"  # parallel corpus of encdec runs (corpora.load_pairs name)
     tiny_data: bool = False  # use the seconds-to-build tiny corpora (tests, CI)
+    # "byte" (default: one byte = one token, vocab 256) or "bpe<V>": the shards of
+    # `scalelaw data bpe --vocab V` (decoder-only runs; the model's vocab follows)
+    tokenizer: str = "byte"
     data_root: str | None = None  # shard folder; None = corpora.DEFAULT_ROOT ($SCALELAW_SHARDS)
     # --- optimisation
     batch_size: int = 16  # sequences per step; tokens per step = batch_size * seq_len
@@ -189,6 +193,8 @@ class TrainConfig:
         name = f"{arch}_{kind}{self.steps}_seed{self.seed}"
         if self.is_cpt:
             name += f"_{self.domain}-r{self.mix_ratio:g}"
+        if self.tokenizer != "byte":
+            name += f"_{self.tokenizer}"
         return name
 
     def to_dict(self) -> dict:
@@ -240,6 +246,13 @@ class TrainConfig:
                                   f"got {self.mix_ratio!r}")
         elif self.mix_ratio is not None:
             raise ConfigError("mix_ratio is set but domain is not: name the domain corpus")
+        vocab = tokenizer_vocab(self.tokenizer)
+        if self.model.vocab != vocab:
+            raise ConfigError(f"tokenizer {self.tokenizer!r} has {vocab} tokens but the model's "
+                              f"vocab is {self.model.vocab}; set vocab={vocab}")
+        if self.tokenizer != "byte" and self.model.arch != "gpt":
+            raise ConfigError(f"tokenizer {self.tokenizer!r}: only decoder-only runs read BPE "
+                              "shards; encoder-decoder pairs are byte-level")
         if self.name is not None and not re.fullmatch(r"[A-Za-z0-9._+=-]+", self.name):
             raise ConfigError(f"run name {self.name!r} may only hold letters, digits and ._+=-")
         return self
@@ -379,6 +392,17 @@ def _coerce(key: str, value, hint, from_string: bool):
     raise bad  # pragma: no cover - every field has one of the types above
 
 
+def tokenizer_vocab(tokenizer: str) -> int:
+    """Vocabulary size of a tokenizer name: ``"byte"`` -> 256, ``"bpe1024"`` -> 1024."""
+    if tokenizer == "byte":
+        return 256
+    match = re.fullmatch(r"bpe(\d+)", str(tokenizer))
+    if not match or not 256 <= int(match.group(1)) <= 65536:
+        raise ConfigError(f"tokenizer must be 'byte' or 'bpe<V>' with 256 <= V <= 65536 "
+                          f"(e.g. 'bpe1024'), got {tokenizer!r}")
+    return int(match.group(1))
+
+
 def apply_overrides(cfg: TrainConfig, overrides: dict, *, from_string: bool = False) -> TrainConfig:
     """A copy of ``cfg`` with flat ``overrides`` applied, type-checked, then validated.
 
@@ -399,6 +423,8 @@ def apply_overrides(cfg: TrainConfig, overrides: dict, *, from_string: bool = Fa
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"unknown config key {key!r}{hint}; known keys: {', '.join(known)}")
+    if "tokenizer" in train_changes and "vocab" not in model_changes:
+        model_changes["vocab"] = tokenizer_vocab(train_changes["tokenizer"])  # vocab follows
     model = dataclasses.replace(cfg.model, **model_changes)
     return dataclasses.replace(cfg, model=model, **train_changes).validate()
 
@@ -471,9 +497,10 @@ def estimate_memory(cfg: TrainConfig, n_models: int = 1, *, bf16: bool, flash: b
 # hyper-parameters, the device set-up, or when the loop stops to evaluate, log and checkpoint.
 # Runs may differ in everything else: seed, schedule, n_steps, corpus, domain, mix_ratio,
 # init_from, name, save_checkpoint.
-_STACK_FIELDS = ("batch_size", "tiny_data", "data_root", "weight_decay", "beta1", "beta2", "eps",
-                 "grad_clip", "device", "dtype", "compile", "compile_mode", "eval_interval",
-                 "eval_seqs", "log_interval", "out_dir", "ckpt_interval", "stop_at")
+_STACK_FIELDS = ("batch_size", "tiny_data", "tokenizer", "data_root", "weight_decay", "beta1",
+                 "beta2", "eps", "grad_clip", "device", "dtype", "compile", "compile_mode",
+                 "eval_interval", "eval_seqs", "log_interval", "out_dir", "ckpt_interval",
+                 "stop_at")
 
 
 def stack_key(cfg: TrainConfig) -> tuple:

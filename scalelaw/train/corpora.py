@@ -127,9 +127,9 @@ class MissingCorpusError(FileNotFoundError):
     """A corpus shard is not on disk; the message names the corpus, the path and the command
     that builds it."""
 
-    def __init__(self, name: str, path, tiny: bool = False):
+    def __init__(self, name: str, path, tiny: bool = False, command: str | None = None):
         self.name, self.path = name, Path(path)
-        self.command = "scalelaw data build --tiny" if tiny else "scalelaw data build"
+        self.command = command or ("scalelaw data build --tiny" if tiny else "scalelaw data build")
         super().__init__(
             f"corpus {name!r} not found: no {self.path}. Build it with `{self.command}` (shards "
             f"go to $SCALELAW_SHARDS, default ./shards), or unpack an archive made by "
@@ -528,9 +528,56 @@ def _bytes(path: Path) -> np.ndarray:
     return np.memmap(path, dtype=np.uint8, mode="r")
 
 
-def load_tokens(name, split, root=DEFAULT_ROOT, *, tiny=False) -> np.ndarray:
-    """The byte tokens of a text corpus split as a read-only uint8 memmap (0x00 = separator)."""
-    return _bytes(_shard(name, split, root, tiny, "text", f"{split}.bin"))
+def load_tokens(name, split, root=DEFAULT_ROOT, *, tiny=False, tokenizer="byte") -> np.ndarray:
+    """The tokens of a text corpus split as a read-only memmap: bytes (uint8, 0x00 = separator)
+    by default, or with ``tokenizer="bpe<V>"`` the uint16 ids of :func:`build_bpe`'s shards."""
+    path = _shard(name, split, root, tiny, "text", f"{split}.bin")
+    if tokenizer == "byte":
+        return _bytes(path)
+    bpe_path = path.with_name(f"{split}.{tokenizer}.u16")
+    if not bpe_path.is_file():
+        vocab = tokenizer[len("bpe"):]
+        raise MissingCorpusError(name, bpe_path, tiny,
+                                 f"scalelaw data bpe --vocab {vocab}{' --tiny' if tiny else ''}")
+    if bpe_path.stat().st_size == 0:
+        return np.zeros(0, dtype=np.uint16)
+    return np.memmap(bpe_path, dtype=np.uint16, mode="r")
+
+
+def bpe_path(root=DEFAULT_ROOT, *, tiny=False, vocab_size: int) -> Path:
+    """Where :func:`build_bpe` keeps the merges of a ``vocab_size`` tokenizer (beside the
+    ``general`` corpus it is trained on, so ``pack`` carries it)."""
+    return _corpus_dir("general", root, tiny) / f"bpe{vocab_size}.json"
+
+
+def build_bpe(vocab_size: int, root=DEFAULT_ROOT, *, tiny=False, names=None) -> dict:
+    """Train a byte-level BPE of ``vocab_size`` tokens on the ``general`` training split and
+    write every text corpus (or ``names``) as ``<split>.bpe<V>.u16`` beside its byte shards.
+
+    The tokenizer is trained on general text only, as a base model's would be, so continual
+    pre-training on a domain sees that domain through a general tokenizer (D-CPT's setting).
+    Returns bytes per token by ``corpus/split`` (the factor that turns a loss per token into
+    a loss per byte).
+    """
+    from scalelaw.train.bpe import BPE
+
+    names = [n for n in (_check_names(names) if names else NAMES) if CORPORA[n]["kind"] == "text"]
+    tok = BPE.train(bytes(load_tokens("general", "train", root, tiny=tiny)), vocab_size)
+    # a small corpus may run out of pairs before vocab_size: the files keep the asked-for name
+    # and the model its vocab_size rows, some never used
+    tok.save(bpe_path(root, tiny=tiny, vocab_size=vocab_size))
+    ratios = {}
+    for name in names:
+        for split in SPLITS:
+            data = load_tokens(name, split, root, tiny=tiny)
+            ids = tok.encode(bytes(data))
+            out = _shard(name, split, root, tiny, "text", f"{split}.bin").with_name(
+                f"{split}.bpe{vocab_size}.u16")
+            tmp = out.with_name(out.name + ".partial")
+            ids.tofile(tmp)
+            os.replace(tmp, out)
+            ratios[f"{name}/{split}"] = len(data) / max(len(ids), 1)
+    return ratios
 
 
 def load_pairs(name, split, root=DEFAULT_ROOT, *, tiny=False):

@@ -6,8 +6,8 @@ uninterrupted one would, a stacked model sees the same batches as the same run a
 data order does not depend on the device. Validation uses fixed, evenly spaced windows of the
 held-out split, the same for every run with the same ``seq_len`` and ``eval_seqs``.
 
-The token arrays a stack of runs needs are concatenated into one uint8 tensor that lives on the
-device (the corpora are tens of MB), so a batch is one gather there, not a host-to-device copy
+The token arrays a stack of runs needs are concatenated into one tensor (uint8 bytes, or int32
+BPE ids) that lives on the device (the corpora are tens of MB), so a batch is one gather there, not a host-to-device copy
 of tokens.
 """
 
@@ -47,7 +47,8 @@ class TokenBank:
         if key not in self._spans:
             from scalelaw.train import corpora
 
-            tokens = corpora.load_tokens(name, split, corpus_root(cfg), tiny=cfg.tiny_data)
+            tokens = corpora.load_tokens(name, split, corpus_root(cfg), tiny=cfg.tiny_data,
+                                         tokenizer=cfg.tokenizer)
             if len(tokens) < cfg.model.seq_len + 2:
                 raise ConfigError(f"corpus {name!r} ({split}) has {len(tokens)} tokens, fewer than "
                                   f"one window of seq_len={cfg.model.seq_len} + 1")
@@ -57,9 +58,22 @@ class TokenBank:
         return self._spans[key]
 
     def tensor(self, device) -> torch.Tensor:
-        """All arrays as one uint8 tensor on ``device``."""
+        """All arrays as one tensor on ``device``: uint8 for bytes, int32 for BPE ids (torch
+        indexes no uint16)."""
         flat = np.concatenate([np.asarray(a) for a in self._arrays.values()])
+        if flat.dtype != np.uint8:
+            flat = flat.astype(np.int32)
         return torch.from_numpy(flat).to(device)
+
+    def bytes_per_token(self, cfg: TrainConfig, name: str, split: str) -> float:
+        """Bytes of text per token of ``(name, split)``: 1 for bytes; for BPE the factor that
+        turns a loss in nats per token into nats per byte (divide by it)."""
+        if cfg.tokenizer == "byte":
+            return 1.0
+        from scalelaw.train import corpora
+
+        n_bytes = len(corpora.load_tokens(name, split, corpus_root(cfg), tiny=cfg.tiny_data))
+        return n_bytes / max(self._spans[(name, split)][1], 1)
 
 
 def gather_windows(bank, offsets, seq_len: int):
@@ -191,6 +205,9 @@ class LMBatches:
                 val_spans[(split, corpus)] = bank.add(cfg, corpus, "val")
         self.windows = {key: val_windows(span, self.seq, cfg0.eval_seqs)
                         for key, span in val_spans.items()}
+        self.tokenizer = cfg0.tokenizer
+        self.val_bytes_per_token = {corpus: bank.bytes_per_token(cfg0, corpus, "val")
+                                    for _, corpus in val_spans}
         self.bank = bank.tensor(device)
         self._chunk, self._chunk_start = None, -1
 
@@ -218,6 +235,10 @@ class LMBatches:
         info = {"train_corpus_tokens": s.general[1]}
         if s.domain is not None:
             info["domain_corpus_tokens"] = s.domain[1]
+        if self.tokenizer != "byte":
+            info["tokenizer"] = self.tokenizer
+            info["val_bytes_per_token"] = {corpus: self.val_bytes_per_token[corpus]
+                                           for _, corpus in self.splits[m].values()}
         return info
 
     def epoch(self, m: int, step: int) -> float:

@@ -105,7 +105,8 @@ def _axis(key: str, values) -> list[tuple[str, object]]:
         return [(k if kinds.count(k) == 1 else f"{k}{i}", v)
                 for i, (k, v) in enumerate(zip(kinds, values))]
     label = {"preset": "{}", "tokens": None, "seed": "seed{}", "mix_ratio": "r{}",
-             "domain": "{}", "n_enc_layer": "enc{}", "n_dec_layer": "dec{}"}.get(key, key + "{}")
+             "domain": "{}", "n_enc_layer": "enc{}", "n_dec_layer": "dec{}",
+             "tokenizer": "{}"}.get(key, key + "{}")
     out = []
     for v in values:
         if key == "tokens":
