@@ -1,4 +1,4 @@
-"""A small byte-level BPE tokenizer, trained locally on our corpora (optional; bytes are the default).
+"""A small byte-level BPE tokenizer trained locally on our corpora (optional; bytes are the default).
 
 Byte-pair encoding (Sennrich et al. 2016, arXiv:1508.07909) in its byte-level form (GPT-2,
 Radford et al. 2019): start from the 256 byte values, then repeatedly merge the most frequent
@@ -109,9 +109,9 @@ class BPE:
         if ids is None:
             ids = list(chunk)
             while len(ids) > 1:
-                ranked = [(self.ranks.get(p, len(self.ranks)), k) for k, p in enumerate(zip(ids, ids[1:]))]
-                rank, k = min(ranked)
-                if rank == len(self.ranks):
+                none = len(self.ranks)  # rank of a pair that is not a merge
+                rank, k = min((self.ranks.get(p, none), k) for k, p in enumerate(zip(ids, ids[1:])))
+                if rank == none:
                     break
                 ids[k:k + 2] = [256 + rank]
             self._cache[chunk] = ids

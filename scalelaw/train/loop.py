@@ -43,6 +43,7 @@ from scalelaw.train.runlog import RunLog, read_header
 
 __all__ = ["train", "log_path", "checkpoint_path"]
 
+
 def log_path(cfg: TrainConfig) -> Path:
     return Path(cfg.out_dir) / f"{cfg.run_name}.jsonl"
 

@@ -20,8 +20,9 @@ Run names are deterministic (``<name>_<label per axis>``, e.g. ``ladder_d2-64_D2
 a sweep is resumable: runs whose JSONL is complete are skipped, the others (re)start, from their
 checkpoints when they have them. Same-shape runs (:func:`~scalelaw.train.config.stack_key`)
 are packed into stacks of at most ``max_stack`` (sorted by length, so a stack's runs end
-close together; a run that ends first leaves the stack, which goes on without it). ``index.csv`` in the output folder lists every run with its config summary, status,
-final losses and wall time; it is rewritten after every job.
+close together; a run that ends first leaves the stack, which goes on without it).
+``index.csv`` in the output folder lists every run with its config summary, status, final
+losses and wall time; it is rewritten after every job.
 
 Executors: ``inline`` (default) trains the jobs one after another in this process;
 ``submitit`` hands each job to :class:`submitit.AutoExecutor` (Slurm when ``sbatch`` is there,
@@ -49,8 +50,8 @@ from pathlib import Path
 from scalelaw.train.config import (ConfigError, TrainConfig, apply_overrides,
                                    check_complete_log, get_preset, stack_key)
 
-__all__ = ["load_spec", "expand", "pack", "shard_runs", "run_sweep", "archive_logs",
-           "INDEX_COLUMNS"]
+__all__ = ["load_spec", "expand", "pack", "shard_runs", "parse_shard", "run_sweep",
+           "archive_logs", "INDEX_COLUMNS"]
 
 _SPEC_KEYS = {"name", "base", "grid", "max_stack"}
 INDEX_COLUMNS = ["run", "status", "job", "preset", "arch", "n_params", "n_enc_params",
@@ -168,12 +169,13 @@ def pack(runs: list[TrainConfig], max_stack: int = 8) -> list[list[TrainConfig]]
 
 
 def _job_cost(job: list[TrainConfig]) -> float:
-    """Training FLOPs of a job: a stack runs every model until its longest run ends."""
+    """Training FLOPs of a job: the sum of its runs' (a run that ends leaves its stack)."""
     cfg = job[0]
-    return float(cfg.counts()["flops_per_token"]) * cfg.tokens_per_step * max(c.steps for c in job) * len(job)
+    return float(cfg.counts()["flops_per_token"]) * cfg.tokens_per_step * sum(c.steps for c in job)
 
 
-def shard_runs(runs: list[TrainConfig], shard: tuple[int, int], max_stack: int = 8) -> list[TrainConfig]:
+def shard_runs(runs: list[TrainConfig], shard: tuple[int, int],
+               max_stack: int = 8) -> list[TrainConfig]:
     """The runs of shard ``k`` of ``n`` (``shard=(k, n)``, 0 <= k < n).
 
     The jobs of the *whole* sweep (finished runs included, so every process sees the same
