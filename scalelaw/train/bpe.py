@@ -1,4 +1,4 @@
-"""A small byte-level BPE tokenizer trained locally on our corpora (optional; bytes are the default).
+"""A small byte-level BPE tokenizer, trained locally (optional; bytes are the default).
 
 Byte-pair encoding (Sennrich et al. 2016, arXiv:1508.07909) in its byte-level form (GPT-2,
 Radford et al. 2019): start from the 256 byte values, then repeatedly merge the most frequent
