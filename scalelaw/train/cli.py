@@ -216,7 +216,8 @@ def _cmd_sweep(args) -> int:
         print(f"sweep: logs packed into {archive_logs(args.out, args.archive)}")
     failed = [r["run"] for r in rows if r["status"] == "failed"]
     done = sum(r["status"] == "complete" for r in rows)
-    print(f"sweep: {done}/{len(rows)} runs complete -> {args.out}/index.csv")
+    index = f"index.shard{shard[0]}of{shard[1]}.csv" if shard else "index.csv"
+    print(f"sweep: {done}/{len(rows)} runs complete -> {args.out}/{index}")
     if failed:
         print(f"sweep: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
         return 1
