@@ -79,6 +79,37 @@ def measure(size, *, n_models, compile_mode, batch, seq_len, steps, warmup, devi
     return per_step, t1 - t0, configs[0].counts()
 
 
+def measure_budgets(size, *, budgets, compile_mode, batch, seq_len, retire, device):
+    """Seconds to train one stack of runs of ``budgets`` steps (e.g. 1:2:4:8 x base), each run
+    leaving the stack when it ends (``retire``) or riding along at lr 0 until the longest ends."""
+    compiled = compile_mode != "eager"
+    configs = [get_preset(size, seed=m, name=f"bench{m}", n_steps=n, batch_size=batch,
+                          seq_len=seq_len, device=device.type, compile=compiled,
+                          compile_mode=compile_mode if compiled else "default")
+               for m, n in enumerate(budgets)]
+    bf16 = device.type == "cuda"
+    if compiled:
+        torch._dynamo.reset()
+    engine = build_engine(configs, device, bf16, [initial_state(c) for c in configs], stack=True)
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    tokens = torch.randint(0, 256, (len(budgets), batch, seq_len + 1), generator=gen).to(device)
+    batch_xy = (tokens[..., :-1], tokens[..., 1:])
+    t0 = time.perf_counter()
+    for step in range(1, max(budgets) + 1):
+        loss = engine.train_step(batch_xy, step)
+        ended = [m for m, n in enumerate(budgets) if n == step]
+        if retire and ended and step < max(budgets):
+            loss.sum().item()
+            engine.retire(ended)
+    loss.sum().item()
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    del engine
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return seconds
+
+
 def fmt(x):
     return f"{x / 1e6:.2f}M" if x >= 1e5 else f"{x / 1e3:.1f}k"
 
@@ -96,6 +127,10 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=None, help="untimed first steps (compile)")
     ap.add_argument("--run-steps", type=int, default=2000,
                     help="steps per run for the sweep ratio with compile time included")
+    ap.add_argument("--budget-sizes", default=None,
+                    help="presets for the stack-of-budgets comparison (runs leaving the stack)")
+    ap.add_argument("--budget-steps", type=int, default=None,
+                    help="steps of the shortest run there (default 100 on the GPU, 10 on CPU)")
     ap.add_argument("--json", default=None, help="also write the results to this file")
     args = ap.parse_args(argv)
 
@@ -105,6 +140,7 @@ def main(argv=None):
         torch.set_float32_matmul_precision("high")
         sizes = args.sizes or "d2-64,d2-128,d4-256,d6-384,d8-512,d12-768"
         stack_sizes = args.stack_sizes or "d2-128,d4-128,d4-256,d6-256"
+        budget_sizes = args.budget_sizes or "d2-128,d4-256"
         modes = (args.modes or "eager,default,reduce-overhead").split(",")
         batch, seq_len = args.batch or 64, args.seq_len or 512
         steps, warmup, stack = args.steps or 50, args.warmup or 10, args.stack or 8
@@ -113,13 +149,14 @@ def main(argv=None):
     else:
         sizes = args.sizes or "tiny,d2-64"
         stack_sizes = args.stack_sizes or "tiny"
+        budget_sizes = args.budget_sizes or "tiny"
         modes = (args.modes or "eager").split(",")
         batch, seq_len = args.batch or 16, args.seq_len or 64
         steps, warmup, stack = args.steps or 5, args.warmup or 2, args.stack or 4
         print(f"CPU reduced mode ({device_name(device)}, {torch.get_num_threads()} threads, "
               f"torch {torch.__version__}): checks the benchmark runs; NOT the GPU figures.")
     results = {"device": device_name(device), "torch": torch.__version__, "batch": batch,
-               "seq_len": seq_len, "sizes": [], "sweeps": []}
+               "seq_len": seq_len, "sizes": [], "sweeps": [], "budget_stacks": []}
 
     print(f"\nPer size, one model, B={batch}, T={seq_len}, {steps} timed steps after {warmup}:")
     print(f"{'preset':<10} {'N':>8} {'mode':<16} {'tokens/s':>10} {'MFU':>7} {'vs eager':>9}")
@@ -169,6 +206,22 @@ def main(argv=None):
                                   "stacked_tokens_per_s": stack_tps,
                                   "ratio_steady": stack_tps / seq_tps,
                                   "ratio_with_compile": seq_total / stack_total})
+    base = args.budget_steps or (100 if cuda else 10)
+    budgets = [base, 2 * base, 4 * base, 8 * base]
+    print(f"\nOne stack of 4 runs of {'/'.join(map(str, budgets))} steps (a size's token budgets): "
+          "runs leave the stack when they end, against riding along at lr 0:")
+    for size in budget_sizes.split(","):
+        try:
+            kept, retired = (measure_budgets(size, budgets=budgets, compile_mode=seq_mode,
+                                             batch=batch, seq_len=seq_len, retire=r, device=device)
+                             for r in (False, True))
+        except Exception as err:  # noqa: BLE001
+            print(f"{size:<10} failed: {type(err).__name__}: {err}")
+            continue
+        print(f"{size:<10} riding along {kept:8.2f} s  leaving {retired:8.2f} s  "
+              f"ratio {kept / retired:.2f}x (compute ratio {4 * max(budgets) / sum(budgets):.2f}x)")
+        results["budget_stacks"].append({"preset": size, "budgets": budgets, "kept_s": kept,
+                                         "retired_s": retired, "ratio": kept / retired})
     if not cuda:
         print("\n(CPU reduced mode: not the GPU figures.)")
     if args.json:
