@@ -31,7 +31,8 @@ def source_losses(ckpt_path, data_root=None, n_pairs=None) -> dict:
     ckpt = checkpoint.load(ckpt_path)
     cfg = TrainConfig.from_dict(ckpt["config"])
     if cfg.model.arch != "encdec":
-        raise ValueError(f"{ckpt_path} is a {cfg.model.arch!r} checkpoint; this check is for encdec")
+        raise ValueError(f"{ckpt_path} is a {cfg.model.arch!r} checkpoint; this check is for "
+                         "encdec")
     changes = {"device": "cpu"}
     if data_root:
         changes["data_root"] = str(data_root)
@@ -53,10 +54,12 @@ def source_losses(ckpt_path, data_root=None, n_pairs=None) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", help="an encoder-decoder checkpoint of `scalelaw train`")
     ap.add_argument("--data-root", default=None, help="shard folder (default: the run's)")
-    ap.add_argument("--pairs", type=int, default=None, help="held-out pairs (default: the run's eval_seqs)")
+    ap.add_argument("--pairs", type=int, default=None,
+                    help="held-out pairs (default: the run's eval_seqs)")
     args = ap.parse_args()
     try:
         res = source_losses(args.checkpoint, args.data_root, args.pairs)

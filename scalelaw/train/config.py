@@ -324,7 +324,8 @@ PRESETS: dict[str, dict] = {
                         seq_len=64, batch_size=16, n_steps=50, eval_interval=10, eval_seqs=32,
                         log_interval=1, tiny_data=True),
 }
-for _layers, _width in [(2, 64), (2, 96), (2, 128), (4, 128), (4, 192), (4, 256), (6, 256), (6, 384),
+for _layers, _width in [(2, 64), (2, 96), (2, 128), (4, 128), (4, 192), (4, 256), (6, 256),
+                        (6, 384),
                         (8, 512), (12, 768)]:
     PRESETS[f"d{_layers}-{_width}"] = _ladder_preset(dict(n_layer=_layers), _width, 512, 64)
 for _enc, _dec, _width in [(2, 2, 128), (4, 2, 128), (2, 4, 128), (4, 4, 128), (2, 2, 256),

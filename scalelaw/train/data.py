@@ -7,8 +7,8 @@ data order does not depend on the device. Validation uses fixed, evenly spaced w
 held-out split, the same for every run with the same ``seq_len`` and ``eval_seqs``.
 
 The token arrays a stack of runs needs are concatenated into one tensor (uint8 bytes, or int32
-BPE ids) that lives on the device (the corpora are tens of MB), so a batch is one gather there, not a host-to-device copy
-of tokens.
+BPE ids) that lives on the device (the corpora are tens of MB), so a batch is one gather there,
+not a host-to-device copy of tokens.
 """
 
 from __future__ import annotations
