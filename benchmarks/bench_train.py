@@ -47,22 +47,34 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def measure(size, *, n_models, compile_mode, batch, seq_len, steps, warmup, device):
-    """Seconds per step (steady state) and warm-up seconds of M models of preset ``size``."""
+def _build(size, *, lengths, compile_mode, batch, seq_len, device, stack):
+    """An engine of runs of preset ``size`` (one per entry of ``lengths``, its steps) and one
+    fixed random batch for them."""
     compiled = compile_mode != "eager"
-    configs = [get_preset(size, seed=m, name=f"bench{m}", n_steps=warmup + steps,
-                          batch_size=batch, seq_len=seq_len, device=device.type,
-                          compile=compiled, compile_mode=compile_mode if compiled else "default")
-               for m in range(n_models)]
+    configs = [get_preset(size, seed=m, name=f"bench{m}", n_steps=n, batch_size=batch,
+                          seq_len=seq_len, device=device.type, compile=compiled,
+                          compile_mode=compile_mode if compiled else "default")
+               for m, n in enumerate(lengths)]
     bf16 = device.type == "cuda"
-    check_memory(configs[0], n_models, device, bf16)
+    check_memory(configs[0], len(configs), device, bf16)
     if compiled:
         torch._dynamo.reset()
-    engine = build_engine(configs, device, bf16, [initial_state(c) for c in configs],
-                          stack=n_models > 1)
+    engine = build_engine(configs, device, bf16, [initial_state(c) for c in configs], stack=stack)
     gen = torch.Generator(device="cpu").manual_seed(0)
-    tokens = torch.randint(0, 256, (n_models, batch, seq_len + 1), generator=gen).to(device)
-    batch_xy = (tokens[..., :-1], tokens[..., 1:])
+    tokens = torch.randint(0, 256, (len(configs), batch, seq_len + 1), generator=gen).to(device)
+    return engine, (tokens[..., :-1], tokens[..., 1:]), configs[0].counts()
+
+
+def _release(device):
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def measure(size, *, n_models, compile_mode, batch, seq_len, steps, warmup, device):
+    """Seconds per step (steady state) and warm-up seconds of M models of preset ``size``."""
+    engine, batch_xy, counts = _build(size, lengths=[warmup + steps] * n_models,
+                                      compile_mode=compile_mode, batch=batch, seq_len=seq_len,
+                                      device=device, stack=n_models > 1)
     t0 = time.perf_counter()
     for step in range(1, warmup + 1):
         engine.train_step(batch_xy, step)
@@ -74,26 +86,15 @@ def measure(size, *, n_models, compile_mode, batch, seq_len, steps, warmup, devi
     _sync(device)
     per_step = (time.perf_counter() - t1) / steps
     del engine
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    return per_step, t1 - t0, configs[0].counts()
+    _release(device)
+    return per_step, t1 - t0, counts
 
 
 def measure_budgets(size, *, budgets, compile_mode, batch, seq_len, retire, device):
     """Seconds to train one stack of runs of ``budgets`` steps (e.g. 1:2:4:8 x base), each run
     leaving the stack when it ends (``retire``) or riding along at lr 0 until the longest ends."""
-    compiled = compile_mode != "eager"
-    configs = [get_preset(size, seed=m, name=f"bench{m}", n_steps=n, batch_size=batch,
-                          seq_len=seq_len, device=device.type, compile=compiled,
-                          compile_mode=compile_mode if compiled else "default")
-               for m, n in enumerate(budgets)]
-    bf16 = device.type == "cuda"
-    if compiled:
-        torch._dynamo.reset()
-    engine = build_engine(configs, device, bf16, [initial_state(c) for c in configs], stack=True)
-    gen = torch.Generator(device="cpu").manual_seed(0)
-    tokens = torch.randint(0, 256, (len(budgets), batch, seq_len + 1), generator=gen).to(device)
-    batch_xy = (tokens[..., :-1], tokens[..., 1:])
+    engine, batch_xy, _ = _build(size, lengths=budgets, compile_mode=compile_mode, batch=batch,
+                                 seq_len=seq_len, device=device, stack=True)
     t0 = time.perf_counter()
     for step in range(1, max(budgets) + 1):
         loss = engine.train_step(batch_xy, step)
@@ -105,8 +106,7 @@ def measure_budgets(size, *, budgets, compile_mode, batch, seq_len, retire, devi
     _sync(device)
     seconds = time.perf_counter() - t0
     del engine
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
+    _release(device)
     return seconds
 
 

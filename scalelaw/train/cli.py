@@ -195,7 +195,7 @@ def _cmd_train(args) -> int:
 
 def _cmd_sweep(args) -> int:
     from scalelaw.train.config import parse_override_strings
-    from scalelaw.train.sweep import parse_shard, run_sweep
+    from scalelaw.train.sweep import index_name, parse_shard, run_sweep
 
     shard = parse_shard(args.shard) if args.shard is not None else None
     overrides = parse_override_strings(args.set)
@@ -216,8 +216,7 @@ def _cmd_sweep(args) -> int:
         print(f"sweep: logs packed into {archive_logs(args.out, args.archive)}")
     failed = [r["run"] for r in rows if r["status"] == "failed"]
     done = sum(r["status"] == "complete" for r in rows)
-    index = f"index.shard{shard[0]}of{shard[1]}.csv" if shard else "index.csv"
-    print(f"sweep: {done}/{len(rows)} runs complete -> {args.out}/{index}")
+    print(f"sweep: {done}/{len(rows)} runs complete -> {args.out}/{index_name(shard)}")
     if failed:
         print(f"sweep: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
         return 1

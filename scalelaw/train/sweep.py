@@ -50,7 +50,7 @@ from pathlib import Path
 from scalelaw.train.config import (ConfigError, TrainConfig, apply_overrides,
                                    check_complete_log, get_preset, stack_key)
 
-__all__ = ["load_spec", "expand", "pack", "shard_runs", "parse_shard", "run_sweep",
+__all__ = ["load_spec", "expand", "pack", "shard_runs", "parse_shard", "index_name", "run_sweep",
            "archive_logs", "INDEX_COLUMNS"]
 
 _SPEC_KEYS = {"name", "base", "grid", "max_stack"}
@@ -195,6 +195,11 @@ def shard_runs(runs: list[TrainConfig], shard: tuple[int, int],
     return [cfg for cfg in runs if cfg.run_name in names]
 
 
+def index_name(shard: tuple[int, int] | None = None) -> str:
+    """The index file a sweep (or shard ``(k, n)`` of one) writes."""
+    return f"index.shard{shard[0]}of{shard[1]}.csv" if shard else "index.csv"
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"1/4"`` -> ``(1, 4)``."""
     k, slash, n = str(text).partition("/")
@@ -311,10 +316,9 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
     out = Path(out)
     runs = expand(spec, overrides={**(overrides or {}), "out_dir": str(out)})
     max_stack = max_stack or int(spec.get("max_stack") or 8)
-    index_name = "index.csv"
+    index = index_name(shard)
     if shard is not None:
         runs = shard_runs(runs, shard, max_stack)
-        index_name = f"index.shard{shard[0]}of{shard[1]}.csv"
     rows = {cfg.run_name: _summary(cfg) for cfg in runs}
     from scalelaw.train.runlog import read_header
 
@@ -343,7 +347,7 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
     if executor not in ("inline", "submitit", "local", "debug"):
         raise ConfigError(f"executor must be inline, submitit, local or debug, got {executor!r}")
     out.mkdir(parents=True, exist_ok=True)
-    _write_index(out, list(rows.values()), index_name)
+    _write_index(out, list(rows.values()), index)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -361,7 +365,7 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
             _from_header(row, header)
         if error is not None and row["status"] != "complete":
             row.update(status="failed", error=error)
-        _write_index(out, list(rows.values()), index_name)
+        _write_index(out, list(rows.values()), index)
         if bar is not None and name not in reported:
             bar.update(1)
             bar.set_postfix(left=bar.total - bar.n, refresh=True)
