@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "laws": "scalelaw.laws",
     "get_law": "scalelaw.laws",
-    "fit": "scalelaw.fitting",
+    "fit": "scalelaw.api",
     "FitResult": "scalelaw.result",
     "GroupedFit": "scalelaw.result",
     "load_fit": "scalelaw.result",

@@ -36,6 +36,20 @@ def load_table(path: str):
     return read_logs(path)
 
 
+def _parse_assignment(text: str, flag: str) -> tuple[str, str]:
+    name, eq, value = text.partition("=")
+    if not eq or not name.strip() or not value.strip():
+        raise SystemExit(f"scalelaw: {flag} expects NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _parse_float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SystemExit(f"scalelaw: {what} must be a number, got {text!r}") from None
+
+
 def _value(text: str):
     try:
         return float(text)
@@ -44,8 +58,6 @@ def _value(text: str):
 
 
 def _at_values(pairs, flag="--at"):
-    from scalelaw.cli import _parse_assignment
-
     out = {}
     for item in pairs:
         name, value = _parse_assignment(item, flag)
@@ -75,7 +87,6 @@ def _summary(fit):
 
 def cmd_fit(args):
     import scalelaw as sl
-    from scalelaw.cli import _parse_assignment, _parse_float
 
     df = load_table(args.data)
     if args.split is not None:

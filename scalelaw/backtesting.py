@@ -72,7 +72,7 @@ def backtest(law, df, inputs=None, target: str = "loss", holdout=("N", 1 / 3), *
     column); ``"loo"`` leaves one run out at a time (one row at a time without a ``run`` column);
     a boolean mask or a callable on the frame selects the held-out rows.
     """
-    from scalelaw.fitting import fit as _fit
+    from scalelaw.api import fit as _fit
 
     law = get_law(law)
     frame = as_frame(df).reset_index(drop=True)
@@ -105,7 +105,7 @@ def compare(laws, df, inputs=None, target: str = "loss", holdout=("N", 1 / 3), *
 
     ``inputs`` is one mapping (each law takes the entries it has inputs for) or ``{law: mapping}``.
     """
-    from scalelaw.fitting import fit as _fit
+    from scalelaw.api import fit as _fit
 
     rows = []
     frame = as_frame(df)

@@ -13,20 +13,6 @@ import sys
 _TRAINER_COMMANDS = ("data", "train", "sweep")
 
 
-def _parse_assignment(text: str, flag: str) -> tuple[str, str]:
-    name, eq, value = text.partition("=")
-    if not eq or not name.strip() or not value.strip():
-        raise SystemExit(f"scalelaw: {flag} expects NAME=VALUE, got {text!r}")
-    return name.strip(), value.strip()
-
-
-def _parse_float(text: str, what: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise SystemExit(f"scalelaw: {what} must be a number, got {text!r}") from None
-
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scalelaw",

@@ -212,7 +212,7 @@ class FitResult:
                   progress: Callable[[int, int], None] | None = None) -> "FitResult":
         """Attach ``n`` bootstrap refits (by run, block or row; see :mod:`scalelaw.bootstrap`)."""
         from scalelaw.bootstrap import refit_resamples, resample_counts
-        from scalelaw.fitting.fit import make_pred_fn
+        from scalelaw.fitting.search import make_pred_fn
 
         if int(n) != n or n < 2:
             raise ValueError(f"bootstrap n must be an integer >= 2, got {n!r}")

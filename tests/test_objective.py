@@ -6,7 +6,7 @@ from scipy.optimize import check_grad, least_squares
 from scipy.special import huber
 
 import scalelaw as sl
-from scalelaw.fitting.fit import make_pred_fn
+from scalelaw.fitting.search import make_pred_fn
 from scalelaw.fitting.objective import objective
 from scalelaw.fitting.solver import batched_lm
 from scalelaw.fitting.spec import ParamSpec

@@ -1,5 +1,6 @@
-"""Fitting laws to data: objective, parameter spec, multi-start search and the ``fit`` entry point."""
+"""The fitting machinery: data checks, objective, parameter spec, starts and multi-start search.
 
-from .fit import fit
-
-__all__ = ["fit"]
+It knows laws and nothing above them: :func:`scalelaw.fit` (in :mod:`scalelaw.api`) runs
+:func:`~scalelaw.fitting.search.search` and wraps what it returns in a
+:class:`~scalelaw.result.FitResult`.
+"""

@@ -1,15 +1,18 @@
-"""``scalelaw.fit``: the one entry point for fitting a law to data."""
+"""One fit's search: the law's inputs from the data, the start grid, the multi-start search.
+
+This is the fitting layer's top: it returns plain data (:func:`search`), which
+:func:`scalelaw.api.fit` wraps in a :class:`~scalelaw.result.FitResult`. Nothing here imports
+the result layer, so imports run one way (laws -> fitting -> result).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from scalelaw.laws import get_law
 from scalelaw.laws.base import cartesian
 
-from .data import as_frame, check_levels, column, numeric_column, resolve_inputs, weights_array
-from .objective import check_loss
+from .data import check_levels, column, numeric_column, resolve_inputs, weights_array
 from .solver import multistart
 from .spec import ParamSpec
 
@@ -55,90 +58,13 @@ def build_starts(law, X, y, options, spec, info, *, max_grid, rng):
     return np.concatenate(rows, axis=0), len(seeds)
 
 
-def fit(
-    law,
-    data,
-    inputs=None,
-    target: str = "loss",
-    *,
-    loss: str = "huber",
-    delta: float = 1e-3,
-    fixed=None,
-    bounds=None,
-    weights=None,
-    by=None,
-    seed: int = 0,
-    params=None,
-    n_polish: int = 16,
-    max_grid: int = 20000,
-    **options,
-):
-    """Fit a scaling law to a table of observations.
+def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, bounds, weights, seed, params,
+           n_polish, max_grid, options) -> dict:
+    """Fit ``law`` (a :class:`~scalelaw.laws.base.Law`, options already checked) to ``frame``.
 
-    Parameters
-    ----------
-    law : str
-        A name from :func:`scalelaw.laws` (``"chinchilla"``, ``"lr_annealing"``, ...).
-    data : DataFrame or dict of columns
-        One row per observation (for (N, D) laws: one point per run, see :func:`scalelaw.final_points`).
-    inputs : dict, optional
-        Law input -> column, e.g. ``{"N": "n_params", "D": "n_tokens"}``. Defaults to the tidy-schema
-        column of each input.
-    target : str
-        Column with the observed loss (nats), or the law's target.
-    loss : {"huber", "squared", "huber_linear", "squared_linear"}
-        Objective; Huber on log residuals, summed, is the Hoffmann/Epoch convention.
-    delta : float
-        Huber threshold (on log residuals, 1e-3 by default).
-    fixed : dict, optional
-        Parameters held at a value; ``None`` frees a parameter the law fixes by default.
-    bounds : dict, optional
-        ``{name: (min, max)}`` within the law's own bounds.
-    weights : str or array, optional
-        Column name or per-row weights multiplying each point's loss term.
-    by : str, optional
-        Column: fit one law per group; returns a :class:`~scalelaw.result.GroupedFit`.
-    seed : int
-        Seed for any random subsampling of the start grid (and the default bootstrap seed).
-    params : lmfit.Parameters, optional
-        The parameter model as lmfit users write it: values are starts, ``vary=False`` fixes,
-        ``min``/``max`` bound.
-    **options
-        Law options, e.g. ``schedules=``, ``warmup_steps=`` (lr_annealing), ``side=``, ``eps=`` (dcpt),
-        ``Ne_ref=``, ``Nd_ref=`` (encdec), ``domain_features=`` (dcpt_cross).
-
-    Returns
-    -------
-    FitResult (or GroupedFit with ``by=``)
-
-    Examples
-    --------
-    >>> import numpy as np, scalelaw as sl
-    >>> N, D = np.meshgrid(np.geomspace(1e6, 1e8, 6), np.geomspace(1e8, 1e10, 6))
-    >>> L = 1.8 + 400 / N.ravel() ** 0.34 + 410 / D.ravel() ** 0.28
-    >>> f = sl.fit("chinchilla", {"n_params": N.ravel(), "n_tokens": D.ravel(), "loss": L})
-    >>> round(f.params["E"], 2)
-    1.8
+    Returns the keyword arguments of :meth:`scalelaw.result.FitResult._from_search`: the search
+    record, the features, the fitted rows as a table, and the notes that become warnings.
     """
-    from scalelaw.result import FitResult, GroupedFit
-
-    law = get_law(law)
-    check_loss(loss, delta)
-    options = law.check_options(options)
-    frame = as_frame(data)
-    if not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
-    if by is not None:
-        if by not in frame.columns:
-            raise KeyError(f"by: column {by!r} not found; columns are: {', '.join(map(str, frame.columns))}")
-        kwargs = dict(inputs=inputs, target=target, loss=loss, delta=delta, fixed=fixed, bounds=bounds,
-                      seed=seed, params=params, n_polish=n_polish, max_grid=max_grid, **options)
-        results = {}
-        for key, sub in frame.groupby(by, sort=True):
-            w = weights if (weights is None or isinstance(weights, str)) else np.asarray(weights)[frame[by].to_numpy() == key]
-            results[key] = fit(law, sub, weights=w, **kwargs)
-        return GroupedFit(results, by=by)
-
     if len(frame) == 0:
         raise ValueError("data has no rows")
     mapping = resolve_inputs(law, inputs, frame)
@@ -174,7 +100,7 @@ def fit(
     starts, n_seeds = build_starts(law, X, y, options, spec, info, max_grid=max_grid, rng=rng)
     lo, hi = spec.theta_bounds()
     pred_fn = make_pred_fn(law, X, info, spec)
-    search = multistart(pred_fn, starts, y, w, loss, delta, lo, hi, n_polish=n_polish)
+    found = multistart(pred_fn, starts, y, w, loss, delta, lo, hi, n_polish=n_polish)
 
     data_cols = {f"{name}": used[col] for name, col in mapping.items()}
     table = pd.DataFrame({mapping[k]: v.to_numpy() for k, v in data_cols.items()})
@@ -184,7 +110,6 @@ def fit(
             table[c] = used[c].to_numpy()
     if weights is not None:
         table["_weight"] = w
-    return FitResult._from_search(
-        law=law, spec=spec, search=search, X=X, y=y, w=w, info=info, table=table, mapping=mapping,
-        target=target, loss=loss, delta=delta, options=options, seed=int(seed), notes=notes, n_seeds=n_seeds,
-    )
+    return dict(law=law, spec=spec, search=found, X=X, y=y, w=w, info=info, table=table, mapping=mapping,
+                target=target, loss=loss, delta=delta, options=options, seed=int(seed), notes=notes,
+                n_seeds=n_seeds)

@@ -1,0 +1,105 @@
+"""``scalelaw.fit``: the one entry point for fitting a law to data.
+
+It sits above the result layer: :mod:`scalelaw.fitting` searches, :mod:`scalelaw.result` holds
+the answer, and this module joins them (imports run laws -> fitting -> result -> api).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scalelaw.fitting.data import as_frame
+from scalelaw.fitting.objective import check_loss
+from scalelaw.fitting.search import search
+from scalelaw.laws import get_law
+from scalelaw.result import FitResult, GroupedFit
+
+
+def fit(
+    law,
+    data,
+    inputs=None,
+    target: str = "loss",
+    *,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    fixed=None,
+    bounds=None,
+    weights=None,
+    by=None,
+    seed: int = 0,
+    params=None,
+    n_polish: int = 16,
+    max_grid: int = 20000,
+    **options,
+):
+    """Fit a scaling law to a table of observations.
+
+    Parameters
+    ----------
+    law : str
+        A name from :func:`scalelaw.laws` (``"chinchilla"``, ``"lr_annealing"``, ...).
+    data : DataFrame or dict of columns
+        One row per observation (for (N, D) laws: one point per run, see :func:`scalelaw.final_points`).
+    inputs : dict, optional
+        Law input -> column, e.g. ``{"N": "n_params", "D": "n_tokens"}``. Defaults to the tidy-schema
+        column of each input.
+    target : str
+        Column with the observed loss (nats), or the law's target.
+    loss : {"huber", "squared", "huber_linear", "squared_linear"}
+        Objective; Huber on log residuals, summed, is the Hoffmann/Epoch convention.
+    delta : float
+        Huber threshold (on log residuals, 1e-3 by default).
+    fixed : dict, optional
+        Parameters held at a value; ``None`` frees a parameter the law fixes by default.
+    bounds : dict, optional
+        ``{name: (min, max)}`` within the law's own bounds.
+    weights : str or array, optional
+        Column name or per-row weights multiplying each point's loss term.
+    by : str, optional
+        Column: fit one law per group; returns a :class:`~scalelaw.result.GroupedFit`.
+    seed : int
+        Seed for any random subsampling of the start grid (and the default bootstrap seed).
+    params : lmfit.Parameters, optional
+        The parameter model as lmfit users write it: values are starts, ``vary=False`` fixes,
+        ``min``/``max`` bound.
+    **options
+        Law options, e.g. ``schedules=``, ``warmup_steps=`` (lr_annealing), ``side=``, ``eps=`` (dcpt),
+        ``Ne_ref=``, ``Nd_ref=`` (encdec), ``domain_features=`` (dcpt_cross).
+
+    Returns
+    -------
+    FitResult (or GroupedFit with ``by=``)
+
+    Examples
+    --------
+    >>> import numpy as np, scalelaw as sl
+    >>> N, D = np.meshgrid(np.geomspace(1e6, 1e8, 6), np.geomspace(1e8, 1e10, 6))
+    >>> L = 1.8 + 400 / N.ravel() ** 0.34 + 410 / D.ravel() ** 0.28
+    >>> f = sl.fit("chinchilla", {"n_params": N.ravel(), "n_tokens": D.ravel(), "loss": L})
+    >>> round(f.params["E"], 2)
+    1.8
+    """
+    law = get_law(law)
+    check_loss(loss, delta)
+    options = law.check_options(options)
+    frame = as_frame(data)
+    if not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    if by is not None:
+        if by not in frame.columns:
+            raise KeyError(f"by: column {by!r} not found; columns are: {', '.join(map(str, frame.columns))}")
+        kwargs = dict(inputs=inputs, target=target, loss=loss, delta=delta, fixed=fixed, bounds=bounds,
+                      seed=seed, params=params, n_polish=n_polish, max_grid=max_grid, **options)
+        results = {}
+        for key, sub in frame.groupby(by, sort=True):
+            w = weights if (weights is None or isinstance(weights, str)) else np.asarray(weights)[frame[by].to_numpy() == key]
+            results[key] = fit(law, sub, weights=w, **kwargs)
+        return GroupedFit(results, by=by)
+
+    return FitResult._from_search(**search(
+        law, frame, inputs, target, loss=loss, delta=delta, fixed=fixed, bounds=bounds, weights=weights,
+        seed=seed, params=params, n_polish=n_polish, max_grid=max_grid, options=options))
+
+
+__all__ = ["fit"]
