@@ -32,6 +32,7 @@ _EXPORTS = {
     "domain_features": "scalelaw.laws.dcpt_cross",
     "read_logs": "scalelaw.io",
     "schedules": "scalelaw.schedules",
+    "Client": "scalelaw.client",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

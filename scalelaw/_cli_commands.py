@@ -201,3 +201,9 @@ def cmd_app(args):
     if args.port:
         cmd += ["--server.port", str(args.port)]
     return subprocess.call(cmd)
+
+
+def cmd_serve(args):
+    from scalelaw.serve import main
+
+    return main(args)

@@ -69,6 +69,9 @@ def _build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=f"trainer: {name} (see `scalelaw {name} --help`)", add_help=False)
     p = sub.add_parser("app", help="start the Streamlit app")
     p.add_argument("--port", type=int, default=None)
+    from scalelaw.serve import add_arguments as serve_arguments  # light: FastAPI loads when it runs
+
+    serve_arguments(sub.add_parser("serve", help="HTTP API over a store of fits (FastAPI + uvicorn)"))
     return parser
 
 

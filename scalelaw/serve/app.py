@@ -1,0 +1,549 @@
+"""The HTTP API (FastAPI): fits kept in a store, predictions for programs.
+
+Routes mirror the library: ``GET /laws``; ``POST /fits`` (= ``sl.fit`` + ``fit.bootstrap``),
+``GET /fits``, ``GET|DELETE /fits/{id}``, ``PUT /fits/{id}`` (a file ``fit.save`` wrote),
+``GET /fits/{id}/json``; ``POST /fits/{id}/predict|optimum|reach|backtest``; ``GET /healthz``,
+``GET /metrics``. OpenAPI docs at ``/docs``.
+
+Start it with ``scalelaw serve`` or ``uvicorn --factory scalelaw.serve.app:create_app``
+(settings from the environment, see :mod:`scalelaw.serve.config`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import time
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+
+import numpy as np
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scalelaw.serve import requests as rq
+from scalelaw.serve.config import Settings
+from scalelaw.serve.errors import INPUT_ERRORS, ApiError, from_library
+from scalelaw.serve.metrics import Metrics
+from scalelaw.serve.pool import FitPool
+from scalelaw.serve.store import ID_PATTERN, ConflictError, FitStore, StoreError
+from scalelaw.serve.summary import fit_summary, jsonable
+
+log = logging.getLogger("scalelaw.serve")
+
+# A prediction whose (points x draws) work is above this runs in a thread, not on the event loop.
+_INLINE_WORK = 20_000
+# Intervals are computed over chunks of points so draws x points stays bounded in memory.
+_INTERVAL_CHUNK = 5_000
+# Computations on stored fits that change nothing: reads, even though they are POSTs.
+_READ_POSTS = re.compile(r"^/fits/[^/]+/(predict|optimum|reach)$")
+
+
+class JSON(JSONResponse):
+    """JSON without NaN (non-finite numbers become null in :func:`jsonable`), compact."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _error_response(err: ApiError) -> JSON:
+    return JSON(err.to_dict(), status_code=err.status, headers=err.headers)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class ServiceMiddleware:
+    """Pure ASGI (no per-request task): auth, body-size limit, metrics."""
+
+    def __init__(self, app, settings: Settings, metrics: Metrics):
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+        self.token = settings.token.encode() if settings.token else None
+
+    def _needs_token(self, method: str, path: str) -> bool:
+        if self.token is None or path == "/healthz":
+            return False
+        if self.settings.auth == "all":
+            return True
+        return method in ("POST", "PUT", "DELETE", "PATCH") and not _READ_POSTS.match(path)
+
+    def _authorized(self, scope) -> ApiError | None:
+        header = b""
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                header = v
+                break
+        scheme, _, given = header.partition(b" ")
+        if not header:
+            return ApiError(401, "this server needs a token: send 'Authorization: Bearer <token>'",
+                            "Authorization", headers={"WWW-Authenticate": "Bearer"})
+        # constant-time comparison: the time taken says nothing about how much of the token matched
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
+            return ApiError(401, "invalid token", "Authorization", headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        status = [500]
+        started = [False]
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                started[0] = True
+            await send(message)
+
+        method, path = scope["method"], scope["path"]
+        try:
+            err = self._authorized(scope) if self._needs_token(method, path) else None
+            if err is None:
+                err = self._check_length(scope)
+            if err is not None:
+                await _error_response(err)(scope, receive, send_wrapper)
+            else:
+                limit = self.settings.max_body_bytes
+                seen = [0]
+
+                async def receive_limited():
+                    message = await receive()
+                    if message["type"] == "http.request":
+                        seen[0] += len(message.get("body", b""))
+                        if seen[0] > limit:
+                            raise _BodyTooLarge()
+                    return message
+
+                try:
+                    await self.app(scope, receive_limited, send_wrapper)
+                except _BodyTooLarge:
+                    if started[0]:
+                        raise
+                    await _error_response(self._too_large())(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "(unmatched)"
+            self.metrics.observe(method, template, status[0], time.perf_counter() - t0)
+
+    def _too_large(self) -> ApiError:
+        return ApiError(413, f"the request body is over this server's limit of {self.settings.max_body_mb:g} MB "
+                        "(SCALELAW_MAX_UPLOAD_MB)", "body", "too_large")
+
+    def _check_length(self, scope) -> ApiError | None:
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                try:
+                    n = int(v)
+                except ValueError:
+                    return ApiError(400, "Content-Length is not a number", "Content-Length")
+                return self._too_large() if n > self.settings.max_body_bytes else None
+        return None
+
+
+class FitCache:
+    """Loaded fits by id (fits are immutable, so a cached fit is never stale); LRU-bounded.
+
+    Each lookup still asks the store whether the id exists, so a fit deleted through another
+    server process is gone here too.
+    """
+
+    def __init__(self, store: FitStore, maxsize: int = 256):
+        self.store = store
+        self.maxsize = maxsize
+        self._fits: OrderedDict = OrderedDict()
+
+    async def get(self, fit_id: str):
+        if not self.store.exists(fit_id):
+            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
+        fit = self._fits.get(fit_id)
+        if fit is not None:
+            self._fits.move_to_end(fit_id)
+            return fit
+        fit = await run_in_threadpool(self._load, fit_id)
+        self._fits[fit_id] = fit
+        while len(self._fits) > self.maxsize:
+            self._fits.popitem(last=False)
+        return fit
+
+    def _load(self, fit_id: str):
+        from scalelaw.result import FitResult
+
+        text = self.store.get_text(fit_id)
+        if text is None:
+            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
+        return FitResult.from_dict(json.loads(text))
+
+    def drop(self, fit_id: str) -> None:
+        self._fits.pop(fit_id, None)
+
+
+async def _json_body(request: Request) -> dict:
+    return rq.object_body(rq.parse_json(await request.body()))
+
+
+def _check_id(fit_id: str) -> None:
+    if not ID_PATTERN.match(fit_id):
+        raise ApiError(400, f"id {fit_id!r} is not a valid id (1-64 letters, digits, '_', '.', '-', "
+                       "starting with a letter or digit)", "id")
+
+
+def _law_description(name: str) -> dict:
+    from scalelaw.laws import get_law
+
+    law = get_law(name)
+    d = law.describe()
+    d["bounds"] = {p.name: [p.min, p.max] for p in law.params}
+    d["default_fixed"] = law.default_fixed()
+    d["options"] = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+                    for k, v in law.options.items()}
+    return jsonable(d)
+
+
+def _predict(fit, kwargs: dict, level, kind) -> dict:
+    pred = fit.predict(**kwargs)
+    out = {"prediction": pred}
+    if "schedule" in kwargs:
+        steps = kwargs.get("steps")
+        out["step"] = np.asarray(steps) if steps is not None else np.arange(1, len(pred) + 1)
+    else:
+        out["extrapolation"] = fit.extrapolation(kwargs["X"])
+    if level is not None:
+        extra = {"kind": kind} if kind is not None else {}
+        if "X" in kwargs and len(pred) > _INTERVAL_CHUNK:
+            X = {k: np.broadcast_to(np.asarray(v), pred.shape) for k, v in kwargs["X"].items()}
+            parts = [fit.predict_interval({k: v[i:i + _INTERVAL_CHUNK] for k, v in X.items()}, level=level, **extra)
+                     for i in range(0, len(pred), _INTERVAL_CHUNK)]
+            lo, hi = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        else:
+            lo, hi = fit.predict_interval(**kwargs, level=level, **extra)
+        out.update(level=level, lower=lo, upper=hi)
+        if kind is not None:
+            out["kind"] = kind
+    bad = int(np.count_nonzero(~np.isfinite(pred)))
+    if bad:
+        out["warnings"] = [f"{bad} prediction(s) are not finite (null here): inputs far outside the law's range?"]
+    return jsonable(out)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI app (a factory: ``uvicorn --factory scalelaw.serve.app:create_app``)."""
+    settings = settings or Settings.from_env()
+    store = FitStore(settings.store)
+    metrics = Metrics()
+    pool = FitPool(settings.fit_workers, settings.max_queued_fits, metrics)
+    cache = FitCache(store)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await pool.start()
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(title="scalelaw", description="Scaling-law fits kept in a store, predictions over HTTP. "
+                  "Errors are JSON {error, field, message}.", version=_version(), lifespan=lifespan,
+                  default_response_class=JSON)
+    app.state.settings, app.state.store, app.state.pool, app.state.metrics = settings, store, pool, metrics
+    app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics)
+
+    # ---- errors: always JSON {error, field, message} ----------------------------------------
+    @app.exception_handler(ApiError)
+    async def _api_error(request, err: ApiError):
+        return _error_response(err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request, err):
+        return _error_response(ApiError(err.status_code, str(err.detail), None, headers=getattr(err, "headers", None)))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request, err):
+        first = err.errors()[0] if err.errors() else {}
+        loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path")]
+        msg = first.get("msg", "invalid value")
+        return _error_response(ApiError(422, f"{'.'.join(loc)}: {msg}" if loc else msg, ".".join(loc) or None,
+                                        "invalid"))
+
+    @app.exception_handler(StoreError)
+    async def _store_error(request, err):
+        log.error("store error: %s", err)
+        return _error_response(ApiError(500, str(err), None, "store"))
+
+    @app.exception_handler(Exception)
+    async def _internal(request, err):
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return _error_response(ApiError(500, f"internal error ({type(err).__name__}); the server log has details",
+                                        None, "internal"))
+
+    # ---- service -------------------------------------------------------------------------
+    @app.get("/healthz", summary="Liveness: the store opens and fit workers are ready")
+    def healthz():
+        return {"status": "ok", "version": _version(), "fits": store.count(), "fit_workers_ready": pool.ready,
+                "limits": settings.public()}
+
+    @app.get("/metrics", summary="Prometheus text format: requests, latency histogram, fits stored")
+    def prometheus():
+        text = metrics.render(fits_stored=store.count(), fits_running=pool.running, fits_queued=pool.queued)
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # ---- laws ----------------------------------------------------------------------------
+    @app.get("/laws", summary="The laws: formula, inputs, parameters (bounds), options, paper")
+    def list_laws():
+        from scalelaw.laws import laws
+
+        return {"laws": [_law_description(n) for n in laws()]}
+
+    @app.get("/laws/{name}", summary="One law's description")
+    def get_law(name: str):
+        try:
+            return _law_description(name)
+        except ValueError as err:
+            raise ApiError(404, str(err), "name") from None
+
+    # ---- fits ----------------------------------------------------------------------------
+    @app.post("/fits", status_code=201, summary="Fit a law (sl.fit) and store it",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": _FIT_SCHEMA},
+                  "multipart/form-data": {"schema": {"type": "object", "properties": {
+                      "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                      "params": {"type": "string", "description": "the JSON fields, without data"}}}}}}})
+    async def create_fit(request: Request):
+        files = None
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            body, files = await _multipart(request)
+        else:
+            body = await _json_body(request)
+        job = rq.parse_fit(body, settings, files=files)
+        answer = await pool.run(job, settings.fit_timeout_s)
+        if "error" in answer:
+            e = answer["error"]
+            raise ApiError(e["status"], e["message"], e["field"], e["error"])
+        ok = answer["ok"]
+        meta = await run_in_threadpool(store.add, ok["saved"], name=job["name"], tags=job["tags"])
+        metrics.fits_created += 1
+        return JSON(_fit_answer(meta, ok["summary"], notes=ok["notes"]), status_code=201,
+                    headers={"Location": f"/fits/{meta['id']}"})
+
+    @app.get("/fits", summary="Stored fits, newest first; filter by law, name, tag, data_hash")
+    def list_fits(law: str | None = None, name: str | None = None, tag: str | None = None,
+                  data_hash: str | None = None, limit: int = 100, offset: int = 0):
+        if not 1 <= limit <= 1000:
+            raise ApiError(400, f"limit must be in 1..1000, got {limit}", "limit")
+        if offset < 0:
+            raise ApiError(400, f"offset must be >= 0, got {offset}", "offset")
+        return store.list(law=law, name=name, tag=tag, data_hash=data_hash, limit=limit, offset=offset)
+
+    @app.get("/fits/{fit_id}", summary="One fit: metadata, parameters, intervals, warnings")
+    async def get_fit(fit_id: str):
+        fit = await cache.get(fit_id)
+        meta = await run_in_threadpool(store.meta, fit_id)
+        if meta is None:
+            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
+        return _fit_answer(meta, fit_summary(fit))
+
+    @app.get("/fits/{fit_id}/json", summary="The fit as fit.save wrote it (sl.load_fit reads it)")
+    def get_fit_json(fit_id: str):
+        text = store.get_text(fit_id)
+        if text is None:
+            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
+        return Response(text, media_type="application/json")
+
+    @app.put("/fits/{fit_id}", summary="Store a fit saved with fit.save under this id (immutable)",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                 "type": "object", "description": "the JSON fit.save writes"}}}}})
+    async def put_fit(fit_id: str, request: Request, name: str | None = None,
+                      tag: list[str] | None = Query(None)):
+        _check_id(fit_id)
+        tags = rq.parse_tags(tag)
+        saved = await _json_body(request)
+        if "groups" in saved:
+            raise ApiError(400, "a grouped fit holds several laws; PUT each group's fit under its own id", "body")
+        fit = await run_in_threadpool(_load_saved, saved)
+        try:
+            meta = await run_in_threadpool(store.add, saved, fit_id=fit_id, name=name, tags=tags)
+        except ConflictError as err:
+            raise ApiError(409, str(err), "id") from None
+        if meta["created_now"]:
+            metrics.fits_created += 1
+        return JSON(_fit_answer(meta, fit_summary(fit)), status_code=201 if meta["created_now"] else 200,
+                    headers={"Location": f"/fits/{fit_id}"})
+
+    @app.delete("/fits/{fit_id}", status_code=204, summary="Delete a fit")
+    def delete_fit(fit_id: str):
+        if not store.delete(fit_id):
+            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
+        cache.drop(fit_id)
+        return Response(status_code=204)
+
+    # ---- answers from a stored fit ----------------------------------------------------------
+    @app.post("/fits/{fit_id}/predict", summary="fit.predict (and predict_interval with level)",
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": _PREDICT_SCHEMA}}}})
+    async def predict(fit_id: str, request: Request):
+        body = await _json_body(request)
+        fit = await cache.get(fit_id)
+        kwargs, n, level, kind = rq.parse_predict(body, fit, settings)
+        work = (n or settings.max_points) * (len(fit.draws) if level is not None else 1)
+        try:
+            if work <= _INLINE_WORK:
+                out = _predict(fit, kwargs, level, kind)
+            else:
+                out = await run_in_threadpool(_predict, fit, kwargs, level, kind)
+        except INPUT_ERRORS as err:
+            raise from_library(err, "X" if "X" in kwargs else "schedule") from None
+        n_out = len(out["prediction"])
+        if n_out > settings.max_points:  # a schedule given as lr array + steps, or broadcasting
+            raise ApiError(413, f"{n_out} points; this server predicts at most {settings.max_points} per request "
+                           "(SCALELAW_MAX_POINTS)", "X" if "X" in kwargs else "schedule", "too_large")
+        return out
+
+    @app.post("/fits/{fit_id}/optimum", summary="fit.optimum(**body), e.g. {\"C\": 1e21}")
+    async def optimum(fit_id: str, request: Request):
+        body = await _json_body(request)
+        fit = await cache.get(fit_id)
+        try:
+            return jsonable(await run_in_threadpool(lambda: fit.optimum(**body)))
+        except NotImplementedError as err:
+            raise ApiError(400, str(err), "law") from None
+        except INPUT_ERRORS as err:
+            raise from_library(err, next(iter(body), "body"), guess=False) from None
+
+    @app.post("/fits/{fit_id}/reach", summary="fit.reach(loss, **given): what reaches a loss")
+    async def reach(fit_id: str, request: Request):
+        body = dict(await _json_body(request))
+        fit = await cache.get(fit_id)
+        target = rq.number(body, "loss", positive=True)
+        if target is None:
+            raise ApiError(422, "loss is required: the loss to reach", "loss", "invalid")
+        body.pop("loss")
+        for k, v in body.items():
+            rq.number(body, k, field=k)
+        try:
+            return jsonable(await run_in_threadpool(lambda: fit.reach(target, **body)))
+        except NotImplementedError as err:
+            raise ApiError(400, str(err), "law") from None
+        except INPUT_ERRORS as err:
+            raise from_library(err, "loss") from None
+
+    @app.post("/fits/{fit_id}/backtest", summary="sl.backtest with the fit's data and settings, in a worker")
+    async def backtest(fit_id: str, request: Request):
+        body = await _json_body(request)
+        unknown = [k for k in body if k != "holdout"]
+        if unknown:
+            raise ApiError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; fields: holdout",
+                           unknown[0], "unknown_field")
+        holdout = body.get("holdout")
+        if isinstance(holdout, list) and holdout and all(isinstance(x, bool) for x in holdout):
+            pass  # a mask: one boolean per stored row
+        elif isinstance(holdout, list) and len(holdout) == 2 and isinstance(holdout[0], str) \
+                and rq.is_number(holdout[1]):
+            holdout = tuple(holdout)
+        elif holdout is not None and holdout != "loo":
+            raise rq.invalid("holdout", "[input, fraction], \"loo\", or one boolean per row of the fit's data",
+                             holdout)
+        if not store.exists(fit_id):
+            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
+        text = await run_in_threadpool(store.get_text, fit_id)
+        answer = await pool.run({"kind": "backtest", "saved": json.loads(text), "holdout": holdout},
+                                settings.fit_timeout_s)
+        if "error" in answer:
+            e = answer["error"]
+            raise ApiError(e["status"], e["message"], e["field"], e["error"])
+        return {"id": fit_id, **answer["ok"]}
+
+    return app
+
+
+def _load_saved(saved: dict):
+    from scalelaw.result import FitResult
+
+    try:
+        return FitResult.from_dict(saved)
+    except KeyError as err:
+        raise ApiError(400, f"not a saved scalelaw fit: missing key {err.args[0]!r}", "body") from None
+    except (ValueError, TypeError) as err:
+        msg = str(err)
+        raise ApiError(400, msg, "law" if msg.startswith("unknown law") else "body") from None
+
+
+def _fit_answer(meta: dict, summary: dict, notes=None) -> dict:
+    out = {k: v for k, v in meta.items() if k != "created_now"}
+    out.update(summary)
+    if notes:
+        out["notes"] = notes
+    return out
+
+
+async def _multipart(request: Request) -> tuple[dict, list]:
+    try:
+        form = await request.form(max_files=1000, max_fields=100)
+    except Exception as err:  # noqa: BLE001 - a malformed upload is the client's error, whatever the parser raised
+        raise ApiError(400, f"malformed multipart upload: {err}", "body") from None
+    files, params = [], None
+    for key, value in form.multi_items():
+        if key == "params":
+            if not isinstance(value, str):
+                raise ApiError(422, "params must be a form field holding JSON, not a file", "params", "invalid")
+            params = rq.object_body(rq.parse_json(value.encode(), "params"), "params")
+        elif key in ("file", "files"):
+            if isinstance(value, str):
+                raise ApiError(422, f"{key} must be an uploaded file", key, "invalid")
+            files.append((value.filename or "upload", await value.read()))
+        else:
+            raise ApiError(422, f"unknown form field {key!r}; fields: file (repeat), params (JSON)", key,
+                           "unknown_field")
+    if not files:
+        raise ApiError(422, "no file uploaded: send the log(s) as form field 'file'", "file", "invalid")
+    if params is None:
+        raise ApiError(422, "params is required: a JSON object with law, inputs, target, ...", "params", "invalid")
+    return params, files
+
+
+def _version() -> str:
+    from scalelaw import __version__
+
+    return __version__
+
+
+_FIT_SCHEMA = {
+    "type": "object", "required": ["law", "data"],
+    "properties": {
+        "law": {"type": "string", "example": "chinchilla"},
+        "data": {"description": "rows [{column: value}] or columns {column: [values]}",
+                 "oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}]},
+        "inputs": {"type": "object", "example": {"N": "n_params", "D": "n_tokens"}},
+        "target": {"type": "string", "default": "loss"},
+        "loss": {"type": "string", "enum": ["huber", "squared", "huber_linear", "squared_linear"]},
+        "delta": {"type": "number", "default": 1e-3},
+        "fixed": {"type": "object"}, "bounds": {"type": "object"},
+        "weights": {"type": "string", "description": "column of per-row weights"},
+        "seed": {"type": "integer", "default": 0},
+        "options": {"type": "object", "description": "law options (schedules, warmup_steps, side, eps, ...); "
+                    "they may also be given at the top level"},
+        "bootstrap": {"type": "integer", "default": 0, "description": "bootstrap resamples (intervals)"},
+        "split": {"type": "string"}, "final_points": {"type": "boolean"},
+        "frontier": {"description": "true or {x, y}: fit the compute-efficient frontier"},
+        "name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_PREDICT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "X": {"type": "object", "example": {"N": [7e10], "D": [1.4e12]}},
+        "schedule": {"description": "schedule laws: a schedule string or the lr of every step"},
+        "warmup_steps": {"type": "integer"}, "steps": {"type": "array", "items": {"type": "integer"}},
+        "level": {"type": "number", "description": "interval level (needs a bootstrapped fit)"},
+        "kind": {"type": "string", "description": "interval kind, where the library has several"},
+    },
+}
+
+
+__all__ = ["create_app", "Settings"]
