@@ -25,7 +25,7 @@ _READY = "ready"
 def _worker_main(conn) -> None:
     """Entry point of a worker process: import the fitting stack once, then serve jobs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
-    import scalelaw.fitting  # noqa: F401  (warm: the first fit should not pay the imports)
+    import scalelaw.api  # noqa: F401  (warm: the first fit should not pay the imports)
     import scalelaw.io  # noqa: F401
     from scalelaw.serve.jobs import run_job
 
