@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -195,6 +196,42 @@ def test_encoder_decoder_learns_translation(shards, tmp_path):
     assert val.loss.iloc[-1] < val.loss.iloc[0] - 1.0
     tr = df[df.split == "train"]
     assert (np.diff(tr.n_tokens) > 0).all() and (tr.n_tokens <= tr.step * 16 * 64).all()
+
+
+def test_encoder_decoder_logs_val_rotated_from_another_pairs_source(shards, tmp_path):
+    """``val_rotated``: the same held-out targets, each read with the previous pair's source.
+    Checked against the saved model evaluated pair by pair, independently of the batching."""
+    from scalelaw.train.data import PairData
+    from scalelaw.train.encdec import EncoderDecoder
+
+    cfg = get_preset("tiny-encdec", device="cpu", data_root=str(shards), out_dir=str(tmp_path),
+                     n_steps=20, eval_interval=10, eval_seqs=21, save_checkpoint=True)
+    assert cfg.val_splits == ["val", "val_rotated"]
+    result, = train(cfg, progress=False)
+    header, df = read_log(result["path"])
+    rows = df[df.split.str.startswith("val")].pivot(index="step", columns="split", values="loss")
+    assert list(rows.index) == [0, 10, 20] and not rows.isna().any().any()
+    assert set(header["final"]) == {"train", "val", "val_rotated"}
+
+    model = EncoderDecoder(cfg.model)
+    model.load_state_dict(checkpoint.load(Path(result["path"]).with_suffix(".pt"))["model"])
+    model.eval()
+    pairs = PairData(cfg, "val")
+    idx = pairs.val_indices(cfg.eval_seqs)
+    assert len(idx) == 21  # a short last batch (21 = 16 + 5): rotation crosses batches
+    totals = {"val": [0.0, 0], "val_rotated": [0.0, 0]}
+    with torch.no_grad():
+        for i in range(len(idx)):
+            _, tgt_in, targets = pairs.arrays(idx[i:i + 1])
+            n = int((targets != -1).sum())
+            for split, j in (("val", i), ("val_rotated", i - 1)):  # i - 1 = -1: the last pair
+                src, _, _ = pairs.arrays(idx[j:j + 1] if j >= 0 else idx[-1:])
+                loss = model(*(torch.from_numpy(a) for a in (src, tgt_in, targets)))
+                totals[split][0] += float(loss) * n
+                totals[split][1] += n
+    for split, (total, n) in totals.items():
+        assert rows.loc[20, split] == pytest.approx(total / n, rel=1e-4), split
+    assert rows.loc[20, "val_rotated"] != pytest.approx(rows.loc[20, "val"], rel=1e-6)
 
 
 def test_read_logs_reads_the_trainer_jsonl(tiny):

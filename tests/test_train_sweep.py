@@ -56,6 +56,28 @@ def test_spec_axes_sizes_and_lists():
     assert presets[1].name == "tiny_r0.5" and presets[3].init_from == "bases/d2-128.pt"
 
 
+def test_zipped_axis_sets_several_fields_per_point():
+    """A model family growing depth with width: one axis, its labels in run names."""
+    spec = {"name": "lad", "base": {"preset": "tiny", "tiny_data": False},
+            "grid": {"size": {"d2-32": {"n_layer": 2, "d_model": 32, "n_head": 2},
+                              "d4-64": {"n_layer": 4, "d_model": 64, "n_head": 4}},
+                     "tokens": [4096, 8192]}}
+    runs = expand(spec)
+    assert [r.name for r in runs] == ["lad_d2-32_D4.096k", "lad_d2-32_D8.192k",
+                                      "lad_d4-64_D4.096k", "lad_d4-64_D8.192k"]
+    assert [(r.model.n_layer, r.model.d_model, r.model.n_head) for r in runs[1:3]] == [
+        (2, 32, 2), (4, 64, 4)]
+    assert runs[0].steps == 4 and runs[3].steps == 8
+    bases = expand({"base": {"preset": "tiny", "domain": "code", "mix_ratio": 0.1,
+                             "init_from": "bases/{size}.pt"},
+                    "grid": {"size": {"a": {"d_model": 32}}}})
+    assert bases[0].init_from == "bases/a.pt" and bases[0].model.d_model == 32
+    with pytest.raises(ConfigError, match="point 'a' sets no fields"):
+        load_spec({"grid": {"size": {"a": {}, "b": {"d_model": 32}}}})
+    with pytest.raises(ConfigError, match=r"sweep run 'a': unknown config key 'width'"):
+        expand({"base": {"preset": "tiny"}, "grid": {"size": {"a": {"width": 32}}}})
+
+
 def test_bad_specs_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="unknown sweep spec keys"):
         load_spec({"grid": {}, "runs": []})
@@ -224,3 +246,20 @@ def test_size_sweeps_meet_the_data_set_design(spec, min_sizes):
         budgets.setdefault(r.counts()["N"], set()).add(r.steps * r.tokens_per_step)
     assert all(len(b) >= 3 for b in budgets.values())
     assert max(r.steps * r.tokens_per_step for r in runs) <= 4 * 22_505_696
+
+
+def test_cpu_ladder_grows_depth_with_width():
+    """Issue 17's ladder: one aspect ratio (d_model / n_layer) over >= 30x non-embedding
+    parameters, >= 4 budgets per size, the BPE budget within one pass over the general corpus
+    (2.66 bytes a token of bpe1024 on its train split, data/corpora/README.md)."""
+    runs = expand(ROOT / "examples" / "sweeps" / "cpu_ladder.yaml")
+    assert {r.model.d_model / r.model.n_layer for r in runs} == {16.0}
+    assert {r.model.d_model // r.model.n_head for r in runs} == {16}
+    sizes = sorted({r.counts()["N"] for r in runs})
+    assert len(sizes) >= 6 and sizes[-1] / sizes[0] >= 30
+    budgets = {}
+    for r in runs:
+        budgets.setdefault(r.counts()["N"], set()).add(r.steps * r.tokens_per_step)
+    assert all(len(b) >= 4 for b in budgets.values())
+    assert max(r.steps * r.tokens_per_step for r in runs) * 2.66 <= 22_505_696
+    assert {r.tokenizer for r in runs} == {"bpe1024"}

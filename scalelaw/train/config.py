@@ -167,7 +167,12 @@ class TrainConfig:
 
     @property
     def val_splits(self) -> list[str]:
-        return ["val_general", f"val_{self.domain}"] if self.is_cpt else ["val"]
+        """Logged validation splits: ``val``; ``val_general`` and ``val_<domain>`` for CPT;
+        ``val`` and ``val_rotated`` (each held-out target with another pair's source) for
+        encoder-decoders."""
+        if self.is_cpt:
+            return ["val_general", f"val_{self.domain}"]
+        return ["val", "val_rotated"] if self.model.arch == "encdec" else ["val"]
 
     def resolved_schedule(self) -> str:
         """The schedule string with ``{n_steps}`` placeholders filled in."""

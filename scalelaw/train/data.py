@@ -248,14 +248,25 @@ class LMBatches:
 
 class PairBatches:
     """Training and validation batches of one encoder-decoder run: ``(src, tgt_in, targets)``
-    each (1, B, T), and the number of target tokens that carry loss."""
+    each (1, B, T), and the number of target tokens that carry loss.
+
+    Two validation splits on the same fixed held-out pairs: ``val`` (each target with its own
+    source) and ``val_rotated`` (each target with the source of the previous held-out pair, the
+    list rotated by one). Their gap is what reading the source is worth to the model: a model
+    that only models the target language has ``val_rotated == val``; one that translates pays
+    for the wrong source (the check of ``examples/encdec_source_check.py``, logged during
+    training).
+    """
 
     def __init__(self, cfg: TrainConfig, device: torch.device):
         self.device, self.batch = device, cfg.batch_size
         self.train_pairs = PairData(cfg, "train")
         self.val_pairs = PairData(cfg, "val")
-        self.splits = [{"val": ("val", cfg.pairs)}]
+        self.splits = [{split: (split, cfg.pairs) for split in cfg.val_splits}]
         self.val_idx = self.val_pairs.val_indices(cfg.eval_seqs)
+        if len(self.val_idx) < 2 and "val_rotated" in cfg.val_splits:
+            raise ConfigError(f"val_rotated needs at least 2 held-out pairs; eval_seqs="
+                              f"{cfg.eval_seqs} and {cfg.pairs!r} has {self.val_pairs.n}")
 
     def _tensors(self, arrays):
         return tuple(_to_device(a[None], self.device) for a in arrays)
@@ -268,9 +279,12 @@ class PairBatches:
         return self._tensors(arrays if arrays is not None else self.train_arrays(step))
 
     def val(self, key, n_models: int = 1):
+        # val_rotated: target i gets the source of held-out pair i - 1 (pair 0 that of the last)
+        src_idx = np.roll(self.val_idx, 1) if key[0] == "val_rotated" else self.val_idx
         for start, stop in _chunks(len(self.val_idx), self.batch):
-            src, tgt_in, targets = self.val_pairs.arrays(np.resize(self.val_idx[start:stop],
-                                                                   self.batch))
+            _, tgt_in, targets = self.val_pairs.arrays(np.resize(self.val_idx[start:stop],
+                                                                 self.batch))
+            src, _, _ = self.val_pairs.arrays(np.resize(src_idx[start:stop], self.batch))
             targets[stop - start:] = -1
             yield self._tensors((src, tgt_in, targets)), int((targets != -1).sum())
 

@@ -16,6 +16,15 @@ A spec (YAML or JSON) names a grid over config fields; the runs are its Cartesia
       mix_ratio: [0.1, 0.3]       # with base domain (and init_from: "bases/{preset}.pt")
     max_stack: 8                  # runs per stacked job (1: no stacking)
 
+An axis may also set several fields at once: a mapping of ``label: {field: value, ...}``
+(a *zipped* axis, e.g. a model family that grows depth and width together). The axis's own
+key is only a name (``{size}`` in ``init_from``); the label goes in run names::
+
+    grid:
+      size:
+        d2-32: {n_layer: 2, d_model: 32, n_head: 2}
+        d4-64: {n_layer: 4, d_model: 64, n_head: 4}
+
 Run names are deterministic (``<name>_<label per axis>``, e.g. ``ladder_d2-64_D2M_cos_seed0``), so
 a sweep is resumable: runs whose JSONL is complete are skipped, the others (re)start, from their
 checkpoints when they have them. Same-shape runs (:func:`~scalelaw.train.config.stack_key`)
@@ -83,11 +92,23 @@ def load_spec(spec) -> dict:
     if not isinstance(grid, dict) or not isinstance(spec.get("base") or {}, dict):
         raise ConfigError("sweep spec: 'grid' and 'base' must be mappings")
     for key, values in grid.items():
+        if _is_zipped(values):
+            for label, fields in values.items():
+                if not fields:
+                    raise ConfigError(f"sweep grid axis {key!r}: point {label!r} sets no fields")
+            continue
         if key == "schedule" and isinstance(values, dict):
             values = list(values.values())
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"sweep grid axis {key!r} must be a non-empty list")
+            raise ConfigError(f"sweep grid axis {key!r} must be a non-empty list (or a mapping "
+                              "of label: {field: value, ...} that sets several fields at once)")
     return spec
+
+
+def _is_zipped(values) -> bool:
+    """A zipped axis: ``{label: {field: value, ...}, ...}``, several fields per grid point."""
+    return (isinstance(values, dict) and bool(values)
+            and all(isinstance(v, dict) for v in values.values()))
 
 
 def _human(x: float) -> str:
@@ -99,6 +120,8 @@ def _human(x: float) -> str:
 
 def _axis(key: str, values) -> list[tuple[str, object]]:
     """(label for run names, value) of each point of a grid axis."""
+    if _is_zipped(values):
+        return [(str(label), dict(fields)) for label, fields in values.items()]
     if key == "schedule":
         if isinstance(values, dict):
             return [(str(name), spec) for name, spec in values.items()]
@@ -123,12 +146,15 @@ def expand(spec, *, overrides: dict | None = None) -> list[TrainConfig]:
     spec = load_spec(spec)
     base = {**(spec.get("base") or {}), **(overrides or {})}
     prefix = spec.get("name")
+    grid = spec.get("grid") or {}
+    zipped = {key for key, values in grid.items() if _is_zipped(values)}
     axes = [[(key, label, value) for label, value in _axis(key, values)]
-            for key, values in (spec.get("grid") or {}).items()]
+            for key, values in grid.items()]
     runs, names = [], {}
     for combo in itertools.product(*axes):
         settings = dict(base)
-        settings.update({key: value for key, _, value in combo})
+        for key, _, value in combo:
+            settings.update(value if key in zipped else {key: value})
         preset = settings.pop("preset", None)
         tokens = settings.pop("tokens", None)
         start = get_preset(preset) if preset else TrainConfig()
@@ -136,7 +162,7 @@ def expand(spec, *, overrides: dict | None = None) -> list[TrainConfig]:
             batch = int(float(settings.get("batch_size", start.batch_size)))
             seq = int(float(settings.get("seq_len", start.model.seq_len)))
             settings["n_steps"] = max(1, round(float(tokens) / (batch * seq)))
-        fields = {key: value for key, _, value in combo}
+        fields = {key: (label if key in zipped else value) for key, label, value in combo}
         fields.setdefault("preset", preset)
         if isinstance(settings.get("init_from"), str):  # e.g. "bases/{preset}.pt"
             settings["init_from"] = settings["init_from"].format(**fields)
