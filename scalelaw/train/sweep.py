@@ -25,6 +25,11 @@ key is only a name (``{size}`` in ``init_from``); the label goes in run names::
         d2-32: {n_layer: 2, d_model: 32, n_head: 2}
         d4-64: {n_layer: 4, d_model: 64, n_head: 4}
 
+A ``flops`` axis (instead of ``tokens``) gives each run a compute budget C: its tokens are
+D = C / (6 N), N its non-embedding parameters (Hoffmann et al.'s IsoFLOP profiles). ``grid``
+may also be a list of mappings: the runs are the union of their products, in order, so each
+budget of an IsoFLOP sweep can have its own sizes (``examples/sweeps/cpu_isoflop.yaml``).
+
 Run names are deterministic (``<name>_<label per axis>``, e.g. ``ladder_d2-64_D2M_cos_seed0``), so
 a sweep is resumable: runs whose JSONL is complete are skipped, the others (re)start, from their
 checkpoints when they have them. Same-shape runs (:func:`~scalelaw.train.config.stack_key`)
@@ -88,21 +93,31 @@ def load_spec(spec) -> dict:
     unknown = set(spec) - _SPEC_KEYS
     if unknown:
         raise ConfigError(f"unknown sweep spec keys {sorted(unknown)}; known: {sorted(_SPEC_KEYS)}")
-    grid = spec.get("grid") or {}
-    if not isinstance(grid, dict) or not isinstance(spec.get("base") or {}, dict):
-        raise ConfigError("sweep spec: 'grid' and 'base' must be mappings")
-    for key, values in grid.items():
-        if _is_zipped(values):
-            for label, fields in values.items():
-                if not fields:
-                    raise ConfigError(f"sweep grid axis {key!r}: point {label!r} sets no fields")
-            continue
-        if key == "schedule" and isinstance(values, dict):
-            values = list(values.values())
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"sweep grid axis {key!r} must be a non-empty list (or a mapping "
-                              "of label: {field: value, ...} that sets several fields at once)")
+    grids = _grids(spec)
+    if not isinstance(spec.get("base") or {}, dict) or not all(isinstance(g, dict) for g in grids):
+        raise ConfigError("sweep spec: 'base' must be a mapping and 'grid' a mapping "
+                          "(or a list of mappings)")
+    for grid in grids:
+        if "tokens" in grid and "flops" in grid:
+            raise ConfigError("sweep grid: give 'tokens' or 'flops' (D = C / 6N), not both")
+        for key, values in grid.items():
+            if _is_zipped(values):
+                for label, fields in values.items():
+                    if not fields:
+                        raise ConfigError(f"sweep grid axis {key!r}: point {label!r} sets no fields")
+                continue
+            if key == "schedule" and isinstance(values, dict):
+                values = list(values.values())
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"sweep grid axis {key!r} must be a non-empty list (or a mapping "
+                                  "of label: {field: value, ...} that sets several fields at once)")
     return spec
+
+
+def _grids(spec: dict) -> list:
+    """The spec's grid as a list of mappings (a list of grids is the union of their runs)."""
+    grid = spec.get("grid") or {}
+    return list(grid) if isinstance(grid, list) else [grid]
 
 
 def _is_zipped(values) -> bool:
@@ -128,13 +143,15 @@ def _axis(key: str, values) -> list[tuple[str, object]]:
         kinds = [str(v).partition(":")[0] for v in values]
         return [(k if kinds.count(k) == 1 else f"{k}{i}", v)
                 for i, (k, v) in enumerate(zip(kinds, values))]
-    label = {"preset": "{}", "tokens": None, "seed": "seed{}", "mix_ratio": "r{}",
+    label = {"preset": "{}", "tokens": None, "flops": None, "seed": "seed{}", "mix_ratio": "r{}",
              "domain": "{}", "n_enc_layer": "enc{}", "n_dec_layer": "dec{}",
              "tokenizer": "{}"}.get(key, key + "{}")
     out = []
     for v in values:
         if key == "tokens":
             out.append(("D" + _human(float(v)), v))
+        elif key == "flops":
+            out.append((f"C{float(v):.3g}".replace("+", ""), v))
         else:
             text = f"{v:g}" if isinstance(v, float) else str(v)
             out.append((label.format(text), v))
@@ -146,27 +163,37 @@ def expand(spec, *, overrides: dict | None = None) -> list[TrainConfig]:
     spec = load_spec(spec)
     base = {**(spec.get("base") or {}), **(overrides or {})}
     prefix = spec.get("name")
-    grid = spec.get("grid") or {}
-    zipped = {key for key, values in grid.items() if _is_zipped(values)}
-    axes = [[(key, label, value) for label, value in _axis(key, values)]
-            for key, values in grid.items()]
+    combos = []
+    for grid in _grids(spec):
+        zipped = {key for key, values in grid.items() if _is_zipped(values)}
+        axes = [[(key, label, value, key in zipped) for label, value in _axis(key, values)]
+                for key, values in grid.items()]
+        combos += list(itertools.product(*axes))
     runs, names = [], {}
-    for combo in itertools.product(*axes):
+    for combo in combos:
         settings = dict(base)
-        for key, _, value in combo:
-            settings.update(value if key in zipped else {key: value})
+        for key, _, value, is_zipped in combo:
+            settings.update(value if is_zipped else {key: value})
         preset = settings.pop("preset", None)
         tokens = settings.pop("tokens", None)
+        flops = settings.pop("flops", None)
         start = get_preset(preset) if preset else TrainConfig()
+        if flops is not None:  # D = C / (6 N), N of this run's shape
+            try:
+                shape = apply_overrides(start, {**{k: v for k, v in settings.items()
+                                                   if k not in ("schedule", "name")}, "n_steps": 1})
+            except ConfigError as err:
+                raise ConfigError(f"sweep run with flops={flops}: {err}") from None
+            tokens = float(flops) / (6.0 * shape.counts()["N"])
         if tokens is not None:
             batch = int(float(settings.get("batch_size", start.batch_size)))
             seq = int(float(settings.get("seq_len", start.model.seq_len)))
             settings["n_steps"] = max(1, round(float(tokens) / (batch * seq)))
-        fields = {key: (label if key in zipped else value) for key, label, value in combo}
+        fields = {key: (label if is_zipped else value) for key, label, value, is_zipped in combo}
         fields.setdefault("preset", preset)
         if isinstance(settings.get("init_from"), str):  # e.g. "bases/{preset}.pt"
             settings["init_from"] = settings["init_from"].format(**fields)
-        labels = [label for _, label, _ in combo]
+        labels = [label for _, label, _, _ in combo]
         settings["name"] = "_".join(filter(None, [prefix, *labels])) or (prefix or "run")
         try:
             cfg = apply_overrides(start, settings)
