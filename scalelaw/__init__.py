@@ -33,6 +33,9 @@ _EXPORTS = {
     "read_logs": "scalelaw.io",
     "schedules": "scalelaw.schedules",
     "Client": "scalelaw.client",
+    "isoflop": "scalelaw.isoflops",
+    "load_isoflop": "scalelaw.isoflops",
+    "envelope": "scalelaw.envelopes",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -191,6 +191,49 @@ def cmd_plot(args):
     print(f"wrote {args.output}")
 
 
+def cmd_isoflop(args):
+    import scalelaw as sl
+    from scalelaw.cli import _parse_assignment, _parse_float
+
+    df = load_table(args.data)
+    if args.split is not None:
+        if "split" not in df.columns:
+            raise ValueError(f"{args.data}: --split given but the data have no 'split' column")
+        df = df[df["split"] == args.split]
+        if df.empty:
+            raise ValueError(f"{args.data}: no rows with split == {args.split!r}")
+    inputs = dict(_parse_assignment(v, "--var") for v in args.var)
+    if args.envelope:
+        x = inputs.get("C", "flops")
+        result = sl.envelope(df, x=x, y=args.target, n=inputs.get("N", "n_params"),
+                             n_boot=args.bootstrap, level=args.level, seed=args.seed)
+    else:
+        if args.final_points:
+            df = sl.final_points(df, split=None)
+        budgets = [_parse_float(b, "--budget") for b in args.budget] or None
+        result = sl.isoflop(df, inputs=inputs or None, target=args.target, budgets=budgets, tol=args.tol,
+                            profile=args.profile, n_boot=args.bootstrap, level=args.level, seed=args.seed)
+    at = [_parse_float(v, "--at C") for k, v in (_parse_assignment(a, "--at") for a in args.at)]
+    preds = [result.predict(C=c) for c in at]
+    if args.output:
+        result.save(args.output)
+    if args.plot:
+        result.plot().write_html(args.plot)
+    if args.json:
+        _print_json({"approach": result.approach, "profile": result.profile, "params": result.params,
+                     "optima": result.optima.to_dict(orient="records"), "predictions": preds,
+                     "warnings": result.warnings})
+        return
+    print(result.report())
+    for p in preds:
+        band = (lambda k: f" [{p[k + '_lo']:.4g}, {p[k + '_hi']:.4g}]" if k + "_lo" in p else "")
+        print(f"at C={p['C']:.3g}: N_opt={p['N']:.4g}{band('N')}, D_opt={p['D']:.4g}{band('D')}, "
+              f"loss={p['loss']:.4g}{band('loss')}")
+    for path, what in ((args.output, "saved to"), (args.plot, "wrote")):
+        if path:
+            print(f"{what} {path}")
+
+
 def cmd_app(args):
     import subprocess
 

@@ -65,6 +65,28 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="?", default=None)
     p.add_argument("-o", "--output", default="fit.html")
 
+    p = sub.add_parser("isoflop", help="Chinchilla approach 2 (IsoFLOP profiles) or 1 (--envelope)")
+    p.add_argument("data", help="table of final points (N, C or D, loss) or loss logs")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=COLUMN",
+                   help="N=params column and C=FLOPs column (or D=tokens: C = 6ND)")
+    p.add_argument("--target", default="loss")
+    p.add_argument("--split", default=None, help="keep only rows of this split (e.g. val)")
+    p.add_argument("--final-points", action="store_true", help="keep the last step of each run")
+    p.add_argument("--envelope", action="store_true",
+                   help="approach 1: the lower envelope of training curves (logs with run and step)")
+    p.add_argument("--profile", default="parabola", help="parabola (default) or law")
+    p.add_argument("--budget", action="append", default=[], metavar="C",
+                   help="nominal budget (repeat); default: found in the data")
+    p.add_argument("--tol", type=float, default=0.05, help="budget bin half-width in decades of C")
+    p.add_argument("--bootstrap", type=int, default=200, metavar="N", help="resamples (0: none)")
+    p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
+    p.add_argument("--at", action="append", default=[], metavar="C=VALUE",
+                   help="predict N_opt, D_opt, loss at this compute (repeat)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("-o", "--output", default=None, help="save the result as JSON")
+    p.add_argument("--plot", default=None, metavar="HTML", help="write the profiles figure")
+
     for name in _TRAINER_COMMANDS:
         sub.add_parser(name, help=f"trainer: {name} (see `scalelaw {name} --help`)", add_help=False)
     p = sub.add_parser("app", help="start the Streamlit app")

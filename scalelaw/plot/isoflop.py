@@ -9,6 +9,7 @@ placed at their own compute, and the user's budget marked.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ._bands import band
 from .core import _colour
@@ -116,4 +117,85 @@ def plot_isoflop(fit, budget: float | None = None, *, budgets=None, n_curves: in
     fig.update_xaxes(type="log", title_text="compute C = 6ND (FLOPs)", row=1, col=2)
     fig.update_yaxes(type="log", title_text="parameters / tokens", row=1, col=2)
     fig.update_layout(template="plotly_white", title=f"{fit.law.name}: compute-optimal allocation")
+    return fig
+
+
+def plot_profiles(result, *, at=None, level=None, fig=None):
+    """Hoffmann et al.'s Figure 3 for an :class:`~scalelaw.isoflops.IsoflopResult`.
+
+    Approach 2: left, each budget's points against N with its fitted profile and its minimum
+    (bootstrap interval as a horizontal bar); middle, N_opt(C) with the power law k C^a;
+    right, L_opt(C) with its fit. Approach 1: left, the loss against compute of every run with
+    the envelope marked. ``at``: a compute to mark on the fitted laws with its interval.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    opt = result.optima
+    left = "IsoFLOP profiles" if result.approach == 2 else "training curves and their envelope"
+    fig = fig or make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
+                               subplot_titles=(left, "N_opt(C) = k C^a", "L_opt(C)"))
+    pts = result.points
+    if result.approach == 2:
+        for i, row in enumerate(opt.itertuples()):
+            colour = _colour(i)
+            sub = pts[np.isclose(pts["budget"], row.C, rtol=1e-9)]
+            grp = f"C{i}"
+            fig.add_trace(go.Scatter(x=sub["N"], y=sub["loss"], mode="markers", marker={"color": colour},
+                                     name=f"C={row.C:.2g}", legendgroup=grp), row=1, col=1)
+            Ng = np.geomspace(sub["N"].min() / 1.5, sub["N"].max() * 1.5, 80)
+            fig.add_trace(go.Scatter(x=Ng, y=result.profile_curve(row.C, Ng), mode="lines",
+                                     line={"color": colour}, legendgroup=grp, showlegend=False,
+                                     hoverinfo="skip"), row=1, col=1)
+            err = {}
+            if hasattr(row, "N_opt_lo") and np.isfinite(row.N_opt_lo):
+                err = {"error_x": {"type": "data", "symmetric": False, "array": [row.N_opt_hi - row.N_opt],
+                                   "arrayminus": [row.N_opt - row.N_opt_lo], "color": colour}}
+            fig.add_trace(go.Scatter(x=[row.N_opt], y=[row.loss_opt], mode="markers", legendgroup=grp,
+                                     marker={"color": colour, "size": 12, "symbol": "diamond",
+                                             "line": {"color": "black", "width": 1}},
+                                     showlegend=False, **err,
+                                     hovertemplate="N_opt=%{x:.3g}<br>loss=%{y:.4g}<extra></extra>"),
+                          row=1, col=1)
+        fig.update_xaxes(type="log", title_text="parameters N", row=1, col=1)
+    else:
+        for i, (run, sub) in enumerate(pts.groupby("run", sort=False)):
+            fig.add_trace(go.Scatter(x=sub["C"], y=sub["loss"], mode="lines", line={"color": "#bbbbbb", "width": 1},
+                                     name="runs", legendgroup="runs", showlegend=i == 0, hoverinfo="skip"),
+                          row=1, col=1)
+        fig.add_trace(go.Scatter(x=opt["C"], y=opt["loss_opt"], mode="markers", marker={"color": "black", "size": 5},
+                                 name="envelope"), row=1, col=1)
+        fig.update_xaxes(type="log", title_text="compute C (FLOPs)", row=1, col=1)
+    fig.update_yaxes(type="log", title_text=result.target, row=1, col=1)
+
+    lo_c = float(opt["C"].min())
+    hi_c = max(float(opt["C"].max()), float(at) if at else 0.0) * 3
+    Cg = np.geomspace(lo_c / 3, hi_c, 80)
+    pred = result.predict(Cg, level=level)
+    for col, key, obs in ((2, "N", "N_opt"), (3, "loss", "loss_opt")):
+        if key + "_lo" in pred:
+            band(fig, Cg, pred[key + "_lo"], pred[key + "_hi"], "#1f77b4", legendgroup="fit", row=1, col=col)
+        fig.add_trace(go.Scatter(x=Cg, y=pred[key], mode="lines", line={"color": "#1f77b4"},
+                                 name="fit" if col == 2 else None, showlegend=col == 2, legendgroup="fit"),
+                      row=1, col=col)
+        used = opt.get("used", pd.Series(True, index=opt.index)).astype(bool)
+        fig.add_trace(go.Scatter(x=opt["C"][used], y=opt[obs][used], mode="markers",
+                                 marker={"color": "black", "size": 7}, name="optima",
+                                 showlegend=col == 2, legendgroup="optima"), row=1, col=col)
+        if (~used).any():
+            fig.add_trace(go.Scatter(x=opt["C"][~used], y=opt[obs][~used], mode="markers",
+                                     marker={"color": "black", "size": 7, "symbol": "x"}, name="not used",
+                                     showlegend=col == 2, legendgroup="unused"), row=1, col=col)
+        if at:
+            p = result.predict(C=float(at), level=level)
+            fig.add_trace(go.Scatter(x=[at], y=[p[key]], mode="markers", legendgroup="at", showlegend=col == 2,
+                                     marker={"color": "black", "size": 13, "symbol": "star"},
+                                     name=f"at C={float(at):.3g}"), row=1, col=col)
+        fig.update_xaxes(type="log", title_text="compute C (FLOPs)", row=1, col=col)
+        fig.update_yaxes(type="log", row=1, col=col)
+    fig.update_yaxes(title_text="N_opt", row=1, col=2)
+    fig.update_yaxes(title_text="L_opt", row=1, col=3)
+    name = {1: "Approach 1 (envelope)", 2: f"Approach 2 (IsoFLOP, {result.profile})"}[result.approach]
+    fig.update_layout(template="plotly_white",
+                      title=f"{name}: a={result.params['a']:.3f}, b={result.params['b']:.3f}")
     return fig

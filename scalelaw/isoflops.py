@@ -1,0 +1,648 @@
+"""Chinchilla's Approach 2: IsoFLOP profiles, their minima, and power laws through the minima.
+
+Hoffmann et al. 2022 (Section 3.2, Figure 3) train several model sizes N at each fixed compute
+budget C = 6 N D, fit each budget's loss against log N, and read the optimum N_opt(C) off each
+profile's minimum. Power laws through the minima give
+
+    N_opt(C) = k * C^a,      D_opt(C) = C / (6 N_opt) = C^b / (6 k),  b = 1 - a,
+    L_opt(C) = L_inf + (C0 / C)^alpha_C        (Henighan et al. 2020's power law plus constant).
+
+Profiles (``profile=``):
+
+- ``"parabola"``: loss = c0 + c1 x + c2 x^2 in x = ln N, minimum at x* = -c1 / (2 c2)
+  (Hoffmann's choice). A parabola is symmetric; the iso-FLOP curve of the law Hoffmann fit is
+  not (E + A N^-alpha + B (6N/C)^beta rises at different rates on the two sides), so when a
+  budget's sizes are not centred on its optimum the vertex is pulled towards the side with more
+  points (Besiroglu et al. 2024 and Porian et al. 2024 discuss the bias this puts into a).
+- ``"law"``: the law's own iso-FLOP curve, loss = c + A (N/N0)^-alpha + B (N/N0)^beta per
+  budget, with alpha and beta shared by all budgets and c, A, B >= 0 free per budget (variable
+  projection: the three are linear given the exponents). Minimum in closed form,
+  N* = N0 (alpha A / (beta B))^(1 / (alpha + beta)). It is unbiased when the data follow the
+  Chinchilla form and needs 4+ sizes per budget (3 linear coefficients per budget).
+
+Budgets are grouped exactly when points share C, otherwise binned in log10 C: the densest
+windows of width ``2 * tol`` decades become budgets (Epoch's points extracted from Hoffmann's
+figure carry approximate C), and points in no window are reported as skipped.
+
+Uncertainty: a bootstrap over the points within each budget (resampled with replacement,
+every budget at once); each draw refits the profiles and the power laws, so the intervals of
+a, k and of ``predict(C)`` carry the minima's noise. These are *parameter* intervals: they do
+not include the error of the power laws' form when extrapolated (see ``backtest``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.fitting.data import as_frame, numeric_column
+
+__all__ = ["isoflop", "IsoflopResult", "assign_budgets", "load_isoflop", "PROFILES"]
+
+PROFILES = ("parabola", "law")
+FORMAT = "scalelaw-isoflop"
+_MIN_SIZES = {"parabola": 3, "law": 4}
+
+
+# ---------------------------------------------------------------------------------------------
+# Budgets
+
+def assign_budgets(C, budgets=None, tol: float = 0.05, min_points: int = 3):
+    """Budget of each point: ``(budget per point, NaN where none; the budgets)``.
+
+    With ``budgets`` given, each point goes to the nearest one within ``tol`` decades. Without,
+    exact repeats of C make the budgets when every C value repeats; otherwise the densest window
+    of width ``2 * tol`` decades (at least ``min_points`` points) becomes a budget (its value the
+    geometric mean of its points), its points are removed, and so on (greedy mode seeking).
+    """
+    C = np.asarray(C, dtype=float)
+    lc = np.log10(C)
+    out = np.full(len(C), np.nan)
+    if budgets is not None:
+        b = np.sort(np.asarray(budgets, dtype=float).ravel())
+        if b.size == 0 or np.any(~np.isfinite(b)) or np.any(b <= 0):
+            raise ValueError(f"budgets must be positive finite FLOP values, got {budgets!r}")
+        d = np.abs(lc[:, None] - np.log10(b)[None, :])
+        j = np.argmin(d, axis=1)
+        ok = d[np.arange(len(C)), j] <= tol
+        out[ok] = b[j[ok]]
+        return out, b
+    values, counts = np.unique(C, return_counts=True)
+    if len(values) < len(C) and np.all(counts >= 2):
+        return C.copy(), values
+    free = np.ones(len(C), dtype=bool)
+    found = []
+    order = np.argsort(lc)
+    while free.sum() >= min_points:
+        idx = order[free[order]]
+        x = lc[idx]
+        hi = np.searchsorted(x, x + 2 * tol, side="right")
+        n_in = hi - np.arange(len(x))
+        best = int(np.argmax(n_in))
+        if n_in[best] < min_points:
+            break
+        members = idx[best:hi[best]]
+        value = float(10 ** np.mean(lc[members]))
+        out[members] = value
+        free[members] = False
+        found.append(value)
+    return out, np.array(sorted(found))
+
+
+# ---------------------------------------------------------------------------------------------
+# Profile fits: every function takes per-point weights W (B, n) so that bootstrap resamples
+# (integer counts) and the plain fit (W = 1) are one computation.
+
+def _wls(Phi, y, W):
+    """Weighted least squares for a batch. Phi (B' or 1, K, n, p), y (n,), W (B, n) ->
+    theta (B, K, p) and SSE (B, K); singular systems give NaN."""
+    Bn = W.shape[0]
+    Phi = np.broadcast_to(Phi, (Bn,) + Phi.shape[1:])
+    G = np.einsum("bn,bkni,bknj->bkij", W, Phi, Phi)
+    h = np.einsum("bn,bkni,n->bki", W, Phi, y)
+    p = Phi.shape[-1]
+    scale = np.sqrt(np.maximum(np.einsum("...ii->...i", G), 1e-300))
+    Gs = G / scale[..., :, None] / scale[..., None, :]
+    with np.errstate(all="ignore"):
+        # unit-diagonal Gram matrix: its determinant is ~0 when the columns are collinear
+        ok = np.linalg.det(Gs) > 1e-10
+        Gs = np.where(ok[..., None, None], Gs, np.eye(p))
+        theta = np.linalg.solve(Gs, (h / scale)[..., None])[..., 0] / scale
+    theta = np.where(ok[..., None], theta, np.nan)
+    yy = np.einsum("bn,n->b", W, y * y)[:, None]
+    return theta, yy - np.sum(theta * h, axis=-1)
+
+
+def _parabola(x, y, W):
+    """Minimum of loss = c0 + c1 u + c2 u^2 (u = x - mean x) per resample: (x*, loss*, convex)."""
+    xm = x.mean()
+    u = x - xm
+    Phi = np.stack([np.ones_like(u), u, u * u], axis=1)[None, None]
+    theta, _ = _wls(Phi, y, W)
+    c0, c1, c2 = theta[:, 0, 0], theta[:, 0, 1], theta[:, 0, 2]
+    convex = c2 > 0
+    with np.errstate(all="ignore"):
+        us = np.where(convex, -c1 / (2 * c2), np.nan)
+    return xm + us, c0 + c1 * us + c2 * us * us, convex
+
+
+# subsets of the linear terms (c, A, B) tried when the full solution has A < 0 or B < 0
+_SUBSETS = ((0, 1, 2), (0, 1), (0, 2), (0,))
+
+
+def _law_budget(x, y, W, alpha, beta):
+    """Least squares of c + A e^(-alpha x) + B e^(beta x) with A, B >= 0, for exponent pairs
+    ``alpha``, ``beta`` of shape (B' or 1, K): coefficients (B, K, 3) and SSE (B, K)."""
+    a, b = np.asarray(alpha)[..., None], np.asarray(beta)[..., None]
+    Phi = np.stack(np.broadcast_arrays(np.ones_like(a * x), np.exp(-a * x), np.exp(b * x)), axis=-1)
+    shape = (W.shape[0], Phi.shape[1])
+    best_sse, best = np.full(shape, np.inf), np.full(shape + (3,), np.nan)
+    for cols in _SUBSETS:
+        theta, sse = _wls(Phi[..., list(cols)], y, W)
+        ok = np.all(np.isfinite(theta), axis=-1)
+        for j, c in enumerate(cols):
+            if c > 0:
+                ok &= theta[..., j] >= 0
+        better = ok & (sse < best_sse - 1e-15)
+        full = np.zeros(shape + (3,))
+        full[..., list(cols)] = theta
+        best = np.where(better[..., None], full, best)
+        best_sse = np.where(better, sse, best_sse)
+    return best, best_sse
+
+
+_GRID = np.geomspace(0.03, 3.0, 24)
+
+
+def _law_fit(groups, Ws, polish: bool):
+    """Shared (alpha, beta) and per-budget (c, A, B >= 0) for B resamples (variable projection):
+    a coarse grid over the exponents, then finer grids around each resample's best (``polish``:
+    two more, to 1/256 of the coarse step, for the point estimate)."""
+
+    def total(alpha, beta, Wl):
+        s = 0.0
+        for (x, y), W in zip(groups, Wl):
+            s = s + _law_budget(x, y, W, alpha, beta)[1]
+        return s  # (B, K)
+
+    B = Ws[0].shape[0]
+    aa, bb = np.meshgrid(_GRID, _GRID, indexing="ij")
+    sse = total(aa.ravel()[None], bb.ravel()[None], Ws)
+    j = np.argmin(sse, axis=1)
+    la, lb = np.log(aa.ravel()[j]), np.log(bb.ravel()[j])
+    step = np.log(_GRID[1] / _GRID[0])
+    for width in ((step, step / 4, step / 16, step / 64) if polish else (step, step / 4)):
+        off = np.linspace(-width, width, 9)
+        oa, ob = np.meshgrid(off, off, indexing="ij")
+        ca, cb = la[:, None] + oa.ravel()[None], lb[:, None] + ob.ravel()[None]
+        sse = total(np.exp(ca), np.exp(cb), Ws)
+        j = np.argmin(sse, axis=1)
+        la, lb = ca[np.arange(B), j], cb[np.arange(B), j]
+    alpha, beta = np.exp(la), np.exp(lb)
+    coefs = [_law_budget(x, y, W, alpha[:, None], beta[:, None])[0][:, 0] for (x, y), W in zip(groups, Ws)]
+    return alpha, beta, coefs
+
+
+def _law_minimum(alpha, beta, coef):
+    """Closed-form minimum of c + A e^(-alpha x) + B e^(beta x): (x*, loss*, convex)."""
+    c, A, Bc = coef[:, 0], coef[:, 1], coef[:, 2]
+    convex = (A > 0) & (Bc > 0)
+    with np.errstate(all="ignore"):
+        xs = np.where(convex, np.log(alpha * A / (beta * Bc)) / (alpha + beta), np.nan)
+        ls = c + A * np.exp(-alpha * xs) + Bc * np.exp(beta * xs)
+    return xs, ls, convex
+
+
+# ---------------------------------------------------------------------------------------------
+# Power laws through the minima
+
+def _power_fit(C, N):
+    """Least squares in log-log: ln N = ln k + a ln C. Arrays (B, m) -> a (B,), ln k (B,);
+    NaN minima (non-convex profiles of a draw) are left out of that draw's fit."""
+    with np.errstate(all="ignore"):
+        lc, ln = np.log(C), np.log(N)
+    ok = np.isfinite(ln) & np.isfinite(lc)
+    w = ok.astype(float)
+    n = w.sum(axis=1)
+    with np.errstate(all="ignore"):
+        mc = np.sum(np.where(ok, lc, 0.0), axis=1) / n
+        mn = np.sum(np.where(ok, ln, 0.0), axis=1) / n
+        dc = np.where(ok, lc - mc[:, None], 0.0)
+        dn = np.where(ok, ln - mn[:, None], 0.0)
+        a = np.sum(dc * dn, axis=1) / np.sum(dc * dc, axis=1)
+    a = np.where(n >= 2, a, np.nan)
+    return a, mn - a * mc
+
+
+def _loss_law_fit(C, L, loss_law: str, start=None):
+    """L_opt(C) by ``scalelaw.fit`` (the library's ``power_law`` or ``power``, squared log error);
+    warm-started ``least_squares`` from ``start`` for bootstrap draws (the same objective)."""
+    ok = np.isfinite(L) & np.isfinite(C)
+    if ok.sum() < (3 if loss_law == "power_law" else 2):
+        return None
+    C, L = C[ok], L[ok]
+    if start is None:
+        from scalelaw.api import fit
+
+        f = fit(loss_law, {"C": C, "loss": L}, inputs={"x": "C"}, target="loss", loss="squared")
+        return _loss_params(loss_law, f.params), list(f.warnings)
+    from scipy.optimize import least_squares
+
+    from scalelaw.laws.power import power
+    from scalelaw.laws.power_law import power_law
+
+    if loss_law == "power_law":
+        t0 = [np.log(max(start["L_inf"], 1e-9)), np.log(start["C0"]), np.log(start["alpha_C"])]
+        fn = lambda t: np.log(power_law(C, L_inf=np.exp(t[0]), x0=np.exp(t[1]), alpha=np.exp(t[2]))) - np.log(L)  # noqa: E731
+        r = least_squares(fn, t0, method="lm")
+        return {"L_inf": float(np.exp(r.x[0])), "C0": float(np.exp(r.x[1])), "alpha_C": float(np.exp(r.x[2]))}, []
+    t0 = [np.log(start["k_L"]), start["a_L"]]
+    fn = lambda t: np.log(power(C, k=np.exp(t[0]), a=t[1])) - np.log(L)  # noqa: E731
+    r = least_squares(fn, t0, method="lm")
+    return {"k_L": float(np.exp(r.x[0])), "a_L": float(r.x[1])}, []
+
+
+def _loss_params(loss_law, p):
+    if loss_law == "power_law":
+        return {"L_inf": float(p["L_inf"]), "C0": float(p["x0"]), "alpha_C": float(p["alpha"])}
+    return {"k_L": float(p["k"]), "a_L": float(p["a"])}
+
+
+def loss_at(params: Mapping, C, loss_law: str):
+    """L_opt(C) from the fitted parameters."""
+    C = np.asarray(C, dtype=float)
+    if loss_law == "power_law":
+        return params["L_inf"] + np.exp(params["alpha_C"] * (np.log(params["C0"]) - np.log(C)))
+    return np.exp(np.log(params["k_L"]) + params["a_L"] * np.log(C))
+
+
+# ---------------------------------------------------------------------------------------------
+# The result
+
+class IsoflopResult:
+    """Approach 1 or 2: per-budget optima, power laws through them, predictions with intervals.
+
+    ``optima``: one row per budget (C, N_opt, D_opt, loss_opt with ``_lo``/``_hi`` bootstrap
+    bounds, sizes, edge/convex flags); ``params``: a, b, k and L_opt(C)'s parameters;
+    ``predict(C=...)``; ``warnings``; ``save``/``load_isoflop``; ``plot``.
+    """
+
+    def __init__(self, *, approach, profile, inputs, target, loss_law, points, optima, params,
+                 draws=None, warnings=None, level=0.9, options=None, version=None, fit_warnings=None):
+        self.approach = approach
+        self.profile = profile
+        self.inputs = dict(inputs)
+        self.target = target
+        self.loss_law = loss_law
+        self.points = points
+        self.optima = optima
+        self.params = dict(params)
+        self.draws = draws
+        self.warnings = list(warnings or [])
+        self.level = float(level)
+        self.options = dict(options or {})
+        from scalelaw import __version__
+
+        self.version = version or __version__
+
+    def __repr__(self):
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"<IsoflopResult approach {self.approach} ({self.profile}): {ps}; {len(self.optima)} budgets>"
+
+    # ---- prediction ---------------------------------------------------------------------
+    def _predict_params(self, P, C):
+        N = np.exp(np.log(P["k"]) + P["a"] * np.log(C))
+        return N, C / (6.0 * N), loss_at(P, C, self.loss_law)
+
+    def predict(self, C, level: float | None = None) -> dict:
+        """N_opt, D_opt = C / (6 N_opt) and L_opt at compute ``C`` (scalar or array), each with a
+        percentile bootstrap interval at ``level`` (``N_lo``, ``N_hi``, ...), when there are draws."""
+        scalar = np.ndim(C) == 0
+        Cv = np.atleast_1d(np.asarray(C, dtype=float))
+        if np.any(~np.isfinite(Cv)) or np.any(Cv <= 0):
+            raise ValueError(f"predict: C must be positive FLOPs, got {C!r}")
+        N, D, L = self._predict_params(self.params, Cv)
+        out = {"C": Cv, "N": N, "D": D, "loss": L}
+        level = self.level if level is None else float(level)
+        if self.draws is not None and len(self.draws.dropna()) >= 2:
+            d = self.draws.dropna()
+            P = {k: d[k].to_numpy()[:, None] for k in d.columns}
+            Nd, Dd, Ld = self._predict_params(P, Cv[None, :])
+            q = (1 - level) / 2
+            for name, arr in (("N", Nd), ("D", Dd), ("loss", Ld)):
+                out[name + "_lo"] = np.quantile(arr, q, axis=0)
+                out[name + "_hi"] = np.quantile(arr, 1 - q, axis=0)
+            out["level"] = level
+        if scalar:
+            out = {k: (float(v[0]) if isinstance(v, np.ndarray) else v) for k, v in out.items()}
+        return out
+
+    def ci(self, level: float | None = None) -> pd.DataFrame:
+        """Percentile bootstrap intervals of the parameters (value, lower, upper)."""
+        if self.draws is None:
+            raise ValueError("no bootstrap draws: fit with n_boot >= 2")
+        level = self.level if level is None else float(level)
+        d = self.draws.dropna()
+        q = (1 - level) / 2
+        return pd.DataFrame({"value": pd.Series(self.params), "lower": d.quantile(q),
+                             "upper": d.quantile(1 - q)}).loc[list(self.params)]
+
+    def report(self) -> str:
+        what = (f"IsoFLOP profiles ({self.profile}): {len(self.optima)} budgets" if self.approach == 2
+                else f"envelope of training curves: {len(self.optima)} points")
+        lines = [f"Approach {self.approach}, {what}"]
+        ci = self.ci() if self.draws is not None else None
+        for k, v in self.params.items():
+            extra = f"  [{ci.loc[k, 'lower']:.4g}, {ci.loc[k, 'upper']:.4g}]" if ci is not None else ""
+            lines.append(f"  {k:<8} {v:.6g}{extra}")
+        lines.append(f"  N_opt = k C^a, D_opt = C / (6 N_opt); L_opt(C): {self.loss_law}")
+        cols = [c for c in ("C", "n_sizes", "N_opt", "N_opt_lo", "N_opt_hi", "D_opt", "loss_opt",
+                            "loss_opt_lo", "loss_opt_hi", "edge", "convex") if c in self.optima.columns]
+        table = self.optima[cols]
+        if len(table) > 20:  # an envelope: every ~len/12-th row and the last
+            table = table.iloc[sorted(set(range(0, len(table), len(table) // 12)) | {len(table) - 1})]
+        lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        for w in self.warnings:
+            lines.append(f"  warning: {w}")
+        return "\n".join(lines)
+
+    # ---- persistence ----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        def cols(frame):
+            return {c: [None if (isinstance(v, float) and not np.isfinite(v)) else
+                        (v.item() if isinstance(v, np.generic) else v) for v in frame[c].tolist()]
+                    for c in frame.columns}
+        return {"format": FORMAT, "version": 1, "scalelaw_version": self.version,
+                "approach": self.approach, "profile": self.profile, "inputs": self.inputs,
+                "target": self.target, "loss_law": self.loss_law, "level": self.level,
+                "options": self.options, "params": self.params, "warnings": self.warnings,
+                "optima": cols(self.optima), "points": cols(self.points),
+                "draws": None if self.draws is None else cols(self.draws)}
+
+    def save(self, path) -> None:
+        """JSON, written to a temporary file in the same folder and renamed (atomic)."""
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".isoflop.", suffix=".json", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.to_dict(), fh, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IsoflopResult":
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise ValueError("not a saved IsoFLOP result (format != 'scalelaw-isoflop')")
+
+        def frame(x):
+            return None if x is None else pd.DataFrame({k: [np.nan if v is None else v for v in vals]
+                                                        for k, vals in x.items()})
+        return cls(approach=d["approach"], profile=d["profile"], inputs=d["inputs"], target=d["target"],
+                   loss_law=d["loss_law"], points=frame(d["points"]), optima=frame(d["optima"]),
+                   params=d["params"], draws=frame(d["draws"]), warnings=d["warnings"], level=d["level"],
+                   options=d.get("options"), version=d.get("scalelaw_version"))
+
+    def profile_curve(self, C, N) -> np.ndarray:
+        """The fitted profile of budget ``C`` (a value in ``optima["C"]``) at sizes ``N``."""
+        if self.approach != 2:
+            raise ValueError("profile_curve: only IsoFLOP profiles (approach 2) have profiles")
+        pts = self.points[np.isclose(self.points["budget"], C, rtol=1e-9)]
+        if pts.empty:
+            raise ValueError(f"profile_curve: no budget C={C:g}; budgets are {self.optima['C'].tolist()}")
+        N0 = self.options["N0"]
+        x, y = np.log(pts["N"].to_numpy(float) / N0), pts["loss"].to_numpy(float)
+        xg = np.log(np.asarray(N, dtype=float) / N0)
+        W = np.ones((1, len(x)))
+        if self.profile == "parabola":
+            xm = x.mean()
+            u = x - xm
+            theta = _wls(np.stack([np.ones_like(u), u, u * u], axis=1)[None, None], y, W)[0][0, 0]
+            ug = xg - xm
+            return theta[0] + theta[1] * ug + theta[2] * ug * ug
+        al, be = self.options["profile_alpha"], self.options["profile_beta"]
+        c = _law_budget(x, y, W, np.array([[al]]), np.array([[be]]))[0][0, 0]
+        return c[0] + c[1] * np.exp(-al * xg) + c[2] * np.exp(be * xg)
+
+    def plot(self, **kwargs):
+        from scalelaw.plot.isoflop import plot_profiles
+
+        return plot_profiles(self, **kwargs)
+
+
+def load_isoflop(path) -> IsoflopResult:
+    """Load a result saved with ``IsoflopResult.save``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            d = json.load(fh)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a saved IsoFLOP result (invalid JSON: {err})") from None
+    try:
+        return IsoflopResult.from_dict(d)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Approach 2
+
+def _columns(frame, inputs, target):
+    if not isinstance(inputs, Mapping) or "N" not in inputs or not ({"C", "D"} & set(inputs)):
+        raise ValueError("isoflop: inputs must map 'N' and 'C' (compute, FLOPs) or 'D' (tokens; C = 6 N D) "
+                         f"to columns, e.g. {{'N': 'n_params', 'C': 'flops'}}; got {inputs!r}")
+    unknown = set(inputs) - {"N", "C", "D"}
+    if unknown:
+        raise ValueError(f"isoflop: unknown input(s) {sorted(unknown)}; give N and C (or D)")
+    N = numeric_column(frame, inputs["N"], "input N", positive=True)
+    if "C" in inputs:
+        C = numeric_column(frame, inputs["C"], "input C", positive=True)
+    else:
+        C = 6.0 * N * numeric_column(frame, inputs["D"], "input D", positive=True)
+    y = numeric_column(frame, target, "target", positive=True)
+    return N, C, y
+
+
+def _summarise(draw_values, q):
+    return np.nanquantile(draw_values, q, axis=0), np.nanquantile(draw_values, 1 - q, axis=0)
+
+
+def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float = 0.05,
+            profile: str = "parabola", loss_law: str = "power_law", n_boot: int = 200,
+            level: float = 0.9, seed: int = 0, min_sizes: int | None = None,
+            drop_edge: bool = False) -> IsoflopResult:
+    """Approach 2 of Hoffmann et al. 2022: IsoFLOP profiles, minima, power laws through them.
+
+    Parameters
+    ----------
+    df : DataFrame or dict of columns
+        One row per run (its final loss): ``inputs["N"]`` parameters, ``inputs["C"]`` compute
+        (or ``inputs["D"]`` tokens, C = 6 N D), ``target`` the loss.
+    budgets : sequence of float, optional
+        Nominal budgets: each point joins the nearest within ``tol`` decades. Default: exact
+        repeats of C, else the densest ``2 * tol``-decade windows (see :func:`assign_budgets`).
+    tol : float
+        Half-width of a budget's bin in decades of C (0.05: within 12%).
+    profile : {"parabola", "law"}
+        The profile fitted to each budget (see the module docstring).
+    loss_law : {"power_law", "power"}
+        L_opt(C) = L_inf + (C0/C)^alpha_C, or a pure power k_L C^a_L.
+    n_boot : int
+        Bootstrap resamples of the points within each budget (0: none).
+    level : float
+        Level of the intervals in ``optima`` and ``predict``.
+    min_sizes : int, optional
+        Fewest distinct sizes a budget needs (default 3 for a parabola, 4 for the law profile);
+        budgets with fewer are skipped with a warning.
+    drop_edge : bool
+        Leave budgets whose minimum is at or beyond the edge of their sizes out of the power-law
+        fits (they are always flagged in ``optima`` and ``warnings``).
+
+    Returns
+    -------
+    IsoflopResult
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, scalelaw as sl
+    >>> N, C = np.meshgrid(np.geomspace(1e7, 1e10, 12), [1e18, 1e19, 1e20, 1e21])
+    >>> L = 1.69 + 406.4 / N**0.34 + 410.7 / (C / (6 * N))**0.28
+    >>> df = pd.DataFrame({"N": N.ravel(), "C": C.ravel(), "loss": L.ravel()})
+    >>> iso = sl.isoflop(df, inputs={"N": "N", "C": "C"}, profile="law", n_boot=0)
+    >>> round(iso.params["a"], 3)  # beta / (alpha + beta) = 0.28 / 0.62
+    0.452
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"isoflop: profile must be one of {PROFILES}, got {profile!r}")
+    if loss_law not in ("power_law", "power"):
+        raise ValueError(f"isoflop: loss_law must be 'power_law' or 'power', got {loss_law!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"isoflop: level must be in (0, 1), got {level!r}")
+    if int(n_boot) != n_boot or n_boot < 0 or n_boot == 1:
+        raise ValueError(f"isoflop: n_boot must be 0 or an integer >= 2, got {n_boot!r}")
+    if not tol > 0:
+        raise ValueError(f"isoflop: tol (decades) must be > 0, got {tol!r}")
+    frame = as_frame(df)
+    if len(frame) == 0:
+        raise ValueError("isoflop: data has no rows")
+    inputs = inputs or {"N": "n_params", "C": "flops"}
+    N, C, y = _columns(frame, inputs, target)
+    min_sizes = _MIN_SIZES[profile] if min_sizes is None else int(min_sizes)
+    warnings: list[str] = []
+
+    budget_of, found = assign_budgets(C, budgets, tol, max(min_sizes, 5))
+    skipped = int(np.isnan(budget_of).sum())
+    if skipped:
+        warnings.append(f"{skipped} of {len(C)} points are in no budget (none within {tol} decades of "
+                        f"{'a given budget' if budgets is not None else f'a cluster of {max(min_sizes, 5)}+ points'}) and were skipped")
+    groups, kept = [], []
+    for b in found:
+        m = budget_of == b
+        n_sizes = len(np.unique(N[m]))
+        if n_sizes < min_sizes:
+            if m.any():
+                warnings.append(f"budget C={b:.3g}: {n_sizes} distinct size(s), fewer than {min_sizes} "
+                                f"for a {profile} profile; skipped")
+            continue
+        if n_sizes < 5:
+            warnings.append(f"budget C={b:.3g}: only {n_sizes} sizes (< 5): its minimum is weakly determined")
+        groups.append(np.flatnonzero(m))
+        kept.append(b)
+    if len(groups) < 2:
+        raise ValueError(f"isoflop: {len(groups)} usable budget(s) (need 2+ with {min_sizes}+ sizes each); "
+                         f"budgets found: {[f'{b:.3g}' for b in found]}; pass budgets= or a wider tol=")
+    N0 = float(np.exp(np.mean(np.log(N))))
+    xs_groups = [(np.log(N[g] / N0), y[g]) for g in groups]
+
+    rng = np.random.default_rng(seed)
+    n_draw = int(n_boot)
+    Ws = []
+    for g in groups:
+        w = np.ones((1 + n_draw, len(g)))
+        if n_draw:
+            w[1:] = rng.multinomial(len(g), np.full(len(g), 1.0 / len(g)), size=n_draw)
+        Ws.append(w)
+
+    if profile == "parabola":
+        mins = [_parabola(x, yy, W) for (x, yy), W in zip(xs_groups, Ws)]
+        shape = {}
+    else:
+        alpha, beta, coefs = _law_fit(xs_groups, [W[:1] for W in Ws], polish=True)
+        if n_draw:
+            a_d, b_d, c_d = _law_fit(xs_groups, [W[1:] for W in Ws], polish=False)
+            alpha, beta = np.concatenate([alpha, a_d]), np.concatenate([beta, b_d])
+            coefs = [np.concatenate([c0, c1]) for c0, c1 in zip(coefs, c_d)]
+        mins = [_law_minimum(alpha, beta, c) for c in coefs]
+        shape = {"profile_alpha": float(alpha[0]), "profile_beta": float(beta[0])}
+
+    rows = []
+    x_star = np.stack([m[0] for m in mins], axis=1)  # (1 + B, budgets)
+    l_star = np.stack([m[1] for m in mins], axis=1)
+    convex = np.stack([m[2] for m in mins], axis=1)
+    q = (1 - level) / 2
+    Nopt_all = N0 * np.exp(x_star)
+    Cb = np.array(kept)
+    for j, (b, g) in enumerate(zip(kept, groups)):
+        sizes = np.unique(N[g])
+        ok = bool(convex[0, j])
+        lo_edge, hi_edge = np.log(sizes.min() / N0), np.log(sizes.max() / N0)
+        edge = (not ok) or not (lo_edge < x_star[0, j] < hi_edge)
+        if not ok:
+            warnings.append(f"budget C={b:.3g}: the {profile} profile is not convex (loss falls monotonically "
+                            "across its sizes): no interior minimum")
+        elif edge:
+            side = "below the smallest" if x_star[0, j] <= lo_edge else "above the largest"
+            warnings.append(f"budget C={b:.3g}: the minimum (N={Nopt_all[0, j]:.3g}) is {side} size "
+                            f"({sizes.min():.3g}-{sizes.max():.3g}): extrapolated; add sizes on that side")
+        row = {"C": float(b), "n_points": len(g), "n_sizes": len(sizes), "N_min": float(sizes.min()),
+               "N_max": float(sizes.max()), "N_opt": float(Nopt_all[0, j]),
+               "D_opt": float(b / (6 * Nopt_all[0, j])), "loss_opt": float(l_star[0, j]),
+               "best_loss": float(y[g].min()), "N_best": float(N[g][np.argmin(y[g])]),
+               "edge": bool(edge), "convex": ok}
+        if n_draw:
+            bad = ~convex[1:, j]
+            nlo, nhi = _summarise(np.where(bad, np.nan, Nopt_all[1:, j]), q)
+            llo, lhi = _summarise(np.where(bad, np.nan, l_star[1:, j]), q)
+            row.update(N_opt_lo=float(nlo), N_opt_hi=float(nhi), D_opt_lo=float(b / (6 * nhi)),
+                       D_opt_hi=float(b / (6 * nlo)), loss_opt_lo=float(llo), loss_opt_hi=float(lhi),
+                       n_nonconvex_draws=int(bad.sum()))
+        rows.append(row)
+    optima = pd.DataFrame(rows)
+
+    use = optima["convex"].to_numpy(dtype=bool).copy()
+    if drop_edge:
+        use &= ~optima["edge"].to_numpy(dtype=bool)
+    if use.sum() < 2:
+        raise ValueError(f"isoflop: {int(use.sum())} budget(s) with an interior minimum; cannot fit N_opt(C)")
+    if drop_edge and (~use).any():
+        warnings.append(f"{int((~use).sum())} budget(s) with their minimum at an edge left out of the power laws")
+    optima["used"] = use
+    result = _fit_power_laws(Cb[use], Nopt_all[:, use], l_star[:, use], loss_law, warnings)
+    params, draws = result
+
+    pts = pd.DataFrame({"N": N, "C": C, "loss": y, "budget": budget_of})
+    return IsoflopResult(approach=2, profile=profile, inputs=inputs, target=target, loss_law=loss_law,
+                         points=pts, optima=optima, params=params, draws=draws, warnings=warnings,
+                         level=level, options={"tol": tol, "budgets": None if budgets is None else
+                                               [float(b) for b in np.ravel(budgets)], "n_boot": n_draw,
+                                               "seed": seed, "min_sizes": min_sizes, "drop_edge": drop_edge,
+                                               "N0": N0, **shape})
+
+
+def _fit_power_laws(C, Nopt, Lopt, loss_law, warnings):
+    """Row 0 of ``Nopt``/``Lopt`` (and of ``C``, which may be one row for all) is the fit, rows
+    1.. bootstrap draws (NaN pads unequal lengths): params and a frame of draws."""
+    C = np.broadcast_to(C, Nopt.shape)
+    a, lk = _power_fit(C, Nopt)
+    params = {"a": float(a[0]), "b": float(1 - a[0]), "k": float(np.exp(lk[0]))}
+    fitted = _loss_law_fit(C[0], Lopt[0], loss_law)
+    if fitted is None:
+        raise ValueError(f"too few optima to fit L_opt(C) with {loss_law}")
+    lp, notes = fitted
+    params.update(lp)
+    warnings.extend(f"L_opt(C) fit: {n}" for n in notes)
+    draws = None
+    if Nopt.shape[0] > 1:
+        rows = []
+        for i in range(1, Nopt.shape[0]):
+            row = {"a": a[i], "b": 1 - a[i], "k": np.exp(lk[i])}
+            try:
+                with np.errstate(all="ignore"):
+                    f = _loss_law_fit(C[i], Lopt[i], loss_law, start=lp)
+            except (ValueError, FloatingPointError):
+                f = None
+            row.update(f[0] if f else {k: np.nan for k in lp})
+            rows.append(row)
+        draws = pd.DataFrame(rows, columns=list(params))
+        n_bad = int(draws.isna().any(axis=1).sum())
+        if n_bad:
+            warnings.append(f"bootstrap: {n_bad} of {len(draws)} draws had a non-convex profile or failed "
+                            "to fit and were dropped")
+    return params, draws
