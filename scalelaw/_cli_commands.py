@@ -193,7 +193,6 @@ def cmd_plot(args):
 
 def cmd_isoflop(args):
     import scalelaw as sl
-    from scalelaw.cli import _parse_assignment, _parse_float
 
     df = load_table(args.data)
     if args.split is not None:
