@@ -367,3 +367,22 @@ def test_normalize_and_chunk():
 ])
 def test_number_names(n, en, fr):
     assert cs.english_number(n) == en and cs.french_number(n) == fr
+
+
+def test_data_build_says_where_it_wrote(tmp_path, monkeypatch, capsys):
+    from scalelaw.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCALELAW_SHARDS", raising=False)
+    assert main(["data", "build", "--tiny", "--quiet", "--names", "math", "--root", "built"]) == 0
+    out = capsys.readouterr().out
+    assert "shards written to built/tiny/" in out
+    assert (tmp_path / "built" / "tiny" / "math" / "meta.json").is_file()
+
+
+def test_data_help_lists_every_action(capsys):
+    from scalelaw.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["data", "--help"])
+    assert "{build,bpe,pack,unpack}" in capsys.readouterr().out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 __all__ = ["main", "build_parser"]
 
@@ -35,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalelaw", description="The scalelaw trainer.")
     sub = parser.add_subparsers(dest="command", metavar="{data,train,sweep}")
 
-    data = sub.add_parser("data", help="build, pack and unpack the byte-level corpora")
-    dsub = data.add_subparsers(dest="action", metavar="{build,pack,unpack}")
+    data = sub.add_parser("data", help="build, tokenise (bpe), pack and unpack the corpora")
+    dsub = data.add_subparsers(dest="action", metavar="{build,bpe,pack,unpack}")
     p = dsub.add_parser("build", help="build the corpora (full: needs pip/apt; --tiny: seconds)")
     p.add_argument("--tiny", action="store_true", help="the small test corpus, no network")
     p.add_argument("--root", default=None, help="shard folder (default $SCALELAW_SHARDS or shards/)")
@@ -116,6 +117,8 @@ def _cmd_data(args) -> int:
         metas = corpora.build(root, tiny=args.tiny, names=names, progress=not args.quiet)
         for name, meta in metas.items():
             print(f"{name}: {meta.get('bytes')} bytes")
+        where = Path(root) / "tiny" if args.tiny else Path(root)
+        print(f"shards written to {where}/ (--root or $SCALELAW_SHARDS chooses another folder)")
         return 0
     if args.action == "bpe":
         from scalelaw.train.config import tokenizer_vocab
