@@ -34,7 +34,7 @@ def test_directory_skips_and_reports_other_files(tmp_path):
     curve(runs / "a.csv", 0.0)
     curve(runs / "b" / "metrics.csv", 0.5)
     (runs / "README.md").write_text("# My sweep\nstep 1: train loss 1.0, val loss 2.0\n")
-    (runs / "sweep.yaml").write_text("grid:\n  n_layer: [2, 4]\n")
+    (runs / "sweep.yaml").write_text("sweep:\n  n_layer: [2, 4]\n")  # not a scalelaw spec (no grid)
     pd.DataFrame({"run": ["a", "b"], "n_layer": [2, 4]}).to_csv(runs / "index.csv", index=False)
     (runs / "empty.log").write_text("")
     with pytest.warns(ReadLogsWarning) as caught:
@@ -43,7 +43,9 @@ def test_directory_skips_and_reports_other_files(tmp_path):
     assert sorted(set(df.run)) == ["a", "b"]
     assert df[df.run == "b"].set_index("step").loss[300] == pytest.approx(3.5 - 0.3)
     skipped = {Path(m.split(":")[0]).name: m for m in messages}
-    assert set(skipped) == {"README.md", "sweep.yaml", "index.csv", "empty.log"}
+    # a README is never a log: skipped without a warning, listed in attrs["ignored"]
+    assert set(skipped) == {"sweep.yaml", "index.csv", "empty.log"}
+    assert any(m.endswith("README.md: the folder's README") for m in df.attrs["ignored"])
     assert "no loss column" in skipped["index.csv"] and "skipped" in skipped["index.csv"]
     assert "not beside any log" in skipped["sweep.yaml"]
     assert "empty file" in skipped["empty.log"]
@@ -126,9 +128,41 @@ def test_whole_fixture_directory(tmp_path):
 
 def test_directory_without_logs(tmp_path):
     (tmp_path / "README.md").write_text("nothing here")
-    with pytest.warns(ReadLogsWarning, match="README.md: skipped"):
-        with pytest.raises(FileNotFoundError, match="no logs found"):
+    (tmp_path / "notes.txt").write_text("nothing here either")
+    with pytest.warns(ReadLogsWarning, match="notes.txt: skipped"):
+        with pytest.raises(FileNotFoundError, match="no logs found.*README.md: the folder's README"):
             sl.read_logs(tmp_path)
+
+
+def test_our_own_files_beside_logs_are_skipped_without_a_warning(tmp_path):
+    """A bundled data folder: logs, a README, the sweep's index (full and per shard), its spec."""
+    curve(tmp_path / "a.csv")
+    (tmp_path / "README.md").write_text("# how it was made\nstep 1: train loss 1.0, val loss 2.0\n")
+    index = "run,status,job,n_params,final_val_loss,log,error\na,complete,,1000,2.7,a.csv,\n"
+    (tmp_path / "index.csv").write_text(index)
+    (tmp_path / "index.shard0of2.csv").write_text(index)
+    (tmp_path / "sizes.yaml").write_text("name: sizes\nbase: {preset: tiny}\ngrid:\n  seed: [0, 1]\n")
+    df = read_quiet(tmp_path)  # any ReadLogsWarning fails
+    assert set(df.run) == {"a"}
+    assert sorted(m.split(": ")[1] for m in df.attrs["ignored"]) == [
+        "a sweep index (scalelaw sweep)", "a sweep index (scalelaw sweep)", "a sweep spec", "the folder's README"]
+    # a user's table without the index's columns is still reported
+    (tmp_path / "index.csv").write_text("run,n_layer\na,2\n")
+    with pytest.warns(ReadLogsWarning, match="index.csv: no loss column"):
+        sl.read_logs(tmp_path)
+
+
+@pytest.mark.parametrize("folder", ["cpu_decoder_sizes", "cpu_lr_schedules", "cpu_dcpt", "cpu_encdec"])
+def test_bundled_data_folders_read_without_warnings(folder):
+    root = Path(__file__).resolve().parents[1] / "data" / folder
+    df = read_quiet(root)
+    assert df["run"].nunique() >= 6
+    assert any("README.md" in m for m in df.attrs["ignored"])
+
+
+def test_read_logs_warning_is_exported():
+    assert sl.ReadLogsWarning is ReadLogsWarning
+    assert issubclass(sl.ReadLogsWarning, UserWarning)
 
 
 def test_forced_format_reads_only_that_kind(tmp_path):

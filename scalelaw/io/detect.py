@@ -64,6 +64,32 @@ def detect(source: Source) -> tuple[str | None, str]:
     return _detect_delimited(text)
 
 
+def own_file(source: Source, kind: str | None) -> str | None:
+    """What a file is when scalelaw itself puts it beside logs, else None.
+
+    ``read_logs`` skips these without a warning (they are not a user's data it failed to read):
+    a README (every bundled data set has one), a sweep's index (``scalelaw sweep`` writes
+    ``index.csv`` and ``index.shard<k>of<n>.csv``; its header has ``run``, ``status`` and
+    ``log``) and a sweep spec (YAML or JSON with a ``grid``).
+    """
+    name = source.filename.lower()
+    if name.startswith("readme") and name.endswith((".md", ".txt", ".rst", "readme")):
+        return "the folder's README"
+    if name.startswith("index") and name.endswith(".csv") and kind in ("csv", "lightning", "wandb"):
+        text = _text(source.head()) or ""
+        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+        if {"run", "status", "log"} <= {c.strip() for c in header}:
+            return "a sweep index (scalelaw sweep)"
+    if kind == CONFIG:
+        from scalelaw.io import sidecar
+        from scalelaw.io.report import Report
+
+        spec = source.json if isinstance(source.json, dict) else sidecar.load(source, Report())
+        if isinstance(spec, dict) and isinstance(spec.get("grid"), (dict, list)):
+            return "a sweep spec"
+    return None
+
+
 def _mostly_json_lines(text: str) -> bool:
     # a JSONL file whose first line is damaged is still JSONL
     lines = [line.strip() for line in text.splitlines()[:20] if line.strip()]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scalelaw.io import sidecar
-from scalelaw.io.detect import CONFIG, EMPTY, detect
+from scalelaw.io.detect import CONFIG, EMPTY, detect, own_file
 from scalelaw.io.report import Report
 from scalelaw.io.sources import Source, from_object
 
@@ -140,7 +140,10 @@ def _directory(root: Path, shown: str, arg: int, fmt: str, report: Report) -> li
         rel = path.relative_to(root)
         source = Source(os.path.join(shown, *rel.parts), path)
         kind, why = detect(source)
-        if kind == EMPTY:
+        own = own_file(source, kind)
+        if own is not None:
+            report.ignore(f"{source.name}: {own}")
+        elif kind == EMPTY:
             report.skip(f"{source.name}: skipped: empty file")
         elif kind == CONFIG:
             configs.append(source)
@@ -151,8 +154,9 @@ def _directory(root: Path, shown: str, arg: int, fmt: str, report: Report) -> li
         else:
             logs.append((source, rel, kind if fmt == "auto" else fmt))
     if not logs:
+        ignored = "".join(f"; {m}" for m in report.ignored)
         raise FileNotFoundError(f"{shown}: no logs found in this directory "
-                                f"({len(configs)} config files; see warnings for the rest)")
+                                f"({len(configs)} config files{ignored}; see warnings for the rest)")
     root_name = root.resolve().name
     by_sub: dict[str, list] = {}
     entries = []

@@ -157,6 +157,7 @@ def _read(path_or_paths, fmt, columns, run, metadata, loss_unit, split, batch_si
                          + "; ".join(report.messages))
     df = finish(df)
     df.attrs["skipped"] = list(report.messages)
+    df.attrs["ignored"] = list(report.ignored)
     df.attrs["headers"] = {k: v for k, v in runs.headers.items() if k in set(df["run"])}
     df.attrs["sources"] = formats_read
     df.attrs["columns"] = used_columns

@@ -2,7 +2,8 @@
 
 Every reader records a message here instead of warning on the spot: the messages are warned
 once, from ``read_logs`` itself (so the warning points at the caller's line), and also stored
-in ``df.attrs["skipped"]`` so an app can show them next to the data.
+in ``df.attrs["skipped"]`` so an app can show them next to the data. Files scalelaw itself
+writes beside logs (READMEs, sweep indexes and specs) are listed in ``df.attrs["ignored"]``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ class Report:
 
     def __init__(self) -> None:
         self.messages: list[str] = []
+        self.ignored: list[str] = []  # scalelaw's own files beside the logs: no warning
+
+    def ignore(self, message: str) -> None:
+        """Record a file skipped on purpose (kept in ``df.attrs["ignored"]``, never warned)."""
+        if message not in self.ignored:
+            self.ignored.append(message)
 
     def skip(self, message: str) -> None:
         """Record one message (warned later by :meth:`emit`)."""
