@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +37,44 @@ def load_table(path: str):
     from scalelaw import read_logs
 
     return read_logs(path)
+
+
+def _fix_flags(match) -> str:
+    names = re.findall(r"'([^']+)'", match.group(1))
+    return " ".join(f"--fix {n}=VALUE" for n in names) if names else "--fix NAME=VALUE"
+
+
+# The library's messages speak Python (keyword arguments, methods, numpy reprs); on the command
+# line the same advice names the flags. (pattern, replacement), applied in order.
+_CLI_WORDS = [
+    (re.compile(r"fixed=\{([^{}]*)\}"), _fix_flags),
+    (re.compile(r"\bfixed="), "--fix NAME=VALUE"),
+    (re.compile(r"\b(?:run|call) fit\.bootstrap\((?:n=[^)]*)?\)"), "fit with --bootstrap N"),
+    (re.compile(r"\bfit\.bootstrap\((?:n=[^)]*)?\)"), "--bootstrap N"),
+    (re.compile(r"\bnp\.(?:float|int|uint|bool_?|str_)\d*\(([^()]*)\)"), r"\1"),
+]
+
+
+def cli_words(message) -> str:
+    """A library message in the command line's words: ``fixed={'A': ...}`` -> ``--fix A=VALUE``,
+    ``fit.bootstrap()`` -> ``--bootstrap N``, ``np.float64(0.0)`` -> ``0.0``."""
+    text = str(message)
+    for pattern, repl in _CLI_WORDS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+@contextlib.contextmanager
+def cli_warnings(command: str):
+    """Print each warning as one ``scalelaw COMMAND: warning: ...`` line on stderr, in CLI words,
+    without the library's source line that Python's default format adds."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"scalelaw {command}: warning: {cli_words(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
 
 
 def _parse_assignment(text: str, flag: str) -> tuple[str, str]:
@@ -82,7 +123,7 @@ def cmd_laws(args):
 
 def _summary(fit):
     return {"law": fit.law.name, "params": fit.params, "objective": fit.objective, "n_points": fit.n_points,
-            "warnings": fit.warnings}
+            "warnings": [cli_words(w) for w in fit.warnings]}
 
 
 def cmd_fit(args):
@@ -116,7 +157,7 @@ def cmd_fit(args):
         else:
             _print_json(_summary(result))
     else:
-        print(result.report())
+        print(cli_words(result.report()))
         if args.output:
             print(f"saved to {args.output}")
 
@@ -160,9 +201,6 @@ def cmd_predict(args):
         at = ", ".join(f"{k}={np.atleast_1d(v)[i if np.size(v) > 1 else 0]:g}" for k, v in X.items())
         ci = f"  [{out['lower'][i]:.6g}, {out['upper'][i]:.6g}]" if "lower" in out else ""
         print(f"{at}: {p:.6g}{ci}")
-    far = {k: v for k, v in out["extrapolation"].items() if v > 1}
-    if far:
-        print("extrapolation: " + ", ".join(f"{k} {v:.3g}x beyond the data" for k, v in far.items()))
 
 
 def cmd_optimum(args):
@@ -234,7 +272,7 @@ def cmd_isoflop(args):
 
 
 def cmd_app(args):
-    import subprocess
+    import os
 
     app = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
     if not app.exists():
@@ -242,7 +280,11 @@ def cmd_app(args):
     cmd = [sys.executable, "-m", "streamlit", "run", str(app)]
     if args.port:
         cmd += ["--server.port", str(args.port)]
-    return subprocess.call(cmd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # become Streamlit (same pid): a SIGTERM or Ctrl-C meant for `scalelaw app` reaches the
+    # server itself, and no child is left serving on the port
+    os.execv(sys.executable, cmd)
 
 
 def cmd_serve(args):

@@ -123,10 +123,11 @@ def _main(argv: list[str] | None) -> int:
 
     handler = getattr(_cli_commands, "cmd_" + args.command)
     try:
-        return handler(args) or 0
+        with _cli_commands.cli_warnings(args.command):
+            return handler(args) or 0
     except (ValueError, KeyError, FileNotFoundError, TypeError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"scalelaw {args.command}: error: {message}", file=sys.stderr)
+        print(f"scalelaw {args.command}: error: {_cli_commands.cli_words(message)}", file=sys.stderr)
         return 2
 
 

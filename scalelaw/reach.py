@@ -49,7 +49,7 @@ def reach(fit, loss: float, **given) -> dict:
 
     def gap(t):
         X = {**given, name: np.exp(t)}
-        return float(fit.predict(X)[0]) - loss
+        return float(fit.predict(X, warn=False)[0]) - loss
 
     value = _solve_log(gap)
     return {**{k: v for k, v in given.items()}, name: value, "loss": loss, "reachable": bool(np.isfinite(value))}

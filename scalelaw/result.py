@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings as _warnings
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -18,6 +19,10 @@ import pandas as pd
 from scalelaw.laws import get_law
 
 FORMAT_VERSION = 1
+
+
+class ExtrapolationWarning(UserWarning):
+    """A prediction at inputs beyond the range of the fitted data (the message says how far)."""
 
 
 def data_hash(table: pd.DataFrame) -> str:
@@ -151,6 +156,9 @@ class FitResult:
 
     # ---- prediction ---------------------------------------------------------------------------
     def _prediction_features(self, X, kwargs):
+        return self.law.features_for_prediction(self._prediction_inputs(X, kwargs), self.options, self.info)
+
+    def _prediction_inputs(self, X, kwargs) -> dict:
         if X is None:
             X = {}
         elif isinstance(X, pd.DataFrame):
@@ -159,15 +167,23 @@ class FitResult:
             X = {c: X[c].to_numpy() for c in X.columns}
         elif not isinstance(X, Mapping):
             raise TypeError(f"predict takes a dict of inputs or a DataFrame, got {type(X).__name__}")
-        X = {**X, **kwargs}
-        return self.law.features_for_prediction(X, self.options, self.info)
+        return {**X, **kwargs}
 
-    def predict(self, X=None, **kwargs) -> np.ndarray:
+    def predict(self, X=None, *, warn: bool = True, **kwargs) -> np.ndarray:
         """The law's prediction at new inputs, e.g. ``fit.predict({"N": 7e10, "D": 1.4e12})``.
 
         lr_annealing: ``fit.predict(schedule=lr, warmup_steps=0)`` gives the loss at every step.
+        Inputs outside the range of the fitted data give an :class:`ExtrapolationWarning` saying
+        how far (``warn=False`` for callers that extrapolate on purpose, such as plots).
         """
-        feats = self._prediction_features(X, kwargs)
+        given = self._prediction_inputs(X, kwargs)
+        feats = self.law.features_for_prediction(given, self.options, self.info)
+        if warn:
+            far = {k: v for k, v in self.extrapolation(given).items() if v > 1 + 1e-9}
+            if far:
+                _warnings.warn("extrapolating: " + ", ".join(f"{k} {v:.3g}x beyond the fitted data"
+                                                            for k, v in far.items()),
+                              ExtrapolationWarning, stacklevel=2)
         return np.asarray(self.law.evaluate(feats, self.params, self.info), dtype=float).reshape(-1)
 
     def extrapolation(self, X) -> dict:

@@ -26,7 +26,7 @@ def predictions_csv(fit, at: dict, level: float) -> str:
         X = {k: np.array([v]) for k, v in at.items()}
         if "domain" in fit.law.input_names:
             X["domain"] = np.array([str(fit.table[fit.inputs["domain"]].iloc[0])], dtype=object)
-        row = {"kind": "target", **{fit.inputs[k]: v for k, v in at.items()}, "pred": float(fit.predict(X)[0])}
+        row = {"kind": "target", **{fit.inputs[k]: v for k, v in at.items()}, "pred": float(fit.predict(X, warn=False)[0])}
         if fit.draws is not None:
             lo, hi = fit.predict_interval(X, level=level)
             row[f"pred_lower_{level:g}"], row[f"pred_upper_{level:g}"] = float(lo[0]), float(hi[0])

@@ -59,7 +59,7 @@ def show_prediction(fit, at: dict, level: float) -> None:
     X = {k: np.array([v]) for k, v in at.items()}
     if "domain" in fit.law.input_names:
         X["domain"] = np.array([str(fit.table[fit.inputs["domain"]].iloc[0])], dtype=object)
-    pred = float(fit.predict(X)[0])
+    pred = float(fit.predict(X, warn=False)[0])  # the extrapolation is shown beside it
     where = ", ".join(f"{k} = {v:.3g}" for k, v in at.items())
     band = ""
     if fit.draws is not None:

@@ -69,7 +69,7 @@ def numeric_column(frame: pd.DataFrame, col: str, role: str, *, positive: bool) 
             rows = list(frame.index[nonpos][:5])
             raise ValueError(
                 f"column {col!r} ({role}) must be > 0 (logs and powers are taken) but has {int(nonpos.sum())} "
-                f"value(s) <= 0, e.g. {values[nonpos][0]!r} at rows {rows}"
+                f"value(s) <= 0, e.g. {values[nonpos][0]:g} at rows {rows}"
             )
     return values
 

@@ -164,7 +164,7 @@ def mixture_optimum(dom, gen, N, D, max_general_increase=0.03, general_baseline=
         if domain is None:
             raise ValueError(f"mixture_optimum: dcpt_cross fits need domain= (one of {dom.info['domains']})")
         extra = {"domain": np.full(r.shape, domain, dtype=object)}
-    gen_loss = gen.predict({"N": np.full_like(r, N), "D": np.full_like(r, D), "r": r, **extra})
+    gen_loss = gen.predict({"N": np.full_like(r, N), "D": np.full_like(r, D), "r": r, **extra}, warn=False)
     cap = general_baseline * (1.0 + max_general_increase)
     ok = gen_loss <= cap
     out = {"general_baseline": float(general_baseline), "cap": float(cap)}
@@ -175,8 +175,8 @@ def mixture_optimum(dom, gen, N, D, max_general_increase=0.03, general_baseline=
     point = {"N": np.array([N], float), "D": np.array([D], float), "r": np.array([best])}
     if extra:
         point["domain"] = extra["domain"][:1]
-    g = float(gen.predict(point)[0])
-    return {"r": float(best), "domain_loss": float(dom.predict(point)[0]), "general_loss": g,
+    g = float(gen.predict(point, warn=False)[0])
+    return {"r": float(best), "domain_loss": float(dom.predict(point, warn=False)[0]), "general_loss": g,
             "general_increase": g / general_baseline - 1.0, "feasible": True, **out}
 
 

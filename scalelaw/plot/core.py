@@ -22,7 +22,7 @@ def _band(fig, x, lo, hi, colour, name, **kw):
 
 
 def _curve(fit, X, level):
-    pred = fit.predict(X)
+    pred = fit.predict(X, warn=False)
     band = fit.predict_interval(X, level=level) if fit.draws is not None else None
     return pred, band
 

@@ -33,7 +33,7 @@ def plot_encdec(fit, budget: float | None = None, *, grid: int = 70, fig=None):
     hi = max(ne.max(), nd.max(), budget or 0.0) * 2.0
     axis = np.geomspace(lo, hi, grid)
     E, Dd = np.meshgrid(axis, axis)  # rows: decoder size (y), columns: encoder size (x)
-    Z = fit.predict({"N_e": E.ravel(), "N_d": Dd.ravel()}).reshape(E.shape)
+    Z = fit.predict({"N_e": E.ravel(), "N_d": Dd.ravel()}, warn=False).reshape(E.shape)
     fig = fig or go.Figure()
     # contour on log10 coordinates: plotly draws contours on a linear index, so log axes would
     # bunch the levels; the tick labels below show the sizes themselves

@@ -74,7 +74,7 @@ def plot_isoflop(fit, budget: float | None = None, *, budgets=None, n_curves: in
     for i, C in enumerate(budgets):
         opt = fit.optimum(C=C)
         Ns = np.geomspace(opt["N"] / 30.0, opt["N"] * 30.0, 120)
-        loss = fit.predict({"N": Ns, "D": C / 6.0 / Ns})
+        loss = fit.predict({"N": Ns, "D": C / 6.0 / Ns}, warn=False)
         colour = _colour(i)
         fig.add_trace(go.Scatter(x=Ns, y=loss, mode="lines", line={"color": colour}, name=f"C={C:.2g}",
                                  legendgroup=f"C{i}"), row=1, col=1)
@@ -84,7 +84,7 @@ def plot_isoflop(fit, budget: float | None = None, *, budgets=None, n_curves: in
     if budget:
         opt = fit.optimum(C=budget)
         Ns = np.geomspace(opt["N"] / 30.0, opt["N"] * 30.0, 120)
-        fig.add_trace(go.Scatter(x=Ns, y=fit.predict({"N": Ns, "D": budget / 6.0 / Ns}), mode="lines",
+        fig.add_trace(go.Scatter(x=Ns, y=fit.predict({"N": Ns, "D": budget / 6.0 / Ns}, warn=False), mode="lines",
                                  line={"color": "black", "width": 3}, name=f"budget C={budget:.3g}",
                                  legendgroup="budget"), row=1, col=1)
         fig.add_trace(go.Scatter(x=[opt["N"]], y=[opt["loss"]], mode="markers",
