@@ -4,8 +4,9 @@ aggregate throughput with M same-shape models stacked against the same runs one 
 What is timed is the training step the trainer runs (forward, backward, gradient clipping,
 AdamW; bf16 autocast and SDPA flash attention on CUDA) on a fixed batch of random tokens already
 on the device, after warm-up steps (which include compilation). MFU = tokens/s x
-``flops_per_token`` (``scalelaw.model_size.count_params``: 6N + 6 n_layer T d) / 989e12, the
-dense bf16 peak of an H100 SXM.
+``flops_per_token`` (``scalelaw.model_size.count_params``: 6N + 6 n_layer T d) / the device's
+dense bf16 peak (``scalelaw.train.peaks``; ``--peak-flops`` for a device not listed there; no
+MFU without one).
 
 Sweep comparison: "stacked" is one :class:`StackedGPT` of M models (compiled); "sequential" is
 the same M runs done one after another, each compiled (``torch.compile`` default mode), whose
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from scalelaw.train.config import get_preset  # noqa: E402
 from scalelaw.train.engine import build_engine, initial_state  # noqa: E402
-from scalelaw.train.hardware import H100_BF16_FLOPS, check_memory, device_name  # noqa: E402
+from scalelaw.train.hardware import check_memory, device_name, peak_info  # noqa: E402
 
 
 def _sync(device):
@@ -131,11 +132,14 @@ def main(argv=None):
                     help="presets for the stack-of-budgets comparison (runs leaving the stack)")
     ap.add_argument("--budget-steps", type=int, default=None,
                     help="steps of the shortest run there (default 100 on the GPU, 10 on CPU)")
+    ap.add_argument("--peak-flops", type=float, default=None,
+                    help="MFU's denominator (default: the device's dense bf16 peak, if known)")
     ap.add_argument("--json", default=None, help="also write the results to this file")
     args = ap.parse_args(argv)
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
+    peak = peak_info(device, args.peak_flops)["peak_flops"]
     if cuda:
         torch.set_float32_matmul_precision("high")
         sizes = args.sizes or "d2-64,d2-128,d4-256,d6-384,d8-512,d12-768"
@@ -145,7 +149,8 @@ def main(argv=None):
         batch, seq_len = args.batch or 64, args.seq_len or 512
         steps, warmup, stack = args.steps or 50, args.warmup or 10, args.stack or 8
         print(f"GPU: {device_name(device)}; torch {torch.__version__}; MFU vs "
-              f"{H100_BF16_FLOPS / 1e12:.0f} TFLOP/s (H100 dense bf16)")
+              + (f"{peak / 1e12:.0f} TFLOP/s (dense bf16)" if peak else
+                 "nothing: device not in scalelaw.train.peaks, give --peak-flops"))
     else:
         sizes = args.sizes or "tiny,d2-64"
         stack_sizes = args.stack_sizes or "tiny"
@@ -155,7 +160,8 @@ def main(argv=None):
         steps, warmup, stack = args.steps or 5, args.warmup or 2, args.stack or 4
         print(f"CPU reduced mode ({device_name(device)}, {torch.get_num_threads()} threads, "
               f"torch {torch.__version__}): checks the benchmark runs; NOT the GPU figures.")
-    results = {"device": device_name(device), "torch": torch.__version__, "batch": batch,
+    results = {"device": device_name(device), "torch": torch.__version__, "peak_flops": peak,
+               "batch": batch,
                "seq_len": seq_len, "sizes": [], "sweeps": [], "budget_stacks": []}
 
     print(f"\nPer size, one model, B={batch}, T={seq_len}, {steps} timed steps after {warmup}:")
@@ -171,7 +177,7 @@ def main(argv=None):
                 print(f"{size:<10} {'':>8} {mode:<16} failed: {type(err).__name__}: {err}")
                 continue
             tps = batch * seq_len / per_step
-            mfu = tps * c["flops_per_token"] / H100_BF16_FLOPS if cuda else None
+            mfu = tps * c["flops_per_token"] / peak if peak else None
             eager_tps = tps if mode == "eager" else eager_tps
             ratio = f"{tps / eager_tps:.2f}x" if eager_tps else ""
             print(f"{size:<10} {fmt(c['N']):>8} {mode:<16} {fmt(tps):>10} "

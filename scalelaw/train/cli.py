@@ -70,7 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default runs/)")
     p.add_argument("--name", default=None, help="run name (default: derived from the config)")
     p.add_argument("--data-root", default=None, help="shard folder (default $SCALELAW_SHARDS or shards/)")
-    p.add_argument("--no-compile", action="store_true", help="no torch.compile on CUDA")
+    comp = p.add_mutually_exclusive_group()
+    comp.add_argument("--compile", action="store_true",
+                      help="torch.compile on any device (default: on CUDA only; on the CPU "
+                           "inductor's C++ backend)")
+    comp.add_argument("--no-compile", action="store_true", help="no torch.compile, on CUDA too")
+    p.add_argument("--dtype", choices=["auto", "bf16", "fp32"], default=None,
+                   help="bf16 autocast or fp32 (default auto: bf16 on CUDA, fp32 on the CPU)")
+    p.add_argument("--peak-flops", type=float, default=None, metavar="FLOP/S",
+                   help="MFU's denominator (default: the device's dense bf16 peak from "
+                        "scalelaw.train.peaks; no MFU for a device not listed there)")
     p.add_argument("--save-checkpoint", action="store_true", help="write OUT/<run>.pt at the end")
     p.add_argument("--ckpt-interval", type=int, default=None, help="also checkpoint every N steps")
     p.add_argument("--resume", action="store_true",
@@ -96,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config field in every run (repeat)")
     p.add_argument("--device", default=None)
     p.add_argument("--data-root", default=None)
+    p.add_argument("--peak-flops", type=float, default=None, metavar="FLOP/S",
+                   help="MFU's denominator for every run (default: the device's, if known)")
     p.add_argument("--slurm-partition", default=None)
     p.add_argument("--timeout-min", type=int, default=None, help="submitit job time limit")
     p.add_argument("--gpus-per-node", type=int, default=None)
@@ -149,10 +160,12 @@ def _train_config(args):
              "device": args.device, "out_dir": args.out, "name": args.name,
              "data_root": args.data_root, "ckpt_interval": args.ckpt_interval,
              "init_from": args.init_from, "domain": args.domain, "mix_ratio": args.mix_ratio,
-             "n_steps": args.steps}
+             "n_steps": args.steps, "dtype": args.dtype, "peak_flops": args.peak_flops}
     overrides = {k: v for k, v in flags.items() if v is not None}
     if args.no_compile:
         overrides["compile"] = False
+    if args.compile:
+        overrides["compile"] = True
     if args.save_checkpoint:
         overrides["save_checkpoint"] = True
     overrides.update(parse_override_strings(args.set))
@@ -202,7 +215,8 @@ def _cmd_sweep(args) -> int:
 
     shard = parse_shard(args.shard) if args.shard is not None else None
     overrides = parse_override_strings(args.set)
-    for key, value in (("device", args.device), ("data_root", args.data_root)):
+    for key, value in (("device", args.device), ("data_root", args.data_root),
+                       ("peak_flops", args.peak_flops)):
         if value is not None:
             overrides[key] = value
     rows = run_sweep(args.spec, args.out, executor=args.executor, max_stack=args.max_stack,

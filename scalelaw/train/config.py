@@ -130,8 +130,13 @@ class TrainConfig:
     # --- hardware
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
     dtype: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32"
-    compile: bool = True  # torch.compile on CUDA (never on CPU: compile time dwarfs tiny runs)
+    # torch.compile: None = on CUDA only (on the CPU compile time dwarfs tiny runs), True =
+    # anywhere (inductor's C++ backend on the CPU), False = never
+    compile: bool | None = None
     compile_mode: str = "default"  # torch.compile mode: default, reduce-overhead (CUDA graphs)...
+    # MFU's denominator in FLOP/s; None = the device's dense bf16 peak (scalelaw.train.peaks),
+    # no MFU on a device not listed there
+    peak_flops: float | None = None
     # --- evaluation and logging
     eval_interval: int = 100  # validation every this many steps, plus step 0 and the last step
     eval_seqs: int = 128  # fixed held-out sequences (evenly spaced windows of the val shard)
@@ -235,6 +240,8 @@ class TrainConfig:
             raise ConfigError(f"dtype must be 'auto', 'bf16' or 'fp32', got {self.dtype!r}")
         if not (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", self.device)):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.peak_flops is not None and not self.peak_flops > 0:
+            raise ConfigError(f"peak_flops must be > 0 (FLOP/s, e.g. 989e12), got {self.peak_flops}")
         if self.grad_clip < 0 or self.weight_decay < 0 or self.ckpt_interval < 0:
             raise ConfigError("grad_clip, weight_decay and ckpt_interval must be >= 0")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
@@ -448,7 +455,7 @@ def parse_override_strings(items: list[str]) -> dict:
 
 # Fields that may change between a checkpoint and the run resuming from it.
 RESUME_FREE = {"out_dir", "device", "compile", "compile_mode", "stop_at", "data_root",
-                "save_checkpoint", "ckpt_interval"}
+                "save_checkpoint", "ckpt_interval", "peak_flops"}
 
 
 def config_changes(old: dict, cfg: TrainConfig) -> list[str]:
@@ -506,7 +513,7 @@ def estimate_memory(cfg: TrainConfig, n_models: int = 1, *, bf16: bool, flash: b
 _STACK_FIELDS = ("batch_size", "tiny_data", "tokenizer", "data_root", "weight_decay", "beta1",
                  "beta2", "eps", "grad_clip", "device", "dtype", "compile", "compile_mode",
                  "eval_interval", "eval_seqs", "log_interval", "out_dir", "ckpt_interval",
-                 "stop_at")
+                 "stop_at", "peak_flops")
 
 
 def stack_key(cfg: TrainConfig) -> tuple:

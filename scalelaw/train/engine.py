@@ -9,8 +9,11 @@ loss per model, so the loop in :mod:`scalelaw.train.loop` treats them alike:
 - :class:`StackEngine`: a :class:`~scalelaw.train.stacked.StackedGPT` with the per-model
   :class:`~scalelaw.train.stacked.StackedAdamW`.
 
-On CUDA the model is compiled (``torch.compile``), runs under bf16 autocast and attention goes
-through SDPA's flash kernel; on the CPU everything is eager fp32.
+By default, on CUDA the model is compiled (``torch.compile``), runs under bf16 autocast and
+attention goes through SDPA's flash kernel; on the CPU everything is eager fp32. Each is a flag
+(``compile``, ``dtype``) that works on the CPU too (inductor's C++ backend, bf16 autocast), so
+the compiled and bf16 paths are tested without a GPU; only CUDA graphs need CUDA
+(:func:`~scalelaw.train.hardware.compile_settings`). :meth:`_Engine.describe` says what runs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 
 from scalelaw.train.config import TrainConfig
 from scalelaw.train.encdec import EncoderDecoder
+from scalelaw.train.hardware import attention_kernel, compile_settings, fused_adamw_supported
 from scalelaw.train.model import GPT
 from scalelaw.train.stacked import StackedAdamW, StackedGPT
 
@@ -53,12 +57,23 @@ class _Engine:
         self.device, self.lr_table = device, _lr_table(configs)
         self.autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if bf16
                          else contextlib.nullcontext())
-        self.compiled = cfg.compile and device.type == "cuda"
-        self.compile_mode = None if cfg.compile_mode == "default" else cfg.compile_mode
+        self.bf16 = bf16
+        self.compiled, self.compile_mode, self.cuda_graphs = compile_settings(cfg, device)
         # CUDA-graph modes reuse output buffers: mark where each new step begins
         mark = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
-        uses_graphs = self.compiled and self.compile_mode in ("reduce-overhead", "max-autotune")
-        self._mark = mark if uses_graphs else None
+        self._mark = mark if self.cuda_graphs else None
+        self.attention = (attention_kernel(cfg.model, device, self.autocast)
+                          if cfg.model.arch == "gpt" else "sdpa (masked)")
+        self.fused_optimizer = False
+        self.optimizer_name = ""
+
+    def describe(self) -> dict:
+        """What actually runs (for the log header), not only what was asked."""
+        return {"compiled": self.compiled, "compile_mode": self.compile_mode or (
+                    "default" if self.compiled else None),
+                "cuda_graphs": self.cuda_graphs, "dtype": "bf16" if self.bf16 else "fp32",
+                "optimizer": self.optimizer_name, "fused_optimizer": self.fused_optimizer,
+                "attention": self.attention}
 
     def _forward(self, batch) -> torch.Tensor:
         if self._mark is not None:
@@ -91,10 +106,14 @@ class SingleEngine(_Engine):
         self.fwd = torch.compile(model, mode=self.compile_mode) if self.compiled else model
         decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices and embeddings
         no_decay = [p for p in model.parameters() if p.dim() < 2]  # LayerNorm weights, biases
+        # fused: one kernel for the whole update, where torch has one for the device
+        self.fused_optimizer = fused_adamw_supported(device)
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": cfg.weight_decay},
              {"params": no_decay, "weight_decay": 0.0}],
-            lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=device.type == "cuda")
+            lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+            **({"fused": True} if self.fused_optimizer else {"foreach": True}))
+        self.optimizer_name = f"torch AdamW ({'fused' if self.fused_optimizer else 'foreach'})"
 
     def _losses(self, batch) -> torch.Tensor:
         return self.fwd(*(t[0] for t in batch)).view(1)
@@ -146,6 +165,8 @@ class StackEngine(_Engine):
         self.optimizer = StackedAdamW(
             list(model.named_parameters()), betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
             weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, compile=self.compiled)
+        self.optimizer_name = ("StackedAdamW (foreach, compiled)" if self.compiled
+                               else "StackedAdamW (foreach)")
         if optim_states is not None:
             self.optimizer.load_model_states(optim_states)
         self.lr_device = torch.tensor(self.lr_table[:, alive], dtype=torch.float32,

@@ -1,20 +1,33 @@
-"""Device choice, precision, the memory check before allocation, and the MFU reference."""
+"""Device choice and what each device supports: precision, torch.compile and CUDA graphs,
+fused AdamW, the attention kernel, the memory check before allocation, and the MFU reference.
+
+Every decision that depends on the device is a function of a ``torch.device`` here, so the
+CUDA-only branches (CUDA graphs, ``mem_get_info``, flash attention, TF32) are unit-tested on
+the CPU with ``torch.device("cuda")`` and the CUDA calls mocked.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import warnings
 
 import torch
 
 from scalelaw.train.config import ConfigError, TrainConfig, estimate_memory
+from scalelaw.train.peaks import lookup_peak
 
 __all__ = ["H100_BF16_FLOPS", "resolve_device", "use_bf16", "device_name", "available_memory",
-           "check_memory", "peak_flops"]
+           "check_memory", "peak_flops", "peak_info", "compile_settings",
+           "fused_adamw_supported", "attention_kernel", "enable_tf32", "CUDA_GRAPH_MODES"]
 
-# Dense bf16 tensor-core peak of an H100 SXM (NVIDIA datasheet, without sparsity): MFU's
-# denominator (Chowdhery et al. 2022, appendix B), whatever GPU the run is on.
+# Dense bf16 tensor-core peak of an H100 SXM (NVIDIA datasheet, without sparsity); the MFU
+# reference of an H100 only: other devices have their own (scalelaw.train.peaks).
 H100_BF16_FLOPS = 989e12
+
+# torch.compile modes that capture CUDA graphs (CUDA only); on other devices each has a
+# graph-free equivalent.
+CUDA_GRAPH_MODES = {"reduce-overhead": "default", "max-autotune": "max-autotune-no-cudagraphs"}
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -28,8 +41,66 @@ def resolve_device(spec: str) -> torch.device:
 
 
 def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
-    """bf16 autocast: on by default on CUDA; fp32 on the CPU (exact, and what the tests use)."""
+    """bf16 autocast: on by default on CUDA; fp32 on the CPU unless ``dtype="bf16"``."""
     return cfg.dtype == "bf16" or (cfg.dtype == "auto" and device.type == "cuda")
+
+
+def enable_tf32(device: torch.device) -> bool:
+    """TF32 for fp32 matmuls outside autocast, on CUDA only (on the CPU, "high" precision may
+    let oneDNN use bf16 for fp32 matmuls: the CPU's fp32 stays exact)."""
+    if device.type != "cuda":
+        return False
+    torch.set_float32_matmul_precision("high")
+    return True
+
+
+def compile_settings(cfg: TrainConfig, device: torch.device) -> tuple[bool, str | None, bool]:
+    """``(compile, mode for torch.compile, CUDA graphs)`` of a run on ``device``.
+
+    ``cfg.compile`` None (the default) compiles on CUDA only: on the CPU, inductor's compile
+    time (tens of seconds cold) dwarfs a tiny run; ``True`` compiles anywhere (inductor's C++
+    backend on the CPU), ``False`` nowhere. CUDA-graph modes need CUDA: elsewhere they become
+    their graph-free equivalent, with a warning.
+    """
+    compiled = device.type == "cuda" if cfg.compile is None else bool(cfg.compile)
+    mode = cfg.compile_mode
+    if compiled and device.type != "cuda" and mode in CUDA_GRAPH_MODES:
+        warnings.warn(f"compile_mode={mode!r} captures CUDA graphs, which need CUDA; compiling "
+                      f"with {CUDA_GRAPH_MODES[mode]!r} on {device}", stacklevel=2)
+        mode = CUDA_GRAPH_MODES[mode]
+    graphs = compiled and device.type == "cuda" and mode in CUDA_GRAPH_MODES
+    return compiled, (None if mode == "default" or not compiled else mode), graphs
+
+
+def fused_adamw_supported(device: torch.device) -> bool:
+    """Whether torch has a fused AdamW kernel for ``device`` (CUDA, and the CPU since 2.4)."""
+    try:
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+    except ImportError:  # pragma: no cover - older torch
+        return device.type == "cuda"
+    return device.type in _get_fused_kernels_supported_devices()
+
+
+def attention_kernel(model_cfg, device: torch.device, autocast) -> str:
+    """The kernel ``F.scaled_dot_product_attention`` dispatches to for this model's causal
+    self-attention (its head size, sequence length and dtype under ``autocast``) on
+    ``device``: ``flash_attention``, ``efficient_attention``, ``cudnn_attention`` or ``math``
+    (asked of torch's own dispatcher, ``torch._fused_sdp_choice``; "unknown" if it cannot
+    tell)."""
+    try:
+        from torch.nn.attention import SDPBackend
+
+        H, T = model_cfg.n_head, model_cfg.seq_len
+        d = model_cfg.d_model
+        with torch.no_grad(), autocast:
+            # q/k/v come out of a Linear in the model, so take their dtype from one
+            x = torch.nn.functional.linear(torch.zeros(1, T, d, device=device),
+                                           torch.zeros(d, d, device=device))
+            q = x.view(1, T, H, d // H).transpose(1, 2)
+            choice = torch._fused_sdp_choice(q, q, q, is_causal=True)
+        return SDPBackend(choice).name.lower()
+    except Exception:  # noqa: BLE001 - informative only: never stop a run over it
+        return "unknown"
 
 
 def device_name(device: torch.device) -> str:
@@ -71,6 +142,22 @@ def check_memory(cfg: TrainConfig, n_models: int, device: torch.device, bf16: bo
     return est
 
 
-def peak_flops(device: torch.device) -> float | None:
-    """The MFU reference for ``device``: H100 bf16 on CUDA; None on the CPU (no MFU there)."""
-    return H100_BF16_FLOPS if device.type == "cuda" else None
+def peak_info(device: torch.device, override: float | None = None) -> dict:
+    """``{"peak_flops", "peak_flops_source"}``: the MFU reference of ``device``.
+
+    ``override`` (``--peak-flops``) wins; else the dense bf16 peak of the device's name in
+    :data:`scalelaw.train.peaks.BF16_PEAKS`; else None (an unknown device, or the CPU: no MFU
+    rather than a wrong one)."""
+    if override:
+        return {"peak_flops": float(override), "peak_flops_source": "--peak-flops"}
+    if device.type == "cpu":
+        return {"peak_flops": None, "peak_flops_source": None}
+    entry = lookup_peak(device_name(device))
+    if entry is None:
+        return {"peak_flops": None, "peak_flops_source": None}
+    return {"peak_flops": entry["flops"], "peak_flops_source": entry["source"]}
+
+
+def peak_flops(device: torch.device, override: float | None = None) -> float | None:
+    """The MFU reference for ``device`` (see :func:`peak_info`); None means no MFU."""
+    return peak_info(device, override)["peak_flops"]

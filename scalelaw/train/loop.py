@@ -37,8 +37,8 @@ from scalelaw.train.config import (ConfigError, TrainConfig, check_complete_log,
                                    stack_key)
 from scalelaw.train.data import LMBatches, PairBatches
 from scalelaw.train.engine import build_engine, initial_state
-from scalelaw.train.hardware import (check_memory, device_name, peak_flops, resolve_device,
-                                     use_bf16)
+from scalelaw.train.hardware import (check_memory, compile_settings, device_name, enable_tf32,
+                                     peak_flops, peak_info, resolve_device, use_bf16)
 from scalelaw.train.runlog import RunLog, read_header
 
 __all__ = ["train", "log_path", "checkpoint_path"]
@@ -83,11 +83,11 @@ def _header(cfg, counts, device, bf16, engine, names, corpus_info) -> dict:
         "schedule": cfg.resolved_schedule(), "n_params": counts["N"],
         "n_params_total": counts["N_total"], "flops_per_token": counts["flops_per_token"],
         "seed": cfg.seed, "device": str(device), "device_name": device_name(device),
-        "dtype": "bf16" if bf16 else "fp32", "compiled": engine.compiled,
+        **engine.describe(),  # compiled, dtype, optimiser, attention kernel: what really runs
         "torch_version": torch.__version__, "python_version": platform.python_version(),
         "scalelaw_version": scalelaw.__version__, "stack_size": engine.n_models,
         "stacked_with": [n for n in names if n != cfg.run_name], **corpus_info,
-        "peak_flops": peak_flops(device), "tokens_per_s": None, "stack_tokens_per_s": None,
+        **peak_info(device, cfg.peak_flops), "tokens_per_s": None, "stack_tokens_per_s": None,
         "mfu": None, "wall_time_s": None, "started_at": _now(), "finished_at": None,
         "final": None,
     }
@@ -207,7 +207,7 @@ class _Job:
             return None, None, None
         tokens = np.sum([t for _, t in segs], axis=0)
         total = float(tokens.sum()) / secs
-        peak = peak_flops(self.device)
+        peak = peak_flops(self.device, self.configs[0].peak_flops)
         mfu = total * self.counts["flops_per_token"] / peak if peak else None
         return float(tokens[m]) / secs, total, mfu
 
@@ -285,10 +285,12 @@ def train(configs, *, resume: bool = False, progress: bool = True, desc: str | N
     device = resolve_device(cfg0.device)
     bf16 = use_bf16(cfg0, device)
     check_memory(cfg0, len(configs), device, bf16)  # before anything is allocated
-    if device.type == "cuda":
-        torch.set_float32_matmul_precision("high")  # TF32 for any fp32 matmul outside autocast
-        if cfg0.compile:
-            torch._dynamo.reset()  # a fresh cache per job: sweeps compile many shapes
+    enable_tf32(device)  # on CUDA: TF32 for any fp32 matmul outside autocast
+    with warnings.catch_warnings():  # the engine warns about its compile mode, once
+        warnings.simplefilter("ignore")
+        compiling = compile_settings(cfg0, device)[0]
+    if compiling:
+        torch._dynamo.reset()  # a fresh cache per job: sweeps compile many shapes
     states, ckpts = _starting_points(configs, resume)
     if cfg0.model.arch == "encdec":
         data = PairBatches(cfg0, device)
