@@ -107,8 +107,28 @@ def _at_values(pairs, flag="--at"):
     return out
 
 
+def _strict(value):
+    """JSON has no NaN or Infinity: they print as null, so any JSON reader can read the output."""
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.ndarray):
+        return _strict(value.tolist())
+    if isinstance(value, np.generic):
+        return _strict(value.item())
+    return value
+
+
 def _print_json(obj):
-    print(json.dumps(obj, indent=None, default=float))
+    print(json.dumps(_strict(obj), indent=None, default=float, allow_nan=False))
+
+
+def _no_draws_message(path) -> str:
+    return (f"{path} has no bootstrap draws, so there is no interval: refit with "
+            "`scalelaw fit ... --bootstrap 200 -o FIT.json` (or fit.bootstrap(n) in Python) and predict from that")
 
 
 def cmd_laws(args):
@@ -129,6 +149,10 @@ def _summary(fit):
 def cmd_fit(args):
     import scalelaw as sl
 
+    if args.output:
+        from scalelaw.atomic import check_output_path
+
+        check_output_path(args.output, "-o")  # before the fit, not after it
     df = load_table(args.data)
     if args.split is not None:
         if "split" not in df.columns:
@@ -173,7 +197,9 @@ def cmd_predict(args):
         pred = fit.predict(**kwargs)
         steps = np.arange(1, len(pred) + 1)
         out = {"step": steps.tolist(), "loss": pred.tolist()}
-        if args.ci and fit.draws is not None:
+        if args.ci is not None:
+            if fit.draws is None:
+                raise ValueError(_no_draws_message(args.fit_file))
             lo, hi = fit.predict_interval(level=args.ci, **kwargs)
             out.update(lower=lo.tolist(), upper=hi.tolist())
         if args.json:
@@ -181,7 +207,10 @@ def cmd_predict(args):
         else:
             every = max(1, len(steps) // 20)
             for i in list(range(0, len(steps), every)) + ([len(steps) - 1] if (len(steps) - 1) % every else []):
-                print(f"step {steps[i]:>8d}  loss {pred[i]:.6g}")
+                ci = f"  [{out['lower'][i]:.6g}, {out['upper'][i]:.6g}]" if "lower" in out else ""
+                print(f"step {steps[i]:>8d}  loss {pred[i]:.6g}{ci}")
+            if "lower" in out:
+                print(f"interval: {args.ci:g} level from the fit's {len(fit.draws)} bootstrap draws")
         return
     X = _at_values(args.at)
     if not X:
@@ -189,9 +218,9 @@ def cmd_predict(args):
     pred = fit.predict(X)
     out = {"inputs": {k: np.atleast_1d(v).tolist() for k, v in X.items()}, "prediction": pred.tolist(),
            "extrapolation": fit.extrapolation(X)}
-    if args.ci:
+    if args.ci is not None:
         if fit.draws is None:
-            raise ValueError("predict --ci needs a fit saved with bootstrap draws (scalelaw fit ... --bootstrap N)")
+            raise ValueError(_no_draws_message(args.fit_file))
         lo, hi = fit.predict_interval(X, level=args.ci)
         out.update(lower=lo.tolist(), upper=hi.tolist())
     if args.json:
@@ -222,10 +251,14 @@ def cmd_plot(args):
     import scalelaw as sl
     from scalelaw.plot import plot_fit
 
+    from scalelaw.atomic import atomic_path, check_output_path
+
+    check_output_path(args.output, "-o")
     fit = sl.load_fit(args.fit_file)
     data = load_table(args.data) if args.data else None
     fig = plot_fit(fit, data=data)
-    fig.write_html(args.output, include_plotlyjs="cdn" if args.output.endswith(".cdn.html") else True)
+    with atomic_path(args.output, "-o") as tmp:
+        fig.write_html(str(tmp), include_plotlyjs="cdn" if args.output.endswith(".cdn.html") else True)
     print(f"wrote {args.output}")
 
 

@@ -100,6 +100,9 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
+    except KeyboardInterrupt:
+        print("scalelaw: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # output piped into `head` and the like: the reader left, which is not an error
         import os
@@ -111,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _TRAINER_COMMANDS:
-        from scalelaw.train.cli import main as trainer_main
-
+        try:
+            from scalelaw.train.cli import main as trainer_main
+        except KeyboardInterrupt:  # Ctrl-C while the trainer's modules load
+            print(f"scalelaw {argv[0]}: interrupted before it started; run it again", file=sys.stderr)
+            return 130
         return trainer_main(argv)
     parser = _build_parser()
     args = parser.parse_args(argv)
@@ -125,8 +131,12 @@ def _main(argv: list[str] | None) -> int:
     try:
         with _cli_commands.cli_warnings(args.command):
             return handler(args) or 0
-    except (ValueError, KeyError, FileNotFoundError, TypeError) as err:
+    except BrokenPipeError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError, RecursionError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, RecursionError):
+            message = "input nested too deeply to read"
         print(f"scalelaw {args.command}: error: {_cli_commands.cli_words(message)}", file=sys.stderr)
         return 2
 

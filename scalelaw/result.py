@@ -16,9 +16,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from scalelaw.integrity import FORMAT_VERSION, check_version, seal, verify
 from scalelaw.laws import get_law
-
-FORMAT_VERSION = 1
 
 
 class ExtrapolationWarning(UserWarning):
@@ -48,7 +47,17 @@ def _jsonable(value):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
-    return value
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)  # Timestamps, Decimals...: their text (returning them unchanged loops json.dumps)
+
+
+def _column_json(values: np.ndarray) -> list:
+    """A fitted column as JSON: numbers as numbers, anything else as its ``str`` (what data_hash hashes),
+    so Timestamp, Decimal or tuple run names load back as the same text and the same hash."""
+    if values.dtype.kind in "fiub":
+        return values.tolist()
+    return [str(v) for v in values]
 
 
 class FitResult:
@@ -164,7 +173,9 @@ class FitResult:
         elif isinstance(X, pd.DataFrame):
             rename = {col: name for name, col in self.inputs.items() if col in X.columns and name not in X.columns}
             X = X.rename(columns=rename)
-            X = {c: X[c].to_numpy() for c in X.columns}
+            # a table may carry other columns (loss, run...): take the law's own
+            known = set(self.law.input_names) | set(self.law.prediction_extras)
+            X = {c: X[c].to_numpy() for c in X.columns if c in known}
         elif not isinstance(X, Mapping):
             raise TypeError(f"predict takes a dict of inputs or a DataFrame, got {type(X).__name__}")
         return {**X, **kwargs}
@@ -252,7 +263,11 @@ class FitResult:
     def _require_draws(self):
         if self.draws is None:
             raise ValueError("no bootstrap draws: call fit.bootstrap(n=...) first")
-        return self.draws.dropna()
+        d = self.draws.dropna()
+        if len(d) < 2:
+            raise ValueError(f"only {len(d)} of {len(self.draws)} bootstrap draws are usable (the rest failed "
+                             "to fit): no interval; bootstrap again (e.g. with more resamples or another seed)")
+        return d
 
     def ci(self, level: float = 0.95) -> pd.DataFrame:
         """Percentile bootstrap intervals: one row per parameter (value, lower, upper, std)."""
@@ -279,6 +294,8 @@ class FitResult:
 
     def predict_interval(self, X=None, level: float = 0.95, **kwargs) -> tuple[np.ndarray, np.ndarray]:
         """Percentile bootstrap band ``(lower, upper)`` of the prediction at each input."""
+        if not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+            raise ValueError(f"level must be a number in (0, 1), e.g. 0.9, got {level!r}")
         draws = self.predict_draws(X, **kwargs)
         a = (1 - level) / 2
         return np.quantile(draws, a, axis=0), np.quantile(draws, 1 - a, axis=0)
@@ -338,31 +355,41 @@ class FitResult:
             "at_bound": list(self.at_bound),
             "derived": self.derived(),
             "data_hash": self.data_hash,
-            "data": {c: _jsonable(self.table[c].to_numpy()) for c in self.table.columns},
+            "data": {str(c): _column_json(self.table[c].to_numpy()) for c in self.table.columns},
             "bootstrap": None,
         }
         if self.draws is not None:
             out["bootstrap"] = {**self.bootstrap_info,
                                 "draws": {c: [None if np.isnan(v) else float(v) for v in self.draws[c]]
                                           for c in self.draws.columns}}
-        return json.loads(json.dumps(out, allow_nan=True, default=_jsonable))
+        return seal(json.loads(json.dumps(out, allow_nan=True, default=_jsonable)))
 
     def save(self, path) -> None:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(self.to_dict(), fh, indent=1)
+        """Write the fit as JSON, atomically: an existing file is replaced only once the new one is whole."""
+        from scalelaw.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1), "fit file")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FitResult":
+    def from_dict(cls, d: dict, where: str = "saved fit") -> "FitResult":
         from scalelaw.fitting.spec import ParamSpec
 
+        verify(d, where)
+        check_version(d, where)
+        missing = [k for k in _REQUIRED_KEYS if k not in d]
+        if missing:
+            raise ValueError(f"{where}: missing key(s) {', '.join(missing)}")
         law = get_law(d["law"])
+        lost = [n for n in law.param_names if not isinstance(d["params"].get(n), (int, float))]
+        if lost:
+            raise ValueError(f"{where}: params has no number for {', '.join(lost)} (law {law.name!r})")
         bounds = {n: tuple(b) for n, b in d["bounds"].items()}
         free_default = {n: None for n in law.default_fixed() if n in d["free"]}
         spec = ParamSpec.build(law, fixed={**free_default, **d["fixed"]}, bounds=bounds)
         table = pd.DataFrame(d["data"])
         h = data_hash(table)
         if h != d["data_hash"]:
-            raise ValueError("saved fit is corrupted: its data no longer match the stored data hash")
+            raise ValueError(f"{where} is corrupted: its data no longer match the stored data hash")
         draws = bootstrap_info = None
         if d.get("bootstrap"):
             b = dict(d["bootstrap"])
@@ -374,6 +401,10 @@ class FitResult:
                    options=dict(d["options"]), info=dict(d["info"]), seed=d["seed"], warnings=list(d["warnings"]),
                    starts=dict(d["starts"]), at_bound=list(d["at_bound"]), draws=draws,
                    bootstrap_info=bootstrap_info, version=d.get("scalelaw_version"), hash_=h)
+
+
+_REQUIRED_KEYS = ("law", "params", "fixed", "bounds", "objective", "loss", "delta", "inputs", "target", "options",
+                  "info", "seed", "warnings", "starts", "at_bound", "data_hash", "data")
 
 
 def _weak_directions(search, spec) -> list[str]:
@@ -423,23 +454,36 @@ class GroupedFit(dict):
         return "\n\n".join(f"### {self.by} = {k}\n{r.report(level)}" for k, r in self.items())
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT_VERSION, "grouped_by": self.by,
-                "groups": [{"key": _jsonable(k), "fit": r.to_dict()} for k, r in self.items()]}
+        return seal({"format": FORMAT_VERSION, "grouped_by": self.by,
+                     "groups": [{"key": _jsonable(k), "fit": r.to_dict()} for k, r in self.items()]})
 
     def save(self, path) -> None:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(self.to_dict(), fh, indent=1)
+        from scalelaw.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1), "fit file")
 
 
 def load_fit(path) -> FitResult | GroupedFit:
     """Load a fit saved with ``fit.save(path)``."""
+    from pathlib import Path
+
+    if Path(path).is_dir():
+        raise ValueError(f"{path}: is a directory, not a saved fit (give the .json file)")
     try:
         with open(path, encoding="utf-8") as fh:
             d = json.load(fh)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a saved fit (invalid JSON: {err})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a saved fit (JSON nested too deeply to read)") from None
     if not isinstance(d, dict) or ("law" not in d and "groups" not in d):
         raise ValueError(f"{path}: not a saved scalelaw fit (no 'law' key)")
     if "groups" in d:
-        return GroupedFit({g["key"]: FitResult.from_dict(g["fit"]) for g in d["groups"]}, by=d["grouped_by"])
-    return FitResult.from_dict(d)
+        verify(d, str(path))
+        try:
+            groups = [(g["key"], g["fit"]) for g in d["groups"]]
+            by = d["grouped_by"]
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{path}: grouped fit without {err}") from None
+        return GroupedFit({k: FitResult.from_dict(f, f"{path} (group {k!r})") for k, f in groups}, by=by)
+    return FitResult.from_dict(d, str(path))

@@ -42,13 +42,17 @@ __all__ = [
 ]
 
 
-def _check(n_steps: int, peak: float, warmup: int) -> None:
+def _check(n_steps: int, peak: float, warmup: int, floor: float | None = None) -> None:
+    """Refuse schedules that cannot be what the user meant (checked when built, not when fitted)."""
     if int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-    if not np.isfinite(peak) or peak < 0:
-        raise ValueError(f"peak must be a finite learning rate >= 0, got {peak!r}")
+    if not np.isfinite(peak) or peak <= 0:
+        # a zero peak makes every step's LR 0: nothing trains and no schedule law can be fitted to it
+        raise ValueError(f"peak must be a finite learning rate > 0, got {peak!r}")
     if int(warmup) != warmup or warmup < 0 or warmup > n_steps:
         raise ValueError(f"warmup must be an integer in [0, n_steps={n_steps}], got {warmup!r}")
+    if floor is not None and (not np.isfinite(floor) or floor < 0 or floor > peak):
+        raise ValueError(f"floor must be a learning rate in [0, peak={peak:g}], got {floor!r}")
 
 
 def _with_warmup(lr: np.ndarray, peak: float, warmup: int) -> np.ndarray:
@@ -73,7 +77,7 @@ def constant(n_steps: int, peak: float, warmup: int = 0) -> np.ndarray:
 
 def cosine(n_steps: int, peak: float, floor: float = 0.0, warmup: int = 0) -> np.ndarray:
     """Half-cosine decay: ``floor + (peak - floor) * (1 + cos(pi * t)) / 2``, t from 0 to 1."""
-    _check(n_steps, peak, warmup)
+    _check(n_steps, peak, warmup, floor)
     t = _decay_progress(int(n_steps), warmup)
     lr = floor + (peak - floor) * 0.5 * (1.0 + np.cos(np.pi * t))
     return _with_warmup(lr, peak, warmup)
@@ -81,7 +85,7 @@ def cosine(n_steps: int, peak: float, floor: float = 0.0, warmup: int = 0) -> np
 
 def linear(n_steps: int, peak: float, floor: float = 0.0, warmup: int = 0) -> np.ndarray:
     """Linear decay from ``peak`` at the end of warm-up to ``floor`` at the last step."""
-    _check(n_steps, peak, warmup)
+    _check(n_steps, peak, warmup, floor)
     t = _decay_progress(int(n_steps), warmup)
     return _with_warmup(peak + (floor - peak) * t, peak, warmup)
 
@@ -99,7 +103,7 @@ def wsd(
     ``shape`` is ``"linear"``, ``"cosine"`` (half cosine) or ``"exp"`` (geometric interpolation
     ``peak^(1-t) * floor^t``, which needs ``floor > 0``).
     """
-    _check(n_steps, peak, warmup)
+    _check(n_steps, peak, warmup, floor)
     if not 0.0 <= decay_frac <= 1.0:
         raise ValueError(f"decay_frac must be in [0, 1], got {decay_frac!r}")
     n_steps = int(n_steps)
@@ -135,8 +139,11 @@ def step(
     for drop in sorted(drops, key=lambda d: d[0]):
         if len(drop) != 2:
             raise ValueError(f"each drop must be a (step, factor) pair, got {drop!r}")
-        at, factor = int(drop[0]), float(drop[1])
-        if factor < 0:
+        at, factor = drop[0], float(drop[1])
+        if int(at) != at or not 1 <= at <= n_steps:
+            raise ValueError(f"a drop's step must be an integer in [1, n_steps={n_steps}], got {at!r}")
+        at = int(at)
+        if not np.isfinite(factor) or factor < 0:
             raise ValueError(f"drop factor must be >= 0, got {factor!r}")
         lr[steps >= at] = peak * factor
     return _with_warmup(lr, peak, warmup)
@@ -152,6 +159,14 @@ SCHEDULES: dict[str, Callable[..., np.ndarray]] = {
 
 _INT_KEYS = {"n_steps", "warmup"}
 _STR_KEYS = {"shape"}
+
+
+def _parse_drop(text: str) -> tuple:
+    at, slash, factor = text.partition("/")
+    if not slash:
+        raise ValueError(f"a drop is STEP/FACTOR, got {text!r}")
+    at = float(at)
+    return (int(at) if at == int(at) else at), float(factor)
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:
@@ -170,10 +185,7 @@ def parse_spec(spec: str) -> tuple[str, dict]:
             raise ValueError(f"schedule spec {spec!r}: expected key=value, got {item!r}")
         try:
             if key == "drops":
-                kwargs[key] = [
-                    (int(float(a)), float(b))
-                    for a, b in (d.split("/") for d in value.split(";") if d.strip())
-                ]
+                kwargs[key] = [_parse_drop(d) for d in value.split(";") if d.strip()]
             elif key in _INT_KEYS:
                 kwargs[key] = int(float(value))
             elif key in _STR_KEYS:

@@ -95,7 +95,7 @@ def test_save_load_round_trip_keeps_everything(tmp_path, chinchilla_grid):
     # tampering with the saved data is detected
     raw["data"]["loss"][0] += 1.0
     path.write_text(json.dumps(raw))
-    with pytest.raises(ValueError, match="data hash"):
+    with pytest.raises(ValueError, match="corrupted"):
         sl.load_fit(path)
 
 

@@ -53,8 +53,7 @@ def column(frame: pd.DataFrame, col: str, role: str) -> pd.Series:
 def numeric_column(frame: pd.DataFrame, col: str, role: str, *, positive: bool) -> np.ndarray:
     series = column(frame, col, role)
     if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
-        raise TypeError(f"column {col!r} ({role}) must be numeric, got dtype {series.dtype} (e.g. {series.iloc[0]!r})"
-                        if len(series) else f"column {col!r} ({role}) must be numeric, got dtype {series.dtype}")
+        raise TypeError(f"column {col!r} ({role}) must be numeric, got dtype {series.dtype}{_first_non_number(series)}")
     values = series.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
@@ -72,6 +71,27 @@ def numeric_column(frame: pd.DataFrame, col: str, role: str, *, positive: bool) 
                 f"value(s) <= 0, e.g. {values[nonpos][0]:g} at rows {rows}"
             )
     return values
+
+
+def _first_non_number(series: pd.Series) -> str:
+    """Where a column stops being numeric: the first value that is not a number, and its row."""
+    if series.dtype == bool:
+        return f" (booleans, e.g. {series.iloc[0]!r})" if len(series) else ""
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = numbers.isna() & series.notna()
+    if not bad.any():
+        return ""
+    row = series.index[bad.to_numpy()][0]
+    return f": {series.loc[row]!r} at row {row!r} is not a number"
+
+
+def check_domain(frame: pd.DataFrame, col: str, inp, values: np.ndarray) -> None:
+    """A ValueError naming the rows whose values lie outside the law input's domain (beyond > 0)."""
+    bad = inp.outside(values)
+    if bad.any():
+        rows = list(frame.index[bad][:5])
+        raise ValueError(f"column {col!r} (input {inp.name}) must be {inp.domain()} but has {int(bad.sum())} "
+                         f"value(s) outside, e.g. {values[bad][0]:g} at rows {rows}")
 
 
 def weights_array(frame: pd.DataFrame, weights) -> np.ndarray:

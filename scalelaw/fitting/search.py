@@ -12,8 +12,10 @@ import pandas as pd
 
 from scalelaw.laws.base import cartesian
 
-from .data import check_levels, column, numeric_column, resolve_inputs, weights_array
-from .solver import multistart
+from .data import check_domain, check_levels, column, numeric_column, resolve_inputs, weights_array
+from .objective import residuals
+from .outliers import input_outliers, residual_outliers
+from .solver import evaluate_only, multistart
 from .spec import ParamSpec
 
 # Columns carried along with the fitted rows (for bootstrap by run, block bootstrap, plots).
@@ -76,6 +78,7 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
             cols[inp.name] = column(frame, mapping[inp.name], f"input {inp.name}").astype(str).to_numpy()
         else:
             cols[inp.name] = numeric_column(frame, mapping[inp.name], f"input {inp.name}", positive=inp.positive)
+            check_domain(frame, mapping[inp.name], inp, cols[inp.name])
     w = weights_array(frame, weights)
 
     X, info = law.prepare(cols, options, frame=frame, y=y)
@@ -88,6 +91,7 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
         cols = {k: v[mask] for k, v in cols.items()}
         X = {k: (v[mask] if isinstance(v, np.ndarray) and v.shape == mask.shape else v) for k, v in X.items()}
     notes += check_levels(law, cols, mapping, spec.fixed)
+    notes += input_outliers(law, cols, mapping, used.index)
     n_free = len(spec.free)
     n = int(np.count_nonzero(w))
     if n < n_free:
@@ -97,10 +101,17 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
         notes.append(f"as many points as free parameters ({n}): the fit interpolates, nothing checks it")
 
     rng = np.random.default_rng(seed)
-    starts, n_seeds = build_starts(law, X, y, options, spec, info, max_grid=max_grid, rng=rng)
     lo, hi = spec.theta_bounds()
     pred_fn = make_pred_fn(law, X, info, spec)
-    found = multistart(pred_fn, starts, y, w, loss, delta, lo, hi, n_polish=n_polish)
+    if spec.free:
+        starts, n_seeds = build_starts(law, X, y, options, spec, info, max_grid=max_grid, rng=rng)
+        found = multistart(pred_fn, starts, y, w, loss, delta, lo, hi, n_polish=n_polish)
+    else:
+        found, n_seeds = evaluate_only(pred_fn, y, w, loss, delta), 0
+        notes.append("every parameter is fixed: nothing was fitted; the objective and residuals are those "
+                     "of the given values")
+    best = pred_fn(found.theta[None, :])[0]
+    notes += residual_outliers(best, y, residuals(best, y, loss), used.index, w)
 
     data_cols = {f"{name}": used[col] for name, col in mapping.items()}
     table = pd.DataFrame({mapping[k]: v.to_numpy() for k, v in data_cols.items()})

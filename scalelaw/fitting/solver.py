@@ -186,6 +186,17 @@ def _distinct_best(thetas, objs, k, min_dist=1e-3):
     return chosen
 
 
+def evaluate_only(pred_fn, y, w, loss, delta) -> SearchResult:
+    """No free parameter (all fixed): the objective at the given values, reported like a search."""
+    theta = np.empty(0)
+    with np.errstate(all="ignore"):
+        f = float(objective(pred_fn(theta[None, :]), y, w, loss, delta)[0])
+    if not np.isfinite(f):
+        raise ValueError("every parameter is fixed and the law gives a non-finite objective at those values; "
+                         "check the fixed values against the data")
+    return SearchResult(theta, f, 0, 0, 1, [(f, theta)], 0)
+
+
 def multistart(pred_fn, starts, y, w, loss, delta, lo, hi, *, n_polish=16, n_scipy=3) -> SearchResult:
     """Vectorised start evaluation, batched LM on the best ``n_polish``, L-BFGS-B on the best few."""
     starts = _clip(np.asarray(starts, dtype=float), lo, hi)

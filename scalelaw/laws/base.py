@@ -46,6 +46,8 @@ class Input:
     ``identifies``: parameters that only this input's variation can identify; if all of them are
     fixed, the input may have a single level.
     ``column``: the tidy-schema column used when the user gives no mapping.
+    ``min``/``max``: inclusive limits the law allows beyond ``positive`` (dcpt's share r in [0, 1]);
+    fit and predict both refuse values outside them.
     """
 
     name: str
@@ -54,6 +56,42 @@ class Input:
     positive: bool = True
     identifies: tuple = ()
     categorical: bool = False
+    min: float | None = None
+    max: float | None = None
+
+    def domain(self) -> str:
+        """The allowed values in words, e.g. ``> 0`` or ``in [0, 1]``."""
+        if self.min is not None and self.max is not None:
+            return f"in [{self.min:g}, {self.max:g}]"
+        lower = "> 0" if self.positive else (f">= {self.min:g}" if self.min is not None else "")
+        upper = f"<= {self.max:g}" if self.max is not None else ""
+        return " and ".join(p for p in (lower, upper) if p) or "finite"
+
+    def outside(self, values: Array) -> Array:
+        """Mask of values the law does not allow (non-finite included)."""
+        v = np.asarray(values, dtype=np.float64)
+        bad = ~np.isfinite(v)
+        if self.positive:
+            bad |= v <= 0
+        if self.min is not None:
+            bad |= v < self.min
+        if self.max is not None:
+            bad |= v > self.max
+        return bad
+
+
+def as_numbers(value, what: str) -> Array:
+    """``value`` as a float64 array, or a ValueError quoting the first entry that is not a number."""
+    try:
+        return np.atleast_1d(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError):
+        pass
+    for item in np.atleast_1d(np.asarray(value, dtype=object)).ravel():
+        try:
+            float(item)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} must be a number, got {item!r}") from None
+    raise ValueError(f"{what} must be numbers, got {value!r}")
 
 
 @dataclass
@@ -128,15 +166,42 @@ class Law:
         """Options that rebuild the same features from saved data (schedules, domain features)."""
         return options
 
+    # Keys ``predict`` accepts besides the inputs (laws with other prediction arguments extend it).
+    prediction_extras = ()
+
+    def check_prediction_keys(self, X: Mapping[str, Any]) -> None:
+        """Refuse keys that are neither inputs nor prediction arguments (a typo would be ignored)."""
+        known = set(self.input_names) | set(self.prediction_extras)
+        unknown = [str(k) for k in X if k not in known]
+        if unknown:
+            raise ValueError(f"law {self.name!r} has no input(s) {', '.join(unknown)}; "
+                             f"it predicts from {', '.join(sorted(known))}")
+
     def features_for_prediction(self, X: Mapping[str, Any], options: dict, info: dict) -> dict:
-        """Arrays for ``evaluate`` from user-given prediction inputs (broadcast to one shape)."""
+        """Arrays for ``evaluate`` from user-given prediction inputs (broadcast to one shape).
+
+        Inputs are validated as strictly as when fitting: numbers only, inside the law's domain.
+        """
+        self.check_prediction_keys(X)
         names = [i.name for i in self.inputs if not i.categorical]
         missing = [n for n in names if n not in X]
         if missing:
             raise ValueError(
-                f"law {self.name!r} needs input(s) {', '.join(missing)} to predict; got {', '.join(X) or 'none'}"
+                f"law {self.name!r} needs input(s) {', '.join(missing)} to predict; got {', '.join(map(str, X)) or 'none'}"
             )
-        arrays = np.broadcast_arrays(*[np.atleast_1d(np.asarray(X[n], dtype=np.float64)) for n in names])
+        arrays = []
+        for inp in (i for i in self.inputs if not i.categorical):
+            v = as_numbers(X[inp.name], f"input {inp.name}")
+            bad = inp.outside(v)
+            if bad.any():
+                raise ValueError(f"input {inp.name} must be {inp.domain()} for law {self.name!r} "
+                                 f"({inp.doc}), got {float(v[bad][0]):g}")
+            arrays.append(v)
+        try:
+            arrays = np.broadcast_arrays(*arrays)
+        except ValueError:
+            shapes = ", ".join(f"{n}: {len(a)}" for n, a in zip(names, arrays))
+            raise ValueError(f"inputs must have one value or the same number of values ({shapes})") from None
         return dict(zip(names, arrays))
 
     # ---- the formula --------------------------------------------------------------------------

@@ -55,6 +55,10 @@ class DCPT(Law):
 
     def features_for_prediction(self, X, options, info):
         feats = super().features_for_prediction(X, options, info)
+        if np.any(feats["D"] <= 0):
+            # D = 0 rows are the base model's loss (the baseline), which the law does not model
+            raise ValueError(f"input D must be > 0 to predict with {self.name!r} (D = 0 is the base model "
+                             "before continual pre-training; see mixture_optimum's general_baseline)")
         if info.get("side") == "general":
             feats["r"] = 1.0 - feats["r"]
         return feats
@@ -117,8 +121,8 @@ def _dcpt_params(name):
 
 DCPT_INPUTS = (
     Input("N", "non-embedding parameters", column="n_params", identifies=("A", "alpha")),
-    Input("D", "continual pre-training tokens", column="n_tokens", positive=False, identifies=("beta",)),
-    Input("r", "domain share of the mixture, in (0, 1]", column="mix_ratio", positive=False,
+    Input("D", "continual pre-training tokens", column="n_tokens", positive=False, min=0.0, identifies=("beta",)),
+    Input("r", "domain share of the mixture, in (0, 1]", column="mix_ratio", positive=False, min=0.0, max=1.0,
           identifies=("eta", "C", "gamma")),
 )
 

@@ -85,7 +85,10 @@ class DCPTCross(DCPT):
         return {"k1": np.array([feats[d]["k1"] for d in domains], dtype=float),
                 "k2": np.array([feats[d]["k2"] for d in domains], dtype=float)}
 
+    prediction_extras = ("k1", "k2")
+
     def features_for_prediction(self, X, options, info):
+        self.check_prediction_keys(X)
         base = {k: X[k] for k in ("N", "D", "r") if k in X}
         feats = DCPT.features_for_prediction(self, base, options, info)
         if "k1" in X and "k2" in X:

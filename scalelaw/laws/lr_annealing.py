@@ -29,9 +29,13 @@ def effective_lr(lr, warmup_steps=0):
         raise ValueError("a schedule must be a non-empty 1-D array of per-step learning rates")
     if not np.all(np.isfinite(lr)) or np.any(lr < 0):
         raise ValueError("a schedule's learning rates must be finite and >= 0")
+    if isinstance(warmup_steps, bool) or int(warmup_steps) != warmup_steps or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
     w = int(warmup_steps)
-    if w < 0:
-        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps!r}")
+    if w > lr.size:
+        raise ValueError(f"warmup_steps={w} is longer than the schedule ({lr.size} steps)")
+    if lr.max() <= 0:
+        raise ValueError("a schedule's learning rates are all 0: the law needs a positive peak LR")
     lr[: min(w, lr.size)] = lr.max()
     return lr
 
@@ -172,7 +176,10 @@ class LRAnnealing(Law):
         S2 = np.stack([self._s2(X, m) for m in flat])  # (K, n); few distinct values in practice
         return lr_annealing(X["S1"], S2, **kw)
 
+    prediction_extras = ("schedule", "warmup_steps", "steps")
+
     def features_for_prediction(self, X, options, info):
+        self.check_prediction_keys(X)
         if "schedule" not in X:
             raise ValueError("lr_annealing predicts from a schedule: fit.predict(schedule=lr_array_or_string)")
         lr_eff = effective_lr(_as_schedule(X["schedule"], "schedule"), X.get("warmup_steps", 0) or 0)

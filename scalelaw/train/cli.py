@@ -18,6 +18,8 @@ Examples
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 from pathlib import Path
 
@@ -174,7 +176,10 @@ def _train_config(args):
         # once, below, with the steps it will really have
         tmp = apply_overrides(cfg, {k: v for k, v in overrides.items()
                                     if k not in ("n_steps", "schedule")}, from_string=True)
-        overrides["n_steps"] = max(1, round(args.tokens / tmp.tokens_per_step))
+        if not math.isfinite(args.tokens) or args.tokens < tmp.tokens_per_step:
+            raise ValueError(f"--tokens must be at least one step's tokens ({tmp.tokens_per_step:,} = batch "
+                             f"{tmp.batch_size} x seq_len {tmp.model.seq_len}), got {args.tokens:g}")
+        overrides["n_steps"] = round(args.tokens / tmp.tokens_per_step)
     return apply_overrides(cfg, overrides, from_string=True)
 
 
@@ -249,10 +254,40 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     handler = {"data": _cmd_data, "train": _cmd_train, "sweep": _cmd_sweep}[args.command]
+    previous = _terminate_as_interrupt()
     try:
         return handler(args)
+    except KeyboardInterrupt:
+        print(interrupted_message(argv), file=sys.stderr)
+        return 130
     except (ValueError, FileNotFoundError, MemoryError) as err:
         # ConfigError is a ValueError; MissingCorpusError a FileNotFoundError that names the
         # build command
         print(f"scalelaw {args.command}: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_message(argv: list[str]) -> str:
+    """One line for Ctrl-C or SIGTERM: what to run to carry on (logs and checkpoints are kept)."""
+    import shlex
+
+    cmd = list(argv)
+    if cmd and cmd[0] == "train" and "--resume" not in cmd:
+        cmd.append("--resume")
+    how = "resume with" if cmd and cmd[0] in ("train", "sweep") else "run again:"
+    return f"scalelaw {cmd[0] if cmd else ''}: interrupted; {how} scalelaw {shlex.join(cmd)}"
+
+
+def _terminate_as_interrupt():
+    """SIGTERM (a scheduler's kill, `timeout`) raises KeyboardInterrupt, so logs close as
+    "interrupted" instead of staying "running". Returns the previous handler (None off the main thread)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (tests, embedding)
+        return None

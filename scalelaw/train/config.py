@@ -479,6 +479,17 @@ def check_complete_log(cfg: TrainConfig, header: dict, path) -> None:
                           f"({', '.join(changed)}); move it away or use another output folder")
 
 
+def check_same_config(cfg: TrainConfig, header: dict, path) -> None:
+    """Refuse to start a run whose log file holds a run of another config: the run name does not
+    include every field (``--set d_model=96`` or ``--batch-size 8`` keep the preset's name), so
+    writing the new log would silently overwrite the other run's curve."""
+    changed = config_changes(header.get("config") or {}, cfg)
+    if changed:
+        raise ConfigError(f"{path} holds a run of {cfg.run_name!r} with a different config "
+                          f"({', '.join(changed)}); starting this one would overwrite it: give this run "
+                          "another name (--name), another --out, or move the old log away")
+
+
 # ---------------------------------------------------------------------------------------------
 # Memory and compatibility
 

@@ -33,7 +33,7 @@ import torch
 
 import scalelaw
 from scalelaw.train import checkpoint
-from scalelaw.train.config import (ConfigError, TrainConfig, check_complete_log, config_changes,
+from scalelaw.train.config import (ConfigError, TrainConfig, check_complete_log, check_same_config, config_changes,
                                    stack_key)
 from scalelaw.train.data import LMBatches, PairBatches
 from scalelaw.train.engine import build_engine, initial_state
@@ -281,6 +281,10 @@ def train(configs, *, resume: bool = False, progress: bool = True, desc: str | N
         configs = [c for c in configs if c not in done]
         if not configs:
             return skipped
+    for c in configs:
+        header = read_header(log_path(c))
+        if header is not None:
+            check_same_config(c, header, log_path(c))  # a new run would overwrite another's log
     cfg0 = configs[0]
     device = resolve_device(cfg0.device)
     bf16 = use_bf16(cfg0, device)
@@ -305,8 +309,10 @@ def train(configs, *, resume: bool = False, progress: bool = True, desc: str | N
     try:
         _loop(job, progress, desc)
     except BaseException as err:
+        # Ctrl-C and SIGTERM (raised as KeyboardInterrupt by the CLI) are not failures of the run
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         for m in range(len(configs)):
-            job.close(m, "failed", error=f"{type(err).__name__}: {err}")
+            job.close(m, status, error=f"{type(err).__name__}: {err}")
         raise
     return skipped + job.results
 

@@ -1,0 +1,90 @@
+"""Integrity of saved fits: a hash of every section a fit's answers depend on, and a format check.
+
+A saved fit is JSON that people can open and edit. The answers it gives (predictions, intervals,
+optima) depend on the parameters, the fixed values, the bounds, the options and law info, the
+bootstrap draws and the fitted rows, so each top-level section of the saved dictionary gets its
+own sha256 (of its canonical JSON: sorted keys, no spaces), stored under ``"integrity"``. On load
+every section is hashed again; a mismatch names the sections that changed, so an edited
+``params`` can never give a point prediction outside its own interval without anyone knowing.
+
+File format: ``FORMAT_VERSION`` counts changes to the layout. A file from a newer format is
+refused (this version cannot know what its new fields mean); a file from a newer scalelaw
+version of the same format loads with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+
+FORMAT_VERSION = 2
+INTEGRITY_KEY = "integrity"
+
+
+class SavedFitWarning(UserWarning):
+    """A saved fit loads, but something about it deserves attention (older/newer writer)."""
+
+
+def _canonical(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
+
+
+def section_hashes(d: dict) -> dict:
+    """sha256 of every top-level section of a saved dict except the integrity record itself."""
+    return {k: hashlib.sha256(_canonical(v)).hexdigest() for k, v in sorted(d.items()) if k != INTEGRITY_KEY}
+
+
+def seal(d: dict) -> dict:
+    """``d`` with its integrity record added (``d`` must already be plain JSON data)."""
+    out = {k: v for k, v in d.items() if k != INTEGRITY_KEY}
+    out[INTEGRITY_KEY] = section_hashes(out)
+    return out
+
+
+def _version_tuple(text) -> tuple:
+    parts = []
+    for piece in str(text).split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def check_format(d: dict, where: str = "saved fit") -> int:
+    """The file's format number; a ValueError for a missing, malformed or newer one."""
+    fmt = d.get("format")
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
+        raise ValueError(f"{where}: 'format' must be a positive integer (the file layout version), got {fmt!r}")
+    if fmt > FORMAT_VERSION:
+        raise ValueError(f"{where}: written in file format {fmt}, newer than this scalelaw reads "
+                         f"(format {FORMAT_VERSION}); upgrade scalelaw to load it")
+    return fmt
+
+
+def check_version(d: dict, where: str = "saved fit") -> None:
+    """Warn when the file was written by a newer scalelaw than this one."""
+    from scalelaw import __version__
+
+    saved = d.get("scalelaw_version")
+    if saved is not None and _version_tuple(saved) > _version_tuple(__version__):
+        warnings.warn(f"{where}: written by scalelaw {saved}, newer than this one ({__version__}); "
+                      "its answers may differ from what that version gives", SavedFitWarning, stacklevel=3)
+
+
+def verify(d: dict, where: str = "saved fit") -> None:
+    """Check the integrity record of a format >= 2 file; ValueError naming what changed."""
+    fmt = check_format(d, where)
+    record = d.get(INTEGRITY_KEY)
+    if fmt < 2:
+        warnings.warn(f"{where}: written in file format {fmt}, before saved fits carried a hash of their "
+                      "parameters and draws; only its data can be checked (save it again to seal it)",
+                      SavedFitWarning, stacklevel=3)
+        return
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: the integrity record ('{INTEGRITY_KEY}') is missing; the file was "
+                         "edited or not written by scalelaw")
+    now = section_hashes(d)
+    changed = sorted(k for k in set(now) | set(record) if now.get(k) != record.get(k))
+    if changed:
+        raise ValueError(f"{where} is corrupted or was edited: section(s) {', '.join(changed)} no longer "
+                         "match the hash stored when it was saved; refit and save again")
