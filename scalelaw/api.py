@@ -86,6 +86,9 @@ def fit(
     frame = as_frame(data)
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {seed!r}")
+    for name, value in (("n_polish", n_polish), ("max_grid", max_grid)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     if by is not None:
         if by not in frame.columns:
             raise KeyError(f"by: column {by!r} not found; columns are: {', '.join(map(str, frame.columns))}")

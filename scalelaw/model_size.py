@@ -52,7 +52,7 @@ def count_params(
     393856
     """
     for name, value in (("d_model", d_model), ("vocab", vocab), ("n_ctx", n_ctx)):
-        if int(value) != value or value <= 0:
+        if not _whole(value) or value <= 0:
             raise ValueError(f"count_params: {name} must be a positive integer, got {value!r}")
     d_ff = 4 * d_model if d_ff is None else d_ff
     final_ln = d_model * (2 if bias else 1)
@@ -74,7 +74,7 @@ def count_params(
             "N": n, "N_e": n_e, "N_d": n_d, "N_total": n + embedding,
             "embedding": embedding, "flops_per_token": 6 * n + attn_flops,
         }
-    if n_layer is None or int(n_layer) != n_layer or n_layer < 1:
+    if n_layer is None or not _whole(n_layer) or n_layer < 1:
         raise ValueError(f"count_params: n_layer must be a positive integer, got {n_layer!r}")
     n = n_layer * _block(d_model, d_ff, bias) + final_ln
     return {
@@ -83,3 +83,13 @@ def count_params(
         "embedding": embedding,
         "flops_per_token": 6 * n + 6 * n_layer * n_ctx * d_model,
     }
+
+
+def _whole(value) -> bool:
+    """True for an integer-valued number (1, 2.0, np.int64(3)); False for text, bools, None, 1.5."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__index__"):
+        return False
+    try:
+        return int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        return False

@@ -23,8 +23,13 @@ def _solve_log(fn):
 
 
 def reach(fit, loss: float, **given) -> dict:
+    from scalelaw.laws.base import as_numbers
+
     law = fit.law
-    loss = float(loss)
+    values = as_numbers(loss, "reach: loss")
+    if values.size != 1 or not np.isfinite(values[0]) or values[0] <= 0:
+        raise ValueError(f"reach: loss must be one number > 0 (nats), got {loss!r}")
+    loss = float(values[0])
     unknown = [k for k in given if k not in law.input_names]
     if unknown:
         raise ValueError(f"reach: law {law.name!r} has no input(s) {unknown}; inputs: {list(law.input_names)}")

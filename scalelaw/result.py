@@ -241,7 +241,7 @@ class FitResult:
         from scalelaw.bootstrap import refit_resamples, resample_counts
         from scalelaw.fitting.search import make_pred_fn
 
-        if int(n) != n or n < 2:
+        if isinstance(n, bool) or not isinstance(n, (int, float, np.number)) or int(n) != n or n < 2:
             raise ValueError(f"bootstrap n must be an integer >= 2, got {n!r}")
         rng = np.random.default_rng(self.seed if seed is None else seed)
         X, y, w = self._features()
@@ -271,8 +271,8 @@ class FitResult:
 
     def ci(self, level: float = 0.95) -> pd.DataFrame:
         """Percentile bootstrap intervals: one row per parameter (value, lower, upper, std)."""
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        if not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+            raise ValueError(f"level must be a number in (0, 1), got {level!r}")
         d = self._require_draws()
         a = (1 - level) / 2
         return pd.DataFrame({

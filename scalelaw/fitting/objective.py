@@ -22,6 +22,8 @@ _PRED_FLOOR = 1e-300
 def check_loss(loss: str, delta: float) -> None:
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
+    if isinstance(delta, (bool, str)) or not isinstance(delta, (int, float, np.number)):
+        raise ValueError(f"delta (the Huber threshold) must be a number, got {delta!r}")
     if loss.startswith("huber") and not (np.isfinite(delta) and delta > 0):
         raise ValueError(f"delta (the Huber threshold) must be a finite number > 0, got {delta!r}")
 

@@ -16,12 +16,12 @@ import numpy as np
 from scalelaw.laws.base import Law
 
 
-def _number(value, what: str) -> float:
+def _number(value, what: str, allow_inf: bool = False) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{what} must be a number, got {value!r}") from None
-    if not np.isfinite(out):
+    if np.isnan(out) or (not allow_inf and not np.isfinite(out)):
         raise ValueError(f"{what} must be finite, got {value!r}")
     return out
 
@@ -69,8 +69,8 @@ class ParamSpec:
                 lo, hi = pair
             except (TypeError, ValueError):
                 raise TypeError(f"bounds[{name!r}] must be a (min, max) pair, got {pair!r}") from None
-            lo = -np.inf if lo is None else float(lo)
-            hi = np.inf if hi is None else float(hi)
+            lo = -np.inf if lo is None else _number(lo, f"bounds[{name!r}] min", allow_inf=True)
+            hi = np.inf if hi is None else _number(hi, f"bounds[{name!r}] max", allow_inf=True)
             p = law.param(name)
             if lo < p.min or hi > p.max:
                 raise ValueError(f"bounds[{name!r}] = ({lo}, {hi}) leaves the range the law allows, [{p.min}, {p.max}]")

@@ -34,7 +34,13 @@ def _text(head: bytes) -> str | None:
         # the 64 KiB head may cut a multi-byte character in two
         if err.start >= len(head) - 4:
             return head[:err.start].decode("utf-8-sig", errors="strict")
-        return None
+        if b"\x00" in head:
+            return None
+        # text with a few bad bytes (a damaged copy, a stray Latin-1 character): the readers
+        # read the lines that decode and name the others
+        text = head.decode("utf-8-sig", errors="replace")
+        lines = text.splitlines()
+        return text if sum("\ufffd" in line for line in lines) * 2 < len(lines) else None
 
 
 def detect(source: Source) -> tuple[str | None, str]:
@@ -103,7 +109,7 @@ def _detect_json(source: Source, text: str) -> tuple[str | None, str]:
     if first.startswith("{"):
         try:
             obj = json.loads(first, parse_constant=keep_nonfinite)
-        except ValueError:
+        except (ValueError, RecursionError):
             obj = None
         if isinstance(obj, dict):
             if len(obj) == 1 and isinstance(obj.get("header"), dict):
@@ -116,6 +122,8 @@ def _detect_json(source: Source, text: str) -> tuple[str | None, str]:
     # a single JSON document (pretty-printed trainer_state.json, a list of rows, a config)
     try:
         data = json.loads(source.read_text(), parse_constant=keep_nonfinite)
+    except RecursionError:
+        return None, "JSON nested too deeply to be a log"
     except ValueError:
         if first.startswith("{"):
             return "jsonl", "JSON lines (some malformed)"

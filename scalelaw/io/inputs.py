@@ -85,9 +85,31 @@ def collect(items: list, fmt: str, report: Report) -> list[Entry]:
     return entries
 
 
+def not_regular(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (a broken or looping link, a FIFO, a socket, no
+    permission), or None for a readable regular file. Opening a FIFO would wait forever."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link (its target does not exist)" if os.path.islink(path) else "it vanished"
+    except OSError as err:  # ELOOP: a link that points at itself; EACCES ...
+        return f"cannot be opened ({err.strerror or err})"
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        if stat.S_ISREG(mode) and not os.access(path, os.R_OK):
+            return "no permission to read it"
+        return None
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"{kind}, not a regular file"
+
+
 def _from_path(item, arg: int, fmt: str, report: Report) -> list[Entry]:
     text = os.path.expanduser(os.fspath(item))
     path = Path(text)
+    why = not_regular(path) if os.path.lexists(path) else None
+    if why is not None:
+        raise ValueError(f"{text}: cannot read logs from it: {why}")
     if path.is_file():
         return [_file_entry(path, text, arg)]
     if path.is_dir():
@@ -139,7 +161,15 @@ def _directory(root: Path, shown: str, arg: int, fmt: str, report: Report) -> li
     for path in _walk(root):
         rel = path.relative_to(root)
         source = Source(os.path.join(shown, *rel.parts), path)
-        kind, why = detect(source)
+        why = not_regular(path)
+        if why is not None:
+            report.skip(f"{source.name}: skipped: {why}")
+            continue
+        try:
+            kind, why = detect(source)
+        except OSError as err:
+            report.skip(f"{source.name}: skipped: cannot be read ({err.strerror or err})")
+            continue
         own = own_file(source, kind)
         if own is not None:
             report.ignore(f"{source.name}: {own}")

@@ -86,7 +86,18 @@ def clean_rows(frame: pd.DataFrame, source: str, report: Report) -> pd.DataFrame
         report.skip(f"{source}: {int(bad.sum())} rows dropped for a loss that is not a finite "
                     f"number ({', '.join(kinds)}) at {where}")
         frame = frame[~bad]
+    _warn_negative(frame, source, report)
     return frame
+
+
+def _warn_negative(frame: pd.DataFrame, source: str, report: Report) -> None:
+    """Steps and cross-entropy losses are never negative: keep such rows (the user decides) but say so."""
+    for col, what in (("step", "negative step"), ("loss", "negative loss")):
+        values = frame[col].to_numpy(dtype="float64")
+        neg = values < 0
+        if neg.any():
+            report.skip(f"{source}: {int(neg.sum())} row(s) with a {what} (e.g. {values[neg][0]:g} at "
+                        f"step {preview(frame['step'].to_numpy()[neg].tolist())}); kept, but check the log")
 
 
 def dedupe_and_sort(frame: pd.DataFrame, sources: list[str], report: Report) -> pd.DataFrame:

@@ -49,7 +49,7 @@ def read_delimited(source: Source, report: Report, sep: str = ",") -> Table:
     """CSV or TSV. Rows with too many fields are skipped and reported by line number."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with source.open() as f:
+        with _decodable(source, report) as f:
             try:
                 frame = pd.read_csv(f, sep=sep, keep_default_na=False, na_values=[""],
                                     on_bad_lines="warn")
@@ -64,6 +64,31 @@ def read_delimited(source: Source, report: Report, sep: str = ",") -> Table:
             report.skip(f"{source.name}:{lineno}: {why.strip().rstrip('.')}; line skipped")
     frame.columns = [str(c).strip() for c in frame.columns]
     return Table(frame)
+
+
+def _decodable(source: Source, report: Report):
+    """The source as pandas reads it; when some lines are not UTF-8, the lines that decode (the
+    others are named and skipped, so one bad byte does not lose the whole file)."""
+    import io
+
+    data = source.read_bytes()
+    try:
+        data.decode("utf-8")
+        return io.BytesIO(data)
+    except UnicodeDecodeError:
+        pass
+    kept, bad = [], []
+    for lineno, line in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            kept.append(line.decode("utf-8-sig" if lineno == 1 else "utf-8"))
+        except UnicodeDecodeError:
+            bad.append(lineno)
+    if bad[:1] == [1]:
+        raise NotALog(f"{source.name}: its first (header) line holds bytes that are not UTF-8 text")
+    shown = ", ".join(map(str, bad[:10])) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
+    report.skip(f"{source.name}: line(s) {shown} hold bytes that are not UTF-8 text; "
+                f"{'line' if len(bad) == 1 else 'lines'} skipped, the rest read")
+    return io.StringIO("".join(kept))
 
 
 def keep_nonfinite(constant: str) -> str:
@@ -82,6 +107,9 @@ def json_lines(source: Source, report: Report):
             obj = json.loads(line, parse_constant=keep_nonfinite)
         except ValueError as err:
             report.skip(f"{source.name}:{lineno}: malformed JSON ({err.args[0]}); line skipped")
+            continue
+        except RecursionError:
+            report.skip(f"{source.name}:{lineno}: JSON nested too deeply; line skipped")
             continue
         if not isinstance(obj, dict):
             report.skip(f"{source.name}:{lineno}: a JSON {type(obj).__name__}, not an object; "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Input, Law, Param, as_scalar as _scalar, cartesian, nnls_seeds
+from .base import Input, Law, Param, as_numbers, as_scalar as _scalar, cartesian, nnls_seeds
 
 
 def chinchilla(N, D, *, E, A, alpha, B, beta):
@@ -65,7 +65,7 @@ class Chinchilla(Law):
         """Compute-optimal N, D and loss at FLOP budget C = 6 N D (closed form)."""
         if C is None or kwargs:
             raise ValueError("chinchilla optimum needs exactly C=<FLOPs>, e.g. fit.optimum(C=1e21)")
-        C = np.asarray(C, dtype=float)
+        C = as_numbers(C, "optimum: C").reshape(np.shape(C))
         if np.any(C <= 0):
             raise ValueError(f"optimum: C must be > 0, got {C}")
         p = params

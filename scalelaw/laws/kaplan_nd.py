@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Input, Law, Param, as_scalar, cartesian, nnls_seeds
+from .base import Input, Law, Param, as_numbers, as_scalar, cartesian, nnls_seeds
 
 
 def kaplan_nd(N, D, *, N_c, alpha_N, D_c, alpha_D):
@@ -59,7 +59,7 @@ class KaplanND(Law):
 
         if C is None or kwargs:
             raise ValueError("kaplan_nd optimum needs exactly C=<FLOPs>, e.g. fit.optimum(C=1e21)")
-        Cs = np.atleast_1d(np.asarray(C, dtype=float))
+        Cs = as_numbers(C, "optimum: C")
         if np.any(Cs <= 0):
             raise ValueError(f"optimum: C must be > 0, got {C}")
         Ns = []

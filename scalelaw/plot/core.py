@@ -23,7 +23,9 @@ def _band(fig, x, lo, hi, colour, name, **kw):
 
 def _curve(fit, X, level):
     pred = fit.predict(X, warn=False)
-    band = fit.predict_interval(X, level=level) if fit.draws is not None else None
+    # every draw failed (all null): no band, the curve is still drawn
+    usable = fit.draws is not None and len(fit.draws.dropna()) >= 2
+    band = fit.predict_interval(X, level=level) if usable else None
     return pred, band
 
 

@@ -154,9 +154,23 @@ def _cmd_data(args) -> int:
     return 2
 
 
+def check_out_dir(path, flag: str = "--out") -> None:
+    """A ValueError when the output folder is, or lies below, an existing file."""
+    from pathlib import Path
+
+    if path is None:
+        return
+    p = Path(path)
+    for part in (p, *p.parents):
+        if part.exists() and not part.is_dir():
+            where = "is a file" if part == p else f"lies below {str(part)!r}, which is a file"
+            raise ValueError(f"{flag} {str(path)!r} {where}; give a folder for the run logs")
+
+
 def _train_config(args):
     from scalelaw.train.config import (apply_overrides, get_preset, parse_override_strings)
 
+    check_out_dir(args.out)
     cfg = get_preset(args.preset)
     flags = {"schedule": args.schedule, "seed": args.seed, "batch_size": args.batch_size,
              "device": args.device, "out_dir": args.out, "name": args.name,
@@ -218,6 +232,7 @@ def _cmd_sweep(args) -> int:
     from scalelaw.train.config import parse_override_strings
     from scalelaw.train.sweep import index_name, parse_shard, run_sweep
 
+    check_out_dir(args.out)
     shard = parse_shard(args.shard) if args.shard is not None else None
     overrides = parse_override_strings(args.set)
     for key, value in (("device", args.device), ("data_root", args.data_root),
