@@ -32,7 +32,7 @@ def run(capsys, *argv):
 
 def one_line_error(code, err, *needles):
     assert code == 2, err
-    lines = err.strip().splitlines()
+    lines = [line for line in err.strip().splitlines() if ": warning: " not in line]
     assert len(lines) == 1 and "Traceback" not in err, err
     for needle in needles:
         assert needle in lines[0], lines[0]
