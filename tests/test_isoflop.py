@@ -228,6 +228,10 @@ def test_sweep_flops_axis_and_list_of_grids():
         tokens = r.steps * r.tokens_per_step
         assert tokens == pytest.approx(C / (6 * r.counts()["N"]), rel=0.01, abs=r.tokens_per_step)
     from scalelaw.train.config import ConfigError
+    from scalelaw.train.sweep import pack
+
+    # without stacking, jobs keep the spec's order: the smaller budget's runs come first
+    assert [j[0].run_name for j in pack(runs, max_stack=1)] == [r.run_name for r in runs]
 
     with pytest.raises(ConfigError, match="'tokens' or 'flops'"):
         expand({**spec, "grid": {"flops": [1e10], "tokens": [1e5], "d_model": [16]}})

@@ -208,9 +208,15 @@ def expand(spec, *, overrides: dict | None = None) -> list[TrainConfig]:
 
 
 def pack(runs: list[TrainConfig], max_stack: int = 8) -> list[list[TrainConfig]]:
-    """Jobs: same-shape runs in stacks of at most ``max_stack``, similar lengths together."""
+    """Jobs: same-shape runs in stacks of at most ``max_stack``, similar lengths together.
+
+    With ``max_stack=1`` nothing stacks and the jobs keep the spec's order, so a CPU sweep
+    finishes its grid entries in the order written (an IsoFLOP sweep: the smallest budget first).
+    """
     if max_stack < 1:
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
+    if max_stack == 1:
+        return [[cfg] for cfg in runs]
     groups: dict[tuple, list[TrainConfig]] = defaultdict(list)
     for cfg in runs:
         groups[stack_key(cfg)].append(cfg)
