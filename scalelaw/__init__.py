@@ -38,6 +38,7 @@ _EXPORTS = {
     "isoflop": "scalelaw.isoflops",
     "load_isoflop": "scalelaw.isoflops",
     "envelope": "scalelaw.envelopes",
+    "compare_approaches": "scalelaw.approaches",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -274,3 +274,39 @@ def test_epoch_chinchilla_points_approach_2(validation_dir):
                            budgets=[6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21])
         assert len(named.optima) == 9
         assert named.params["a"] == pytest.approx(0.49, abs=0.03), profile
+
+
+@pytest.mark.slow
+def test_compare_approaches_on_a_known_law():
+    df = ladder(per_budget=lambda C: n_opt(C) * np.geomspace(1 / 4, 4, 7), noise=0.0005, seed=2)
+    cmp = sl.compare_approaches(df, inputs={"N": "n_params", "C": "flops"}, C=1e22, n_boot=20)
+    t = cmp.table.set_index("approach")
+    assert {"1 envelope", "2 isoflop", "3 chinchilla", "3 near-optimum"} <= set(t.index)
+    assert cmp.recommended in t.index and f"recommended: {cmp.recommended}" in t.index
+    assert t.loc["3 chinchilla", "a"] == pytest.approx(A_TRUE, abs=0.02)
+    assert t.loc["2 isoflop", "a"] == pytest.approx(A_TRUE, abs=0.02)
+    for name in ("2 isoflop", "3 chinchilla", "3 near-optimum"):
+        assert t.loc[name, "loss_opt"] == pytest.approx(l_opt(1e22), rel=0.01), name
+        assert t.loc[name, "backtest_max_err"] < 0.01, name
+    bt = cmp.backtest
+    held = sorted(bt["C"].unique())
+    assert held == [3e20, 1e21]  # the largest third of 7 budgets: round(7 / 3) = 2
+    np.testing.assert_allclose(bt.groupby("C")["truth"].first(), l_opt(np.array(held)), rtol=2e-3)
+    assert set(cmp.rolling) <= set(t.index)
+    assert "recommended" in cmp.report()
+
+
+@pytest.mark.slow
+def test_recommended_path_on_epoch_points(validation_dir):
+    """Hoffmann's ladder as extracted by Epoch: fitted on the smaller budgets, every approach's
+    forecast of the held-out budgets' optimum loss; the recommended path stays within 2%."""
+    d = pd.read_csv(validation_dir / "chinchilla_svg_extracted.csv")
+    cmp = sl.compare_approaches(d, inputs={"N": "Model Size", "C": "Training FLOP"}, n_boot=20,
+                                budgets=[6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21])
+    t = cmp.table.set_index("approach")
+    rec = t.loc[f"recommended: {cmp.recommended}"]
+    assert rec["backtest_max_err"] < 0.02
+    # points far from each budget's optimum pull the parametric fit: selecting near it helps
+    assert t.loc["3 near-optimum", "backtest_mean_err"] < t.loc["3 chinchilla", "backtest_mean_err"]
+    assert t.loc["2 isoflop", "a"] == pytest.approx(0.49, abs=0.03)
+    assert t.loc["2 isoflop", "backtest_max_err"] < 0.02  # Approach 2's own predict(C)["loss"]

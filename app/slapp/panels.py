@@ -71,6 +71,10 @@ def _compute_optimal(fit, level, scope):
     from scalelaw.plot import plot_isoflop
 
     st.plotly_chart(plot_isoflop(fit, C, level=level), key="isoflop_figure")
+    if fit.law.name == "chinchilla":
+        from .isoflop_panel import approaches_section
+
+        approaches_section(fit, C, level, scope)
 
 
 def _encdec(fit, scope):

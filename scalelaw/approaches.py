@@ -1,0 +1,319 @@
+"""Chinchilla's three approaches side by side, each backtested, and a recommended path.
+
+Hoffmann et al. 2022 estimate the compute-optimal allocation three ways: (1) the envelope of
+training curves, (2) IsoFLOP profiles, (3) the parametric law L = E + A/N^alpha + B/D^beta.
+Besiroglu et al. 2024 and Porian et al. 2024 show the three disagree and why. This module runs
+them on one data set and answers the question a user has before spending compute: which one
+predicts the optimum loss of a budget larger than any I trained?
+
+``compare_approaches`` fits
+
+- ``1 envelope``: :func:`scalelaw.envelope` (training curves if given, else the points);
+- ``2 isoflop``: :func:`scalelaw.isoflop` (per-budget profiles, power laws through the minima);
+- ``3 chinchilla``: :func:`scalelaw.fit` of ``chinchilla`` to every point (D = C / 6N);
+- ``3 near-optimum``: the same law fitted only to points within a factor ``near`` of their
+  budget's IsoFLOP minimum. Points far from the optimum (a 10x too small model at a budget)
+  sit where the law's additive form is least accurate, and a least-squares fit spends its
+  parameters on them; what a forecast of L_opt(C) needs is the valley floor.
+
+**Backtest** (the held-out truth is each held-out budget's own IsoFLOP minimum, from its own
+points): fit every approach on the budgets below the largest ``holdout`` fraction, predict the
+optimum loss of the held-out ones. **Recommended path**: among the approaches, the one with the
+smallest error in a *rolling* backtest inside the fitted budgets (fit on all but the largest
+few, predict those), so the choice never sees the held-out budgets. Its interval is the
+bootstrap (parameter) interval widened by the extrapolation error the rolling backtest measured,
+growing with the distance in log C (a calibration on backtests inside the fitted data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.fitting.data import as_frame
+from scalelaw.isoflops import _columns, isoflop
+
+__all__ = ["compare_approaches", "ApproachComparison", "APPROACHES"]
+
+APPROACHES = ("1 envelope", "2 isoflop", "3 chinchilla", "3 near-optimum")
+
+
+@dataclass
+class ApproachComparison:
+    """``table``: one row per approach (a, b, N_opt and loss_opt at ``C`` with intervals, backtest
+    errors); ``backtest``: one row per approach and held-out budget; ``recommended``: the approach
+    the rolling backtest chose; ``rolling``: its errors per approach; ``fits``: the full fits."""
+
+    C: float
+    table: pd.DataFrame
+    backtest: pd.DataFrame
+    recommended: str
+    rolling: dict
+    level: float
+    fits: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    def report(self) -> str:
+        cols = ["approach", "a", "a_lo", "a_hi", "N_opt", "N_lo", "N_hi", "loss_opt", "loss_lo", "loss_hi",
+                "backtest_mean_err", "backtest_max_err", "backtest_coverage"]
+        lines = [f"Chinchilla approaches at C={self.C:.3g} ({self.level:.0%} intervals); "
+                 f"recommended: {self.recommended} (rolling backtest inside the fitted budgets)",
+                 self.table[[c for c in cols if c in self.table.columns]].to_string(
+                     index=False, float_format=lambda v: f"{v:.4g}")]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# One approach: fit on a subset, predict the optimum at compute C (with a parameter interval)
+
+def _chinchilla_optimum(fit, C, level, draws=True):
+    C = np.atleast_1d(np.asarray(C, dtype=float))
+    opt = fit.optimum(C=C)
+    out = {"N": np.asarray(opt["N"], float), "loss": np.asarray(opt["loss"], float),
+           "a": fit.params["beta"] / (fit.params["alpha"] + fit.params["beta"])}
+    if draws and fit.draws is not None:
+        d = fit.draws.dropna()
+        fixed = {n: fit.params[n] for n in fit.spec.fixed}
+        Ns, Ls, As = [], [], []
+        for row in d.to_dict("records"):
+            o = fit.law.optimum({**row, **fixed}, fit.info, C=C)
+            Ns.append(np.asarray(o["N"], float))
+            Ls.append(np.asarray(o["loss"], float))
+            As.append(row["beta"] / (row["alpha"] + row["beta"]))
+        q = (1 - level) / 2
+        for key, arr in (("N", np.array(Ns)), ("loss", np.array(Ls)), ("a", np.array(As))):
+            out[key + "_lo"], out[key + "_hi"] = np.quantile(arr, q, axis=0), np.quantile(arr, 1 - q, axis=0)
+    return out
+
+
+def _near_points(points, optima, near):
+    """Points within a factor ``near`` of their budget's minimum (budgets with a convex profile)."""
+    keep = np.zeros(len(points), dtype=bool)
+    for row in optima.itertuples():
+        if not row.convex:
+            continue
+        m = np.isclose(points["budget"].to_numpy(float), row.C, rtol=1e-9)
+        keep |= m & (np.abs(np.log(points["N"].to_numpy(float) / row.N_opt)) <= np.log(near))
+    return points[keep]
+
+
+def _fit_one(name, pts, curves, opts, n_boot, seed):
+    """The fitted object of one approach on ``pts`` (columns N, C, loss, budget) and ``curves``."""
+    from scalelaw.api import fit as fit_law
+    from scalelaw.envelopes import envelope
+
+    if name == "1 envelope":
+        if curves is not None:
+            return envelope(curves, x=opts["x"], y=opts["y"], n=opts["n"], split=opts["split"],
+                            n_boot=n_boot, seed=seed)
+        frame = pts.assign(run=np.arange(len(pts)).astype(str))
+        return envelope(frame, x="C", y="loss", n="N", split=None, min_x=float(pts["C"].min()),
+                        n_boot=n_boot, seed=seed)
+    if name == "2 isoflop":
+        return isoflop(pts, inputs={"N": "N", "C": "C"}, target="loss", budgets=opts["budgets"],
+                       tol=opts["tol"], profile=opts["profile"], n_boot=n_boot, seed=seed)
+    if name == "3 near-optimum":
+        iso = isoflop(pts, inputs={"N": "N", "C": "C"}, target="loss", budgets=opts["budgets"],
+                      tol=opts["tol"], profile=opts["profile"], n_boot=0)
+        pts = _near_points(iso.points, iso.optima, opts["near"])
+    frame = pts.assign(D=pts["C"] / (6 * pts["N"]))
+    f = fit_law("chinchilla", frame, inputs={"N": "N", "D": "D"}, target="loss", seed=seed)
+    if n_boot:
+        f.bootstrap(n_boot, seed=seed)
+    return f
+
+
+def _predict_one(obj, C, level):
+    """{"N", "loss", "a", and _lo/_hi where there are draws} at compute C (arrays)."""
+    if hasattr(obj, "approach"):
+        p = obj.predict(np.atleast_1d(C), level=level)
+        out = {"N": p["N"], "loss": p["loss"], "a": obj.params["a"]}
+        for k in ("N", "loss"):
+            if k + "_lo" in p:
+                out[k + "_lo"], out[k + "_hi"] = p[k + "_lo"], p[k + "_hi"]
+        if obj.draws is not None:
+            q = (1 - level) / 2
+            out["a_lo"], out["a_hi"] = obj.draws["a"].quantile(q), obj.draws["a"].quantile(1 - q)
+        return out
+    return _chinchilla_optimum(obj, C, level)
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _budget_split(optima, frac):
+    """Threshold C: budgets at or above it (the largest ``frac`` of usable budgets) are held out."""
+    usable = optima[optima["convex"] & ~optima["edge"]].sort_values("C")
+    if len(usable) < 4:
+        raise ValueError(f"compare_approaches: {len(usable)} budget(s) with an interior minimum; a "
+                         "backtest needs 4+ (2+ to fit, 1+ to hold out)")
+    n_hold = max(1, int(round(frac * len(usable))))
+    n_hold = min(n_hold, len(usable) - 3)
+    return usable.iloc[-n_hold:], float(usable["C"].iloc[-n_hold])
+
+
+def _subset(pts, curves, thr, opts):
+    """Points of budgets below ``thr`` (and unbinned points below it), and curves of runs that
+    end below it (a run of a held-out budget is one the user would not have trained)."""
+    tol = 10 ** (-opts["tol"])
+    b = pts["budget"].to_numpy(float)
+    keep = np.where(np.isnan(b), pts["C"].to_numpy(float) < thr * tol, b < thr * (1 - 1e-9))
+    cur = None
+    if curves is not None:
+        ends = curves.groupby("run")[opts["x"]].transform("max")
+        cur = curves[ends < thr * tol]
+    return pts[keep], cur
+
+
+def _errors(obj_pred, truth):
+    return obj_pred / truth - 1
+
+
+def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C: float | None = None,
+                       holdout: float = 1 / 3, budgets=None, tol: float = 0.05, profile: str = "parabola",
+                       near: float = 3.0, n_boot: int = 100, level: float = 0.9, seed: int = 0,
+                       curve_columns: dict | None = None) -> ApproachComparison:
+    """Approaches 1, 2 and 3 (and 3 near the optimum) side by side, each backtested.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Final points of an IsoFLOP ladder: ``inputs`` maps N and C (or D) to columns.
+    curves : DataFrame, optional
+        Training curves (tidy schema) for Approach 1; default: the points themselves.
+    C : float, optional
+        Compute at which a, N_opt and loss_opt are compared; default 10x the largest budget.
+    holdout : float
+        Fraction of the budgets (the largest) held out in the backtest.
+    budgets, tol, profile : see :func:`scalelaw.isoflop`.
+    near : float
+        ``3 near-optimum`` keeps points within this factor of their budget's minimum in N.
+    n_boot : int
+        Bootstrap resamples for the intervals.
+    curve_columns : dict, optional
+        ``{"x": "flops", "y": "loss", "n": "n_params", "split": "val"}`` for ``curves``.
+    """
+    if not 0 < holdout < 1:
+        raise ValueError(f"compare_approaches: holdout must be in (0, 1), got {holdout!r}")
+    if not near > 1:
+        raise ValueError(f"compare_approaches: near must be > 1 (a factor in N), got {near!r}")
+    frame = as_frame(df)
+    inputs = inputs or {"N": "n_params", "C": "flops"}
+    N, Cc, y = _columns(frame, inputs, target)
+    opts = {"budgets": budgets, "tol": tol, "profile": profile, "near": near,
+            **{"x": "flops", "y": "loss", "n": "n_params", "split": "val", **(curve_columns or {})}}
+    full_iso = isoflop(pd.DataFrame({"N": N, "C": Cc, "loss": y}), inputs={"N": "N", "C": "C"},
+                       budgets=budgets, tol=tol, profile=profile, n_boot=0)
+    pts = full_iso.points
+    warnings = list(full_iso.warnings)
+    if curves is not None:
+        curves = as_frame(curves, "curves")
+        if "run" not in curves.columns:
+            raise KeyError("compare_approaches: curves need a 'run' column (one curve per run)")
+    held, thr = _budget_split(full_iso.optima, holdout)
+    target_C = float(C) if C is not None else 10 * float(full_iso.optima["C"].max())
+
+    # ---- backtest: fit below thr, predict the held-out budgets' minima ------------------------
+    train_pts, train_cur = _subset(pts, curves, thr, opts)
+    truth = held["loss_opt"].to_numpy(float)
+    rows, bt_fits = [], {}
+    for name in APPROACHES:
+        try:
+            obj = _fit_one(name, train_pts, train_cur, opts, n_boot, seed)
+            p = _predict_one(obj, held["C"].to_numpy(float), level)
+        except (ValueError, KeyError) as err:
+            warnings.append(f"backtest of {name}: {err}")
+            continue
+        bt_fits[name] = obj
+        for j, c in enumerate(held["C"]):
+            lo, hi = p.get("loss_lo", [np.nan] * len(truth))[j], p.get("loss_hi", [np.nan] * len(truth))[j]
+            rows.append({"approach": name, "C": float(c), "truth": truth[j], "best_run": float(held["best_loss"].iloc[j]),
+                         "pred": float(p["loss"][j]), "rel_err": float(p["loss"][j] / truth[j] - 1),
+                         "lo": float(lo), "hi": float(hi), "covered": bool(lo <= truth[j] <= hi)})
+
+    # ---- rolling backtest inside the fitted budgets: choose, and calibrate -------------------
+    rolling, inner_errs = {}, {}
+    inner_opt = full_iso.optima[full_iso.optima["C"] < thr]
+    try:
+        inner_held, inner_thr = _budget_split(inner_opt, holdout)
+        inner_pts, inner_cur = _subset(train_pts, train_cur, inner_thr, opts)
+        cmax = float(inner_opt[inner_opt["C"] < inner_thr]["C"].max())
+        for name in APPROACHES:
+            try:
+                obj = _fit_one(name, inner_pts, inner_cur, opts, 0, seed)
+                p = _predict_one(obj, inner_held["C"].to_numpy(float), level)
+            except (ValueError, KeyError):
+                continue
+            e = np.log(p["loss"] / inner_held["loss_opt"].to_numpy(float))
+            rolling[name] = float(np.mean(np.abs(np.expm1(e))))
+            inner_errs[name] = (e, np.log(inner_held["C"].to_numpy(float) / cmax))
+    except ValueError as err:
+        warnings.append(f"rolling backtest inside the fitted budgets: {err}; recommending 2 isoflop")
+    recommended = min(rolling, key=rolling.get) if rolling else "2 isoflop"
+    z = _z(level)
+
+    def calibrated(name, pred, lo, hi, dist):
+        """Widen (lo, hi) by the rolling backtest's error per decade of extrapolation."""
+        if name not in inner_errs:
+            return lo, hi
+        e, d = inner_errs[name]
+        s = float(np.sqrt(np.mean((e / np.maximum(d, 1e-9)) ** 2)))
+        w_par = np.nan_to_num(np.maximum(np.log(hi / pred), np.log(pred / lo)), nan=0.0)
+        w = np.sqrt(w_par ** 2 + (z * s * np.maximum(dist, 0)) ** 2)
+        return pred * np.exp(-w), pred * np.exp(w)
+
+    bt = pd.DataFrame(rows)
+    if not bt.empty and recommended in bt["approach"].values:
+        rec = bt[bt["approach"] == recommended].copy()
+        cmax_train = float(full_iso.optima[full_iso.optima["C"] < thr]["C"].max())
+        lo, hi = calibrated(recommended, rec["pred"].to_numpy(), rec["lo"].to_numpy(), rec["hi"].to_numpy(),
+                            np.log(rec["C"].to_numpy() / cmax_train))
+        rec["lo"], rec["hi"] = lo, hi
+        rec["covered"] = (rec["lo"] <= rec["truth"]) & (rec["truth"] <= rec["hi"])
+        rec["approach"] = "recommended: " + recommended
+        bt = pd.concat([bt, rec], ignore_index=True)
+
+    # ---- full fits at the target compute -----------------------------------------------------
+    table, fits = [], {}
+    for name in APPROACHES:
+        try:
+            obj = _fit_one(name, pts, curves, opts, n_boot, seed)
+            p = _predict_one(obj, target_C, level)
+        except (ValueError, KeyError) as err:
+            warnings.append(f"{name} on all budgets: {err}")
+            continue
+        fits[name] = obj
+        row = {"approach": name, "a": float(p["a"]), "b": float(1 - p["a"]),
+               "a_lo": float(p.get("a_lo", np.nan)), "a_hi": float(p.get("a_hi", np.nan)),
+               "N_opt": float(p["N"][0]), "N_lo": float(p.get("N_lo", [np.nan])[0]),
+               "N_hi": float(p.get("N_hi", [np.nan])[0]), "loss_opt": float(p["loss"][0]),
+               "loss_lo": float(p.get("loss_lo", [np.nan])[0]), "loss_hi": float(p.get("loss_hi", [np.nan])[0])}
+        sub = bt[bt["approach"] == name] if not bt.empty else bt
+        if len(sub):
+            row.update(backtest_mean_err=float(sub["rel_err"].abs().mean()),
+                       backtest_max_err=float(sub["rel_err"].abs().max()),
+                       backtest_coverage=float(sub["covered"].mean()))
+        row["rolling_err"] = rolling.get(name, np.nan)
+        table.append(row)
+    table = pd.DataFrame(table)
+    if recommended in fits:
+        r = table[table["approach"] == recommended].iloc[0].to_dict()
+        lo, hi = calibrated(recommended, np.array([r["loss_opt"]]), np.array([r["loss_lo"]]),
+                            np.array([r["loss_hi"]]), np.array([np.log(target_C / float(full_iso.optima["C"].max()))]))
+        r.update(approach="recommended: " + recommended, loss_lo=float(lo[0]), loss_hi=float(hi[0]))
+        sub = bt[bt["approach"] == "recommended: " + recommended] if not bt.empty else bt
+        if len(sub):
+            r.update(backtest_mean_err=float(sub["rel_err"].abs().mean()),
+                     backtest_max_err=float(sub["rel_err"].abs().max()),
+                     backtest_coverage=float(sub["covered"].mean()))
+        table = pd.concat([table, pd.DataFrame([r])], ignore_index=True)
+    return ApproachComparison(C=target_C, table=table, backtest=bt, recommended=recommended, rolling=rolling,
+                              level=level, fits=fits, warnings=warnings)
+
+
+def _z(level):
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2))
