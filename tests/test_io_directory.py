@@ -61,7 +61,7 @@ def test_runs_per_sub_directory_and_per_file(tmp_path):
     curve(root / "grid" / "lr2.csv", 0.2)
     curve(root / "top.csv", 0.4)
     df = read_quiet(root)
-    assert sorted(set(df.run)) == ["grid/lr1", "grid/lr2", "n1M", "top"]
+    assert sorted(set(df.run)) == ["lr1", "lr2", "n1M", "top"]
     n1m = df[df.run == "n1M"].set_index("step")
     assert set(n1m.n_params) == {1e6} and n1m.n_tokens[200] == 200 * 4 * 32
     assert "n_params" in df.columns and df[df.run == "top"].n_params.isna().all()
@@ -180,3 +180,39 @@ def test_rows_without_a_run_name_take_the_files(tmp_path):
                                              r"the file's run name 'mixed'"):
         df = sl.read_logs(tmp_path / "mixed.csv")
     assert list(zip(df.run, df.step)) == [("mixed", 2), ("x", 1)]
+
+
+@pytest.mark.parametrize("layout, expected", [
+    ("runs/a.csv", "a"),
+    ("runs/grid/lr1.csv", "lr1"),
+    ("runs/b/metrics.csv", "b"),
+    ("runs/c/version_0/metrics.csv", "c"),
+    ("runs/d/checkpoint-60/train.log", "d"),
+    ("runs/e/logs/train/loss.csv", "e"),
+])
+def test_one_run_name_however_the_path_is_given(tmp_path, layout, expected):
+    """The file alone, its folder, its grandparent folder, a glob: the same run name."""
+    path = tmp_path / layout
+    curve(path)
+    parents = [p for p in path.parents if tmp_path in p.parents or p == tmp_path / "runs"]
+    names = {str(path): set(read_quiet(path).run), "glob": set(read_quiet(str(path.parent / "*.*")).run)}
+    for folder in parents:
+        names[str(folder)] = set(read_quiet(folder).run)
+    assert all(n == {expected} for n in names.values()), names
+
+
+def test_same_names_from_different_folders_stay_apart(tmp_path):
+    curve(tmp_path / "runs" / "x" / "seed0.csv", 0.0)
+    curve(tmp_path / "runs" / "y" / "seed0.csv", 1.0)
+    with pytest.warns(ReadLogsWarning, match=r"run 'seed0' was already read from another file; this one is "
+                                             r"named 'seed0#2'"):
+        df = sl.read_logs(tmp_path / "runs")
+    assert sorted(set(df.run)) == ["seed0", "seed0#2"]
+
+
+def test_sidecar_in_the_run_folder_applies_to_a_file_read_alone(tmp_path):
+    curve(tmp_path / "gpt" / "version_0" / "metrics.csv")
+    (tmp_path / "gpt" / "config.json").write_text(json.dumps({"n_params": 5e6}))
+    for given in (tmp_path / "gpt" / "version_0" / "metrics.csv", tmp_path / "gpt", tmp_path):
+        df = read_quiet(given)
+        assert set(df.run) == {"gpt"} and set(df.n_params) == {5e6}, given

@@ -1,16 +1,25 @@
 """Turn what the user passed (paths, directories, globs, uploads) into log entries, each with
 the run name its path gives and its sidecar configs; report every other file found.
 
-Run names from paths (the content may name runs instead: a ``run`` column, a W&B export, a
-trainer header):
+Run names. The content names runs where it can (a ``run`` column, a W&B export, our trainer's
+header). Otherwise the path does, by one rule, the same whether a file is given alone, matched
+by a glob or found in a folder read:
 
-* a file given directly: its stem (``runs/a.csv`` -> ``a``), or its directory's name when the
-  file name is generic (``runs/a/metrics.csv`` -> ``a``; ``trainer_state.json``, event files);
-* in a directory: a file at the top level is its own run (its stem; TensorBoard files there
-  form one run named after the directory); everything below a sub-directory ``s`` is run ``s``
-  (a resumed run's several event files, Lightning's ``version_N``, HF checkpoints), unless ``s``
-  holds two or more logs with specific names, which are then runs ``s/<stem>``;
+* a log with a specific file name is the run of that name: ``runs/a.csv`` -> ``a``,
+  ``runs/grid/lr1.csv`` -> ``lr1``;
+* a log with a generic name (``metrics.csv``, ``trainer_state.json``, ``train.log``, TensorBoard
+  event files; :data:`~scalelaw.io.sources.GENERIC_STEMS`) is named after the nearest folder
+  above it whose name is not generic either (``checkpoint-N``, ``version_N``,
+  ``lightning_logs``, ``logs``, Keras's ``train``/``validation``;
+  :data:`~scalelaw.io.sources.GENERIC_DIRS`): ``out/gpt/checkpoint-60/trainer_state.json`` ->
+  ``gpt``, ``runs/a/version_0/metrics.csv`` -> ``a``;
+* the generic logs below one run folder are one run (a resumed run's event files, Lightning
+  versions, HF checkpoint copies); logs from different places that get the same name are
+  different runs: the second is named ``name#2`` and a warning says so (pass ``run=`` to name
+  them);
 * an upload: its stem.
+
+Sidecar configs are looked for from the log's folder up to its run folder.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from pathlib import Path
 from scalelaw.io import sidecar
 from scalelaw.io.detect import CONFIG, EMPTY, detect, own_file
 from scalelaw.io.report import Report
-from scalelaw.io.sources import Source, from_object
+from scalelaw.io.sources import GENERIC_DIRS, Source, from_object
 
 
 @dataclass
@@ -130,12 +139,27 @@ def _family(kind: str) -> str:
     return {"lightning": "csv", "wandb": "csv", "scalelaw": "jsonl"}.get(kind, kind)
 
 
+def run_of(path: Path, source: Source) -> tuple[str, Path]:
+    """The run name a log's path gives and the run folder (module docstring's rule)."""
+    folder = path.resolve().parent
+    if not source.is_generic:
+        return source.stem, folder
+    while GENERIC_DIRS.match(folder.name) and folder.parent != folder:
+        folder = folder.parent
+    return folder.name or source.stem, folder
+
+
+def _sidecars(path: Path, shown: str, stem: str, run_dir: Path) -> list[Source]:
+    """Config files for the log at ``path`` (shown as ``shown``), named as the user wrote it."""
+    log = path.resolve()
+    return [Source(os.path.normpath(os.path.join(os.path.dirname(shown), os.path.relpath(c, log.parent))), c)
+            for c in sidecar.candidates(log, stem, run_dir)]
+
+
 def _file_entry(path: Path, name: str, arg) -> Entry:
     source = Source(name, path)
-    run = path.resolve().parent.name if source.is_generic else source.stem
-    sidecars = [Source(str(Path(name).parent / c.name), c)
-                for c in sidecar.candidates(path, source.stem, path.parent)]
-    return Entry(source, arg, (arg, name), run or source.stem, sidecars=sidecars)
+    run, folder = run_of(path, source)
+    return Entry(source, arg, (arg, name), run, sidecars=_sidecars(path, name, source.stem, folder))
 
 
 def _natural(name: str) -> list:
@@ -187,39 +211,23 @@ def _directory(root: Path, shown: str, arg: int, fmt: str, report: Report) -> li
         ignored = "".join(f"; {m}" for m in report.ignored)
         raise FileNotFoundError(f"{shown}: no logs found in this directory "
                                 f"({len(configs)} config files{ignored}; see warnings for the rest)")
-    root_name = root.resolve().name
-    by_sub: dict[str, list] = {}
     entries = []
     for source, rel, kind in logs:
-        if len(rel.parts) == 1:
-            if source.is_tensorboard_name:
-                entries.append(Entry(source, arg, (*base, ""), root_name, kind, False))
-            else:
-                entries.append(Entry(source, arg, (*base, rel.name), source.stem, kind,
-                                     False))
-        else:
-            by_sub.setdefault(rel.parts[0], []).append((source, kind))
-    for sub, members in by_sub.items():
-        specific = [s for s, _ in members if not s.is_generic]
-        separate = len(specific) >= 2 and len({s.stem for s in specific}) == len(specific)
-        for source, kind in members:
-            if separate and not source.is_generic:
-                entries.append(Entry(source, arg, (*base, sub, source.stem),
-                                     f"{sub}/{source.stem}", kind, False))
-            else:
-                entries.append(Entry(source, arg, (*base, sub), sub, kind, False))
+        run, folder = run_of(source.path, source)
+        # generic logs of one run folder are one run; a specific name is a run of its own
+        group = (*base, str(folder)) if source.is_generic else (*base, rel.as_posix())
+        entries.append(Entry(source, arg, group, run, kind, False))
     entries = _newest_hf_copies(entries, report)
     used = set()
     for entry in entries:
-        path = entry.source.path
-        rel = path.relative_to(root)
-        run_dir = root / rel.parts[0] if len(rel.parts) > 1 else root
-        for config in sidecar.candidates(path, entry.source.stem, run_dir):
-            shown_config = os.path.join(shown, *config.relative_to(root).parts)
-            entry.sidecars.append(Source(shown_config, config))
+        run_dir = Path(entry.group[-1]) if entry.source.is_generic else entry.source.path.resolve().parent
+        found = sidecar.candidates(entry.source.path.resolve(), entry.source.stem, run_dir)
+        for config in found:
+            shown_config = os.path.join(shown, os.path.relpath(config, root.resolve()))
+            entry.sidecars.append(Source(os.path.normpath(shown_config), config))
             used.add(config)
     for config in configs:
-        if config.path not in used:
+        if config.path.resolve() not in used:
             report.skip(f"{config.name}: skipped: a config file that is not beside any log "
                         "(a sweep spec?)")
     return entries

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 HEAD_BYTES = 64 * 1024  # enough to detect any format we read
@@ -18,6 +19,12 @@ GENERIC_STEMS = {
     "output", "out", "stdout", "scalars", "results", "loss", "losses", "train_log",
     "training_log", "events", "run",
 }
+
+
+# folder names that say nothing about the run either: checkpoint copies, logger versions, split
+# folders (Keras writes train/ and validation/); a generic log is named after the folder above
+GENERIC_DIRS = re.compile(r"^(checkpoint[-_]?\d+|version_\d+|lightning_logs|tb_logs|tensorboard|logs?|"
+                          r"train|training|val|valid|validation|eval|evaluation)$", re.IGNORECASE)
 
 
 class NotALog(ValueError):
