@@ -64,7 +64,7 @@ def test_lightning_metrics_csv_with_hparams_sidecar():
                                              r"means"):
         df = sl.read_logs(path)
     assert df.attrs["sources"] == {str(path): "lightning"}
-    assert set(df.run) == {"version_0"}
+    assert set(df.run) == {"lightning"}  # version_N names no run: the folder above it does
     assert points(df, "train") == {9: 3.9812, 19: 3.5104, 29: 3.3377, 39: 3.1920}
     assert points(df, "val") == {24: 3.6021, 49: 3.2569}
     val = df[df.split == "val"].set_index("step")
@@ -110,7 +110,10 @@ def test_wandb_run_history():
 
 def test_nanogpt_text_log():
     path = FIXTURES / "nanogpt" / "train.log"
-    df = read_quiet(path)
+    # the log prints the vocabulary but not n_embd: the token embedding cannot be subtracted
+    with pytest.warns(ReadLogsWarning, match=r"n_params = 1\.065e\+07 is nanoGPT's 'number of parameters', "
+                                             r"which includes the token embedding \(n_embd not in the log"):
+        df = sl.read_logs(path)
     assert df.attrs["sources"] == {str(path): "nanogpt"}
     assert points(df, "train") == {0: 4.2874, 50: 2.4914, 100: 2.3870}
     assert points(df, "val") == {0: 4.2823, 50: 2.5077, 100: 2.4062}
@@ -120,6 +123,30 @@ def test_nanogpt_text_log():
     val = df[df.split == "val"].set_index("step")
     assert val.loc[100, "n_tokens"] == 100 * 16_384
     assert df.attrs["headers"]["nanogpt"]["n_params_reported"] == pytest.approx(10.65e6)
+    assert df.n_params.unique().tolist() == [pytest.approx(10.65e6)]
+    # the optimiser's two lines: 10,740,096 decayed + 4,992 non-decayed
+    assert set(df.n_params_total) == {10_745_088}
+
+
+def test_nanogpt_parameter_count_is_non_embedding(tmp_path):
+    """With the config nanoGPT prints (train_shakespeare_char.py), N is exact: it equals
+    count_params for the same model (6 layers, d 384, vocab 65, block 256, no biases)."""
+    from scalelaw import count_params
+
+    text = (FIXTURES / "nanogpt" / "train.log").read_text()
+    config = "n_layer = 6\nn_head = 6\nn_embd = 384\ndropout = 0.2\nblock_size = 256 # context of up to 256\n"
+    head, rest = text.split("\n", 1)
+    (tmp_path / "shakespeare.log").write_text(head + "\n" + config + rest)
+    df = read_quiet(tmp_path / "shakespeare.log")
+    expected = count_params(n_layer=6, d_model=384, vocab=65, n_ctx=256)
+    assert set(df.n_params) == {expected["N"]} == {10_621_824}
+    assert set(df.n_params_total) == {expected["N_total"]}
+    # without the optimiser lines: the printed count minus the token embedding (0.01M rounding)
+    lines = [line for line in (head + "\n" + config + rest).splitlines() if "parameter tensors" not in line]
+    (tmp_path / "short.log").write_text("\n".join(lines) + "\n")
+    df = read_quiet(tmp_path / "short.log")
+    assert df.n_params.unique().tolist() == [pytest.approx(10.65e6 - 65 * 384)]
+    assert abs(df.n_params.iloc[0] - expected["N"]) < 0.005e6 + 1
 
 
 def test_nanogpt_iter_only_and_a_cut_line(tmp_path):
@@ -199,3 +226,59 @@ def test_trainer_jsonl_written_by_the_trainers_own_writer(tmp_path):
     assert set(df.n_params) == {5000} and set(df.seq_len) == {32}
     assert df.attrs["headers"]["gpt-s"]["tokens_per_s"] == 1234.5
     assert df.attrs["headers"]["gpt-s"]["status"] == "complete"
+
+
+def _hf_checkpoint(tmp_path, model: dict, training: dict | None = None):
+    run = tmp_path / "out" / "gpt-tiny"
+    (run / "checkpoint-60").mkdir(parents=True)
+    shutil.copy(FIXTURES / "hf" / "trainer_state.json", run / "checkpoint-60" / "trainer_state.json")
+    (run / "checkpoint-60" / "config.json").write_text(json.dumps(model))
+    if training is not None:
+        (run / "config.yaml").write_text("".join(f"{k}: {v}\n" for k, v in training.items()))
+    return run
+
+
+GPT2_TINY = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_layer": 2, "n_embd": 64,
+             "n_head": 2, "n_positions": 128, "vocab_size": 50257}
+
+
+def test_hf_run_facts_from_config_json_and_training_settings(tmp_path):
+    """N from the model's config.json (GPT-2 blocks: 4 d^2 attention + 2 d (4d) MLP per layer,
+    Kaplan's 12 n_layer d^2); tokens per step = 8 per device x 4 accumulation x 2 devices x 96."""
+    run = _hf_checkpoint(tmp_path, GPT2_TINY, {"gradient_accumulation_steps": 4, "world_size": 2,
+                                               "max_seq_length": 96})
+    df = read_quiet(tmp_path / "out")
+    assert set(df.run) == {"gpt-tiny"}
+    assert set(df.n_params) == {12 * 2 * 64 ** 2}
+    assert set(df.batch_size) == {8 * 4 * 2} and set(df.seq_len) == {96}
+    val = df[df.split == "val"].set_index("step")
+    assert val.loc[40, "n_tokens"] == 40 * 8 * 4 * 2 * 96
+    # the same checkpoint read as one file gives the same facts
+    alone = read_quiet(run / "checkpoint-60" / "trainer_state.json")
+    assert set(alone.n_params) == {12 * 2 * 64 ** 2} and set(alone.batch_size) == {64}
+
+
+def test_hf_tokens_per_step_guesses_are_said(tmp_path):
+    _hf_checkpoint(tmp_path, GPT2_TINY)
+    with pytest.warns(ReadLogsWarning) as caught:
+        df = sl.read_logs(tmp_path / "out")
+    text = " | ".join(str(w.message) for w in caught)
+    assert "seq_len = 128 taken from" in text and "config.json" in text
+    assert "assuming gradient_accumulation_steps = 1 and one device" in text
+    assert set(df.batch_size) == {8} and set(df.seq_len) == {128}
+
+
+def test_hf_model_params_of_a_gated_gqa_model():
+    """Llama-2-7B's config: 6.48e9 non-embedding (6.74e9 total less 2 x 32000 x 4096 embeddings
+    and norms); grouped-query heads shrink k and v."""
+    from scalelaw.io.hf import model_params
+
+    llama = {"model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096, "intermediate_size": 11008,
+             "num_attention_heads": 32, "num_key_value_heads": 32}
+    n, _ = model_params(llama)
+    assert n == 32 * (4 * 4096 ** 2 + 3 * 4096 * 11008)
+    assert abs(n + 2 * 32000 * 4096 - 6.738e9) / 6.738e9 < 0.001
+    gqa, _ = model_params({**llama, "num_key_value_heads": 8})
+    assert n - gqa == 32 * 2 * 4096 * (4096 - 1024)
+    assert model_params({"model_type": "t5", "num_layers": 6, "d_model": 512, "num_heads": 8,
+                         "is_encoder_decoder": True})[0] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pandas as pd
 
@@ -48,9 +49,15 @@ class Parsed:
         Run name (None: this file's run) -> run-level facts the log itself states.
     columns : dict
         Source name -> target actually used (``df.attrs["columns"]``).
+    combine : callable, optional
+        ``combine(facts, configs, report) -> facts``: run facts derived from the run's facts
+        (its own and its sidecars') together with the sidecar configs as loaded, a list of
+        ``(name, dict)`` nearest first (HF: N from ``config.json``, tokens per step from the
+        batch size, gradient accumulation and sequence length). It only fills missing facts.
     """
 
     frame: pd.DataFrame
     headers: dict = field(default_factory=dict)
     facts: dict = field(default_factory=dict)
     columns: dict = field(default_factory=dict)
+    combine: Callable | None = None

@@ -203,13 +203,18 @@ class _Runs:
             self.headers.setdefault(final(key), {}).update(header)
         own = {final(k): dict(v) for k, v in parsed.facts.items()}
         side: dict = {}
+        configs = []
         for config in entry.sidecars:  # nearest first: the first value of a fact wins
             loaded = sidecar.load(config, report)
+            if loaded:
+                configs.append((config.name, loaded))
             for k, v in (sidecar.facts(loaded, config.name, report) if loaded else {}).items():
                 side.setdefault(k, v)
         facts = {}
         for name in mapping.values():
             merged = {**side, **own.get(name, {})}  # the run's own header beats a sidecar
+            if parsed.combine is not None:
+                merged = parsed.combine(merged, configs, report)
             per_step = merged.pop("tokens_per_step", None)
             if per_step is not None:
                 self.tokens_per_step.setdefault(name, per_step)
