@@ -111,3 +111,15 @@ def test_dcpt_example(tmp_path, capsys):
     assert printed(out, f"{domain}: domain loss") == pytest.approx(
         (bt.summary["mean_rel_err"], bt.summary["max_rel_err"]), abs=1e-4)
     assert np.isfinite(res["cross"]["mean_rel_err"])
+
+
+def test_encdec_source_check_runs_with_no_arguments(one_thread, capsys):
+    """Like every example, it runs as `python examples/encdec_source_check.py`: with no
+    checkpoint it trains a tiny one (here 5 steps) and checks it."""
+    pytest.importorskip("torch")
+    res = load_example("encdec_source_check").main(["--steps", "5"])
+    out = capsys.readouterr().out
+    assert "no checkpoint given: training tiny-encdec for 5 steps" in out
+    assert res["step"] == 5 and res["target_bytes"] > 0
+    assert np.isfinite(res["own source"]) and np.isfinite(res["another pair's source"])
+    assert f"loss with its own source      {res['own source']:.4f}" in out
