@@ -65,7 +65,7 @@ class FitResult:
 
     def __init__(self, *, law, spec, params, objective, table, mapping, target, loss, delta, options,
                  info, seed, warnings, starts, at_bound, X=None, y=None, w=None, draws=None,
-                 bootstrap_info=None, version=None, hash_=None):
+                 bootstrap_info=None, version=None, hash_=None, calibration=None):
         self.law = law
         self.spec = spec
         self.params: dict = params
@@ -83,6 +83,7 @@ class FitResult:
         self.at_bound: list = at_bound
         self.draws: pd.DataFrame | None = draws
         self.bootstrap_info: dict | None = bootstrap_info
+        self.calibration = calibration  # scalelaw.calibration.Calibration, built by bootstrap()
         from scalelaw import __version__
 
         self.version = version or __version__
@@ -236,8 +237,12 @@ class FitResult:
 
     # ---- uncertainty --------------------------------------------------------------------------
     def bootstrap(self, n: int = 1000, seed: int | None = None, method: str = "auto",
-                  progress: Callable[[int, int], None] | None = None) -> "FitResult":
-        """Attach ``n`` bootstrap refits (by run, block or row; see :mod:`scalelaw.bootstrap`)."""
+                  progress: Callable[[int, int], None] | None = None, calibrate: bool = True) -> "FitResult":
+        """Attach ``n`` bootstrap refits (by run, block or row; see :mod:`scalelaw.bootstrap`).
+
+        With ``calibrate`` (default) the prediction intervals are also calibrated on backtests
+        inside the fitted data (:mod:`scalelaw.calibration`).
+        """
         from scalelaw.bootstrap import refit_resamples, resample_counts
         from scalelaw.fitting.search import make_pred_fn
 
@@ -258,7 +263,19 @@ class FitResult:
                                "n_failed": int(failed.sum())}
         if failed.any():
             self.warnings.append(f"bootstrap: {int(failed.sum())} of {n} resamples failed to fit and were dropped")
+        if calibrate:
+            self.calibrate()
         return self
+
+    def calibrate(self):
+        """Backtests inside the fitted data -> the error model of the calibrated prediction interval."""
+        from scalelaw.calibration import calibrate_fit
+
+        self.calibration = calibrate_fit(self)
+        for msg in self.calibration.warnings:
+            if msg not in self.warnings:
+                self.warnings.append(msg)
+        return self.calibration
 
     def _require_draws(self):
         if self.draws is None:
@@ -292,13 +309,47 @@ class FitResult:
         out = np.asarray(self.law.evaluate(feats, P, self.info), dtype=float)
         return np.broadcast_to(out, (len(d), out.shape[-1]))
 
-    def predict_interval(self, X=None, level: float = 0.95, **kwargs) -> tuple[np.ndarray, np.ndarray]:
-        """Percentile bootstrap band ``(lower, upper)`` of the prediction at each input."""
+    def predict_interval(self, X=None, level: float = 0.95, kind: str = "calibrated",
+                         **kwargs) -> tuple[np.ndarray, np.ndarray]:
+        """Interval ``(lower, upper)`` at each input; needs :meth:`bootstrap` first.
+
+        ``kind="calibrated"`` (default): a prediction interval for the observed loss: the bootstrap
+        band widened by the law's own error, calibrated on backtests inside the fitted data and
+        growing with the distance beyond them (:mod:`scalelaw.calibration`).
+        ``kind="parameter"``: the percentile bootstrap band (parameter noise only).
+        """
+        if kind not in ("calibrated", "parameter"):
+            raise ValueError(f"kind must be 'calibrated' or 'parameter', got {kind!r}")
         if not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
             raise ValueError(f"level must be a number in (0, 1), e.g. 0.9, got {level!r}")
         draws = self.predict_draws(X, **kwargs)
         a = (1 - level) / 2
-        return np.quantile(draws, a, axis=0), np.quantile(draws, 1 - a, axis=0)
+        lo, hi = np.quantile(draws, a, axis=0), np.quantile(draws, 1 - a, axis=0)
+        if kind == "parameter":
+            return lo, hi
+        cal = self.calibration if self.calibration is not None else self.calibrate()
+        pred = self.predict(X, **kwargs)
+        d = self.extrapolation_distance(X, **kwargs)
+        return cal.interval(pred, d, level, lo, hi)
+
+    def extrapolation_distance(self, X=None, **kwargs) -> np.ndarray:
+        """Distance (decades, over all inputs jointly) from each input to the box of the fitted data."""
+        from scalelaw.calibration import box, coordinates, distance
+
+        feats = self._prediction_features(X, kwargs)
+        _, coords = coordinates(self.law, feats)
+        _, fitted = coordinates(self.law, self._features()[0])
+        if coords.size == 0:
+            return np.zeros(len(self.predict(X, **kwargs)))
+        lo, hi = box(fitted)
+        return distance(coords, lo, hi)
+
+    def interval_label(self, level: float = 0.95, kind: str = "calibrated") -> str:
+        """The interval's kind in words, e.g. "90% prediction interval, calibrated on 12 backtests"."""
+        if kind == "parameter":
+            return f"{100 * level:g}% parameter band (bootstrap only)"
+        cal = self.calibration if self.calibration is not None else self.calibrate()
+        return cal.describe(level)
 
     # ---- derived answers --------------------------------------------------------------------
     def optimum(self, **kwargs) -> dict:
@@ -362,6 +413,8 @@ class FitResult:
             out["bootstrap"] = {**self.bootstrap_info,
                                 "draws": {c: [None if np.isnan(v) else float(v) for v in self.draws[c]]
                                           for c in self.draws.columns}}
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.to_dict()
         return seal(json.loads(json.dumps(out, allow_nan=True, default=_jsonable)))
 
     def save(self, path) -> None:
@@ -396,11 +449,17 @@ class FitResult:
             draws = pd.DataFrame({k: np.array([np.nan if v is None else v for v in vals], dtype=float)
                                   for k, vals in b.pop("draws").items()})
             bootstrap_info = b
+        calibration = None
+        if d.get("calibration"):
+            from scalelaw.calibration import Calibration
+
+            calibration = Calibration.from_dict(d["calibration"])
         return cls(law=law, spec=spec, params=dict(d["params"]), objective=d["objective"], table=table,
                    mapping=d["inputs"], target=d["target"], loss=d["loss"], delta=d["delta"],
                    options=dict(d["options"]), info=dict(d["info"]), seed=d["seed"], warnings=list(d["warnings"]),
                    starts=dict(d["starts"]), at_bound=list(d["at_bound"]), draws=draws,
-                   bootstrap_info=bootstrap_info, version=d.get("scalelaw_version"), hash_=h)
+                   bootstrap_info=bootstrap_info, version=d.get("scalelaw_version"), hash_=h,
+                   calibration=calibration)
 
 
 _REQUIRED_KEYS = ("law", "params", "fixed", "bounds", "objective", "loss", "delta", "inputs", "target", "options",

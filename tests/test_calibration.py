@@ -1,0 +1,174 @@
+"""Calibrated prediction intervals (scalelaw.calibration): the method's invariants and its coverage
+on synthetic data with a known, slightly wrong form."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalelaw as sl
+from scalelaw.calibration import Calibration, box, distance, fit_error_model, make_folds
+
+from conftest import noisy
+
+
+def two_term(x):
+    """The truth: a second, slower power-law term a single power_law fit cannot represent."""
+    return 1.6 + (3e4 / x) ** 0.35 + (1e2 / x) ** 0.12
+
+
+def misspecified(rng, n=60, sigma=0.004):
+    x = np.geomspace(1e5, 1e8, n)
+    return pd.DataFrame({"run": [f"r{i}" for i in range(n)], "x": x, "loss": noisy(two_term(x), rng, sigma)})
+
+
+@pytest.fixture(scope="module")
+def wrong_form_fit():
+    rng = np.random.default_rng(7)
+    return sl.fit("power_law", misspecified(rng), inputs={"x": "x"}).bootstrap(200, seed=0)
+
+
+def test_distance_is_euclidean_decades_beyond_the_box():
+    lo, hi = np.array([6.0, 9.0]), np.array([8.0, 11.0])
+    pts = np.log10([[1e7, 1e10], [1e9, 1e10], [1e9, 1e12], [1e5, 1e10], [1e7, 1e11]])
+    np.testing.assert_allclose(distance(pts, lo, hi), [0.0, 1.0, np.sqrt(2.0), 1.0, 0.0], atol=1e-12)
+    # NaN coordinates (D = 0 rows) count as inside
+    assert distance(np.array([[np.nan, 12.0]]), lo, hi)[0] == pytest.approx(1.0)
+    assert box(np.array([[1.0, np.nan], [2.0, 3.0]]))[0].tolist() == [1.0, 3.0]
+
+
+def test_folds_roll_along_each_input_and_leave_runs_out():
+    u = np.log10(np.repeat([1e6, 1e7, 1e8, 1e9, 1e10], 4))
+    folds = make_folds(["N"], u[:, None])
+    assert folds, "a 5-level axis gives rolling-origin folds"
+    for f in folds:
+        # every fold trains on a prefix of the axis and predicts everything above it
+        assert u[f.train].max() < u[~f.train].min()
+        assert f.train.mean() >= 0.4
+    runs = np.repeat(["a", "b", "c"], 5)
+    loro = make_folds([], np.zeros((15, 0)), groups=runs)
+    assert [int((~f.train).sum()) for f in loro] == [5, 5, 5]
+
+
+def test_error_model_recovers_known_noise_and_growth(rng):
+    d = np.tile(np.linspace(0, 2, 50), 12)
+    folds = np.repeat(np.arange(12), 50)
+    s0, c = 0.01, 0.03
+    e = rng.normal(0, np.sqrt(s0 ** 2 + (c * d) ** 2))
+    cal = fit_error_model(e, d, folds, noise_floor=0.002)
+    assert cal.method == "conformal" and cal.n_folds == 12
+    assert cal.noise == pytest.approx(s0, rel=0.25)
+    assert cal.slope == pytest.approx(c, rel=0.25)
+    # the conformal 90% multiplier of Gaussian scores is near the normal quantile 1.645
+    assert cal.multiplier(0.9) == pytest.approx(1.645, rel=0.1)
+    # a known parameter spread of the fold fits is taken out of the error model
+    p = np.full_like(e, 0.02)
+    with_p = fit_error_model(np.sqrt(1 + (0.02 / np.sqrt(s0 ** 2 + (c * d) ** 2)) ** 2) * e, d, folds,
+                             noise_floor=0.002, param_sd=p)
+    assert with_p.noise == pytest.approx(s0, rel=0.3) and with_p.slope == pytest.approx(c, rel=0.3)
+    few = fit_error_model(e[:200], d[:200], folds[:200], noise_floor=0.002)
+    assert few.method == "student-t" and few.multiplier(0.9) > cal.multiplier(0.9)
+
+
+def test_wrong_form_calibrated_interval_covers_close_to_nominal():
+    """Over replicate data sets (the coverage a calibration promises is over data sets, and the
+    held-out points of one set share one fit), fit one power law to two power-law terms on
+    1e5..1e8 and predict 2e8..1e10."""
+    x = np.geomspace(2e8, 1e10, 20)
+    y = two_term(x)  # noise-free truth: far out, what matters is the form's error
+    cover = {"parameter": [], "calibrated": []}
+    for seed in range(6):
+        fit = sl.fit("power_law", misspecified(np.random.default_rng(seed)), inputs={"x": "x"})
+        fit.bootstrap(30, seed=0)
+        for kind in cover:
+            lo, hi = fit.predict_interval({"x": x}, level=0.9, kind=kind)
+            cover[kind].append(np.mean((y >= lo) & (y <= hi)))
+            if kind == "calibrated":
+                assert np.median((hi - lo) / y) < 0.1  # not bought with an absurd width
+    assert np.mean(cover["parameter"]) < 0.3, "the bootstrap band alone misses the form's error"
+    assert np.mean(cover["calibrated"]) >= 0.75, cover
+
+
+def test_invariants_nested_levels_wider_further_out_never_narrower(wrong_form_fit):
+    fit = wrong_form_fit
+    x = np.geomspace(1e5, 1e11, 30)
+    prev = None
+    for level in (0.5, 0.8, 0.9, 0.95, 0.99):
+        lo, hi = fit.predict_interval({"x": x}, level=level)
+        plo, phi = fit.predict_interval({"x": x}, level=level, kind="parameter")
+        assert np.all(lo <= plo + 1e-15) and np.all(hi >= phi - 1e-15)
+        if prev is not None:
+            assert np.all(lo <= prev[0] + 1e-15) and np.all(hi >= prev[1] - 1e-15)
+        prev = (lo, hi)
+    lo, hi = fit.predict_interval({"x": x}, level=0.9)
+    d = fit.extrapolation_distance({"x": x})
+    assert d[0] == 0 and np.all(np.diff(d[x > 1e8]) > 0)
+    log_width = np.log(hi) - np.log(lo)
+    out = x > 1e8
+    assert np.all(np.diff(log_width[out]) > 0)
+    assert log_width[out].min() > log_width[~out].max() - 1e-12
+    assert fit.interval_label(0.9) == f"90% prediction interval, calibrated on {fit.calibration.n_folds} backtests"
+
+
+def test_right_form_inside_the_data_is_about_the_noise_width(chinchilla_grid, rng):
+    from scalelaw.laws.chinchilla import chinchilla
+    from conftest import CHINCHILLA_TRUE
+
+    fit = sl.fit("chinchilla", chinchilla_grid).bootstrap(200, seed=0)
+    N = np.exp(rng.uniform(np.log(1e7), np.log(3e9), 400))
+    D = np.exp(rng.uniform(np.log(1e9), np.log(3e11), 400))
+    X = {"N": N, "D": D}
+    assert np.all(fit.extrapolation_distance(X) == 0)
+    new = noisy(chinchilla(N, D, **CHINCHILLA_TRUE), rng, 0.003)  # fresh runs, same noise (0.3%)
+    lo, hi = fit.predict_interval(X, level=0.9)
+    plo, phi = fit.predict_interval(X, level=0.9, kind="parameter")
+    pred = fit.predict(X)
+    # no wider than the parameter band plus the observation-noise band: q sigma a side, q the
+    # calibration's multiplier (Student-t on F - 1 folds here), 40% slack for the estimated scale
+    assert fit.calibration.multiplier(0.9) < 2.0
+    noise_half = fit.calibration.multiplier(0.9) * 0.003 * 1.4
+    assert np.all(np.log(hi / pred) <= np.log(phi / pred) + noise_half)
+    assert np.all(np.log(pred / lo) <= np.log(pred / plo) + noise_half)
+    cover = np.mean((new >= lo) & (new <= hi))
+    assert 0.8 <= cover <= 0.99
+    assert np.mean((new >= plo) & (new <= phi)) < cover
+
+
+def test_too_few_backtests_warn_and_fall_back_wider(rng):
+    x = np.geomspace(1e5, 1e8, 4)
+    df = pd.DataFrame({"x": x, "loss": noisy(two_term(x), rng, 0.003)})
+    fit = sl.fit("power_law", df, inputs={"x": "x"}).bootstrap(100, seed=0)
+    assert fit.calibration.method == "fallback"
+    assert any("conservative fallback" in w for w in fit.warnings)
+    assert "NOT calibrated" in fit.interval_label(0.9)
+    X = {"x": [1e6, 1e9]}
+    lo, hi = fit.predict_interval(X, level=0.9)
+    plo, phi = fit.predict_interval(X, level=0.9, kind="parameter")
+    assert np.all(hi - lo > phi - plo)
+    # 5% of log loss per decade beyond the data, Student-t(2): at one decade out at least +-0.05*2.9
+    assert np.log(hi[1] / lo[1]) > 2 * 0.05 * 2.9
+
+
+def test_calibration_survives_save_and_load(tmp_path, wrong_form_fit):
+    path = tmp_path / "fit.json"
+    wrong_form_fit.save(path)
+    raw = json.loads(path.read_text())
+    assert raw["calibration"]["n_folds"] == wrong_form_fit.calibration.n_folds
+    back = sl.load_fit(path)
+    assert isinstance(back.calibration, Calibration)
+    X = {"x": [1e6, 1e9, 1e10]}
+    np.testing.assert_allclose(back.predict_interval(X, level=0.9), wrong_form_fit.predict_interval(X, level=0.9))
+    # a saved fit from before calibration existed is calibrated on load, from its saved rows
+    from scalelaw.integrity import seal
+
+    del raw["calibration"]
+    path.write_text(json.dumps(seal(raw)))
+    old = sl.load_fit(path)
+    assert old.calibration is None
+    np.testing.assert_allclose(old.predict_interval(X, level=0.9), wrong_form_fit.predict_interval(X, level=0.9))
+
+
+def test_kind_is_validated(wrong_form_fit):
+    with pytest.raises(ValueError, match="kind"):
+        wrong_form_fit.predict_interval({"x": [1e6]}, kind="bayesian")
