@@ -421,7 +421,7 @@ def calibrate_fit(fit, *, max_grid: int = 2000, n_polish: int = 4, n_boot: int =
     Each fold is a fresh multi-start fit (``max_grid`` grid starts, ``n_polish`` polished) with
     ``n_boot`` bootstrap refits of its own for its parameter spread.
     """
-    from scalelaw.fitting import fit as _fit
+    from scalelaw.fitting.search import search
 
     law = fit.law
     X, y, _ = fit._features()
@@ -433,9 +433,10 @@ def calibrate_fit(fit, *, max_grid: int = 2000, n_polish: int = 4, n_boot: int =
     fixed = dict(fit.spec.fixed)
 
     def fit_fn(train):
-        f = _fit(law, train, inputs=fit.inputs, target=fit.target, loss=fit.loss, delta=fit.delta,
-                 fixed=fixed, bounds=bounds, weights=weights, seed=fit.seed, max_grid=max_grid,
-                 n_polish=n_polish, **options)
+        # the result layer refits through the search directly (scalelaw.fit sits above it)
+        f = type(fit)._from_search(**search(
+            law, train, fit.inputs, fit.target, loss=fit.loss, delta=fit.delta, fixed=fixed, bounds=bounds,
+            weights=weights, seed=fit.seed, params=None, n_polish=n_polish, max_grid=max_grid, options=options))
         if n_boot:
             f.bootstrap(n_boot, seed=fit.seed, calibrate=False)
         return lambda test: _predict_with_spread(f, test)

@@ -328,7 +328,7 @@ class FitResult:
         if kind == "parameter":
             return lo, hi
         cal = self.calibration if self.calibration is not None else self.calibrate()
-        pred = self.predict(X, **kwargs)
+        pred = self.predict(X, warn=False, **kwargs)
         d = self.extrapolation_distance(X, **kwargs)
         return cal.interval(pred, d, level, lo, hi)
 
@@ -340,7 +340,7 @@ class FitResult:
         _, coords = coordinates(self.law, feats)
         _, fitted = coordinates(self.law, self._features()[0])
         if coords.size == 0:
-            return np.zeros(len(self.predict(X, **kwargs)))
+            return np.zeros(len(self.predict(X, warn=False, **kwargs)))
         lo, hi = box(fitted)
         return distance(coords, lo, hi)
 
