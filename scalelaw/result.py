@@ -204,11 +204,19 @@ class FitResult:
         for inp in self.law.inputs:
             if inp.categorical or inp.name not in X or self.inputs[inp.name] not in self.table.columns:
                 continue
-            obs = self.table[self.inputs[inp.name]].to_numpy(dtype=float)
+            lo, hi = self._observed_range(inp.name)
             v = np.atleast_1d(np.asarray(X[inp.name], dtype=float))
-            hi, lo = obs.max(), obs.min()
             out[inp.name] = float(max(v.max() / hi if hi > 0 else np.inf, lo / v.min() if v.min() > 0 else 1.0))
         return out
+
+    def _observed_range(self, name: str) -> tuple[float, float]:
+        """(min, max) of an input over the fitted rows, cached (the rows never change; the service
+        calls extrapolation on every prediction)."""
+        cache = self.__dict__.setdefault("_ranges", {})
+        if name not in cache:
+            obs = self.table[self.inputs[name]].to_numpy(dtype=float)
+            cache[name] = (float(obs.min()), float(obs.max()))
+        return cache[name]
 
     def residuals(self) -> pd.DataFrame:
         """The fitted rows with prediction, residual (log or linear, as fitted) and relative error."""

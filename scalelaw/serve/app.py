@@ -37,11 +37,12 @@ from scalelaw.serve.summary import fit_summary, jsonable
 log = logging.getLogger("scalelaw.serve")
 
 # A prediction whose (points x draws) work is above this runs in a thread, not on the event loop.
-_INLINE_WORK = 20_000
+_INLINE_WORK = 2_000
 # Intervals are computed over chunks of points so draws x points stays bounded in memory.
 _INTERVAL_CHUNK = 5_000
 # Computations on stored fits that change nothing: reads, even though they are POSTs.
 _READ_POSTS = re.compile(r"^/fits/[^/]+/(predict|optimum|reach)$")
+_PREDICT_PATH = re.compile(r"^/fits/([^/]+)/predict$")
 
 
 class JSON(JSONResponse):
@@ -60,12 +61,18 @@ class _BodyTooLarge(Exception):
 
 
 class ServiceMiddleware:
-    """Pure ASGI (no per-request task): auth, body-size limit, metrics."""
+    """Pure ASGI (no per-request task): auth, body-size limit, metrics, and the prediction fast path.
 
-    def __init__(self, app, settings: Settings, metrics: Metrics):
+    ``POST /fits/{id}/predict`` is answered here by ``fast_predict`` (the same function the
+    declared FastAPI route calls, so both answer alike): FastAPI's per-request machinery (route
+    matching, dependency solving, request wrappers) costs several times a one-point prediction.
+    """
+
+    def __init__(self, app, settings: Settings, metrics: Metrics, fast_predict=None):
         self.app = app
         self.settings = settings
         self.metrics = metrics
+        self.fast_predict = fast_predict
         self.token = settings.token.encode() if settings.token else None
 
     def _needs_token(self, method: str, path: str) -> bool:
@@ -122,16 +129,38 @@ class ServiceMiddleware:
                             raise _BodyTooLarge()
                     return message
 
+                fast = _PREDICT_PATH.match(path) if method == "POST" and self.fast_predict else None
                 try:
-                    await self.app(scope, receive_limited, send_wrapper)
+                    if fast:
+                        scope["route_template"] = "/fits/{fit_id}/predict"
+                        response = await self._fast(fast.group(1), receive_limited)
+                        await response(scope, receive, send_wrapper)
+                    else:
+                        await self.app(scope, receive_limited, send_wrapper)
                 except _BodyTooLarge:
                     if started[0]:
                         raise
                     await _error_response(self._too_large())(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "(unmatched)"
+            template = scope.get("route_template") or getattr(scope.get("route"), "path", None) or "(unmatched)"
             self.metrics.observe(method, template, status[0], time.perf_counter() - t0)
+
+    async def _fast(self, fit_id: str, receive) -> Response:
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return Response(status_code=499)  # nobody is listening any more
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        try:
+            return await self.fast_predict(fit_id, b"".join(chunks))
+        except ApiError as err:
+            return _error_response(err)
+        except Exception:  # noqa: BLE001 - the client gets JSON, the log gets the traceback
+            log.exception("internal error on POST /fits/%s/predict", fit_id)
+            return _error_response(ApiError(500, "internal error; the server log has details", None, "internal"))
 
     def _too_large(self) -> ApiError:
         return ApiError(413, f"the request body is over this server's limit of {self.settings.max_body_mb:g} MB "
@@ -238,7 +267,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     store = FitStore(settings.store)
     metrics = Metrics()
-    pool = FitPool(settings.fit_workers, settings.max_queued_fits, metrics)
+    pool = FitPool(settings.fit_workers, settings.max_queued_fits, metrics, nice=settings.fit_nice)
     cache = FitCache(store)
 
     @asynccontextmanager
@@ -253,7 +282,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   "Errors are JSON {error, field, message}.", version=_version(), lifespan=lifespan,
                   default_response_class=JSON)
     app.state.settings, app.state.store, app.state.pool, app.state.metrics = settings, store, pool, metrics
-    app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics)
 
     # ---- errors: always JSON {error, field, message} ----------------------------------------
     @app.exception_handler(ApiError)
@@ -285,9 +313,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # ---- service -------------------------------------------------------------------------
     @app.get("/healthz", summary="Liveness: the store opens and fit workers are ready")
-    def healthz():
-        return {"status": "ok", "version": _version(), "fits": store.count(), "fit_workers_ready": pool.ready,
-                "limits": settings.public()}
+    async def healthz():
+        return JSON({"status": "ok", "version": _version(), "fits": store.count(), "fit_workers_ready": pool.ready,
+                     "limits": settings.public()})
 
     @app.get("/metrics", summary="Prometheus text format: requests, latency histogram, fits stored")
     def prometheus():
@@ -384,11 +412,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(status_code=204)
 
     # ---- answers from a stored fit ----------------------------------------------------------
-    @app.post("/fits/{fit_id}/predict", summary="fit.predict (and predict_interval with level)",
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": _PREDICT_SCHEMA}}}})
-    async def predict(fit_id: str, request: Request):
-        body = await _json_body(request)
+    async def predict_answer(fit_id: str, raw: bytes) -> JSON:
+        body = rq.object_body(rq.parse_json(raw))
         fit = await cache.get(fit_id)
         kwargs, n, level, kind = rq.parse_predict(body, fit, settings)
         work = (n or settings.max_points) * (len(fit.draws) if level is not None else 1)
@@ -403,7 +428,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if n_out > settings.max_points:  # a schedule given as lr array + steps, or broadcasting
             raise ApiError(413, f"{n_out} points; this server predicts at most {settings.max_points} per request "
                            "(SCALELAW_MAX_POINTS)", "X" if "X" in kwargs else "schedule", "too_large")
-        return out
+        return JSON(out)
+
+    @app.post("/fits/{fit_id}/predict", summary="fit.predict (and predict_interval with level)",
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": _PREDICT_SCHEMA}}}})
+    async def predict(fit_id: str, request: Request):
+        # normally answered by ServiceMiddleware's fast path with predict_answer; declared for the docs
+        return await predict_answer(fit_id, await request.body())
 
     @app.post("/fits/{fit_id}/optimum", summary="fit.optimum(**body), e.g. {\"C\": 1e21}")
     async def optimum(fit_id: str, request: Request):
@@ -459,6 +491,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(e["status"], e["message"], e["field"], e["error"])
         return {"id": fit_id, **answer["ok"]}
 
+    app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics, fast_predict=predict_answer)
     return app
 
 

@@ -14,6 +14,7 @@ can set them directly (``uvicorn --factory scalelaw.serve.app:create_app``).
 | ``SCALELAW_FIT_TIMEOUT`` | 120 | seconds a fit or backtest may run in its worker process |
 | ``SCALELAW_FIT_WORKERS`` | 1 | fit worker processes per server process |
 | ``SCALELAW_MAX_QUEUED_FITS`` | 16 | fits waiting for a worker before new ones get 429 |
+| ``SCALELAW_FIT_NICE`` | 10 | niceness added to fit workers, so predictions come first on a busy machine |
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Settings:
     fit_timeout_s: float = 120.0
     fit_workers: int = 1
     max_queued_fits: int = 16
+    fit_nice: int = 10             # niceness of fit workers (0: same priority as the server)
 
     @property
     def max_body_bytes(self) -> int:
@@ -74,6 +76,7 @@ class Settings:
             fit_timeout_s=num("SCALELAW_FIT_TIMEOUT", 120.0, float),
             fit_workers=num("SCALELAW_FIT_WORKERS", 1, int),
             max_queued_fits=num("SCALELAW_MAX_QUEUED_FITS", 16, int),
+            fit_nice=int(env.get("SCALELAW_FIT_NICE") or 10),
         )
 
     def public(self) -> dict:

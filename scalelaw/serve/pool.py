@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import os
 import signal
 import threading
 import time
@@ -22,9 +23,12 @@ from scalelaw.serve.errors import ApiError
 _READY = "ready"
 
 
-def _worker_main(conn) -> None:
+def _worker_main(conn, nice: int = 0) -> None:
     """Entry point of a worker process: import the fitting stack once, then serve jobs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    if nice:
+        # fits are batch work: on a shared machine the server's predictions come first
+        os.nice(nice)
     import scalelaw.api  # noqa: F401  (warm: the first fit should not pay the imports)
     import scalelaw.io  # noqa: F401
     from scalelaw.serve.jobs import run_job
@@ -39,10 +43,11 @@ def _worker_main(conn) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx):
+    def __init__(self, ctx, nice: int = 0):
         parent, child = ctx.Pipe(duplex=True)
         self.conn = parent
-        self.process = ctx.Process(target=_worker_main, args=(child,), name="scalelaw-fit-worker", daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, nice), name="scalelaw-fit-worker",
+                                   daemon=True)
         self.process.start()
         child.close()
 
@@ -72,8 +77,10 @@ class _Worker:
 class FitPool:
     """``await pool.run(job, timeout)`` runs a job in a worker process and returns its answer dict."""
 
-    def __init__(self, n_workers: int = 1, max_queued: int = 16, metrics=None, ready_timeout: float = 120.0):
+    def __init__(self, n_workers: int = 1, max_queued: int = 16, metrics=None, ready_timeout: float = 120.0,
+                 nice: int = 10):
         self.n_workers = n_workers
+        self.nice = nice
         self.max_queued = max_queued
         self.metrics = metrics
         self.ready_timeout = ready_timeout
@@ -97,7 +104,7 @@ class FitPool:
         """Start a worker; it joins the idle queue once it has imported the fitting stack."""
         def boot():
             while not self._closed:
-                worker = _Worker(self._ctx)
+                worker = _Worker(self._ctx, self.nice)
                 with self._lock:
                     self._all.add(worker)
                 if worker.wait_ready(self.ready_timeout):

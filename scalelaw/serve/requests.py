@@ -13,6 +13,8 @@ import json
 import math
 import re
 
+import numpy as np
+
 from scalelaw.serve.errors import ApiError
 
 FIT_FIELDS = ("law", "data", "inputs", "target", "loss", "delta", "fixed", "bounds", "weights", "seed", "options",
@@ -283,12 +285,15 @@ def parse_predict(body: dict, fit, settings) -> tuple[dict, int, float | None, s
     out = {}
     categorical = {i.name for i in fit.law.inputs if i.categorical}
     for name, v in X.items():
-        vals = v if isinstance(v, list) else [v]
-        for i, x in enumerate(vals):
-            if not (is_number(x) or (name in categorical and isinstance(x, str))):
-                raise invalid(f"X.{name}" + (f"[{i}]" if isinstance(v, list) else ""),
-                              "a string (a category)" if name in categorical else "a number", x)
-        if isinstance(v, list):
+        if isinstance(v, list) and name not in categorical and set(map(type, v)) <= {int, float}:
+            v = np.asarray(v, dtype=np.float64)  # the common case, checked in C: a list of numbers
+        else:
+            vals = v if isinstance(v, list) else [v]
+            for i, x in enumerate(vals):
+                if not (is_number(x) or (name in categorical and isinstance(x, str))):
+                    raise invalid(f"X.{name}" + (f"[{i}]" if isinstance(v, list) else ""),
+                                  "a string (a category)" if name in categorical else "a number", x)
+        if isinstance(v, (list, np.ndarray)):
             if n != 1 and len(v) not in (1, n):
                 raise ApiError(400, f"X: inputs must have equal lengths (or length 1); {name} has {len(v)}, "
                                f"another has {n}", f"X.{name}")
