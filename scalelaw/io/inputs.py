@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scalelaw.io import sidecar
-from scalelaw.io.detect import CONFIG, EMPTY, detect, own_file
+from scalelaw.io.formats import CONFIG, EMPTY, detect, own_file
 from scalelaw.io.report import Report
 from scalelaw.io.sources import GENERIC_DIRS, Source, from_object
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from scalelaw.io import formats, hf, tabular, tensorboard, tfrecord, wandb
-from scalelaw.io.detect import detect
+from scalelaw.io.formats import detect
 from scalelaw.io.inputs import as_list
 from scalelaw.io.report import Report
 from scalelaw.io.sources import NotALog, Source, from_object

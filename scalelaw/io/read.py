@@ -9,7 +9,7 @@ import pandas as pd
 
 from scalelaw.io import formats, sidecar
 from scalelaw.io.columns import check_mapping
-from scalelaw.io.detect import CONFIG, EMPTY, detect
+from scalelaw.io.formats import CONFIG, EMPTY, detect
 from scalelaw.io.inputs import Entry, as_list, collect
 from scalelaw.io.options import Options
 from scalelaw.io.report import Report

@@ -1,5 +1,13 @@
 """Plain tables: CSV, TSV, JSONL, a JSON list of rows, Parquet, in the tidy schema or with
-other column names (mapped by ``columns=`` or guessed)."""
+other column names (mapped by ``columns=`` or guessed); and Lightning's CSV.
+
+PyTorch Lightning's ``CSVLogger`` (``<save_dir>/<name>/version_N/metrics.csv``) writes one row
+per logging call with the columns of every metric ever logged, so training and validation
+metrics sit on different rows with the other cells empty; ``step`` is the global step and
+``epoch`` the epoch. ``self.log(..., on_step=True, on_epoch=True)`` adds ``<name>_step`` and
+``<name>_epoch`` columns: for a training loss the per-step values are read and the epoch means
+left out (and reported). ``hparams.yaml`` beside the file is read as a sidecar config.
+"""
 
 from __future__ import annotations
 
@@ -35,3 +43,16 @@ def read_json(source: Source, opts: Options, report: Report) -> Parsed:
 
 def read_parquet(source: Source, opts: Options, report: Report) -> Parsed:
     return _tidy(tabular.read_parquet(source, report), source, opts, report)
+
+
+def looks_like_lightning(columns: list[str], head_text: str) -> bool:
+    """Lightning's metrics.csv: ``epoch`` and ``step`` columns and sparse rows."""
+    lowered = {c.strip().lower() for c in columns}
+    lines = head_text.splitlines()[1:50]
+    sparse = any(",," in line or line.endswith(",") or line.startswith(",") for line in lines)
+    return {"epoch", "step"} <= lowered and sparse
+
+
+def read_lightning(source: Source, opts: Options, report: Report) -> Parsed:
+    # the generic reader already treats empty cells as "not logged on this row"
+    return read_csv(source, opts, report)
