@@ -35,7 +35,7 @@ import pandas as pd
 from scalelaw.fitting.data import as_frame
 from scalelaw.isoflops import _columns, isoflop
 
-__all__ = ["compare_approaches", "ApproachComparison", "APPROACHES"]
+__all__ = ["compare_approaches", "backtest_envelope", "ApproachComparison", "APPROACHES"]
 
 APPROACHES = ("1 envelope", "2 isoflop", "3 chinchilla", "3 near-optimum")
 
@@ -317,3 +317,59 @@ def _z(level):
     from scipy.stats import norm
 
     return float(norm.ppf(0.5 + level / 2))
+
+
+def backtest_envelope(curves, x: str = "flops", y: str = "loss", *, n: str = "n_params", d: str = "n_tokens",
+                      split: str | None = "val", holdout: float = 1 / 3, loss_law: str = "power_law",
+                      n_boot: int = 100, level: float = 0.9, seed: int = 0) -> pd.DataFrame:
+    """Approach 1 and the parametric law on a ladder of training curves with no IsoFLOP budgets.
+
+    The runs whose curves end at the largest compute (the largest ``holdout`` fraction of runs)
+    are held out; approach 1 (:func:`scalelaw.envelope` of the other runs) predicts L_opt(C) at
+    every point of the full envelope beyond the fitted runs' compute, and ``chinchilla`` fitted
+    to the other runs' rows predicts the loss of the same envelope points (their own N and D).
+    Returns one row per held-out envelope point: C, N, D, truth, and each forecast with its
+    relative error (approach 1 also with its bootstrap interval and whether it covers).
+    """
+    from scalelaw.api import fit as fit_law
+    from scalelaw.envelopes import envelope
+
+    frame = as_frame(curves, "curves")
+    if "run" not in frame.columns:
+        raise KeyError("backtest_envelope: curves need a 'run' column (one curve per run)")
+    if split is not None and "split" in frame.columns:
+        frame = frame[frame["split"] == split]
+    full = envelope(frame, x=x, y=y, n=n, d=d, split=None, n_boot=0, loss_law=loss_law)
+    ends = frame[frame[x] > 0].groupby("run")[x].max().sort_values()
+    n_hold = max(1, int(round(holdout * len(ends))))
+    if len(ends) - n_hold < 2:
+        raise ValueError(f"backtest_envelope: {len(ends)} runs; holding out {n_hold} leaves fewer than 2")
+    kept = ends.index[:-n_hold]
+    train = frame[frame["run"].isin(kept)]
+    c_fit = float(ends.iloc[:-n_hold].max())
+    env = envelope(train, x=x, y=y, n=n, d=d, split=None, n_boot=n_boot, seed=seed, loss_law=loss_law)
+    truth = full.optima[full.optima["C"] > c_fit]
+    if truth.empty:
+        raise ValueError("backtest_envelope: the full envelope has no point beyond the fitted runs")
+    p = env.predict(truth["C"].to_numpy(float), level=level)
+    out = pd.DataFrame({"C": truth["C"].to_numpy(float), "N": truth["N_opt"].to_numpy(float),
+                        "D": truth["D_opt"].to_numpy(float), "truth": truth["loss_opt"].to_numpy(float)})
+    out["approach1"] = p["loss"]
+    out["approach1_err"] = out["approach1"] / out["truth"] - 1
+    if "loss_lo" in p:
+        out["approach1_lo"], out["approach1_hi"] = p["loss_lo"], p["loss_hi"]
+        out["approach1_covered"] = (out["approach1_lo"] <= out["truth"]) & (out["truth"] <= out["approach1_hi"])
+    pts = train[(train[x] > 0) & (train[d] > 0)] if d in train.columns else None
+    if pts is not None and len(pts) >= 5:
+        import warnings as _w
+
+        from scalelaw.result import ExtrapolationWarning
+
+        f = fit_law("chinchilla", pts, inputs={"N": n, "D": d}, target=y, seed=seed)
+        with _w.catch_warnings():
+            _w.simplefilter("ignore", ExtrapolationWarning)  # extrapolating is what a backtest does
+            out["chinchilla"] = f.predict({"N": out["N"].to_numpy(), "D": out["D"].to_numpy()})
+        out["chinchilla_err"] = out["chinchilla"] / out["truth"] - 1
+    out.attrs["fitted_runs"] = list(map(str, kept))
+    out.attrs["max_fitted_C"] = c_fit
+    return out

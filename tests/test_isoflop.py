@@ -310,3 +310,41 @@ def test_recommended_path_on_epoch_points(validation_dir):
     assert t.loc["3 near-optimum", "backtest_mean_err"] < t.loc["3 chinchilla", "backtest_mean_err"]
     assert t.loc["2 isoflop", "a"] == pytest.approx(0.49, abs=0.03)
     assert t.loc["2 isoflop", "backtest_max_err"] < 0.02  # Approach 2's own predict(C)["loss"]
+
+
+def test_backtest_envelope_on_curves_of_a_known_law():
+    from scalelaw.approaches import backtest_envelope
+
+    rows = []
+    for N in np.geomspace(3e7, 3e9, 6):
+        for D_end in np.geomspace(2e9, 2e11, 3):
+            for D in np.geomspace(D_end / 10, D_end, 8):
+                rows.append({"run": f"N{N:.3g}_D{D_end:.3g}", "step": D, "n_params": N, "n_tokens": D,
+                             "flops": 6 * N * D, "loss": loss_of(N, 6 * N * D)})
+    bt = backtest_envelope(pd.DataFrame(rows), split=None, n_boot=20)
+    assert len(bt) >= 3 and bt.attrs["max_fitted_C"] < bt["C"].min()
+    # the law's own points: the parametric fit is exact, the envelope's power law close
+    assert bt["chinchilla_err"].abs().max() < 1e-3
+    assert bt["approach1_err"].abs().max() < 0.03
+
+
+@pytest.mark.slow
+def test_example_chinchilla_approaches(tmp_path, validation_dir):
+    import importlib
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    sys.path.insert(0, str(examples))
+    try:
+        mod = importlib.import_module("chinchilla_approaches")
+    finally:
+        sys.path.remove(str(examples))
+    res = mod.main(str(examples.parent / "data" / "cpu_decoder_sizes"), str(tmp_path), n_boot=10,
+                   isoflop_dir=str(tmp_path / "none"))
+    hoffmann = res["epoch, Hoffmann's 9 budgets"]
+    rec = next(v for k, v in hoffmann.items() if k.startswith("recommended"))
+    assert rec["max"] < 0.02
+    assert hoffmann["3 near-optimum"]["mean"] < hoffmann["3 chinchilla"]["mean"]
+    assert {"opt", "cpu_sizes", "cpu_sizes_final"} <= set(res)
+    assert (tmp_path / "epoch_isoflop.html").exists()
