@@ -262,6 +262,8 @@ def cmd_optimum(args):
     import scalelaw as sl
 
     fit = sl.load_fit(args.fit_file)
+    if getattr(args, "schedule_family", None):
+        return _schedule_optimum(fit, args)
     kwargs = _at_values(args.at)
     if fit.law.name == "lr_annealing":
         kwargs = {"schedules": {k: v for k, v in kwargs.items()}}
@@ -271,6 +273,40 @@ def cmd_optimum(args):
     else:
         for k, v in result.items():
             print(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}")
+
+
+def _schedule_defaults(fit):
+    """peak, warm-up and floor of the fitted runs' schedules (what a new schedule keeps by default)."""
+    from scalelaw.laws.lr_annealing import _as_schedule
+
+    lrs = [_as_schedule(v, r) for r, v in fit.info.get("resolved_schedules", {}).items()]
+    if not lrs:
+        raise ValueError("the fit has no schedules to take peak/floor from: give --at peak=... --at floor=...")
+    # warm-up: the steps up to the first at the peak, when a schedule starts below it
+    warm = max(int(np.argmax(lr >= lr.max() * (1 - 1e-9))) + 1 if lr[0] < lr.max() else 0 for lr in lrs)
+    return {"peak": max(float(lr.max()) for lr in lrs), "floor": min(float(lr[-1]) for lr in lrs), "warmup": warm}
+
+
+def _schedule_optimum(fit, args):
+    at = {k: float(np.atleast_1d(v)[0]) for k, v in _at_values(args.at).items()}
+    unknown = set(at) - {"n_steps", "peak", "floor", "warmup"}
+    if unknown:
+        raise ValueError(f"optimum --schedule-family takes --at n_steps=, peak=, floor=, warmup=; got {sorted(unknown)}")
+    if "n_steps" not in at:
+        raise ValueError("optimum --schedule-family needs the step budget: --at n_steps=24000")
+    opts = {**_schedule_defaults(fit), **at}
+    res = fit.optimal_schedule(int(opts["n_steps"]), opts["peak"], warmup=int(opts["warmup"]), floor=opts["floor"],
+                               family=args.schedule_family, level=args.level)
+    if args.json:
+        _print_json({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()})
+        return
+    iv = lambda key: f"  [{res[key][0]:.5g}, {res[key][1]:.5g}]" if res[key] else ""  # noqa: E731
+    print(f"family {res['family']}: {res['spec'] or 'free-form (use --json for the per-step LR)'}")
+    print(f"predicted final loss {res['loss']:.5g}{iv('loss_interval')}")
+    print(f"cosine ({res['cosine_spec']}): {res['cosine_loss']:.5g}{iv('cosine_interval')}")
+    print(f"gain over cosine {res['gain']:.4g}{iv('gain_interval')}")
+    for note in res["notes"]:
+        print(f"note: {note}")
 
 
 def cmd_plot(args):

@@ -58,6 +58,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("optimum", help="derived optimum of a saved fit (e.g. --at C=1e21)")
     p.add_argument("fit_file")
     p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--schedule-family", default=None, choices=["wsd", "cosine", "free"],
+                   help="schedule laws: the best schedule of this family at --at n_steps=N "
+                        "(peak=, floor=, warmup= default to the fitted runs')")
+    p.add_argument("--level", type=float, default=0.9, help="interval level with bootstrap draws (0.9)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("plot", help="write the interactive figure of a saved fit")

@@ -365,6 +365,13 @@ class FitResult:
         ``schedules=`` (lr_annealing). dcpt: see :func:`scalelaw.mixture_optimum`."""
         return self.law.optimum(self.params, self.info, **kwargs)
 
+    def optimal_schedule(self, n_steps: int, peak: float, **kwargs) -> dict:
+        """Schedule laws: the LR schedule predicted to end lowest after ``n_steps`` (family "wsd",
+        "cosine" or "free"), beside cosine; see :func:`scalelaw.schedule_optimum.optimal_schedule`."""
+        from scalelaw.schedule_optimum import optimal_schedule
+
+        return optimal_schedule(self, n_steps, peak, **kwargs)
+
     def reach(self, loss: float, **given) -> dict:
         """What reaches ``loss``: the one input not given, solved numerically.
 

@@ -12,7 +12,7 @@ from scalelaw.laws.lr_annealing import annealing_area, effective_lr, forward_are
 from scalelaw.laws.critical_batch import c_min, s_min
 
 ALL = ["power_law", "power", "chinchilla", "kaplan_nd", "kaplan_ns", "critical_batch", "encdec",
-       "lr_annealing", "dcpt", "dcpt_cross"]
+       "lr_annealing", "dcpt", "dcpt_cross", "multi_power"]
 
 
 def test_registry_lists_every_law_with_its_paper():

@@ -23,6 +23,7 @@ _REGISTRY = {
     "lr_annealing": "lr_annealing",
     "dcpt": "dcpt",
     "dcpt_cross": "dcpt_cross",
+    "multi_power": "multi_power",
 }
 
 

@@ -79,8 +79,15 @@ def _as_schedule(value, run):
 class LRAnnealing(Law):
     """Features: S1 per observation; S2 recomputed (and cached) per momentum value."""
 
-    def prepare(self, columns, options, frame=None, y=None):
-        steps = np.asarray(columns["step"])
+    # Laws driven by each run's LR schedule (the CLI, app and optimiser look for this flag).
+    schedule_law = True
+
+    def run_schedules(self, steps, options, frame=None):
+        """Each run's per-step LR: ``(runs, run_names, lrs, given, notes)``.
+
+        From ``schedules=`` (arrays or strings), else the data's ``schedule`` column (string
+        form), else the logged ``lr`` column by interpolation (a note says so).
+        """
         if frame is None or "run" not in frame.columns:
             runs = np.array(["run"] * len(steps), dtype=object)
         else:
@@ -120,9 +127,14 @@ class LRAnnealing(Law):
             )
         else:
             raise ValueError(
-                "lr_annealing needs each run's per-step learning rate: pass schedules={run: lr array or "
+                f"{self.name} needs each run's per-step learning rate: pass schedules={{run: lr array or "
                 "schedule string}, or data with a 'schedule' (string form) or 'lr' column"
             )
+        return runs, run_names, lrs, given, notes
+
+    def prepare(self, columns, options, frame=None, y=None):
+        steps = np.asarray(columns["step"])
+        runs, run_names, lrs, given, notes = self.run_schedules(steps, options, frame)
         warm = options.get("warmup_steps", 0)
         warm_of = (lambda r: int(warm.get(r, 0))) if isinstance(warm, dict) else (lambda r: int(warm))
         lr_eff = [effective_lr(lrs[r], warm_of(r)) for r in run_names]
@@ -215,6 +227,28 @@ class LRAnnealing(Law):
             "C": np.array([1.0, 11.5, 22.0]),
             "momentum": np.array([0.999]),
         }
+
+    def final_loss(self, lr_batch, P, warmup_steps=0):
+        """Loss at the last step of each schedule in ``lr_batch`` (M, T) under parameter sets ``P``
+        (scalars or (K, 1) arrays): shape (K, M). S2(T) = sum_j d_j (1 - lambda^(T-j+1)) / (1 - lambda)."""
+        lr_batch = np.atleast_2d(np.asarray(lr_batch, dtype=np.float64))
+        lr_eff = np.stack([effective_lr(lr, warmup_steps) for lr in lr_batch])
+        T = lr_eff.shape[1]
+        drop = np.zeros_like(lr_eff)
+        drop[:, 1:] = lr_eff[:, :-1] - lr_eff[:, 1:]
+        S1 = lr_eff.sum(axis=1)
+        par = {n: np.asarray(P[n], dtype=np.float64).reshape(-1, 1) for n in ("L0", "A", "alpha", "C", "momentum")}
+        K = max(v.shape[0] for v in par.values())
+        par = {n: np.broadcast_to(v, (K, 1)) for n, v in par.items()}
+        out = np.empty((K, len(lr_eff)))
+        j = np.arange(1, T + 1)
+        for lam in np.unique(par["momentum"]):
+            rows = np.flatnonzero(par["momentum"][:, 0] == lam)
+            # m_i = sum_{j<=i} lam^(i-j) d_j, so sum_{i<=T} m_i = sum_j d_j (1 - lam^(T-j+1)) / (1 - lam)
+            w = (T - j + 1.0) if lam == 1 else -np.expm1((T - j + 1.0) * np.log(lam)) / (1.0 - lam)
+            S2 = drop @ w
+            out[rows] = lr_annealing(S1[None, :], S2[None, :], **{n: par[n][rows] for n in ("L0", "A", "alpha", "C")})
+        return out
 
     def optimum(self, params, info, schedules=None, warmup_steps=0, **kwargs):
         """Best schedule among candidates: the one whose predicted final loss is lowest."""

@@ -1,0 +1,121 @@
+"""multi_power (Luo et al. 2025): the fast loss-drop sum, parameter recovery, save/load, bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalelaw as sl
+from scalelaw import schedules as S
+from scalelaw.laws.multi_power import LDNodes, final_loss, ld_nodes, loss_drop_naive, multi_power
+
+TRUE = dict(L0=2.0, A=0.6, alpha=0.5, B=400.0, C=2.0, beta=0.6, gamma=0.64)  # beta, gamma: the defaults
+PEAK, FLOOR, WARM = 3e-3, 3e-4, 100
+
+
+def _short_schedules(T=600):
+    lr_step = S.step(T, PEAK, [(T // 2, 0.3), (3 * T // 4, 0.1)], warmup=WARM)
+    up_down = S.cosine(T, PEAK, FLOOR, warmup=WARM)
+    up_down[T // 2:T // 2 + 50] *= 1.7  # a non-monotone bump: increases and decreases
+    return {
+        "cosine": S.cosine(T, PEAK, FLOOR, warmup=WARM),
+        "wsd_exp": S.wsd(T, PEAK, FLOOR, warmup=WARM, decay_frac=0.3, shape="exp"),
+        "step": lr_step,
+        "bumpy": up_down,
+        "to_zero": S.linear(T, PEAK, 0.0),
+    }
+
+
+@pytest.mark.parametrize("warmup", [0, WARM])
+@pytest.mark.parametrize("name", list(_short_schedules()))
+def test_fast_ld_equals_naive_sum_on_short_schedules(name, warmup):
+    lr = _short_schedules()[name]
+    steps = np.arange(1, len(lr) + 1, 7)
+    p = dict(B=TRUE["B"], C=TRUE["C"], beta=TRUE["beta"], gamma=TRUE["gamma"])
+    naive = loss_drop_naive(lr, steps, warmup, **p)
+    fast = p["B"] * LDNodes(*ld_nodes(lr, steps, warmup), n_rows=len(steps))(p["C"], p["beta"], p["gamma"])[0]
+    np.testing.assert_allclose(fast, naive, rtol=0, atol=1e-10)
+    assert np.abs(naive).max() > 1e-3  # the sum is not trivially zero
+
+
+def test_fast_ld_vectorised_over_parameter_sets_and_merged_on_long_schedules():
+    lr = S.cosine(24000, 3e-4, 3e-5, warmup=2160)
+    steps = np.arange(2176, 24001, 640)
+    C = np.array([[0.5], [2.0], [8.0]])
+    beta = np.array([[0.3], [0.6], [1.0]])
+    gamma = np.array([[0.4], [0.64], [0.9]])
+    merged = LDNodes(*ld_nodes(lr, steps, 0), n_rows=len(steps))
+    exact = LDNodes(*ld_nodes(lr, steps, 0, ratio=0.0), n_rows=len(steps))
+    assert merged.n_nodes < exact.n_nodes / 10
+    got, want = merged(C, beta, gamma), exact(C, beta, gamma)
+    assert got.shape == (3, len(steps))
+    # merged bins: error below 1e-8 in the sum (B ~ 400 makes it < 1e-5 nats), stated in the module
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
+    for i in range(3):  # the batch equals one parameter set at a time
+        one = merged(C[i, 0], beta[i, 0], gamma[i, 0])[0]
+        np.testing.assert_allclose(got[i], one, rtol=1e-12)
+
+
+def test_final_loss_matches_the_full_curve():
+    lrs = np.stack([S.cosine(800, PEAK, FLOOR, warmup=WARM), S.wsd(800, PEAK, FLOOR, warmup=WARM)])
+    got = final_loss(lrs, TRUE, WARM)
+    want = [multi_power(lr, **TRUE, warmup_steps=WARM)[-1] for lr in lrs]
+    np.testing.assert_allclose(got[0], want, rtol=1e-12)
+    K = {k: np.array([[v], [v * 1.1]]) for k, v in TRUE.items()}
+    assert final_loss(lrs, K, WARM).shape == (2, 2)
+
+
+def _synthetic(schedules, every=25, noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, lr in schedules.items():
+        steps = np.arange(every, len(lr) + 1, every)
+        loss = multi_power(lr, **TRUE, warmup_steps=WARM, steps=steps)
+        loss = loss * np.exp(noise * rng.standard_normal(len(steps)))
+        rows.append(pd.DataFrame({"run": name, "step": steps, "loss": loss}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_recovers_parameters_from_synthetic_curves_and_predicts_a_new_schedule():
+    T = 2000
+    train = {"constant": S.constant(T, PEAK, warmup=WARM), "cosine": S.cosine(T, PEAK, FLOOR, warmup=WARM),
+             "step": S.step(T, PEAK, [(800, 0.3), (1400, 0.05)], warmup=WARM)}
+    df = _synthetic(train, noise=0.0005)
+    fit = sl.fit("multi_power", df, schedules=train, warmup_steps=WARM)
+    assert fit.spec.fixed == {"beta": 0.6, "gamma": 0.64}  # the default shape (see FIT_NOTES)
+    for name, tol in (("L0", 0.02), ("A", 0.1), ("alpha", 0.1), ("B", 0.1), ("C", 0.3)):
+        assert fit.params[name] == pytest.approx(TRUE[name], rel=tol), name
+    new = S.wsd(T, PEAK, FLOOR, warmup=WARM, decay_frac=0.25, shape="cosine")
+    pred = fit.predict(schedule=new, warmup_steps=WARM)
+    np.testing.assert_allclose(pred[WARM:], multi_power(new, **TRUE, warmup_steps=WARM)[WARM:], rtol=2e-3)
+
+
+def test_save_load_round_trip_and_bootstrap(tmp_path):
+    T = 1200
+    train = {"constant": S.constant(T, PEAK, warmup=WARM), "cosine": S.cosine(T, PEAK, FLOOR, warmup=WARM)}
+    spec = S.to_spec("wsd", n_steps=T, peak=PEAK, floor=FLOOR, warmup=WARM)
+    df = _synthetic(train, every=40, noise=0.001)
+    fit = sl.fit("multi_power", df, schedules={"constant": train["constant"],
+                                                 "cosine": S.to_spec("cosine", n_steps=T, peak=PEAK,
+                                                                     floor=FLOOR, warmup=WARM)},
+                 warmup_steps=WARM)
+    fit.bootstrap(n=8, seed=1)
+    fit.save(tmp_path / "mp.json")
+    back = sl.load_fit(tmp_path / "mp.json")
+    np.testing.assert_allclose(back.predict(schedule=spec, warmup_steps=WARM),
+                               fit.predict(schedule=spec, warmup_steps=WARM), rtol=1e-12)
+    lo, hi = back.predict_interval(schedule=spec, warmup_steps=WARM, kind="parameter") \
+        if "kind" in back.predict_interval.__code__.co_varnames else back.predict_interval(schedule=spec,
+                                                                                            warmup_steps=WARM)
+    assert np.all(lo <= hi)
+    np.testing.assert_allclose(back.residuals()["pred"], fit.residuals()["pred"], rtol=1e-10)
+
+
+def test_bad_input_names_the_problem():
+    lr = S.constant(100, PEAK)
+    df = pd.DataFrame({"run": ["a"] * 3, "step": [10, 50, 150], "loss": [3.0, 2.9, 2.8]})
+    with pytest.raises(ValueError, match="schedules has no entry"):
+        sl.fit("multi_power", df, schedules={"b": lr})
+    with pytest.raises(ValueError, match="step 150 but its schedule has only 100"):
+        sl.fit("multi_power", df, schedules={"a": lr})
+    with pytest.raises(ValueError, match="finite LRs >= 0"):
+        sl.fit("multi_power", df, schedules={"a": -np.ones(200)})
