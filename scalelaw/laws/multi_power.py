@@ -273,7 +273,7 @@ class MultiPower(LRAnnealing):
         nodes = LDNodes(cat(0), cat(1), cat(2), cat(3).astype(np.int64), n_rows=n)
         if len(run_names) < 2:
             notes.append("only one schedule: B, C, beta and gamma are weakly identified; fit several schedules jointly")
-        X = {"S": cum, "row": np.arange(n), "nodes": nodes}
+        X = {"S1": cum, "row": np.arange(n), "nodes": nodes}  # S1: the name calibration looks for
         info = {"runs": run_names, "row_mask": keep, "notes": notes,
                 "resolved_schedules": {r: given[r] if isinstance(given.get(r), str) else lrs[r].tolist()
                                        for r in run_names}}
@@ -284,7 +284,7 @@ class MultiPower(LRAnnealing):
         L0, A, alpha, B = (np.asarray(P[n], dtype=np.float64) for n in ("L0", "A", "alpha", "B"))
         if L0.ndim == 0 and A.ndim == 0 and alpha.ndim == 0 and B.ndim == 0 and LD.shape[0] == 1:
             LD = LD[0]
-        pred = L0 + A * np.exp(-alpha * np.log(X["S"])) - B * LD
+        pred = L0 + A * np.exp(-alpha * np.log(X["S1"])) - B * LD
         return np.maximum(pred, _TINY)
 
     def features_for_prediction(self, X, options, info):
@@ -299,7 +299,7 @@ class MultiPower(LRAnnealing):
         if np.any(steps < 1) or np.any(steps > len(lr)):
             raise ValueError(f"steps must lie in 1..{len(lr)} (the schedule's length)")
         nodes = LDNodes(*ld_nodes(lr, steps, int(warm)), n_rows=len(steps))
-        return {"S": lr_sum(lr)[steps - 1], "row": np.arange(len(steps)), "nodes": nodes}
+        return {"S1": lr_sum(lr)[steps - 1], "row": np.arange(len(steps)), "nodes": nodes}
 
     def final_loss(self, lr_batch, P, warmup_steps=0):
         """Loss at the last step of each schedule (M, T) under parameter sets P: (K, M), exact."""
@@ -315,7 +315,7 @@ class MultiPower(LRAnnealing):
         }
         combos = cartesian(grid)
         LD = X["nodes"](combos["C"], combos["beta"], combos["gamma"])[:, X["row"]]
-        designs = np.stack([np.stack([np.ones_like(y), X["S"] ** -a, -LD[i]], axis=1)
+        designs = np.stack([np.stack([np.ones_like(y), X["S1"] ** -a, -LD[i]], axis=1)
                             for i, a in enumerate(combos["alpha"])])
         coefs, rss = nnls_seeds(designs, y)
         tiny = 1e-6
