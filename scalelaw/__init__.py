@@ -39,6 +39,7 @@ _EXPORTS = {
     "load_isoflop": "scalelaw.isoflops",
     "envelope": "scalelaw.envelopes",
     "compare_approaches": "scalelaw.approaches",
+    "forecast": "scalelaw.forecasting",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -309,6 +309,33 @@ def _schedule_optimum(fit, args):
         print(f"note: {note}")
 
 
+def cmd_forecast(args):
+    import scalelaw as sl
+
+    df = load_table(args.log)
+    spec = args.schedule
+    if spec is None:
+        if "schedule" not in df.columns or df["schedule"].dropna().nunique() != 1:
+            raise ValueError(f"{args.log}: give the run's planned schedule with --schedule SPEC "
+                             "(the log has no single 'schedule' value)")
+        spec = str(df["schedule"].dropna().iloc[0])
+    prior = sl.load_fit(args.prior) if args.prior else None
+    fc = sl.forecast(df, schedule=spec, law=args.law, prior=prior, warmup_steps=args.warmup_steps,
+                     split=args.split, level=args.level, n_boot=args.bootstrap)
+    if args.json:
+        _print_json({"law": fc["law"], "cut_step": fc["cut_step"], "n_steps": fc["n_steps"],
+                     "final_loss": fc["final_loss"], "interval": fc["interval"], "level": fc["level"],
+                     "decay_identified": fc["decay_identified"], "warnings": fc["warnings"],
+                     "steps": fc["steps"].tolist(), "loss": fc["loss"].tolist()})
+        return
+    iv = f"  [{fc['interval'][0]:.5g}, {fc['interval'][1]:.5g}] ({fc['level']:.0%}, parameter band)" \
+        if fc["interval"] else ""
+    print(f"{fc['law']}: logged to step {fc['cut_step']} of {fc['n_steps']}; "
+          f"forecast final loss {fc['final_loss']:.5g}{iv}")
+    for w in fc["warnings"]:
+        print(f"scalelaw forecast: warning: {w}", file=sys.stderr)
+
+
 def cmd_plot(args):
     import scalelaw as sl
     from scalelaw.plot import plot_fit

@@ -64,6 +64,19 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", type=float, default=0.9, help="interval level with bootstrap draws (0.9)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("forecast", help="forecast the end of a run in progress from its log")
+    p.add_argument("log", help="one run's log (trainer JSONL, CSV with step and loss, ...)")
+    p.add_argument("--schedule", default=None, metavar="SPEC",
+                   help="the run's full planned schedule (default: the log's 'schedule' column)")
+    p.add_argument("--law", default="lr_annealing", choices=["lr_annealing", "multi_power"])
+    p.add_argument("--prior", default=None, metavar="FIT.json",
+                   help="a saved fit of finished runs of the same setup: borrow every parameter but L0")
+    p.add_argument("--warmup-steps", type=int, default=0, help="the law's warm-up steps (lr_annealing)")
+    p.add_argument("--split", default=None, help="which split's loss (default: val if present)")
+    p.add_argument("--level", type=float, default=0.9)
+    p.add_argument("--bootstrap", type=int, default=200, metavar="N", help="resamples for the interval (0: none)")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("plot", help="write the interactive figure of a saved fit")
     p.add_argument("fit_file")
     p.add_argument("data", nargs="?", default=None)

@@ -1,0 +1,146 @@
+"""Forecasting a run in progress: the loss at the end of its planned schedule (and at every step
+after the cut) from the first part of its curve, with an interval.
+
+    fc = sl.forecast(partial_df, schedule="cosine:n_steps=24000,peak=3e-4,floor=3e-5,warmup=2160",
+                     law="lr_annealing", warmup_steps=2160)
+    fc["final_loss"], fc["interval"], fc["warnings"]
+
+How: a schedule law (``lr_annealing`` by default, or ``multi_power``) is fitted to the logged part
+of the curve with the run's full planned schedule, and predicts the rest. Its parameters tell how
+loss falls with LR area (S1) and how it drops when the LR decays (lr_annealing's C, multi_power's
+B). Borrowing strength from finished runs of the same setup:
+
+- ``prior=fit`` (a fitted schedule law): every parameter but the level ``L0`` is taken from the
+  finished runs' fit; the partial curve only sets its own level (a new seed, a new data order);
+- ``using=df`` (finished curves of the same setup, with their schedules in ``schedules=``):
+  one parameter set is fitted to them and the partial curve together.
+
+What a cut cannot tell. The decay term is identified only by LR decreases that the logged part
+already saw. A run cut before its LR started to fall (a WSD run cut before the decay, a constant
+run) carries no information on it: with a prior or other curves the forecast borrows it; alone,
+the forecast holds the decay coefficient at 0 and says so in ``warnings``: it then predicts the
+run as if the LR had stayed where it was, which overstates the final loss of a run that will decay
+(the interval does not cover that: it is a different question the data cannot answer).
+
+The interval is the bootstrap band of the final-loss prediction (block bootstrap over the logged
+steps, ``kind="parameter"``), or with ``interval="calibrated"`` the library's calibrated
+prediction interval (rolling-origin backtests inside the logged part; slower).
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.laws.lr_annealing import _as_schedule
+
+_DECAY_PARAM = {"lr_annealing": "C", "multi_power": "B"}
+_RUN = "__forecast__"
+_OFF = 1e-12
+
+
+def _one_curve(partial, step, target, split):
+    df = partial if isinstance(partial, pd.DataFrame) else pd.DataFrame(partial)
+    for col in (step, target):
+        if col not in df.columns:
+            raise ValueError(f"forecast: the partial curve has no column {col!r}; columns: {', '.join(map(str, df.columns))}")
+    if "split" in df.columns and df["split"].nunique() > 1:
+        if split is None:
+            split = "val" if "val" in set(df["split"]) else None
+        if split is None:
+            raise ValueError(f"forecast: the curve has splits {sorted(df['split'].unique())}; choose one with split=")
+        df = df[df["split"] == split]
+    elif split is not None and "split" in df.columns:
+        df = df[df["split"] == split]
+    if "run" in df.columns and df["run"].nunique() > 1:
+        raise ValueError(f"forecast: the partial curve holds {df['run'].nunique()} runs; pass one run's rows")
+    df = df[[step, target]].dropna()
+    df = df[df[step] >= 1].sort_values(step)
+    if len(df) < 3:
+        raise ValueError(f"forecast: need at least 3 logged points at step >= 1, got {len(df)}")
+    return pd.DataFrame({"run": _RUN, "step": df[step].to_numpy(np.int64), "loss": df[target].to_numpy(float)}), split
+
+
+def _decayed(lr, cut, warmup):
+    """Has the LR fallen anywhere in steps warmup+1..cut?"""
+    seg = np.asarray(lr[max(int(warmup), 0):int(cut)], dtype=float)
+    return seg.size > 1 and bool(np.any(np.diff(seg) < -1e-12 * max(seg.max(), 1e-300)))
+
+
+def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, schedules=None,
+             warmup_steps=0, step="step", target="loss", split=None, level=0.9, n_boot=200,
+             interval="parameter", seed=0):
+    """Forecast the rest of one run from its first part. Returns a dict:
+
+    ``final_loss`` (predicted loss at the schedule's last step), ``interval`` ((lower, upper) at
+    ``level``), ``steps``/``loss``/``lower``/``upper`` (every step after the cut), ``cut_step``,
+    ``n_steps``, ``decay_identified`` (the logged part saw the LR fall, or strength was borrowed),
+    ``warnings``, ``fit`` (the FitResult used).
+    """
+    import scalelaw as sl
+
+    if interval not in ("parameter", "calibrated"):
+        raise ValueError(f"interval must be 'parameter' or 'calibrated', got {interval!r}")
+    lr = _as_schedule(schedule, "schedule")
+    curve, split = _one_curve(partial, step, target, split)
+    if prior is not None:
+        law = prior.law.name
+    if law not in _DECAY_PARAM:
+        raise ValueError(f"forecast needs a schedule law ({', '.join(_DECAY_PARAM)}), got {law!r}")
+    cut = int(curve["step"].max())
+    if cut > len(lr):
+        raise ValueError(f"forecast: the curve reaches step {cut} but the schedule has only {len(lr)} steps")
+    notes = []
+    if cut >= len(lr):
+        notes.append("the curve already reaches the schedule's last step: nothing to forecast beyond it")
+    decay = _DECAY_PARAM[law]
+    identified = _decayed(lr, cut, warmup_steps)
+    fixed = {}
+    data, sched = curve, {_RUN: lr}
+    warm = warmup_steps
+    if prior is not None:
+        if not getattr(prior.law, "schedule_law", False):
+            raise ValueError(f"prior must be a fitted schedule law, got {prior.law.name!r}")
+        fixed = {k: v for k, v in prior.params.items() if k != "L0"}
+        warm = prior.options.get("warmup_steps", warmup_steps) if law == "multi_power" else warmup_steps
+        if isinstance(warm, dict):
+            warm = warmup_steps
+        identified = True
+    elif using is not None:
+        if schedules is None:
+            raise ValueError("forecast(using=...) needs schedules={run: schedule} for the finished curves")
+        other = using[using["split"] == split] if (split is not None and "split" in using.columns) else using
+        other = other[["run", step, target]].rename(columns={step: "step", target: "loss"})
+        data = pd.concat([other, curve], ignore_index=True)
+        sched = {**{str(k): v for k, v in schedules.items()}, _RUN: lr}
+        data["run"] = data["run"].astype(str)
+        identified = True
+    if not identified:
+        fixed[decay] = _OFF  # log-scaled parameters must stay > 0; this switches the term off
+        if law == "multi_power":
+            fixed["C"] = 1.0  # with B off, C has nothing to fit
+        notes.append(f"the LR has not decayed by step {cut}: this part of the run cannot tell how much a decay "
+                     f"will lower the loss ({law}'s {decay} is unidentified); {decay} is held at ~0, so the "
+                     "forecast continues the run as if the LR stayed put and overstates the loss after a "
+                     "decay. Pass prior= (a fit of finished runs) or using= (their curves) to borrow it.")
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        fit = sl.fit(law, data, inputs={"step": "step"}, target="loss", schedules=sched, warmup_steps=warm,
+                     fixed=fixed or None, seed=seed)
+    steps = np.arange(cut + 1, len(lr) + 1) if cut < len(lr) else np.array([len(lr)])
+    pred = fit.predict(schedule=lr, warmup_steps=warm, steps=steps)
+    out = {"law": law, "cut_step": cut, "n_steps": len(lr), "steps": steps, "loss": pred,
+           "final_loss": float(pred[-1]), "decay_identified": identified, "level": level, "split": split,
+           "interval": None, "lower": None, "upper": None, "warnings": notes + list(fit.warnings), "fit": fit}
+    if n_boot:
+        n_free = len(fit.spec.free)
+        if n_free == 0:
+            return out
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            fit.bootstrap(n_boot, seed=seed, calibrate=(interval == "calibrated"))
+            lo, hi = fit.predict_interval(schedule=lr, warmup_steps=warm, steps=steps, level=level, kind=interval)
+        out.update(lower=lo, upper=hi, interval=(float(lo[-1]), float(hi[-1])))
+    return out

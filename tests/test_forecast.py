@@ -1,0 +1,96 @@
+"""sl.forecast on synthetic curves drawn from the laws: accuracy, the unidentified-decay case,
+borrowing strength from finished runs, bad input, the CLI."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalelaw as sl
+from scalelaw import schedules as S
+from scalelaw.cli import main as cli_main
+from scalelaw.laws.lr_annealing import annealing_area, effective_lr, forward_area, lr_annealing
+
+T, PEAK, FLOOR, WARM = 2000, 3e-3, 3e-4, 100
+TRUE = dict(L0=1.6, A=0.8, alpha=0.45, C=0.25)
+
+
+def curve(lr, every=20, noise=0.0, seed=0):
+    lr_eff = effective_lr(lr, WARM)
+    L = lr_annealing(forward_area(lr_eff), annealing_area(lr_eff, 0.999), **TRUE)
+    steps = np.arange(every, len(lr) + 1, every)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"step": steps, "loss": L[steps - 1] * np.exp(noise * rng.standard_normal(len(steps)))})
+
+
+def test_forecast_of_a_cosine_run_from_its_first_half():
+    lr = S.cosine(T, PEAK, FLOOR, warmup=WARM)
+    full = curve(lr, noise=5e-4)
+    true = curve(lr)["loss"].iloc[-1]
+    fc = sl.forecast(full[full["step"] <= T // 2], schedule=lr, warmup_steps=WARM, n_boot=50)
+    assert fc["cut_step"] == T // 2 and fc["decay_identified"]
+    assert fc["final_loss"] == pytest.approx(true, rel=0.01)
+    assert len(fc["loss"]) == T - T // 2 and fc["steps"][0] == T // 2 + 1
+    lo, hi = fc["interval"]
+    assert lo < fc["final_loss"] < hi
+    assert np.all(fc["lower"] <= fc["upper"])
+
+
+def test_wsd_cut_before_its_decay_warns_and_a_prior_recovers_it():
+    wsd = S.wsd(T, PEAK, FLOOR, warmup=WARM, decay_frac=0.2)
+    full = curve(wsd, noise=2e-4)
+    true = curve(wsd)["loss"].iloc[-1]
+    part = full[full["step"] <= 1200]  # the decay starts at step 1600
+    alone = sl.forecast(part, schedule=wsd, warmup_steps=WARM, n_boot=0)
+    assert not alone["decay_identified"]
+    assert any("has not decayed by step 1200" in w for w in alone["warnings"])
+    assert alone["final_loss"] > true * 1.01  # holding the decay at ~0 overstates the final loss
+    # finished runs of the same setup carry the decay: borrowing it gets the end right
+    others = {"constant": S.constant(T, PEAK, warmup=WARM), "cosine": S.cosine(T, PEAK, FLOOR, warmup=WARM)}
+    df = pd.concat([curve(lr, noise=2e-4, seed=i).assign(run=n) for i, (n, lr) in enumerate(others.items())])
+    prior = sl.fit("lr_annealing", df, schedules=others, warmup_steps=WARM)
+    fc = sl.forecast(part, schedule=wsd, prior=prior, warmup_steps=WARM, n_boot=0)
+    assert fc["decay_identified"] and list(fc["fit"].spec.free) == ["L0"]
+    assert fc["final_loss"] == pytest.approx(true, rel=0.003)
+    joint = sl.forecast(part, schedule=wsd, using=df, schedules=others, warmup_steps=WARM, n_boot=0)
+    assert joint["final_loss"] == pytest.approx(true, rel=0.003)
+
+
+def test_forecast_with_multi_power_on_its_own_curve():
+    from scalelaw.laws.multi_power import multi_power
+
+    mp = dict(L0=2.0, A=0.6, alpha=0.5, B=400.0, C=2.0, beta=0.6, gamma=0.64)
+    lr = S.cosine(1200, PEAK, FLOOR, warmup=WARM)
+    steps = np.arange(20, 1201, 20)
+    loss = multi_power(lr, **mp, steps=steps)
+    part = pd.DataFrame({"step": steps, "loss": loss})[steps <= 900]
+    fc = sl.forecast(part, schedule=lr, law="multi_power", n_boot=0)
+    assert fc["final_loss"] == pytest.approx(loss[-1], rel=0.005)
+
+
+def test_bad_input_is_named():
+    lr = S.cosine(100, PEAK, FLOOR)
+    with pytest.raises(ValueError, match="reaches step 150 but the schedule has only 100"):
+        sl.forecast(pd.DataFrame({"step": [50, 100, 150], "loss": [3.0, 2.9, 2.8]}), schedule=lr)
+    with pytest.raises(ValueError, match="holds 2 runs"):
+        sl.forecast(pd.DataFrame({"run": ["a", "b", "a"], "step": [1, 2, 3], "loss": [3.0, 2.9, 2.8]}), schedule=lr)
+    with pytest.raises(ValueError, match="no column 'loss'"):
+        sl.forecast(pd.DataFrame({"step": [1, 2, 3]}), schedule=lr)
+    with pytest.raises(ValueError, match="needs a schedule law"):
+        sl.forecast(pd.DataFrame({"step": [1, 2, 3], "loss": [3.0, 2.9, 2.8]}), schedule=lr, law="chinchilla")
+
+
+def test_cli_forecast(tmp_path, capsys):
+    lr = S.cosine(T, PEAK, FLOOR, warmup=WARM)
+    spec = S.to_spec("cosine", n_steps=T, peak=PEAK, floor=FLOOR, warmup=WARM)
+    c = curve(lr, noise=5e-4)
+    c[c["step"] <= 1500].to_csv(tmp_path / "run.csv", index=False)
+    code = cli_main(["forecast", str(tmp_path / "run.csv"), "--schedule", spec, "--warmup-steps", str(WARM),
+                     "--bootstrap", "20", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["cut_step"] == 1500 and out["n_steps"] == T
+    assert out["final_loss"] == pytest.approx(curve(lr)["loss"].iloc[-1], rel=0.01)
+    assert cli_main(["forecast", str(tmp_path / "run.csv")]) == 2
+    assert "--schedule" in capsys.readouterr().err
