@@ -58,6 +58,12 @@ def test_chinchilla_example(tmp_path, capsys):
         assert printed(out, f"{law}, all runs") == pytest.approx(
             (bt.summary["mean_rel_err"], bt.summary["max_rel_err"]), abs=1e-4)
         assert res[law]["all"]["mean_rel_err"] == pytest.approx(bt.summary["mean_rel_err"], rel=1e-9)
+        fitted = points[points["n_params"] < sorted(points["n_params"].unique())[-2]]
+        pred = bt.fit.predict(fitted[["n_params", "n_tokens"]].rename(
+            columns={"n_params": "N", "n_tokens": "D"}).to_dict("list"), warn=False)
+        err = abs(pred / fitted["loss"].to_numpy() - 1)
+        assert printed(out, f"{law}, in-sample on the fitted sizes") == pytest.approx(
+            (err.mean(), err.max()), abs=1e-4)
     assert (tmp_path / "chinchilla.html").stat().st_size > 10_000
 
 
