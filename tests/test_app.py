@@ -228,6 +228,16 @@ def test_lr_annealing_schedules_designed_and_compared():
     assert designs["final predicted loss"].iloc[0] > designs["final predicted loss"].iloc[1]
 
 
+def test_schedule_panel_shows_the_optimised_schedule_beside_cosine():
+    at = start()
+    at.selectbox(key="bundled_set").select("b_lr_schedules_demo").run()
+    next(b for b in at.button if b.label == "Optimise").click()
+    at.run()
+    assert_clean(at)
+    metrics = {m.label: float(m.value) for m in at.metric if m.label.endswith("final loss")}
+    assert metrics["optimised final loss"] <= metrics["cosine final loss"]
+
+
 def test_encdec_optimal_split():
     at = start()
     at.selectbox(key="bundled_set").select("c_encdec_demo").run()

@@ -18,6 +18,7 @@ POINTS_BY_LAW = {
     "power": "frontier",
     "kaplan_ns": "after_warmup",
     "lr_annealing": "after_warmup",
+    "multi_power": "after_warmup",
     "dcpt": "all",
     "dcpt_cross": "all",
 }

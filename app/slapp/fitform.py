@@ -162,7 +162,7 @@ def fit_form(df: pd.DataFrame, law_name: str, data_id: str) -> dict | None:
         level = st.select_slider("CI level", LEVELS, value=0.95, key=key("level"))
         at = {}
         for inp in law.inputs:
-            if inp.categorical or law_name == "lr_annealing":
+            if inp.categorical or law_name in ("lr_annealing", "multi_power"):
                 continue  # lr_annealing extrapolates to a designed schedule (its own panel)
             hint = "auto: the median" if inp.name == "r" else "auto: 10x the largest observed"
             at[inp.name] = st.text_input(f"Extrapolate to {inp.name}", key=key(f"at::{inp.name}"), placeholder=hint)

@@ -11,7 +11,7 @@ from .fitting import Outcome
 from .results import fmt
 
 TITLES = {"chinchilla": "Compute-optimal", "kaplan_nd": "Compute-optimal", "encdec": "Encoder/decoder split",
-          "lr_annealing": "Schedules", "dcpt": "Mixture", "dcpt_cross": "Mixture"}
+          "lr_annealing": "Schedules", "multi_power": "Schedules", "dcpt": "Mixture", "dcpt_cross": "Mixture"}
 
 # which arguments each schedule's function takes (scalelaw.schedules), for the designer's spec
 _SCHEDULE_ARGS = {
@@ -47,11 +47,12 @@ def law_panel(outcome: Outcome, level: float, scope: str) -> None:
             _compute_optimal(outcome.fit, level, scope)
         elif law == "encdec":
             _encdec(outcome.fit, scope)
-        elif law == "lr_annealing":
+        elif getattr(outcome.fit.law, "schedule_law", False):
             _schedules(outcome.fit, level, scope)
+            _optimised_schedule(outcome.fit, level, scope)
         elif law in ("dcpt", "dcpt_cross"):
             _mixture(outcome, level, scope)
-        if law not in ("lr_annealing", "dcpt", "dcpt_cross"):
+        if not getattr(outcome.fit.law, "schedule_law", False) and law not in ("dcpt", "dcpt_cross"):
             _reach(outcome.fit, scope)
     except (ValueError, TypeError, KeyError, NotImplementedError) as err:  # a bad entry, not a crash
         st.error(f"{type(err).__name__}: {err}")
@@ -145,6 +146,9 @@ def _schedules(fit, level, scope):
         st.form_submit_button("Predict")
     if not designs:
         return
+    from scalelaw.schedule_optimum import _law_warmup
+
+    designs = {n: (spec, _law_warmup(fit, warm)) for n, (spec, warm) in designs.items()}
     rows = []
     for name, (spec, warm) in designs.items():
         curve = fit.predict(schedule=spec, warmup_steps=warm)
@@ -159,6 +163,40 @@ def _schedules(fit, level, scope):
     st.caption(f"Lowest predicted final loss: schedule {best}.")
     fig = plot_schedules(fit, {f"{n}: {s.split(':')[0]}": (s, w) for n, (s, w) in designs.items()}, level=level)
     st.plotly_chart(fig, key="schedules_figure")
+
+
+def _optimised_schedule(fit, level, scope):
+    """The schedule the law predicts to end lowest (fit.optimal_schedule), beside cosine."""
+    from scalelaw.plot import plot_schedules
+    from scalelaw.schedule_optimum import _law_warmup
+
+    base = _fitted_schedule_defaults(fit)
+    with st.form(f"{scope}::optimum"):
+        st.markdown("**Optimised schedule**: the schedule of a family predicted to end lowest, beside cosine")
+        c = st.columns(5)
+        family = c[0].selectbox("family", ["wsd", "cosine", "free"], key=f"{scope}::opt::family")
+        n_steps = c[1].number_input("steps", min_value=2, value=int(base["n_steps"]), step=100, key=f"{scope}::opt::n")
+        peak = c[2].number_input("peak LR", min_value=0.0, value=float(base["peak"]), format="%.3e",
+                                 key=f"{scope}::opt::peak")
+        warm = c[3].number_input("warm-up steps", min_value=0, value=int(base["warmup"]), step=10,
+                                 key=f"{scope}::opt::warm")
+        floor = c[4].number_input("lowest LR", min_value=0.0, value=float(base["peak"]) * 0.1, format="%.3e",
+                                  key=f"{scope}::opt::floor")
+        go = st.form_submit_button("Optimise")
+    if not go:
+        return
+    res = fit.optimal_schedule(int(n_steps), float(peak), warmup=int(warm), floor=float(floor), family=family,
+                               level=level)
+    iv = lambda k: f"[{res[k][0]:.4g}, {res[k][1]:.4g}]" if res[k] else None  # noqa: E731
+    m = st.columns(3)
+    m[0].metric("optimised final loss", f"{res['loss']:.4g}", help=iv("loss_interval"))
+    m[1].metric("cosine final loss", f"{res['cosine_loss']:.4g}", help=iv("cosine_interval"))
+    m[2].metric("gain over cosine", f"{res['gain']:.4g}", help=iv("gain_interval"))
+    st.caption((res["spec"] or "free-form non-increasing schedule") + "; " + "; ".join(res["notes"]))
+    w = _law_warmup(fit, int(warm))
+    fig = plot_schedules(fit, {f"optimised ({family})": (res["schedule"], w), "cosine": (res["cosine_spec"], w)},
+                         level=level, show_fitted=False)
+    st.plotly_chart(fig, key="optimum_figure")
 
 
 def _mixture(outcome, level, scope):

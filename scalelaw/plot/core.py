@@ -45,7 +45,7 @@ def plot_fit(fit, data: pd.DataFrame | None = None, *, extend_to: float | None =
     table = fit.table if data is None else data
     names = [i.name for i in law.inputs if not i.categorical]
     y_col = fit.target
-    if law.name == "lr_annealing":
+    if getattr(law, "schedule_law", False):
         return _plot_lr(fit, table, fig, level)
     x_name = names[0]
     x_col = fit.inputs[x_name]

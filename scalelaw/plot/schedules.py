@@ -49,8 +49,8 @@ def plot_schedules(fit, designs=None, *, level: float = 0.95, show_fitted: bool 
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    if fit.law.name != "lr_annealing":
-        raise ValueError(f"plot_schedules needs an lr_annealing fit, got {fit.law.name!r}")
+    if not getattr(fit.law, "schedule_law", False):
+        raise ValueError(f"plot_schedules needs a schedule law fit (lr_annealing, multi_power), got {fit.law.name!r}")
     fig = fig or make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
                                subplot_titles=("learning rate", "loss: data and predicted curves"))
     colour_i = 0
