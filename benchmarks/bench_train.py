@@ -19,11 +19,19 @@ Goals for the GPU (H100): >= 40% MFU for the ~85M decoder (d12-768) at T=1024; s
 Without CUDA it runs a reduced CPU version (tiny sizes, few steps, eager only): it checks that
 the benchmark works; its numbers are not the GPU figures.
 
+``--overhead SIZE`` (any device) measures what the trainer costs beyond the training itself:
+``train(cfg)`` end to end (setup, its data pipeline, logging, validation at step 0 and every
+``eval_interval``, checkpoint-free) against a minimal plain-PyTorch loop (nanoGPT-style random
+windows of the same corpus, the same model, batch, AdamW and clipping) for the same steps, in
+this process, alternated and repeated; tokens/s of each and the trainer's overhead (goal:
+< 10%). It needs the tiny corpus (``scalelaw data build --tiny``; ``--data-root``).
+
 Usage::
 
     python benchmarks/bench_train.py                      # GPU: full; CPU: reduced
     python benchmarks/bench_train.py --sizes d2-128,d12-768 --seq-len 1024 --batch 32
     python benchmarks/bench_train.py --stack 8 --stack-sizes d2-128,d4-256 --json out.json
+    OMP_NUM_THREADS=1 python benchmarks/bench_train.py --overhead tiny --overhead-steps 300
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
@@ -111,6 +120,61 @@ def measure_budgets(size, *, budgets, compile_mode, batch, seq_len, retire, devi
     return seconds
 
 
+def plain_loop(cfg, tokens, device) -> float:
+    """Seconds for ``cfg.steps`` steps of the plainest PyTorch loop (nanoGPT's get_batch,
+    forward, backward, clip, AdamW) on random windows of ``tokens``."""
+    from scalelaw.train.hardware import fused_adamw_supported
+    from scalelaw.train.model import GPT
+
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    model = GPT(cfg.model).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(cfg.beta1, cfg.beta2),
+                            eps=cfg.eps, weight_decay=cfg.weight_decay,
+                            fused=fused_adamw_supported(device))
+    data = torch.from_numpy(np.array(tokens))  # a writable copy (the corpus is a memmap)
+    B, T = cfg.batch_size, cfg.model.seq_len
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(cfg.steps):
+        ix = torch.randint(len(data) - T - 1, (B,), generator=gen)
+        window = torch.stack([data[i:i + T + 1] for i in ix]).long().to(device)
+        loss = model(window[:, :-1], window[:, 1:])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    loss.item()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def measure_overhead(size, *, steps, repeats, data_root, device):
+    """(trainer seconds, plain-loop seconds, config): the best of ``repeats`` alternated runs
+    each (the least disturbed by other processes on a shared machine)."""
+    import tempfile
+
+    from scalelaw.train import corpora
+    from scalelaw.train.loop import train
+
+    cfg = get_preset(size, n_steps=steps, device=device.type, data_root=data_root,
+                     eval_interval=100, log_interval=10, eval_seqs=128, compile=False)
+    tokens = corpora.load_tokens(cfg.corpus, "train", data_root, tiny=cfg.tiny_data)
+    ours, plain = [], []
+    with tempfile.TemporaryDirectory() as out:  # warm-up of both (imports, first kernels)
+        train(get_preset(size, n_steps=2, device=device.type, data_root=data_root,
+                         compile=False, out_dir=out), progress=False)
+    plain_loop(get_preset(size, n_steps=2, device=device.type), tokens, device)
+    for r in range(repeats):
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            train(get_preset(size, n_steps=steps, device=device.type, data_root=data_root,
+                             eval_interval=100, log_interval=10, eval_seqs=128, compile=False,
+                             out_dir=out, seed=r), progress=False)
+            ours.append(time.perf_counter() - t0)
+        plain.append(plain_loop(cfg, tokens, device))
+    return min(ours), min(plain), cfg
+
+
 def fmt(x):
     return f"{x / 1e6:.2f}M" if x >= 1e5 else f"{x / 1e3:.1f}k"
 
@@ -132,6 +196,11 @@ def main(argv=None):
                     help="presets for the stack-of-budgets comparison (runs leaving the stack)")
     ap.add_argument("--budget-steps", type=int, default=None,
                     help="steps of the shortest run there (default 100 on the GPU, 10 on CPU)")
+    ap.add_argument("--overhead", default=None, metavar="SIZE",
+                    help="only: the trainer end to end vs a plain PyTorch loop (e.g. tiny)")
+    ap.add_argument("--overhead-steps", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3, help="alternated repeats (best kept)")
+    ap.add_argument("--data-root", default=None, help="shard folder of the tiny corpus")
     ap.add_argument("--peak-flops", type=float, default=None,
                     help="MFU's denominator (default: the device's dense bf16 peak, if known)")
     ap.add_argument("--json", default=None, help="also write the results to this file")
@@ -140,6 +209,26 @@ def main(argv=None):
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     peak = peak_info(device, args.peak_flops)["peak_flops"]
+    if args.overhead:
+        from scalelaw.train import corpora
+
+        root = args.data_root or corpora.DEFAULT_ROOT
+        ours, plain, cfg = measure_overhead(args.overhead, steps=args.overhead_steps,
+                                            repeats=args.repeats, data_root=str(root),
+                                            device=device)
+        tokens = cfg.steps * cfg.tokens_per_step
+        over = ours / plain - 1
+        print(f"{args.overhead} on {device_name(device)} ({torch.get_num_threads()} threads), "
+              f"B={cfg.batch_size}, T={cfg.model.seq_len}, {cfg.steps} steps, eval every "
+              f"{cfg.eval_interval} on {cfg.eval_seqs} windows, best of {args.repeats}:")
+        print(f"  trainer (train(), end to end) {tokens / ours:10,.0f} tokens/s  {ours:7.2f} s")
+        print(f"  plain PyTorch loop            {tokens / plain:10,.0f} tokens/s  {plain:7.2f} s")
+        print(f"  trainer overhead {100 * over:+.1f}% (goal < 10%)")
+        result = {"device": device_name(device), "preset": args.overhead, "steps": cfg.steps,
+                  "trainer_s": ours, "plain_s": plain, "overhead": over}
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1))
+        return result
     if cuda:
         torch.set_float32_matmul_precision("high")
         sizes = args.sizes or "d2-64,d2-128,d4-256,d6-384,d8-512,d12-768"

@@ -7,6 +7,9 @@
 #           bash benchmarks/gpu_session.sh ladder
 #           bash benchmarks/gpu_session.sh rest
 #
+# `check` ends with one screen (benchmarks/gpu_verdict.py, also in $OUT/verdict.txt): each GPU
+# test, tokens/s and MFU per size, stacked-vs-single ratios against the goals, VERDICT PASS/FAIL.
+#
 # Every phase writes what must come back under $OUT (at most a few files: sweeps travel as one
 # .tar.gz each) and a log of its own. A phase is resumable: the sweeps skip complete runs, so a
 # phase cut off by the time limit is finished by running it again on the same warm machine.
@@ -34,12 +37,17 @@ sweep() {  # sweep NAME: the spec examples/sweeps/NAME.yaml into runs/NAME and $
 }
 
 case "$phase" in
-    check)  # the GPU tests, then the speed goals of issue 5
-        $py -m pytest -q -m gpu tests/test_train_gpu.py 2>&1 | tee -a "$log"
-        $py benchmarks/bench_train.py --json "$OUT/bench.json" 2>&1 | tee -a "$log"
+    check)  # the GPU tests, then the speed goals of issue 5, then one screen of verdict
+        # (a failing test or benchmark does not stop the phase: the verdict says what failed)
+        $py -m pytest -q -m gpu tests/test_train_gpu.py --junitxml "$OUT/gpu_tests.xml" 2>&1 \
+            | tee -a "$log" || true
+        $py benchmarks/bench_train.py --json "$OUT/bench.json" 2>&1 | tee -a "$log" || true
         # the 40% MFU goal: ~85M parameters at T=1024 (compiled); a small stack to keep it short
         $py benchmarks/bench_train.py --sizes d12-768 --seq-len 1024 --batch 32 --modes \
-            eager,default --stack-sizes d2-64 --json "$OUT/bench_85m.json" 2>&1 | tee -a "$log"
+            eager,default --stack-sizes d2-64 --json "$OUT/bench_85m.json" 2>&1 \
+            | tee -a "$log" || true
+        $py benchmarks/gpu_verdict.py --junit "$OUT/gpu_tests.xml" "$OUT/bench.json" \
+            "$OUT/bench_85m.json" 2>&1 | tee "$OUT/verdict.txt" | tee -a "$log" || true
         ;;
     ladder)  # data/decoder_sizes (and the base checkpoints dcpt.yaml starts from)
         sweep ladder

@@ -80,3 +80,39 @@ def test_resume_with_fused_adamw_on_cuda(tiny):
 def test_memory_check_uses_free_gpu_memory(tiny):
     with pytest.raises(ConfigError, match="GiB on cuda"):
         train(tiny(n_layer=48, d_model=12288, n_head=96), progress=False)
+
+
+def test_header_says_what_ran_on_cuda(tiny):
+    from scalelaw.train.peaks import lookup_peak
+
+    result, = train(tiny(n_steps=12, log_interval=4), progress=False)
+    header = json.loads(open(result["path"]).readline())["header"]
+    assert header["compiled"] and header["dtype"] == "bf16" and header["fused_optimizer"]
+    assert header["optimizer"] == "torch AdamW (fused)" and not header["cuda_graphs"]
+    # bf16, head size 32, causal, no mask: SDPA's flash kernel on any GPU since Ampere
+    assert header["attention"] == "flash_attention"
+    known = lookup_peak(torch.cuda.get_device_name())
+    assert header["peak_flops"] == (known["flops"] if known else None)
+    assert (header["mfu"] is None) == (known is None)
+
+
+def test_cuda_graphs_run(tiny):
+    result, = train(tiny(n_steps=30, log_interval=10, compile_mode="reduce-overhead"),
+                    progress=False)
+    header = json.loads(open(result["path"]).readline())["header"]
+    assert header["cuda_graphs"] and header["compile_mode"] == "reduce-overhead"
+    loss, _ = losses(result["path"])
+    assert np.isfinite(loss).all() and result["final"]["val"] < 4.5
+
+
+def test_compiled_stack_retires_runs_on_cuda(tiny, monkeypatch):
+    from scalelaw.train import loop
+
+    monkeypatch.setattr(loop, "_worth_retiring", lambda job, n, left: True)  # force recompiles
+    configs = [tiny(n_steps=n, seed=m, name=f"r{m}", log_interval=10)
+               for m, n in enumerate((40, 30, 20))]
+    results = train(configs, progress=False)
+    assert [r["status"] for r in results] == ["complete"] * 3
+    for r, cfg in zip(results, configs):
+        loss, keys = losses(r["path"])
+        assert np.isfinite(loss).all() and max(s for s, _ in keys) == cfg.steps

@@ -98,9 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="sweep spec (see scalelaw.train.sweep; examples/sweeps/)")
     p.add_argument("--out", required=True, help="output folder: <run>.jsonl files and index.csv")
     p.add_argument("--dry-run", action="store_true", help="print the expanded runs, train nothing")
-    p.add_argument("--executor", default="inline", choices=["inline", "submitit", "local", "debug"],
-                   help="inline (default): here, one job after another; submitit: Slurm if "
-                        "available else local processes; local/debug: submitit's executors")
+    p.add_argument("--executor", default="inline",
+                   choices=["inline", "slurm", "submitit", "local", "debug"],
+                   help="inline (default): here, one job after another; slurm: one Slurm job "
+                        "array through submitit (see --slurm-partition...); submitit: Slurm if "
+                        "sbatch is there, else local processes; local/debug: submitit's")
     p.add_argument("--max-stack", type=int, default=None,
                    help="same-shape runs trained as one stacked job (default: spec, else 8)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -109,9 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None)
     p.add_argument("--peak-flops", type=float, default=None, metavar="FLOP/S",
                    help="MFU's denominator for every run (default: the device's, if known)")
-    p.add_argument("--slurm-partition", default=None)
-    p.add_argument("--timeout-min", type=int, default=None, help="submitit job time limit")
-    p.add_argument("--gpus-per-node", type=int, default=None)
+    p.add_argument("--slurm-partition", default=None, help="Slurm partition of the jobs")
+    p.add_argument("--timeout-min", type=int, default=None, help="time limit of each job")
+    p.add_argument("--gpus-per-node", type=int, default=None, help="GPUs per job (1: one stack)")
+    p.add_argument("--cpus-per-task", type=int, default=None, help="CPUs per Slurm job")
+    p.add_argument("--array-parallelism", type=int, default=None,
+                   help="at most this many of the sweep's Slurm jobs at once")
     p.add_argument("--archive", default=None, metavar="FILE.tar.gz",
                    help="afterwards, pack the logs and index.csv into one archive")
     p.add_argument("--shard", default=None, metavar="K/N",
@@ -243,7 +248,9 @@ def _cmd_sweep(args) -> int:
                      overrides=overrides, dry_run=args.dry_run, progress=not args.quiet,
                      executor_params={"slurm_partition": args.slurm_partition,
                                       "timeout_min": args.timeout_min,
-                                      "gpus_per_node": args.gpus_per_node},
+                                      "gpus_per_node": args.gpus_per_node,
+                                      "cpus_per_task": args.cpus_per_task,
+                                      "slurm_array_parallelism": args.array_parallelism},
                      shard=shard)
     if args.dry_run:
         return 0

@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import sys
 import time
@@ -83,6 +84,7 @@ def _header(cfg, counts, device, bf16, engine, names, corpus_info) -> dict:
         "schedule": cfg.resolved_schedule(), "n_params": counts["N"],
         "n_params_total": counts["N_total"], "flops_per_token": counts["flops_per_token"],
         "seed": cfg.seed, "device": str(device), "device_name": device_name(device),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),  # where it ran, on a Slurm cluster
         **engine.describe(),  # compiled, dtype, optimiser, attention kernel: what really runs
         "torch_version": torch.__version__, "python_version": platform.python_version(),
         "scalelaw_version": scalelaw.__version__, "stack_size": engine.n_models,
@@ -148,10 +150,12 @@ class _Job:
         self.t0 = time.perf_counter()
         self.fields = [_run_fields(c, self.counts) for c in configs]
         names = [c.run_name for c in configs]
-        self.logs = [RunLog(log_path(c), _header(c, self.counts, device, bf16, engine, names,
-                                                 data.corpus_info(m)),
-                            resume_step=self.start if ckpts[m] is not None else None)
-                     for m, c in enumerate(configs)]
+        self.logs = []
+        for m, c in enumerate(configs):
+            header = _header(c, self.counts, device, bf16, engine, names, data.corpus_info(m))
+            resumed = self.start if ckpts[m] is not None else None
+            header["resumed_from_step"] = resumed  # None: trained from its first step
+            self.logs.append(RunLog(log_path(c), header, resume_step=resumed))
         self.open = [True] * M
         self.final: list[dict] = [{} for _ in range(M)]
         self.results: list[dict | None] = [None] * M

@@ -38,16 +38,17 @@ close together; a run that ends first leaves the stack, which goes on without it
 ``index.csv`` in the output folder lists every run with its config summary, status, final
 losses and wall time; it is rewritten after every job.
 
-Executors: ``inline`` (default) trains the jobs one after another in this process;
-``submitit`` hands each job to :class:`submitit.AutoExecutor` (Slurm when ``sbatch`` is there,
-else local processes); ``local`` and ``debug`` force submitit's LocalExecutor and
-DebugExecutor (for tests). On Slurm::
+Executors (:mod:`scalelaw.train.executors`): ``inline`` (default) trains the jobs one after
+another in this process; ``slurm`` submits them as one Slurm job array through submitit;
+``submitit`` is Slurm when ``sbatch`` is there, else local processes; ``local`` and ``debug``
+force submitit's LocalExecutor and DebugExecutor (for tests). On Slurm::
 
-    scalelaw sweep spec.yaml --out runs/ladder --executor submitit \\
-        --slurm-partition gpu --timeout-min 240 --gpus-per-node 1
+    scalelaw sweep spec.yaml --out runs/ladder --executor slurm --slurm-partition gpu \\
+        --timeout-min 240 --gpus-per-node 1 --array-parallelism 8
 
-submits one Slurm job per stack (logs of submitit under ``runs/ladder/submitit/``); run the
-same command again after jobs died or timed out to resume the sweep.
+submits one array task per stack (logs of submitit under ``runs/ladder/submitit/``); a job
+that fails or is cancelled is reported with its log, and running the same command again
+reruns what did not finish (from checkpoints with ``ckpt_interval``).
 """
 
 from __future__ import annotations
@@ -328,23 +329,6 @@ def _run_job(config_dicts: list[dict]) -> list[dict]:
     return train([TrainConfig.from_dict(d) for d in config_dicts], resume=True, progress=False)
 
 
-def _executor(kind: str, folder: Path, params: dict):
-    import submitit
-
-    if kind == "local":
-        ex = submitit.LocalExecutor(folder=folder)
-    elif kind == "debug":
-        ex = submitit.DebugExecutor(folder=folder)
-    else:
-        ex = submitit.AutoExecutor(folder=folder)
-    known = {"timeout_min": params.get("timeout_min"), "gpus_per_node": params.get("gpus_per_node"),
-             "slurm_partition": params.get("slurm_partition")}
-    if kind != "submitit":
-        known.pop("slurm_partition")
-    ex.update_parameters(**{k: v for k, v in known.items() if v is not None})
-    return ex
-
-
 def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = None,
               overrides: dict | None = None, dry_run: bool = False, progress: bool = True,
               executor_params: dict | None = None, shard: tuple[int, int] | None = None,
@@ -358,7 +342,12 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
     out : path
         Output folder: one ``<run>.jsonl`` per run (and ``.pt`` checkpoints if asked for),
         ``index.csv``, and ``submitit/`` for submitit's own logs.
-    executor : {"inline", "submitit", "local", "debug"}
+    executor : {"inline", "slurm", "submitit", "local", "debug"}
+        Where jobs run (:mod:`scalelaw.train.executors`): here, one after another; a Slurm
+        job array; Slurm if there, else local processes; submitit's local executors.
+    executor_params : dict, optional
+        ``slurm_partition``, ``timeout_min``, ``gpus_per_node``, ``cpus_per_task``,
+        ``slurm_array_parallelism`` (see :func:`scalelaw.train.executors.make_executor`).
     max_stack : int, optional
         Runs per stacked job; default the spec's ``max_stack``, else 8.
     overrides : dict, optional
@@ -403,8 +392,10 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
                  f"steps={r['n_steps']:<7} tokens={_human(r['tokens']):<6} {r['status']:<9} "
                  f"{r['schedule']}")
         return list(rows.values())
-    if executor not in ("inline", "submitit", "local", "debug"):
-        raise ConfigError(f"executor must be inline, submitit, local or debug, got {executor!r}")
+    from scalelaw.train.executors import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     out.mkdir(parents=True, exist_ok=True)
     _write_index(out, list(rows.values()), index)
     bar = None
@@ -446,19 +437,29 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
             for cfg in job:
                 finish(cfg.run_name, error)
     else:
-        ex = _executor(executor, out / "submitit", executor_params or {})
-        pending = [(job, ex.submit(_run_job, [c.to_dict() for c in job])) for job in jobs]
+        from scalelaw.train.executors import JobWatch, is_slurm, make_executor
+
+        ex = make_executor(executor, out / "submitit", executor_params or {})
+        if is_slurm(ex) and jobs:
+            with ex.batch():  # one job array: Slurm runs slurm_array_parallelism at a time
+                handles = [ex.submit(_run_job, [c.to_dict() for c in job]) for job in jobs]
+            echo(f"sweep: {len(jobs)} jobs submitted as Slurm job array "
+                 f"{str(handles[0].job_id).split('_')[0]} (logs: {out / 'submitit'})")
+        else:
+            handles = [ex.submit(_run_job, [c.to_dict() for c in job]) for job in jobs]
+        pending = list(enumerate(zip(jobs, handles)))
+        watch = JobWatch(ex)
         while pending:
             still = []
-            for job, handle in pending:
-                if not handle.done():
-                    still.append((job, handle))
+            watch.refresh()
+            for j, (job, handle) in pending:
+                ended, error = watch.check(handle)
+                if not ended:
+                    still.append((j, (job, handle)))
                     continue
-                error = None
-                try:
-                    handle.result()
-                except Exception as err:  # noqa: BLE001 - recorded in the index
-                    error = f"{type(err).__name__}: {err}".splitlines()[0]
+                if error is not None:
+                    echo(f"sweep: job {j} ({', '.join(c.run_name for c in job)}) failed: "
+                         f"{error}")
                 for cfg in job:
                     finish(cfg.run_name, error)
             pending = still
