@@ -15,7 +15,9 @@ SCONTROL = (
     "JobId=7 ArrayJobId=7 ArrayTaskId=0 JobName=submitit UserId=root(0) JobState=RUNNING "
     "Reason=None\n"
     "JobId=8 ArrayJobId=7 ArrayTaskId=1 JobName=submitit JobState=CANCELLED Reason=None\n"
-    "JobId=9 JobName=other JobState=COMPLETED ExitCode=0:0\n")
+    "JobId=9 JobName=other JobState=COMPLETED ExitCode=0:0\n"
+    "JobId=10 ArrayJobId=10 ArrayTaskId=0-3%2 JobName=submitit JobState=PENDING\n"
+    "JobId=11 ArrayJobId=11 ArrayTaskId=1,4-8:2 JobName=submitit JobState=PENDING\n")
 
 
 def fake_run(stdout, returncode=0):
@@ -27,8 +29,10 @@ def fake_run(stdout, returncode=0):
 
 def test_slurm_states_parse_array_tasks():
     states = executors.slurm_states(run=fake_run(SCONTROL))
+    pending = {f"10_{t}": "PENDING" for t in range(4)} | {
+        f"11_{t}": "PENDING" for t in (1, 4, 6, 8)}  # tasks not yet started share a line
     assert states == {"7": "RUNNING", "7_0": "RUNNING", "8": "CANCELLED", "7_1": "CANCELLED",
-                      "9": "COMPLETED"}
+                      "9": "COMPLETED", "10": "PENDING", "11": "PENDING", **pending}
     assert executors.slurm_states(run=fake_run("", returncode=1)) is None
 
     def missing(cmd, **kwargs):

@@ -167,19 +167,37 @@ def rows_of(path: Path) -> tuple[dict, list[dict]]:
 
 
 SLURM = {"timeout_min": 10, "cpus_per_task": 1, "slurm_array_parallelism": 2}
-TIMED = ["wall_time_s", "tokens_per_s", "log", "job"]
+# not results: timings, and the job number a run had in the call that trained it (per shard)
+NOT_COMPARED = ["wall_time_s", "tokens_per_s", "job"]
 
 
-def test_slurm_sweep_equals_the_local_executor(slurm, shards, tmp_path):
-    grid = {"d_model": [32, 48], "seed": [0, 1]}  # two shapes: two jobs of two stacked runs
+def test_slurm_sweep_in_two_shards_equals_the_local_executor(slurm, shards, tmp_path):
+    """Eight runs in four stacked jobs, split into two shards submitted at once (as from two
+    login shells), each a Slurm job array of two; then one call without --shard writes
+    index.csv. Loss rows and index equal the local executor's."""
+    grid = {"d_model": [32, 48], "seed": [0, 1, 2, 3]}  # two shapes: four jobs of two runs
     overrides = {"device": "cpu", "data_root": str(shards)}
-    said = []
     local = run_sweep(spec(**grid), tmp_path / "local", executor="local", progress=False,
                       overrides=overrides)
+    said, shard_rows = [], {}
+
+    def shard(k):
+        shard_rows[k] = run_sweep(spec(**grid), tmp_path / "slurm", executor="slurm",
+                                  progress=False, overrides=overrides, executor_params=SLURM,
+                                  shard=(k, 2), echo=said.append)
+
+    threads = [threading.Thread(target=shard, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert sorted(len(r) for r in shard_rows.values()) == [4, 4], shard_rows
+    assert all(r["status"] == "complete" for rows in shard_rows.values() for r in rows), [
+        (r["run"], r["status"], r.get("error")) for rows in shard_rows.values() for r in rows]
+    assert sum("2 jobs submitted as Slurm job array" in line for line in said) == 2, said
     on_slurm = run_sweep(spec(**grid), tmp_path / "slurm", executor="slurm", progress=False,
-                         overrides=overrides, executor_params=SLURM, echo=said.append)
-    assert [r["status"] for r in on_slurm] == ["complete"] * 4, on_slurm
-    assert any("2 jobs submitted as Slurm job array" in line for line in said), said
+                         overrides=overrides, executor_params=SLURM)  # trains nothing
+    assert [r["status"] for r in on_slurm] == ["complete"] * 8
     for a, b in zip(local, on_slurm):
         ha, ra = rows_of(tmp_path / "local" / f"{a['run']}.jsonl")
         hb, rb = rows_of(tmp_path / "slurm" / f"{b['run']}.jsonl")
@@ -189,8 +207,8 @@ def test_slurm_sweep_equals_the_local_executor(slurm, shards, tmp_path):
     ia = pd.read_csv(tmp_path / "local" / "index.csv")
     ib = pd.read_csv(tmp_path / "slurm" / "index.csv")
     assert list(ib.log) == [f"{r}.jsonl" for r in ib.run] == list(ia.log)
-    pd.testing.assert_frame_equal(ia.drop(columns=TIMED), ib.drop(columns=TIMED))
-    assert len(list((tmp_path / "slurm" / "submitit").glob("*_log.out"))) == 2  # two tasks
+    pd.testing.assert_frame_equal(ia.drop(columns=NOT_COMPARED), ib.drop(columns=NOT_COMPARED))
+    assert len(list((tmp_path / "slurm" / "submitit").glob("*_log.out"))) == 4  # four tasks
 
 
 def test_failed_slurm_job_is_reported_with_its_log_and_rerun(slurm, shards, tmp_path):

@@ -86,8 +86,21 @@ def slurm_states(run=subprocess.run) -> dict[str, str] | None:
             continue
         states[fields["JobId"]] = fields["JobState"]
         if "ArrayJobId" in fields and "ArrayTaskId" in fields:
-            states[f"{fields['ArrayJobId']}_{fields['ArrayTaskId']}"] = fields["JobState"]
+            # tasks not yet started share one line: "0-7%2", "1,3,5-6"
+            for task in _array_tasks(fields["ArrayTaskId"]):
+                states[f"{fields['ArrayJobId']}_{task}"] = fields["JobState"]
     return states
+
+
+def _array_tasks(text: str) -> list[int]:
+    """Task ids of a Slurm ``ArrayTaskId`` field: ``"3"``, ``"0-7%2"``, ``"1,3,5-9:2"``."""
+    tasks = []
+    for part in text.split("%")[0].split(","):
+        match = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part)
+        if match:
+            first, last, step = match.groups()
+            tasks += range(int(first), int(last or first) + 1, int(step or 1))
+    return tasks
 
 
 def _quiet_sacct(record: logging.LogRecord) -> bool:
