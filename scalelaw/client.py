@@ -232,6 +232,18 @@ def _multipart(params: dict, paths) -> tuple[bytes, str]:
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+def _warn(messages) -> None:
+    """The service's warnings, raised here as the library raises them locally."""
+    if not messages:
+        return
+    import warnings
+
+    from scalelaw.result import ExtrapolationWarning
+
+    for msg in messages:
+        warnings.warn(msg, ExtrapolationWarning if msg.startswith("extrapolating") else UserWarning, stacklevel=3)
+
+
 class RemoteFit:
     """A fit stored on the service: plain attributes from its answer, methods that ask it."""
 
@@ -281,6 +293,7 @@ class RemoteFit:
     def predict(self, X=None, **kwargs) -> np.ndarray:
         """The service's ``fit.predict(X)`` (schedule laws: ``predict(schedule=..., warmup_steps=...)``)."""
         out = self.client.request("POST", self._path("predict"), self._predict_body(X, kwargs))
+        _warn(out.get("warnings"))
         return np.array([np.nan if v is None else v for v in out["prediction"]], dtype=float)
 
     def predict_interval(self, X=None, level: float = 0.95, kind: str | None = None, **kwargs):

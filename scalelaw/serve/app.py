@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import time
+import warnings
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 
@@ -237,13 +238,17 @@ def _law_description(name: str) -> dict:
 
 
 def _predict(fit, kwargs: dict, level, kind) -> dict:
-    pred = fit.predict(**kwargs)
+    pred = fit.predict(**kwargs, warn=False)  # the answer says how far it extrapolates, below
     out = {"prediction": pred}
+    notes = []
     if "schedule" in kwargs:
         steps = kwargs.get("steps")
         out["step"] = np.asarray(steps) if steps is not None else np.arange(1, len(pred) + 1)
     else:
         out["extrapolation"] = fit.extrapolation(kwargs["X"])
+        far = {k: v for k, v in out["extrapolation"].items() if v > 1 + 1e-9}
+        if far:  # the library's ExtrapolationWarning, in its words
+            notes.append("extrapolating: " + ", ".join(f"{k} {v:.3g}x beyond the fitted data" for k, v in far.items()))
     if level is not None:
         extra = {"kind": kind} if kind is not None else {}
         if "X" in kwargs and len(pred) > _INTERVAL_CHUNK:
@@ -258,12 +263,18 @@ def _predict(fit, kwargs: dict, level, kind) -> dict:
             out["kind"] = kind
     bad = int(np.count_nonzero(~np.isfinite(pred)))
     if bad:
-        out["warnings"] = [f"{bad} prediction(s) are not finite (null here): inputs far outside the law's range?"]
+        notes.append(f"{bad} prediction(s) are not finite (null here): inputs far outside the law's range?")
+    if notes:
+        out["warnings"] = notes
     return jsonable(out)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app (a factory: ``uvicorn --factory scalelaw.serve.app:create_app``)."""
+    from scalelaw.result import ExtrapolationWarning
+
+    # answers carry "extrapolation" and "warnings"; the same warning on the server's stderr is noise
+    warnings.filterwarnings("ignore", category=ExtrapolationWarning)
     settings = settings or Settings.from_env()
     store = FitStore(settings.store)
     metrics = Metrics()
