@@ -45,7 +45,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import scalelaw as sl  # noqa: E402
-from scalelaw.result import FitResult  # noqa: E402
 
 INPUTS = {"N": "n_params", "D": "n_tokens"}
 
@@ -171,9 +170,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(store: Path, port: int, log: Path) -> subprocess.Popen:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report CPU per request independently
+    of how busy the shared machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(store: Path, port: int, log: Path, fit_timeout: float) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCALELAW_")}
-    env.update(PYTHONPATH=str(ROOT), SCALELAW_MAX_BOOTSTRAP="100000", SCALELAW_FIT_TIMEOUT="600")
+    # the long fit of phase 1 is stopped by the time limit just after the phase: bounded either way
+    env.update(PYTHONPATH=str(ROOT), SCALELAW_MAX_BOOTSTRAP="1000000", SCALELAW_FIT_TIMEOUT=str(fit_timeout))
     proc = subprocess.Popen([sys.executable, "-m", "scalelaw", "serve", "--port", str(port), "--store", str(store),
                              "--log-level", "warning"], cwd=ROOT, env=env, stdout=open(log, "wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -216,11 +223,15 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp(prefix="bench_serve_"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(tmp / "store", port, tmp / "server.log")
+    proc = start_server(tmp / "store", port, tmp / "server.log", fit_timeout=seconds + 8)
     try:
-        status, fit = post_fit(url, {"law": "chinchilla", "data": data, "inputs": INPUTS, "bootstrap": 1000})
-        assert status == 201, fit
-        fid = fit["id"]
+        # the served fit: fitted and bootstrapped here, stored with PUT (the fit time limit is short)
+        local = sl.fit("chinchilla", points, inputs=INPUTS, target="loss").bootstrap(1000, seed=0)
+        req = urllib.request.Request(f"{url}/fits/sizes", data=json.dumps(local.to_dict()).encode(), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=120) as r:
+            assert r.status == 201
+        fid = "sizes"
         one = request_bytes("POST", f"/fits/{fid}/predict", {"X": {"N": 7e10, "D": 1.4e12}})
         health = request_bytes("GET", "/healthz")
         rng = np.random.default_rng(0)
@@ -229,16 +240,14 @@ def main(argv=None):
         big_ci = request_bytes("POST", f"/fits/{fid}/predict", {"X": X10k, "level": 0.9})
 
         # baseline: the library in this process
-        with urllib.request.urlopen(f"{url}/fits/{fid}/json") as r:
-            local = FitResult.from_dict(json.load(r))
         n = 2000
         t0 = time.perf_counter()
         for _ in range(n):
-            local.predict({"N": 7e10, "D": 1.4e12})
+            local.predict({"N": 7e10, "D": 1.4e12}, warn=False)
         lib_us = (time.perf_counter() - t0) / n * 1e6
         t0 = time.perf_counter()
         for _ in range(20):
-            local.predict(X10k)
+            local.predict(X10k, warn=False)
         lib10k_ms = (time.perf_counter() - t0) / 20 * 1e3
 
         asyncio.run(closed_loop(port, one, 2, 1.0))  # warm-up
@@ -246,7 +255,7 @@ def main(argv=None):
 
         # 1. latency at a fixed offered rate while a long fit runs beside it
         fit_done = {}
-        long_fit = {"law": "chinchilla", "data": data, "inputs": INPUTS, "bootstrap": 30_000, "name": "long"}
+        long_fit = {"law": "chinchilla", "data": data, "inputs": INPUTS, "bootstrap": 200_000, "name": "long"}
         t = threading.Thread(target=lambda: fit_done.update(zip(("status", "answer"), post_fit(url, long_fit))))
         t.start()
         time.sleep(1.0)  # the fit is in the worker now
@@ -254,15 +263,20 @@ def main(argv=None):
         r["fit_still_running_at_end"] = t.is_alive()
         results["predict_1pt_at_rate_during_fit"] = r
         t.join()
-        results["long_fit_status"] = fit_done.get("status")
+        results["long_fit_status"] = fit_done.get("status")  # 422: stopped at the time limit, as it should be
 
         # 2. closed-loop throughput, no fit running, against the HTTP floor and the library
         results["health_closed_loop"] = asyncio.run(closed_loop(port, health, args.connections, seconds))
+        cpu0 = cpu_seconds(proc.pid)
         results["predict_1pt_closed_loop"] = asyncio.run(closed_loop(port, one, args.connections, seconds))
+        results["server_cpu_us_per_1pt_predict"] = (cpu_seconds(proc.pid) - cpu0) / \
+            results["predict_1pt_closed_loop"]["n"] * 1e6
         results["library_predict_1pt_us"] = lib_us
 
         # 3. 10,000-point predictions
+        cpu0 = cpu_seconds(proc.pid)
         results["predict_10k"] = asyncio.run(sequential(port, big, 30))
+        results["server_cpu_ms_per_10k_predict"] = (cpu_seconds(proc.pid) - cpu0) / 30 * 1e3
         results["predict_10k_with_90pct_interval"] = asyncio.run(sequential(port, big_ci, 10))
         results["library_predict_10k_ms"] = lib10k_ms
 
@@ -272,8 +286,8 @@ def main(argv=None):
         def fitter():
             i = 0
             while not stop.is_set():
-                s, a = post_fit(url, {"law": "chinchilla", "data": data, "inputs": INPUTS, "bootstrap": 200,
-                                      "seed": i, "name": f"mixed-{i}"})
+                s, a = post_fit(url, {"law": "chinchilla", "data": data, "inputs": INPUTS, "seed": i,
+                                      "name": f"mixed-{i}"})
                 (acked.append(a["id"]) if s == 201 else fit_errors.append(s))
                 i += 1
 
@@ -299,7 +313,8 @@ def main(argv=None):
     r2, rh = results["predict_1pt_closed_loop"], results["health_closed_loop"]
     b, bc = results["predict_10k"], results["predict_10k_with_90pct_interval"]
     m = results["mixed"]
-    print(f"machine: {os.cpu_count()} CPUs (shared); load generator in this process; {seconds:g} s phases")
+    print(f"machine: {os.cpu_count()} CPUs (shared), load average {os.getloadavg()[0]:.1f} at the end; load "
+          f"generator in this process; {seconds:g} s phases; long fit answered {results['long_fit_status']}")
     print(f"1. single-point predict at {r1['offered_per_s']:.0f}/s offered ({r1['achieved_per_s']:.0f}/s achieved) "
           f"while a fit runs (still running at the end: {r1['fit_still_running_at_end']}): "
           f"p50 {r1['p50_ms']:.2f} ms, p99 {r1['p99_ms']:.2f} ms, max {r1['max_ms']:.1f} ms, "
@@ -307,10 +322,13 @@ def main(argv=None):
     print(f"2. closed loop, {args.connections} connections, no fit: single-point predict {r2['per_s']:.0f}/s "
           f"(p50 {r2['p50_ms']:.2f} ms, p99 {r2['p99_ms']:.2f} ms, errors {r2['errors']}); GET /healthz "
           f"{rh['per_s']:.0f}/s; predict/healthz = {r2['per_s'] / rh['per_s']:.2f}   [goal >= 1,000/s]")
-    print(f"   library fit.predict in process: {results['library_predict_1pt_us']:.0f} us a call; "
-          f"HTTP p50 / library = {r2['p50_ms'] * 1e3 / results['library_predict_1pt_us']:.0f}x")
+    cpu1 = results["server_cpu_us_per_1pt_predict"]
+    print(f"   server CPU per single-point predict {cpu1:.0f} us (one free core: ~{1e6 / cpu1:.0f}/s); library "
+          f"fit.predict in this process {results['library_predict_1pt_us']:.0f} us a call "
+          f"(server CPU / library = {cpu1 / results['library_predict_1pt_us']:.1f}x)")
     print(f"3. 10,000-point predict: p50 {b['p50_ms']:.1f} ms, p99 {b['p99_ms']:.1f} ms ({b['response_bytes']} "
-          f"bytes), library {results['library_predict_10k_ms']:.2f} ms; with a 90% interval over 1,000 draws: "
+          f"bytes; server CPU {results['server_cpu_ms_per_10k_predict']:.1f} ms), library "
+          f"{results['library_predict_10k_ms']:.2f} ms; with a 90% interval over 1,000 draws: "
           f"p50 {bc['p50_ms']:.0f} ms; errors {b['errors'] + bc['errors']}   [goal < 100 ms]")
     s, lg = m["predict_1pt"], m["predict_10k"]
     print(f"4. mixed: 1-point {s['per_s']:.0f}/s (p50 {s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms), "

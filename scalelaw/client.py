@@ -308,6 +308,11 @@ class RemoteFit:
     def optimum(self, **kwargs) -> dict:
         return self.client.request("POST", self._path("optimum"), _plain(kwargs))
 
+    def optimal_schedule(self, n_steps: int, peak: float, **kwargs) -> dict:
+        """Schedule laws: the service's ``fit.optimal_schedule(n_steps, peak, **kwargs)``."""
+        return self.client.request("POST", self._path("optimal_schedule"),
+                                   _plain({"n_steps": n_steps, "peak": peak, **kwargs}))
+
     def reach(self, loss: float, **given) -> dict:
         return self.client.request("POST", self._path("reach"), _plain({"loss": loss, **given}))
 

@@ -2,7 +2,7 @@
 
 Routes mirror the library: ``GET /laws``; ``POST /fits`` (= ``sl.fit`` + ``fit.bootstrap``),
 ``GET /fits``, ``GET|DELETE /fits/{id}``, ``PUT /fits/{id}`` (a file ``fit.save`` wrote),
-``GET /fits/{id}/json``; ``POST /fits/{id}/predict|optimum|reach|backtest``; ``GET /healthz``,
+``GET /fits/{id}/json``; ``POST /fits/{id}/predict|optimum|reach|backtest|optimal_schedule``; ``GET /healthz``,
 ``GET /metrics``. OpenAPI docs at ``/docs``.
 
 Start it with ``scalelaw serve`` or ``uvicorn --factory scalelaw.serve.app:create_app``
@@ -11,11 +11,8 @@ Start it with ``scalelaw serve`` or ``uvicorn --factory scalelaw.serve.app:creat
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import re
-import time
 import warnings
 from collections import OrderedDict
 from contextlib import asynccontextmanager
@@ -23,7 +20,7 @@ from contextlib import asynccontextmanager
 import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -31,6 +28,7 @@ from scalelaw.serve import requests as rq
 from scalelaw.serve.config import Settings
 from scalelaw.serve.errors import INPUT_ERRORS, ApiError, from_library
 from scalelaw.serve.metrics import Metrics
+from scalelaw.serve.middleware import JSON, ServiceMiddleware, error_response
 from scalelaw.serve.pool import FitPool
 from scalelaw.serve.store import ID_PATTERN, ConflictError, FitStore, StoreError
 from scalelaw.serve.summary import fit_summary, jsonable
@@ -41,141 +39,6 @@ log = logging.getLogger("scalelaw.serve")
 _INLINE_WORK = 2_000
 # Intervals are computed over chunks of points so draws x points stays bounded in memory.
 _INTERVAL_CHUNK = 5_000
-# Computations on stored fits that change nothing: reads, even though they are POSTs.
-_READ_POSTS = re.compile(r"^/fits/[^/]+/(predict|optimum|reach)$")
-_PREDICT_PATH = re.compile(r"^/fits/([^/]+)/predict$")
-
-
-class JSON(JSONResponse):
-    """JSON without NaN (non-finite numbers become null in :func:`jsonable`), compact."""
-
-    def render(self, content) -> bytes:
-        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
-
-
-def _error_response(err: ApiError) -> JSON:
-    return JSON(err.to_dict(), status_code=err.status, headers=err.headers)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class ServiceMiddleware:
-    """Pure ASGI (no per-request task): auth, body-size limit, metrics, and the prediction fast path.
-
-    ``POST /fits/{id}/predict`` is answered here by ``fast_predict`` (the same function the
-    declared FastAPI route calls, so both answer alike): FastAPI's per-request machinery (route
-    matching, dependency solving, request wrappers) costs several times a one-point prediction.
-    """
-
-    def __init__(self, app, settings: Settings, metrics: Metrics, fast_predict=None):
-        self.app = app
-        self.settings = settings
-        self.metrics = metrics
-        self.fast_predict = fast_predict
-        self.token = settings.token.encode() if settings.token else None
-
-    def _needs_token(self, method: str, path: str) -> bool:
-        if self.token is None or path == "/healthz":
-            return False
-        if self.settings.auth == "all":
-            return True
-        return method in ("POST", "PUT", "DELETE", "PATCH") and not _READ_POSTS.match(path)
-
-    def _authorized(self, scope) -> ApiError | None:
-        header = b""
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                header = v
-                break
-        scheme, _, given = header.partition(b" ")
-        if not header:
-            return ApiError(401, "this server needs a token: send 'Authorization: Bearer <token>'",
-                            "Authorization", headers={"WWW-Authenticate": "Bearer"})
-        # constant-time comparison: the time taken says nothing about how much of the token matched
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
-            return ApiError(401, "invalid token", "Authorization", headers={"WWW-Authenticate": "Bearer"})
-        return None
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        t0 = time.perf_counter()
-        status = [500]
-        started = [False]
-
-        async def send_wrapper(message):
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-                started[0] = True
-            await send(message)
-
-        method, path = scope["method"], scope["path"]
-        try:
-            err = self._authorized(scope) if self._needs_token(method, path) else None
-            if err is None:
-                err = self._check_length(scope)
-            if err is not None:
-                await _error_response(err)(scope, receive, send_wrapper)
-            else:
-                limit = self.settings.max_body_bytes
-                seen = [0]
-
-                async def receive_limited():
-                    message = await receive()
-                    if message["type"] == "http.request":
-                        seen[0] += len(message.get("body", b""))
-                        if seen[0] > limit:
-                            raise _BodyTooLarge()
-                    return message
-
-                fast = _PREDICT_PATH.match(path) if method == "POST" and self.fast_predict else None
-                try:
-                    if fast:
-                        scope["route_template"] = "/fits/{fit_id}/predict"
-                        response = await self._fast(fast.group(1), receive_limited)
-                        await response(scope, receive, send_wrapper)
-                    else:
-                        await self.app(scope, receive_limited, send_wrapper)
-                except _BodyTooLarge:
-                    if started[0]:
-                        raise
-                    await _error_response(self._too_large())(scope, receive, send_wrapper)
-        finally:
-            template = scope.get("route_template") or getattr(scope.get("route"), "path", None) or "(unmatched)"
-            self.metrics.observe(method, template, status[0], time.perf_counter() - t0)
-
-    async def _fast(self, fit_id: str, receive) -> Response:
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return Response(status_code=499)  # nobody is listening any more
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        try:
-            return await self.fast_predict(fit_id, b"".join(chunks))
-        except ApiError as err:
-            return _error_response(err)
-        except Exception:  # noqa: BLE001 - the client gets JSON, the log gets the traceback
-            log.exception("internal error on POST /fits/%s/predict", fit_id)
-            return _error_response(ApiError(500, "internal error; the server log has details", None, "internal"))
-
-    def _too_large(self) -> ApiError:
-        return ApiError(413, f"the request body is over this server's limit of {self.settings.max_body_mb:g} MB "
-                        "(SCALELAW_MAX_UPLOAD_MB)", "body", "too_large")
-
-    def _check_length(self, scope) -> ApiError | None:
-        for k, v in scope["headers"]:
-            if k == b"content-length":
-                try:
-                    n = int(v)
-                except ValueError:
-                    return ApiError(400, "Content-Length is not a number", "Content-Length")
-                return self._too_large() if n > self.settings.max_body_bytes else None
-        return None
 
 
 class FitCache:
@@ -297,29 +160,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # ---- errors: always JSON {error, field, message} ----------------------------------------
     @app.exception_handler(ApiError)
     async def _api_error(request, err: ApiError):
-        return _error_response(err)
+        return error_response(err)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request, err):
-        return _error_response(ApiError(err.status_code, str(err.detail), None, headers=getattr(err, "headers", None)))
+        return error_response(ApiError(err.status_code, str(err.detail), None, headers=getattr(err, "headers", None)))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request, err):
         first = err.errors()[0] if err.errors() else {}
         loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path")]
         msg = first.get("msg", "invalid value")
-        return _error_response(ApiError(422, f"{'.'.join(loc)}: {msg}" if loc else msg, ".".join(loc) or None,
+        return error_response(ApiError(422, f"{'.'.join(loc)}: {msg}" if loc else msg, ".".join(loc) or None,
                                         "invalid"))
 
     @app.exception_handler(StoreError)
     async def _store_error(request, err):
         log.error("store error: %s", err)
-        return _error_response(ApiError(500, str(err), None, "store"))
+        return error_response(ApiError(500, str(err), None, "store"))
 
     @app.exception_handler(Exception)
     async def _internal(request, err):
         log.exception("internal error on %s %s", request.method, request.url.path)
-        return _error_response(ApiError(500, f"internal error ({type(err).__name__}); the server log has details",
+        return error_response(ApiError(500, f"internal error ({type(err).__name__}); the server log has details",
                                         None, "internal"))
 
     # ---- service -------------------------------------------------------------------------
@@ -350,7 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # ---- fits ----------------------------------------------------------------------------
     @app.post("/fits", status_code=201, summary="Fit a law (sl.fit) and store it",
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": _FIT_SCHEMA},
+                  "application/json": {"schema": rq.FIT_SCHEMA},
                   "multipart/form-data": {"schema": {"type": "object", "properties": {
                       "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
                       "params": {"type": "string", "description": "the JSON fields, without data"}}}}}}})
@@ -443,7 +306,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/fits/{fit_id}/predict", summary="fit.predict (and predict_interval with level)",
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": _PREDICT_SCHEMA}}}})
+                  "schema": rq.PREDICT_SCHEMA}}}})
     async def predict(fit_id: str, request: Request):
         # normally answered by ServiceMiddleware's fast path with predict_answer; declared for the docs
         return await predict_answer(fit_id, await request.body())
@@ -502,6 +365,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(e["status"], e["message"], e["field"], e["error"])
         return {"id": fit_id, **answer["ok"]}
 
+    @app.post("/fits/{fit_id}/optimal_schedule",
+              summary="Schedule laws: fit.optimal_schedule(n_steps, peak, family=..., ...), in a worker")
+    async def optimal_schedule(fit_id: str, request: Request):
+        body = await _json_body(request)
+        for key in ("n_steps", "peak"):
+            if key not in body:
+                raise ApiError(422, f"{key} is required (e.g. {{\"n_steps\": 24000, \"peak\": 3e-4, "
+                               "\"family\": \"wsd\"}})", key, "invalid")
+        rq.integer(body, "n_steps", minimum=1)
+        rq.number(body, "peak", positive=True)
+        if body["n_steps"] > settings.max_points:
+            raise ApiError(413, f"n_steps = {body['n_steps']}; this server predicts at most {settings.max_points} "
+                           "points per request (SCALELAW_MAX_POINTS)", "n_steps", "too_large")
+        if not store.exists(fit_id):
+            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
+        text = await run_in_threadpool(store.get_text, fit_id)
+        answer = await pool.run({"kind": "optimal_schedule", "saved": json.loads(text), "kwargs": body},
+                                settings.fit_timeout_s)
+        if "error" in answer:
+            e = answer["error"]
+            raise ApiError(e["status"], e["message"], e["field"], e["error"])
+        return JSON(answer["ok"])
+
     app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics, fast_predict=predict_answer)
     return app
 
@@ -555,39 +441,6 @@ def _version() -> str:
     from scalelaw import __version__
 
     return __version__
-
-
-_FIT_SCHEMA = {
-    "type": "object", "required": ["law", "data"],
-    "properties": {
-        "law": {"type": "string", "example": "chinchilla"},
-        "data": {"description": "rows [{column: value}] or columns {column: [values]}",
-                 "oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}]},
-        "inputs": {"type": "object", "example": {"N": "n_params", "D": "n_tokens"}},
-        "target": {"type": "string", "default": "loss"},
-        "loss": {"type": "string", "enum": ["huber", "squared", "huber_linear", "squared_linear"]},
-        "delta": {"type": "number", "default": 1e-3},
-        "fixed": {"type": "object"}, "bounds": {"type": "object"},
-        "weights": {"type": "string", "description": "column of per-row weights"},
-        "seed": {"type": "integer", "default": 0},
-        "options": {"type": "object", "description": "law options (schedules, warmup_steps, side, eps, ...); "
-                    "they may also be given at the top level"},
-        "bootstrap": {"type": "integer", "default": 0, "description": "bootstrap resamples (intervals)"},
-        "split": {"type": "string"}, "final_points": {"type": "boolean"},
-        "frontier": {"description": "true or {x, y}: fit the compute-efficient frontier"},
-        "name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
-    },
-}
-_PREDICT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "X": {"type": "object", "example": {"N": [7e10], "D": [1.4e12]}},
-        "schedule": {"description": "schedule laws: a schedule string or the lr of every step"},
-        "warmup_steps": {"type": "integer"}, "steps": {"type": "array", "items": {"type": "integer"}},
-        "level": {"type": "number", "description": "interval level (needs a bootstrapped fit)"},
-        "kind": {"type": "string", "description": "interval kind, where the library has several"},
-    },
-}
 
 
 __all__ = ["create_app", "Settings"]

@@ -149,7 +149,19 @@ def backtest_job(job: dict) -> dict:
             "table": {str(c): jsonable(bt.table[c].to_numpy()) for c in bt.table.columns}, "notes": notes}
 
 
-JOBS = {"fit": fit_job, "backtest": backtest_job}
+def optimal_schedule_job(job: dict) -> dict:
+    """``fit.optimal_schedule(n_steps, peak, **options)`` of a stored schedule-law fit."""
+    from scalelaw.result import FitResult
+    from scalelaw.serve.summary import jsonable
+
+    fit = FitResult.from_dict(job["saved"])
+    kwargs = dict(job["kwargs"])
+    with stage("body"):
+        n_steps, peak = kwargs.pop("n_steps"), kwargs.pop("peak")
+        return jsonable(fit.optimal_schedule(n_steps, peak, **kwargs))
+
+
+JOBS = {"fit": fit_job, "backtest": backtest_job, "optimal_schedule": optimal_schedule_job}
 
 
 def run_job(job: dict) -> dict:

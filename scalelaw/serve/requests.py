@@ -192,7 +192,9 @@ def parse_fit(body: dict, settings, *, files=None) -> dict:
     if bounds:
         bounds = {k: tuple(math.inf if x is None and i else (-math.inf if x is None else x) for i, x in enumerate(v))
                   for k, v in bounds.items()}
-    weights = string(body, "weights", field="weights (a column name)")
+    weights = body.get("weights")
+    if weights is not None and not isinstance(weights, str):
+        raise invalid("weights", "a column name (per-row weights)", weights)
     seed = integer(body, "seed", 0)
     options = dict(mapping(body, "options") or {})
     options.update({k: body[k] for k in law_options if k in body})
@@ -333,3 +335,37 @@ def _schedule_predict(body, settings) -> dict:
             raise invalid("steps", "a list of integer steps", st)
         kwargs["steps"] = st
     return kwargs
+
+
+# ---- request schemas for the OpenAPI docs (/docs); the checks above are what is enforced ----
+FIT_SCHEMA = {
+    "type": "object", "required": ["law", "data"],
+    "properties": {
+        "law": {"type": "string", "example": "chinchilla"},
+        "data": {"description": "rows [{column: value}] or columns {column: [values]}",
+                 "oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}]},
+        "inputs": {"type": "object", "example": {"N": "n_params", "D": "n_tokens"}},
+        "target": {"type": "string", "default": "loss"},
+        "loss": {"type": "string", "enum": ["huber", "squared", "huber_linear", "squared_linear"]},
+        "delta": {"type": "number", "default": 1e-3},
+        "fixed": {"type": "object"}, "bounds": {"type": "object"},
+        "weights": {"type": "string", "description": "column of per-row weights"},
+        "seed": {"type": "integer", "default": 0},
+        "options": {"type": "object", "description": "law options (schedules, warmup_steps, side, eps, ...); "
+                    "they may also be given at the top level"},
+        "bootstrap": {"type": "integer", "default": 0, "description": "bootstrap resamples (intervals)"},
+        "split": {"type": "string"}, "final_points": {"type": "boolean"},
+        "frontier": {"description": "true or {x, y}: fit the compute-efficient frontier"},
+        "name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+PREDICT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "X": {"type": "object", "example": {"N": [7e10], "D": [1.4e12]}},
+        "schedule": {"description": "schedule laws: a schedule string or the lr of every step"},
+        "warmup_steps": {"type": "integer"}, "steps": {"type": "array", "items": {"type": "integer"}},
+        "level": {"type": "number", "description": "interval level (needs a bootstrapped fit)"},
+        "kind": {"type": "string", "description": "interval kind, where the library has several"},
+    },
+}
