@@ -297,6 +297,10 @@ def test_schedule_law_predicts_a_schedule(client):
     _close(remote.predict(schedule=spec, warmup_steps=100), local.predict(schedule=spec, warmup_steps=100))
     lr = sl.schedules.cosine(1500, 3e-3, 3e-4, warmup=100)
     _close(remote.predict(schedule=lr, warmup_steps=100), local.predict(schedule=lr, warmup_steps=100))
+    got = remote.optimal_schedule(2000, 3e-3, warmup=100, floor=3e-4, family="wsd")
+    want = local.optimal_schedule(2000, 3e-3, warmup=100, floor=3e-4, family="wsd")
+    assert got["spec"] == want["spec"] and got["loss"] == pytest.approx(want["loss"], rel=1e-9)
+    _close(got["schedule"], want["schedule"])
 
 
 def test_metrics_and_health(server, remote_and_local):
