@@ -227,7 +227,7 @@ def cmd_predict(args):
             if fit.draws is None:
                 raise ValueError(_no_draws_message(args.fit_file))
             lo, hi = fit.predict_interval(level=args.ci, **kwargs)
-            out.update(lower=lo.tolist(), upper=hi.tolist())
+            out.update(lower=lo.tolist(), upper=hi.tolist(), interval=fit.interval_label(args.ci))
         if args.json:
             _print_json(out)
         else:
@@ -236,7 +236,7 @@ def cmd_predict(args):
                 ci = f"  [{out['lower'][i]:.6g}, {out['upper'][i]:.6g}]" if "lower" in out else ""
                 print(f"step {steps[i]:>8d}  loss {pred[i]:.6g}{ci}")
             if "lower" in out:
-                print(f"interval: {args.ci:g} level from the fit's {len(fit.draws)} bootstrap draws")
+                print(f"interval: {fit.interval_label(args.ci)} (bootstrap: {len(fit.draws)} draws)")
         return
     X = _at_values(args.at)
     if not X:
@@ -248,7 +248,7 @@ def cmd_predict(args):
         if fit.draws is None:
             raise ValueError(_no_draws_message(args.fit_file))
         lo, hi = fit.predict_interval(X, level=args.ci)
-        out.update(lower=lo.tolist(), upper=hi.tolist())
+        out.update(lower=lo.tolist(), upper=hi.tolist(), interval=fit.interval_label(args.ci))
     if args.json:
         _print_json(out)
         return
@@ -256,6 +256,8 @@ def cmd_predict(args):
         at = ", ".join(f"{k}={np.atleast_1d(v)[i if np.size(v) > 1 else 0]:g}" for k, v in X.items())
         ci = f"  [{out['lower'][i]:.6g}, {out['upper'][i]:.6g}]" if "lower" in out else ""
         print(f"{at}: {p:.6g}{ci}")
+    if "interval" in out:
+        print(f"interval: {out['interval']}")
 
 
 def cmd_optimum(args):

@@ -50,6 +50,10 @@ def test_fit_predict_optimum_plot(tmp_path, capsys, chinchilla_grid):
     fit = sl.load_fit(out_fit)
     assert pred["prediction"][0] == pytest.approx(fit.predict({"N": 7e10, "D": 1.4e12})[0], rel=1e-12)
     assert pred["lower"][0] < pred["prediction"][0] < pred["upper"][0]
+    # the saved fit carries its calibration: the CLI prints the same interval and says its kind
+    lo, hi = fit.predict_interval({"N": 7e10, "D": 1.4e12}, level=0.9)
+    assert pred["lower"][0] == pytest.approx(lo[0]) and pred["upper"][0] == pytest.approx(hi[0])
+    assert pred["interval"].startswith("90% prediction interval, calibrated on ")
     assert pred["extrapolation"]["N"] == pytest.approx(7e10 / chinchilla_grid["n_params"].max())
 
     code, out, err = run(capsys, "optimum", str(out_fit), "--at", "C=1e21", "--json")

@@ -155,7 +155,7 @@ def _schedules(fit, level, scope):
         row = {"schedule": name, "spec": spec, "final predicted loss": float(curve[-1])}
         if fit.draws is not None:
             lo, hi = fit.predict_interval(schedule=spec, warmup_steps=warm, level=level, steps=[len(curve)])
-            row[f"{level:.0%} CI"] = f"[{lo[0]:.4g}, {hi[0]:.4g}]"
+            row[fit.interval_label(level)] = f"[{lo[0]:.4g}, {hi[0]:.4g}]"
         rows.append(row)
     table = pd.DataFrame(rows)
     best = table.loc[table["final predicted loss"].idxmin(), "schedule"]

@@ -64,12 +64,12 @@ def show_prediction(fit, at: dict, level: float) -> None:
     band = ""
     if fit.draws is not None:
         lo, hi = fit.predict_interval(X, level=level)
-        band = f"{level:.0%} CI [{lo[0]:.4g}, {hi[0]:.4g}]"
+        band = f"{fit.interval_label(level)}: [{lo[0]:.4g}, {hi[0]:.4g}]"
     reach = fit.extrapolation(at)
     far = max(reach.values()) if reach else 1.0
     c = st.columns([2, 3])
     c[0].metric(f"predicted {fit.target} at {where}", f"{pred:.4g}", help=band or None)
-    c[1].markdown(f"{band or 'no CI: set bootstrap resamples > 0'}  \n"
+    c[1].markdown(f"{band or 'no interval: set bootstrap resamples > 0'}  \n"
                   f"extrapolation: {far:.3g}x beyond the observed range "
                   + ("(far: trust it only as far as a backtest supports)" if far > 10 else ""))
 
