@@ -1,4 +1,4 @@
-"""The main figure of a fit: data and fitted law on log-log axes, extrapolated, with a CI band."""
+"""The main figure of a fit: data and fitted law on log-log axes, extrapolated, with a prediction-interval band."""
 
 from __future__ import annotations
 
@@ -85,7 +85,10 @@ def plot_fit(fit, data: pd.DataFrame | None = None, *, extend_to: float | None =
                       annotation_text="largest observed", annotation_position="top left")
     fig.update_xaxes(type="log", title=f"{x_name} ({x_col})")
     fig.update_yaxes(type="log", title=y_col)
-    fig.update_layout(title=f"{law.name}: {law.formula}", template="plotly_white", legend_title_text="")
+    title = f"{law.name}: {law.formula}"
+    if fit.draws is not None and len(fit.draws.dropna()) >= 2:
+        title += f"<br><sup>bands: {fit.interval_label(level)}</sup>"
+    fig.update_layout(title=title, template="plotly_white", legend_title_text="")
     return fig
 
 
