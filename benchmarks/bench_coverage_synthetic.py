@@ -1,0 +1,89 @@
+"""Synthetic replicates: how the calibrated interval's quantile rules cover under known, slight misspecification.
+
+Three slightly wrong forms, 8 data sets each: Chinchilla fitted to Chinchilla plus an N-D
+interaction term, Chinchilla fitted to Kaplan's form (both: 200 points, N from 7e7 to 1.6e10,
+0.6% noise; fit N below its 2/3 quantile, predict the rest), and one power law fitted to two
+power-law terms (fit x < 2e8, predict beyond). For each rule of the multiplier q_p (A: the
+conformal quantile of the normalised backtest scores; B: A with the (F+1)/F correction counted
+in folds; C: Student-t on F - 1 folds; D: max(A, C), the rule scalelaw.calibration uses) print the
+mean coverage and median relative width of the held-out points at 0.8, 0.9 and 0.95.
+This is where the rule was chosen (not on the real data of bench_coverage.py).
+
+Usage: python benchmarks/bench_coverage_synthetic.py   (a few minutes on 2 CPUs)
+"""
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+import scalelaw as sl
+from scalelaw.calibration import _weighted_quantile
+
+warnings.simplefilter("ignore")
+
+
+def chin_interact(N, D):  # chinchilla plus an N-D interaction the fitted form lacks
+    return 1.8 + 480 / N**0.34 + 2000 / D**0.36 + 3e3 / (N**0.2 * D**0.2)
+
+
+def kaplanish(N, D):
+    return ((3e13 / N) ** (0.076 / 0.095) + 5.4e13 / D) ** 0.095
+
+
+def two_term(x):
+    return 1.6 + (3e4 / x) ** 0.35 + (1e2 / x) ** 0.12
+
+def scen_nd(truth, rng, sigma=0.006):
+    N = np.exp(rng.uniform(np.log(7e7), np.log(1.6e10), 200))
+    D = N * np.exp(rng.uniform(np.log(5), np.log(100), 200))
+    L = truth(N, D) * np.exp(rng.normal(0, sigma, 200))
+    df = pd.DataFrame({"N": N, "D": D, "loss": L})
+    q = df.N.quantile(2 / 3)
+    return "chinchilla", {"N": "N", "D": "D"}, df[df.N < q], df[df.N >= q]
+
+def scen_x(rng):
+    x = np.geomspace(1e5, 1e10, 90); L = two_term(x) * np.exp(rng.normal(0, 0.004, 90))
+    df = pd.DataFrame({"x": x, "loss": L}); cut = 10**8.3
+    return "power_law", {"x": "x"}, df[df.x < cut], df[df.x >= cut]
+
+def mult(c, level, rule):
+    s = np.asarray(c.scores); w = np.asarray(c.score_weights); F = c.n_folds
+    if rule == "A": return _weighted_quantile(s, w, level)
+    if rule == "B": return _weighted_quantile(s, w, min(1, level * (F + 1) / F))
+    if rule == "C": return stats.t.ppf(0.5 + level / 2, max(F - 1, 1))
+    if rule == "D": return max(_weighted_quantile(s, w, level), stats.t.ppf(0.5 + level / 2, max(F - 1, 1)))
+
+def main():
+    res = []
+    for name, make in [("interact", lambda r: scen_nd(chin_interact, r)), ("kaplan", lambda r: scen_nd(kaplanish, r)), ("twoterm", scen_x)]:
+        for seed in range(8):
+            rng = np.random.default_rng(100 + seed)
+            law, inputs, tr, te = make(rng)
+            fit = sl.fit(law, tr, inputs=inputs, target="loss").bootstrap(30, seed=0)
+            c = fit.calibration
+            X = {k: te[v].to_numpy() for k, v in inputs.items()}
+            y = te["loss"].to_numpy()
+            pred = fit.predict(X, warn=False); d = fit.extrapolation_distance(X)
+            plo, phi = fit.predict_interval(X, level=0.9, kind="parameter")
+            row = {"scen": name, "seed": seed, "F": c.n_folds, "s0": c.noise, "c": c.slope}
+            for rule in "ABCD":
+                for level in (0.8, 0.9, 0.95):
+                    orig = c.multiplier
+                    m = mult(c, level, rule)
+                    c.multiplier = lambda lv, m=m: m
+                    lo, hi = c.interval(pred, d, level, *fit.predict_interval(X, level=level, kind="parameter"))
+                    c.multiplier = orig
+                    row[f"{rule}{level}"] = np.mean((y >= lo) & (y <= hi))
+                    row[f"{rule}{level}w"] = np.median((hi - lo) / y)
+            row["par0.9"] = np.mean((y >= plo) & (y <= phi))
+            res.append(row)
+            print(name, seed, c.n_folds, round(c.noise, 4), round(c.slope, 4), *[round(row[f"{r}0.9"], 2) for r in "ABCD"], flush=True)
+    df = pd.DataFrame(res)
+    print(df.groupby("scen")[[c for c in df.columns if c[0] in "ABCDp" and not c.endswith("w")]].mean().round(3).T)
+    print(df.groupby("scen")[[c for c in df.columns if c.endswith("w")]].median().round(4).T)
+    return df
+
+
+if __name__ == "__main__":
+    main()
