@@ -19,10 +19,12 @@ predicts the optimum loss of a budget larger than any I trained?
 **Backtest** (the held-out truth is each held-out budget's own IsoFLOP minimum, from its own
 points): fit every approach on the budgets below the largest ``holdout`` fraction, predict the
 optimum loss of the held-out ones. **Recommended path**: among the approaches, the one with the
-smallest error in a *rolling* backtest inside the fitted budgets (fit on all but the largest
-few, predict those), so the choice never sees the held-out budgets. Its interval is the
-bootstrap (parameter) interval widened by the extrapolation error the rolling backtest measured,
-growing with the distance in log C (a calibration on backtests inside the fitted data).
+smallest error in a *rolling-origin* backtest inside the fitted budgets (fit on the first 3, 4, ...
+budgets, predict every later one), so the choice never sees the held-out budgets. Its interval
+is :mod:`scalelaw.calibration`'s prediction interval: the error model
+sigma(d) = sqrt(s0^2 + (c d)^2) fitted to those rolling backtests' log errors at their distances d
+(decades of C beyond the fitted budgets), combined with the bootstrap band; with fewer than 3
+origins it is the module's conservative fallback, and a warning says so.
 """
 
 from __future__ import annotations
@@ -234,43 +236,70 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
                          "lo": float(lo), "hi": float(hi), "covered": bool(lo <= truth[j] <= hi)})
 
     # ---- rolling backtest inside the fitted budgets: choose, and calibrate -------------------
+    # several origins: fit on the first m fitted budgets (m from 4, or 3 when that is all),
+    # predict every later fitted budget; the errors choose the approach and calibrate its band
     rolling, inner_errs = {}, {}
-    inner_opt = full_iso.optima[full_iso.optima["C"] < thr]
-    try:
-        inner_held, inner_thr = _budget_split(inner_opt, holdout)
+    inner_opt = full_iso.optima[(full_iso.optima["C"] < thr) & full_iso.optima["convex"]
+                                & ~full_iso.optima["edge"]].sort_values("C")
+    n_in = len(inner_opt)
+    origins = list(range(3, n_in))
+    if not origins:
+        warnings.append(f"rolling backtest inside the fitted budgets: {n_in} fitted budget(s), need 4+; "
+                        "recommending 2 isoflop")
+    errs = {name: ([], [], []) for name in APPROACHES}
+    for m in origins:
+        inner_thr = float(inner_opt["C"].iloc[m])
+        inner_held = inner_opt.iloc[m:]
         inner_pts, inner_cur = _subset(train_pts, train_cur, inner_thr, opts)
-        cmax = float(inner_opt[inner_opt["C"] < inner_thr]["C"].max())
+        cmax = float(inner_opt["C"].iloc[m - 1])
         for name in APPROACHES:
             try:
-                obj = _fit_one(name, inner_pts, inner_cur, opts, 0, seed)
+                # approach 2 weighs its minima by their bootstrap spread: it needs draws here too
+                obj = _fit_one(name, inner_pts, inner_cur, opts, min(n_boot, 50) if name == "2 isoflop" else 0,
+                               seed)
                 p = _predict_one(obj, inner_held["C"].to_numpy(float), level)
             except (ValueError, KeyError):
                 continue
-            e = np.log(p["loss"] / inner_held["loss_opt"].to_numpy(float))
+            # log(observed) - log(predicted) and the distance in decades beyond the fitted budgets
+            errs[name][0].extend(np.log(inner_held["loss_opt"].to_numpy(float) / p["loss"]))
+            errs[name][1].extend(np.log10(inner_held["C"].to_numpy(float) / cmax))
+            errs[name][2].extend([m] * len(inner_held))
+    for name, (e, d, g) in errs.items():
+        if e:
             rolling[name] = float(np.mean(np.abs(np.expm1(e))))
-            inner_errs[name] = (e, np.log(inner_held["C"].to_numpy(float) / cmax))
-    except ValueError as err:
-        warnings.append(f"rolling backtest inside the fitted budgets: {err}; recommending 2 isoflop")
+            inner_errs[name] = (np.array(e), np.array(d), np.array(g))
     recommended = min(rolling, key=rolling.get) if rolling else "2 isoflop"
     z = _z(level)
 
-    def calibrated(name, pred, lo, hi, dist):
-        """Widen (lo, hi) by the rolling backtest's error per decade of extrapolation."""
+    fitted = full_iso.optima[full_iso.optima["C"] < thr]
+
+    def error_model(name, obj):
+        """scalelaw.calibration's error model fitted to this approach's rolling-backtest errors;
+        its noise floor is the approach's own log misfit at the fitted budgets' minima."""
+        from scalelaw.calibration import fit_error_model, residual_scale
+
         if name not in inner_errs:
-            return lo, hi
-        e, d = inner_errs[name]
-        s = float(np.sqrt(np.mean((e / np.maximum(d, 1e-9)) ** 2)))
-        w_par = np.nan_to_num(np.maximum(np.log(hi / pred), np.log(pred / lo)), nan=0.0)
-        w = np.sqrt(w_par ** 2 + (z * s * np.maximum(dist, 0)) ** 2)
-        return pred * np.exp(-w), pred * np.exp(w)
+            return None
+        try:
+            p_in = _predict_one(obj, fitted["C"].to_numpy(float), level)["loss"]
+            floor = residual_scale(np.log(fitted["loss_opt"].to_numpy(float) / p_in))
+        except (ValueError, KeyError):
+            floor = 0.0
+        e, d, g = inner_errs[name]
+        return fit_error_model(e, d, g, noise_floor=floor)
+
+    calibration = error_model(recommended, bt_fits.get(recommended)) if recommended in bt_fits else None
+    if calibration is not None:
+        warnings.extend(calibration.warnings)
 
     bt = pd.DataFrame(rows)
     if not bt.empty and recommended in bt["approach"].values:
         rec = bt[bt["approach"] == recommended].copy()
-        cmax_train = float(full_iso.optima[full_iso.optima["C"] < thr]["C"].max())
-        lo, hi = calibrated(recommended, rec["pred"].to_numpy(), rec["lo"].to_numpy(), rec["hi"].to_numpy(),
-                            np.log(rec["C"].to_numpy() / cmax_train))
-        rec["lo"], rec["hi"] = lo, hi
+        if calibration is not None:
+            cmax_train = float(fitted["C"].max())
+            lo, hi = calibration.interval(rec["pred"].to_numpy(), np.log10(rec["C"].to_numpy() / cmax_train),
+                                          level, rec["lo"].to_numpy(), rec["hi"].to_numpy())
+            rec["lo"], rec["hi"] = lo, hi
         rec["covered"] = (rec["lo"] <= rec["truth"]) & (rec["truth"] <= rec["hi"])
         rec["approach"] = "recommended: " + recommended
         bt = pd.concat([bt, rec], ignore_index=True)
@@ -300,9 +329,15 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
     table = pd.DataFrame(table)
     if recommended in fits:
         r = table[table["approach"] == recommended].iloc[0].to_dict()
-        lo, hi = calibrated(recommended, np.array([r["loss_opt"]]), np.array([r["loss_lo"]]),
-                            np.array([r["loss_hi"]]), np.array([np.log(target_C / float(full_iso.optima["C"].max()))]))
-        r.update(approach="recommended: " + recommended, loss_lo=float(lo[0]), loss_hi=float(hi[0]))
+        # the same error model, refitted around the full fit (its noise floor at all budgets)
+        fitted = full_iso.optima
+        cal = error_model(recommended, fits[recommended])
+        if cal is not None:
+            lo, hi = cal.interval(np.array([r["loss_opt"]]),
+                                  np.array([max(np.log10(target_C / float(fitted["C"].max())), 0.0)]), level,
+                                  np.array([r["loss_lo"]]), np.array([r["loss_hi"]]))
+            r.update(loss_lo=float(lo[0]), loss_hi=float(hi[0]))
+        r.update(approach="recommended: " + recommended)
         sub = bt[bt["approach"] == "recommended: " + recommended] if not bt.empty else bt
         if len(sub):
             r.update(backtest_mean_err=float(sub["rel_err"].abs().mean()),

@@ -201,35 +201,39 @@ def _law_minimum(alpha, beta, coef):
 # ---------------------------------------------------------------------------------------------
 # Power laws through the minima
 
-def _power_fit(C, N):
-    """Least squares in log-log: ln N = ln k + a ln C. Arrays (B, m) -> a (B,), ln k (B,);
-    NaN minima (non-convex profiles of a draw) are left out of that draw's fit."""
+def _power_fit(C, N, weights=None):
+    """(Weighted) least squares in log-log: ln N = ln k + a ln C. Arrays (B, m) -> a (B,),
+    ln k (B,); NaN minima (non-convex profiles of a draw) are left out of that draw's fit."""
     with np.errstate(all="ignore"):
         lc, ln = np.log(C), np.log(N)
     ok = np.isfinite(ln) & np.isfinite(lc)
-    w = ok.astype(float)
-    n = w.sum(axis=1)
+    w = np.where(ok, 1.0 if weights is None else np.broadcast_to(weights, ok.shape), 0.0)
+    n = ok.sum(axis=1)
+    sw = w.sum(axis=1)
     with np.errstate(all="ignore"):
-        mc = np.sum(np.where(ok, lc, 0.0), axis=1) / n
-        mn = np.sum(np.where(ok, ln, 0.0), axis=1) / n
+        mc = np.sum(w * np.where(ok, lc, 0.0), axis=1) / sw
+        mn = np.sum(w * np.where(ok, ln, 0.0), axis=1) / sw
         dc = np.where(ok, lc - mc[:, None], 0.0)
         dn = np.where(ok, ln - mn[:, None], 0.0)
-        a = np.sum(dc * dn, axis=1) / np.sum(dc * dc, axis=1)
+        a = np.sum(w * dc * dn, axis=1) / np.sum(w * dc * dc, axis=1)
     a = np.where(n >= 2, a, np.nan)
     return a, mn - a * mc
 
 
-def _loss_law_fit(C, L, loss_law: str, start=None):
-    """L_opt(C) by ``scalelaw.fit`` (the library's ``power_law`` or ``power``, squared log error);
-    warm-started ``least_squares`` from ``start`` for bootstrap draws (the same objective)."""
+def _loss_law_fit(C, L, loss_law: str, start=None, weights=None):
+    """L_opt(C) by ``scalelaw.fit`` (the library's ``power_law`` or ``power``, squared log error,
+    ``weights`` per budget); warm-started ``least_squares`` from ``start`` for bootstrap draws
+    (the same objective)."""
     ok = np.isfinite(L) & np.isfinite(C)
     if ok.sum() < (3 if loss_law == "power_law" else 2):
         return None
     C, L = C[ok], L[ok]
+    sw = np.ones(len(C)) if weights is None else np.sqrt(np.asarray(weights, float)[ok])
     if start is None:
         from scalelaw.api import fit
 
-        f = fit(loss_law, {"C": C, "loss": L}, inputs={"x": "C"}, target="loss", loss="squared")
+        f = fit(loss_law, {"C": C, "loss": L}, inputs={"x": "C"}, target="loss", loss="squared",
+                weights=None if weights is None else sw ** 2)
         return _loss_params(loss_law, f.params), list(f.warnings)
     from scipy.optimize import least_squares
 
@@ -238,11 +242,12 @@ def _loss_law_fit(C, L, loss_law: str, start=None):
 
     if loss_law == "power_law":
         t0 = [np.log(max(start["L_inf"], 1e-9)), np.log(start["C0"]), np.log(start["alpha_C"])]
-        fn = lambda t: np.log(power_law(C, L_inf=np.exp(t[0]), x0=np.exp(t[1]), alpha=np.exp(t[2]))) - np.log(L)  # noqa: E731
+        fn = lambda t: sw * (np.log(power_law(C, L_inf=np.exp(t[0]), x0=np.exp(t[1]), alpha=np.exp(t[2])))  # noqa: E731
+                             - np.log(L))
         r = least_squares(fn, t0, method="lm")
         return {"L_inf": float(np.exp(r.x[0])), "C0": float(np.exp(r.x[1])), "alpha_C": float(np.exp(r.x[2]))}, []
     t0 = [np.log(start["k_L"]), start["a_L"]]
-    fn = lambda t: np.log(power(C, k=np.exp(t[0]), a=t[1])) - np.log(L)  # noqa: E731
+    fn = lambda t: sw * (np.log(power(C, k=np.exp(t[0]), a=t[1])) - np.log(L))  # noqa: E731
     r = least_squares(fn, t0, method="lm")
     return {"k_L": float(np.exp(r.x[0])), "a_L": float(r.x[1])}, []
 
@@ -457,7 +462,7 @@ def _summarise(draw_values, q):
 def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float = 0.05,
             profile: str = "parabola", loss_law: str = "power_law", n_boot: int = 200,
             level: float = 0.9, seed: int = 0, min_sizes: int | None = None,
-            drop_edge: bool = False) -> IsoflopResult:
+            drop_edge: bool = False, weight: bool = True) -> IsoflopResult:
     """Approach 2 of Hoffmann et al. 2022: IsoFLOP profiles, minima, power laws through them.
 
     Parameters
@@ -484,6 +489,12 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
     drop_edge : bool
         Leave budgets whose minimum is at or beyond the edge of their sizes out of the power-law
         fits (they are always flagged in ``optima`` and ``warnings``).
+    weight : bool
+        With a bootstrap (``n_boot >= 2``), weight each budget in the fit of L_opt(C) by the
+        inverse variance of its minimum loss (``optima["weight"]``); without one, all weigh the
+        same. On Epoch's points (15 binned budgets) this cut the largest error of L_opt(C) at the
+        held-out budgets from 2.28% to 1.16% (README). N_opt(C) = k C^a keeps equal weights, as
+        Hoffmann et al. fitted it.
 
     Returns
     -------
@@ -604,7 +615,18 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
     if drop_edge and (~use).any():
         warnings.append(f"{int((~use).sum())} budget(s) with their minimum at an edge left out of the power laws")
     optima["used"] = use
-    result = _fit_power_laws(Cb[use], Nopt_all[:, use], l_star[:, use], loss_law, warnings)
+    wL = None
+    if weight and n_draw:
+        # inverse-variance weights for L_opt(C) from each budget's bootstrap: a budget whose
+        # minimum loss is poorly pinned (few sizes, a flat valley, noise) should not pull the
+        # extrapolation as much as one whose minimum is sharp (weighted least squares); the
+        # spread is the bootstrap's half-width in log space, floored so no budget dominates.
+        # N_opt(C) keeps equal weights, as Hoffmann et al. fitted it, so a stays comparable.
+        with np.errstate(all="ignore"):
+            sL = np.log(optima["loss_opt_hi"] / optima["loss_opt_lo"]).to_numpy(float)[use] / 2
+        wL = _inverse_variance(sL, 1e-4)
+        optima.loc[use, "weight"] = wL
+    result = _fit_power_laws(Cb[use], Nopt_all[:, use], l_star[:, use], loss_law, warnings, None, wL)
     params, draws = result
 
     pts = pd.DataFrame({"N": N, "C": C, "loss": y, "budget": budget_of})
@@ -613,16 +635,28 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
                          level=level, options={"tol": tol, "budgets": None if budgets is None else
                                                [float(b) for b in np.ravel(budgets)], "n_boot": n_draw,
                                                "seed": seed, "min_sizes": min_sizes, "drop_edge": drop_edge,
+                                               "weight": bool(weight and n_draw),
                                                "N0": N0, **shape})
 
 
-def _fit_power_laws(C, Nopt, Lopt, loss_law, warnings):
+def _inverse_variance(spread, floor):
+    """1 / spread^2 normalised to mean 1; a missing spread gets the median's weight."""
+    s = np.where(np.isfinite(spread) & (spread > 0), np.maximum(spread, floor), np.nan)
+    if np.all(np.isnan(s)):
+        return np.ones(len(s))
+    s = np.where(np.isnan(s), np.nanmedian(s), s)
+    w = 1.0 / s ** 2
+    return w / w.mean()
+
+
+def _fit_power_laws(C, Nopt, Lopt, loss_law, warnings, wN=None, wL=None):
     """Row 0 of ``Nopt``/``Lopt`` (and of ``C``, which may be one row for all) is the fit, rows
-    1.. bootstrap draws (NaN pads unequal lengths): params and a frame of draws."""
+    1.. bootstrap draws (NaN pads unequal lengths): params and a frame of draws. ``wN``, ``wL``:
+    weights per budget (one row, shared by the fit and every draw)."""
     C = np.broadcast_to(C, Nopt.shape)
-    a, lk = _power_fit(C, Nopt)
+    a, lk = _power_fit(C, Nopt, wN)
     params = {"a": float(a[0]), "b": float(1 - a[0]), "k": float(np.exp(lk[0]))}
-    fitted = _loss_law_fit(C[0], Lopt[0], loss_law)
+    fitted = _loss_law_fit(C[0], Lopt[0], loss_law, weights=wL)
     if fitted is None:
         raise ValueError(f"too few optima to fit L_opt(C) with {loss_law}")
     lp, notes = fitted
@@ -635,7 +669,7 @@ def _fit_power_laws(C, Nopt, Lopt, loss_law, warnings):
             row = {"a": a[i], "b": 1 - a[i], "k": np.exp(lk[i])}
             try:
                 with np.errstate(all="ignore"):
-                    f = _loss_law_fit(C[i], Lopt[i], loss_law, start=lp)
+                    f = _loss_law_fit(C[i], Lopt[i], loss_law, start=lp, weights=wL)
             except (ValueError, FloatingPointError):
                 f = None
             row.update(f[0] if f else {k: np.nan for k in lp})

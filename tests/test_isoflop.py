@@ -348,3 +348,19 @@ def test_example_chinchilla_approaches(tmp_path, validation_dir):
     assert hoffmann["3 near-optimum"]["mean"] < hoffmann["3 chinchilla"]["mean"]
     assert {"opt", "cpu_sizes", "cpu_sizes_final"} <= set(res)
     assert (tmp_path / "epoch_isoflop.html").exists()
+
+
+def test_minima_weighted_by_their_bootstrap_spread():
+    """A budget whose points are noisy weighs less in L_opt(C); equal weights without weight=."""
+    df = ladder(per_budget=lambda C: n_opt(C) * np.geomspace(1 / 4, 4, 7), noise=0.0005, seed=4)
+    rng = np.random.default_rng(5)
+    noisy = df["flops"] == 1e20
+    df.loc[noisy, "loss"] *= np.exp(0.02 * rng.standard_normal(int(noisy.sum())))
+    iso = sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, n_boot=100, seed=0)
+    w = iso.optima.set_index("C")["weight"]
+    assert w.mean() == pytest.approx(1.0) and w.loc[1e20] < 0.2 * w.drop(1e20).min()
+    flat = sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, n_boot=100, seed=0, weight=False)
+    assert "weight" not in flat.optima.columns
+    # the noisy budget pulls the unweighted L_opt(C) further from the truth at a larger budget
+    assert abs(iso.predict(C=1e22)["loss"] / l_opt(1e22) - 1) < abs(flat.predict(C=1e22)["loss"] / l_opt(1e22) - 1)
+    assert iso.params["a"] == pytest.approx(flat.params["a"])  # N_opt(C) keeps equal weights
