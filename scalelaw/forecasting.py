@@ -97,6 +97,8 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
         notes.append("the curve already reaches the schedule's last step: nothing to forecast beyond it")
     decay = _DECAY_PARAM[law]
     identified = _decayed(lr, cut, warmup_steps)
+    # no decay seen and none ahead (a constant run): the decay term is switched off, nothing is lost
+    ahead = _decayed(lr, len(lr), max(cut - 1, int(warmup_steps)))
     fixed = {}
     data, sched = curve, {_RUN: lr}
     warm = warmup_steps
@@ -121,6 +123,9 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
         fixed[decay] = _OFF  # log-scaled parameters must stay > 0; this switches the term off
         if law == "multi_power":
             fixed["C"] = 1.0  # with B off, C has nothing to fit
+    if not identified and not ahead:
+        identified = True  # nothing to identify: the LR never falls
+    elif not identified:
         notes.append(f"the LR has not decayed by step {cut}: this part of the run cannot tell how much a decay "
                      f"will lower the loss ({law}'s {decay} is unidentified); {decay} is held at ~0, so the "
                      "forecast continues the run as if the LR stayed put and overstates the loss after a "
