@@ -389,7 +389,7 @@ def cmd_isoflop(args):
     for p in preds:
         band = (lambda k: f" [{p[k + '_lo']:.4g}, {p[k + '_hi']:.4g}]" if k + "_lo" in p else "")
         print(f"at C={p['C']:.3g}: N_opt={p['N']:.4g}{band('N')}, D_opt={p['D']:.4g}{band('D')}, "
-              f"loss={p['loss']:.4g}{band('loss')}")
+              f"loss={p['loss']:.4g}{band('loss')}" + (f" ({p['interval']})" if "interval" in p else ""))
     for path, what in ((args.output, "saved to"), (args.plot, "wrote")):
         if path:
             print(f"{what} {path}")

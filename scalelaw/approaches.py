@@ -131,7 +131,7 @@ def _fit_one(name, pts, curves, opts, n_boot, seed):
 def _predict_one(obj, C, level):
     """{"N", "loss", "a", and _lo/_hi where there are draws} at compute C (arrays)."""
     if hasattr(obj, "approach"):
-        p = obj.predict(np.atleast_1d(C), level=level)
+        p = obj.predict(np.atleast_1d(C), level=level, kind="parameter")  # calibrated once, here
         out = {"N": p["N"], "loss": p["loss"], "a": obj.params["a"]}
         for k in ("N", "loss"):
             if k + "_lo" in p:

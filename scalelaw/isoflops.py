@@ -278,8 +278,10 @@ class IsoflopResult:
     """
 
     def __init__(self, *, approach, profile, inputs, target, loss_law, points, optima, params,
-                 draws=None, warnings=None, level=0.9, options=None, version=None, fit_warnings=None):
+                 draws=None, warnings=None, level=0.9, options=None, version=None, fit_warnings=None,
+                 calibration=None):
         self.approach = approach
+        self.calibration = calibration  # scalelaw.calibration.Calibration of L_opt(C), or None
         self.profile = profile
         self.inputs = dict(inputs)
         self.target = target
@@ -304,9 +306,18 @@ class IsoflopResult:
         N = np.exp(np.log(P["k"]) + P["a"] * np.log(C))
         return N, C / (6.0 * N), loss_at(P, C, self.loss_law)
 
-    def predict(self, C, level: float | None = None) -> dict:
-        """N_opt, D_opt = C / (6 N_opt) and L_opt at compute ``C`` (scalar or array), each with a
-        percentile bootstrap interval at ``level`` (``N_lo``, ``N_hi``, ...), when there are draws."""
+    def predict(self, C, level: float | None = None, kind: str = "prediction") -> dict:
+        """N_opt, D_opt = C / (6 N_opt) and L_opt at compute ``C`` (scalar or array), with
+        intervals at ``level`` (``N_lo``, ``N_hi``, ...).
+
+        N and D: percentile bootstrap intervals (when there are draws). loss: with
+        ``kind="prediction"`` (default) and a calibration, :mod:`scalelaw.calibration`'s prediction
+        interval (the error of L_opt(C) measured by rolling-origin backtests over the budgets,
+        growing with the decades beyond the largest budget, combined with the bootstrap band);
+        ``kind="parameter"``: the bootstrap band only. ``out["interval"]`` says which.
+        """
+        if kind not in ("prediction", "parameter"):
+            raise ValueError(f"predict: kind must be 'prediction' or 'parameter', got {kind!r}")
         scalar = np.ndim(C) == 0
         Cv = np.atleast_1d(np.asarray(C, dtype=float))
         if np.any(~np.isfinite(Cv)) or np.any(Cv <= 0):
@@ -323,6 +334,12 @@ class IsoflopResult:
                 out[name + "_lo"] = np.quantile(arr, q, axis=0)
                 out[name + "_hi"] = np.quantile(arr, 1 - q, axis=0)
             out["level"] = level
+            out["interval"] = "parameter"
+        if kind == "prediction" and self.calibration is not None:
+            with np.errstate(divide="ignore"):
+                dist = np.maximum(np.log10(Cv / float(self.optima.loc[self.optima["used"], "C"].max())), 0.0)
+            lo, hi = self.calibration.interval(L, dist, level, out.get("loss_lo"), out.get("loss_hi"))
+            out.update(loss_lo=lo, loss_hi=hi, level=level, interval=self.calibration.describe(level))
         if scalar:
             out = {k: (float(v[0]) if isinstance(v, np.ndarray) else v) for k, v in out.items()}
         return out
@@ -367,7 +384,8 @@ class IsoflopResult:
                 "target": self.target, "loss_law": self.loss_law, "level": self.level,
                 "options": self.options, "params": self.params, "warnings": self.warnings,
                 "optima": cols(self.optima), "points": cols(self.points),
-                "draws": None if self.draws is None else cols(self.draws)}
+                "draws": None if self.draws is None else cols(self.draws),
+                "calibration": None if self.calibration is None else self.calibration.to_dict()}
 
     def save(self, path) -> None:
         """JSON, written to a temporary file in the same folder and renamed (atomic)."""
@@ -391,10 +409,15 @@ class IsoflopResult:
         def frame(x):
             return None if x is None else pd.DataFrame({k: [np.nan if v is None else v for v in vals]
                                                         for k, vals in x.items()})
+        cal = None
+        if d.get("calibration"):
+            from scalelaw.calibration import Calibration
+
+            cal = Calibration.from_dict(d["calibration"])
         return cls(approach=d["approach"], profile=d["profile"], inputs=d["inputs"], target=d["target"],
                    loss_law=d["loss_law"], points=frame(d["points"]), optima=frame(d["optima"]),
                    params=d["params"], draws=frame(d["draws"]), warnings=d["warnings"], level=d["level"],
-                   options=d.get("options"), version=d.get("scalelaw_version"))
+                   options=d.get("options"), version=d.get("scalelaw_version"), calibration=cal)
 
     def profile_curve(self, C, N) -> np.ndarray:
         """The fitted profile of budget ``C`` (a value in ``optima["C"]``) at sizes ``N``."""
@@ -462,7 +485,7 @@ def _summarise(draw_values, q):
 def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float = 0.05,
             profile: str = "parabola", loss_law: str = "power_law", n_boot: int = 200,
             level: float = 0.9, seed: int = 0, min_sizes: int | None = None,
-            drop_edge: bool = False, weight: bool = True) -> IsoflopResult:
+            drop_edge: bool = False, weight: bool = True, calibrate: bool = True) -> IsoflopResult:
     """Approach 2 of Hoffmann et al. 2022: IsoFLOP profiles, minima, power laws through them.
 
     Parameters
@@ -495,6 +518,11 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
         same. On Epoch's points (15 binned budgets) this cut the largest error of L_opt(C) at the
         held-out budgets from 2.28% to 1.16% (README). N_opt(C) = k C^a keeps equal weights, as
         Hoffmann et al. fitted it.
+    calibrate : bool
+        Calibrate ``predict``'s loss interval on rolling-origin backtests over the budgets: fit
+        L_opt(C) on the first 3, 4, ... budgets, predict the later ones, and fit
+        :func:`scalelaw.calibration.fit_error_model` to those errors (fewer than 3 origins give
+        that module's conservative fallback, with a warning).
 
     Returns
     -------
@@ -628,6 +656,9 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
         optima.loc[use, "weight"] = wL
     result = _fit_power_laws(Cb[use], Nopt_all[:, use], l_star[:, use], loss_law, warnings, None, wL)
     params, draws = result
+    calibration = _calibrate_loss(Cb[use], l_star[0, use], loss_law, wL, params) if calibrate else None
+    if calibration is not None:
+        warnings.extend(calibration.warnings)
 
     pts = pd.DataFrame({"N": N, "C": C, "loss": y, "budget": budget_of})
     return IsoflopResult(approach=2, profile=profile, inputs=inputs, target=target, loss_law=loss_law,
@@ -636,7 +667,36 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
                                                [float(b) for b in np.ravel(budgets)], "n_boot": n_draw,
                                                "seed": seed, "min_sizes": min_sizes, "drop_edge": drop_edge,
                                                "weight": bool(weight and n_draw),
-                                               "N0": N0, **shape})
+                                               "N0": N0, **shape}, calibration=calibration)
+
+
+def _calibrate_loss(C, L, loss_law, weights, params):
+    """Rolling-origin backtests of L_opt(C) over the budgets (sorted by C): each origin m fits the
+    first m minima and predicts the later ones. Their log errors and distances (decades beyond
+    the origin's largest budget) make a :class:`scalelaw.calibration.Calibration`."""
+    from scalelaw.calibration import fit_error_model, residual_scale
+
+    order = np.argsort(C)
+    C, L = C[order], L[order]
+    w = None if weights is None else np.asarray(weights, float)[order]
+    first = 3 if loss_law == "power_law" else 2
+    errors, dists, folds = [], [], []
+    for m in range(first, len(C)):
+        try:
+            with np.errstate(all="ignore"):
+                fitted = _loss_law_fit(C[:m], L[:m], loss_law, start=params,
+                                       weights=None if w is None else w[:m])
+        except (ValueError, FloatingPointError):
+            continue
+        if fitted is None:
+            continue
+        pred = loss_at(fitted[0], C[m:], loss_law)
+        errors.extend(np.log(L[m:] / pred))
+        dists.extend(np.log10(C[m:] / C[m - 1]))
+        folds.extend([m] * (len(C) - m))
+    n_free = 3 if loss_law == "power_law" else 2
+    floor = residual_scale(np.log(L / loss_at(params, C, loss_law)), n_free)
+    return fit_error_model(errors, dists, folds, noise_floor=floor)
 
 
 def _inverse_variance(spread, floor):

@@ -364,3 +364,22 @@ def test_minima_weighted_by_their_bootstrap_spread():
     # the noisy budget pulls the unweighted L_opt(C) further from the truth at a larger budget
     assert abs(iso.predict(C=1e22)["loss"] / l_opt(1e22) - 1) < abs(flat.predict(C=1e22)["loss"] / l_opt(1e22) - 1)
     assert iso.params["a"] == pytest.approx(flat.params["a"])  # N_opt(C) keeps equal weights
+
+
+def test_loss_interval_calibrated_on_rolling_backtests_over_the_budgets(tmp_path):
+    df = ladder(per_budget=lambda C: n_opt(C) * np.geomspace(1 / 4, 4, 7), noise=0.002, seed=6)
+    iso = sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, n_boot=50)
+    assert iso.calibration is not None and iso.calibration.n_folds == len(BUDGETS) - 3
+    far, par = iso.predict(C=1e23), iso.predict(C=1e23, kind="parameter")
+    assert far["interval"].startswith("90% prediction interval, calibrated on 4 backtests")
+    assert par["interval"] == "parameter"
+    assert far["loss_lo"] <= par["loss_lo"] and par["loss_hi"] <= far["loss_hi"]  # never narrower
+    near = iso.predict(C=2e21)
+    assert (near["loss_hi"] - near["loss_lo"]) < (far["loss_hi"] - far["loss_lo"])  # grows with distance
+    assert far["loss_lo"] <= l_opt(1e23) <= far["loss_hi"]
+    iso.save(tmp_path / "iso.json")
+    assert sl.load_isoflop(tmp_path / "iso.json").predict(C=1e23) == far
+    few = sl.isoflop(df[df["flops"] <= 1e19], inputs={"N": "n_params", "C": "flops"}, n_boot=20)
+    assert any("conservative fallback" in w for w in few.warnings)
+    with pytest.raises(ValueError, match="kind must be"):
+        iso.predict(C=1e22, kind="bayes")
