@@ -189,3 +189,15 @@ def test_cli_refuses_compile_and_no_compile(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--compile", "--no-compile"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_attention_kernel_with_a_key_mask():
+    import contextlib
+
+    from torch.nn.attention import SDPBackend
+
+    q = torch.zeros(1, 2, 64, 32)
+    mask = torch.ones(1, 1, 1, 64, dtype=torch.bool)
+    expected = SDPBackend(torch._fused_sdp_choice(q, q, q, attn_mask=mask)).name.lower()
+    model = get_preset("tiny-encdec").model
+    assert hardware.attention_kernel(model, CPU, contextlib.nullcontext(), masked=True) == expected

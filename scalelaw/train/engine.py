@@ -62,8 +62,8 @@ class _Engine:
         # CUDA-graph modes reuse output buffers: mark where each new step begins
         mark = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
         self._mark = mark if self.cuda_graphs else None
-        self.attention = (attention_kernel(cfg.model, device, self.autocast)
-                          if cfg.model.arch == "gpt" else "sdpa (masked)")
+        self.attention = attention_kernel(cfg.model, device, self.autocast,
+                                          masked=cfg.model.arch == "encdec")
         self.fused_optimizer = False
         self.optimizer_name = ""
 

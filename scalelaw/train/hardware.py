@@ -81,12 +81,12 @@ def fused_adamw_supported(device: torch.device) -> bool:
     return device.type in _get_fused_kernels_supported_devices()
 
 
-def attention_kernel(model_cfg, device: torch.device, autocast) -> str:
+def attention_kernel(model_cfg, device: torch.device, autocast, masked: bool = False) -> str:
     """The kernel ``F.scaled_dot_product_attention`` dispatches to for this model's causal
-    self-attention (its head size, sequence length and dtype under ``autocast``) on
-    ``device``: ``flash_attention``, ``efficient_attention``, ``cudnn_attention`` or ``math``
-    (asked of torch's own dispatcher, ``torch._fused_sdp_choice``; "unknown" if it cannot
-    tell)."""
+    self-attention (its head size, sequence length and dtype under ``autocast``; with a key
+    padding mask when ``masked``, as encoder-decoders attend) on ``device``:
+    ``flash_attention``, ``efficient_attention``, ``cudnn_attention`` or ``math`` (asked of
+    torch's own dispatcher, ``torch._fused_sdp_choice``; "unknown" if it cannot tell)."""
     try:
         from torch.nn.attention import SDPBackend
 
@@ -97,7 +97,11 @@ def attention_kernel(model_cfg, device: torch.device, autocast) -> str:
             x = torch.nn.functional.linear(torch.zeros(1, T, d, device=device),
                                            torch.zeros(d, d, device=device))
             q = x.view(1, T, H, d // H).transpose(1, 2)
-            choice = torch._fused_sdp_choice(q, q, q, is_causal=True)
+            if masked:
+                mask = torch.ones(1, 1, 1, T, dtype=torch.bool, device=device)
+                choice = torch._fused_sdp_choice(q, q, q, attn_mask=mask)
+            else:
+                choice = torch._fused_sdp_choice(q, q, q, is_causal=True)
         return SDPBackend(choice).name.lower()
     except Exception:  # noqa: BLE001 - informative only: never stop a run over it
         return "unknown"
