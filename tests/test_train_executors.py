@@ -116,3 +116,18 @@ def test_slurm_settings_on_a_local_executor_are_said_to_be_ignored(tmp_path):
                                                          "slurm_array_parallelism": 2,
                                                          "timeout_min": 5})
     assert not executors.is_slurm(ex)
+
+
+def test_cli_passes_the_slurm_settings(monkeypatch, tmp_path):
+    from scalelaw.train import cli, sweep
+
+    seen = {}
+    monkeypatch.setattr(sweep, "run_sweep", lambda spec, out, **kw: (seen.update(kw), [])[1])
+    assert cli.main(["sweep", "examples/sweeps/tiny.yaml", "--out", str(tmp_path),
+                     "--executor", "slurm", "--slurm-partition", "gpu", "--timeout-min", "90",
+                     "--gpus-per-node", "1", "--cpus-per-task", "4",
+                     "--array-parallelism", "3", "--quiet"]) == 0
+    assert seen["executor"] == "slurm"
+    assert seen["executor_params"] == {"slurm_partition": "gpu", "timeout_min": 90,
+                                       "gpus_per_node": 1, "cpus_per_task": 4,
+                                       "slurm_array_parallelism": 3}
