@@ -249,3 +249,16 @@ def test_client_reports_an_unreachable_service():
 
     with pytest.raises(ConnectionError, match="cannot reach"):
         sl.Client("http://127.0.0.1:9", timeout=2).laws()
+
+
+def test_a_full_fit_queue_answers_429():
+    import asyncio
+
+    from scalelaw.serve.pool import FitPool
+
+    pool = FitPool(1, max_queued=2)
+    pool.queued = 2  # two fits already wait for the worker
+    with pytest.raises(ApiError) as info:
+        asyncio.run(pool.run({"kind": "fit"}, 1.0))
+    assert info.value.status == 429 and info.value.headers == {"Retry-After": "5"}
+    assert "SCALELAW_MAX_QUEUED_FITS" in info.value.message

@@ -15,11 +15,12 @@ import os
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, store: str | None = None, workers: int = 1,
-          auth: str = "writes", fit_workers: int | None = None, fit_timeout: float | None = None,
+          auth: str | None = None, fit_workers: int | None = None, fit_timeout: float | None = None,
           max_body_mb: float | None = None, max_rows: int | None = None, max_bootstrap: int | None = None,
           max_points: int | None = None, log_level: str = "info") -> None:
     """Run the service until interrupted. Settings travel as environment variables, so every
-    uvicorn worker process (``workers > 1``) builds the same app."""
+    uvicorn worker process (``workers > 1``) builds the same app; arguments left at None keep
+    the environment's value (or the default)."""
     import uvicorn
 
     from scalelaw.serve.config import Settings
@@ -53,8 +54,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--store", default=None, help="store directory (default $SCALELAW_STORE or ~/.scalelaw/store)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
-    parser.add_argument("--auth", choices=("writes", "all"), default="writes",
-                        help="with SCALELAW_TOKEN set: guard writes only (default) or every route but /healthz")
+    parser.add_argument("--auth", choices=("writes", "all"), default=None,
+                        help="with SCALELAW_TOKEN set: guard writes only (default, or $SCALELAW_AUTH) "
+                             "or every route but /healthz")
     parser.add_argument("--fit-workers", type=int, default=None, help="fit processes per server process (default 1)")
     parser.add_argument("--fit-timeout", type=float, default=None, help="seconds a fit may run (default 120)")
     parser.add_argument("--max-body-mb", type=float, default=None, help="request body limit (default 50)")

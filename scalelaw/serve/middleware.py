@@ -40,6 +40,22 @@ class _BodyTooLarge(Exception):
     pass
 
 
+# An error answered before the body is read would reset the connection under a client still
+# sending it (most clients read the answer only after sending): read and drop up to this much.
+_DRAIN_BYTES = 256 * 1024 * 1024
+
+
+async def _drain(receive) -> None:
+    seen = 0
+    while seen <= _DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
+
+
 class ServiceMiddleware:
     """Pure ASGI (no per-request task): auth, body-size limit, metrics, and the prediction fast path.
 
@@ -96,6 +112,7 @@ class ServiceMiddleware:
             if err is None:
                 err = self._check_length(scope)
             if err is not None:
+                await _drain(receive)
                 await error_response(err)(scope, receive, send_wrapper)
             else:
                 limit = self.settings.max_body_bytes
@@ -120,6 +137,7 @@ class ServiceMiddleware:
                 except _BodyTooLarge:
                     if started[0]:
                         raise
+                    await _drain(receive)
                     await error_response(self._too_large())(scope, receive, send_wrapper)
         finally:
             template = scope.get("route_template") or getattr(scope.get("route"), "path", None) or "(unmatched)"
