@@ -11,8 +11,10 @@ Start it with ``scalelaw serve`` or ``uvicorn --factory scalelaw.serve.app:creat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 import warnings
 from collections import OrderedDict
 from contextlib import asynccontextmanager
@@ -146,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app):
+        # the first interval would otherwise import scipy.stats (a second) on the event loop
+        asyncio.get_running_loop().run_in_executor(None, _warm_imports)
         await pool.start()
         try:
             yield
@@ -290,7 +294,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = rq.object_body(rq.parse_json(raw))
         fit = await cache.get(fit_id)
         kwargs, n, level, kind = rq.parse_predict(body, fit, settings)
-        work = (n or settings.max_points) * (len(fit.draws) if level is not None else 1)
+        # intervals go to a thread: bootstrap draws, and a fit saved without its calibration
+        # calibrates on first use (refits, seconds)
+        work = (n or settings.max_points) if level is None else math.inf
         try:
             if work <= _INLINE_WORK:
                 out = _predict(fit, kwargs, level, kind)
@@ -390,6 +396,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics, fast_predict=predict_answer)
     return app
+
+
+def _warm_imports() -> None:
+    import scipy.optimize  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    import scalelaw.calibration  # noqa: F401
 
 
 def _load_saved(saved: dict):
