@@ -52,7 +52,7 @@ The method
    further out, 30 bootstrap draws, the same constants as here). The plain
    conformal quantile covered 76% / 85% / 90% at 80% / 90% / 95% on average, this rule 80% / 89% /
    95%; a (F+1)/F finite-sample correction counted in folds over-covered at 95% (98%) with
-   intervals 1.6x wider.
+   95% intervals up to 1.5x wider.
 
    With fewer than 3 folds no calibration is possible: a warning says so and a documented
    conservative fallback is used: s0 = 2 x the residual scale and c = ``FALLBACK_SLOPE`` (0.05 in
