@@ -63,8 +63,9 @@ drop that never saturates) and C against gamma (one LR level only sees C eta^-ga
 generalises worse: 0.137% (25M) and 0.165% (100M), against 0.110% and 0.142% for the authors'
 published parameters, whose fit stopped after 200 AdamW steps from C = 1, beta = gamma = 0.5 and
 so never went down those valleys. Holding the shape at the values the authors' fits reach at 25M,
-100M and 400M alike (beta 0.58-0.60, gamma 0.63-0.66) gives 0.122% (25M) and 0.126% (100M); the
-worst schedule is cosine_72000 (3x the fitted horizon) at 0.32% and 0.39%.
+100M and 400M alike (beta 0.58-0.60, gamma 0.63-0.66) gives 0.121% (25M) and 0.125% (100M): below
+the published 0.142% at 100M, above the published 0.110% at 25M; the worst schedule is
+cosine_72000 (3x the fitted horizon) at 0.32% and 0.39% (published: 0.23%, 0.25%).
 Leaving one fitted schedule out does not choose between the two methods reliably here: it prefers
 the free fit at 100M (0.093% vs 0.144%) where the held-out schedules say the opposite; three
 fitted schedules are too few to pick a fit method with, so the library does not do it silently.
