@@ -3,9 +3,9 @@
 Both engines take batches with a leading model axis (M = 1 for a single run) and return one
 loss per model, so the loop in :mod:`scalelaw.train.loop` treats them alike:
 
-- :class:`SingleEngine`: a ``GPT`` or ``EncoderDecoder`` with torch's AdamW (fused on CUDA) and
-  ``clip_grad_norm_``; the fastest path for one run, and the reference the stacked path is
-  tested against.
+- :class:`SingleEngine`: a ``GPT`` or ``EncoderDecoder`` with torch's AdamW (fused wherever
+  torch has the kernel: CUDA, the CPU) and ``clip_grad_norm_``; the fastest path for one run,
+  and the reference the stacked path is tested against.
 - :class:`StackEngine`: a :class:`~scalelaw.train.stacked.StackedGPT` with the per-model
   :class:`~scalelaw.train.stacked.StackedAdamW`.
 
