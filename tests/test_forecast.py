@@ -57,6 +57,7 @@ def test_wsd_cut_before_its_decay_warns_and_a_prior_recovers_it():
     assert joint["final_loss"] == pytest.approx(true, rel=0.003)
 
 
+@pytest.mark.slow
 def test_forecast_with_multi_power_on_its_own_curve():
     from scalelaw.laws.multi_power import multi_power
 

@@ -75,6 +75,7 @@ def _synthetic(schedules, every=25, noise=0.0, seed=0):
     return pd.concat(rows, ignore_index=True)
 
 
+@pytest.mark.slow
 def test_recovers_parameters_from_synthetic_curves_and_predicts_a_new_schedule():
     T = 2000
     train = {"constant": S.constant(T, PEAK, warmup=WARM), "cosine": S.cosine(T, PEAK, FLOOR, warmup=WARM),

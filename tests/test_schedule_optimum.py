@@ -52,6 +52,7 @@ def test_without_annealing_benefit_the_optimum_keeps_the_peak():
     assert wsd["gain"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("law, params", [("multi_power", MP),
                                          ("lr_annealing", dict(L0=2.0, A=0.5, alpha=0.5, C=60.0,
                                                                momentum=0.99))])
