@@ -10,7 +10,8 @@ plateau, so its 25% cut has nothing to fit and is skipped). Two ways per cut:
   (leave this run out), the partial curve setting its own level.
 
 Printed per set, law and way: mean and worst |relative error| of the final-loss forecast, and how
-often the 90% interval covered the real final loss; cuts where the LR had not decayed yet (so the
+often the 90% interval (calibrated by default; --interval parameter for the bootstrap band) covered
+the real final loss; cuts where the LR had not decayed yet (so the
 decay is unidentified from the run alone) are counted apart. Run from the repo root:
 
     python examples/forecast_runs.py [--law lr_annealing] [--sets mpl_25M,mpl_100M,cpu] [--boot 100]
@@ -52,7 +53,7 @@ def law_warmup(law, warm):
     return warm if law == "lr_annealing" else 0
 
 
-def score(set_name, law, n_boot):
+def score(set_name, law, n_boot, interval):
     loaded = load_set(set_name)
     if loaded is None:
         print(f"{set_name}: data not found, skipped")
@@ -77,7 +78,8 @@ def score(set_name, law, n_boot):
             for way, kw in (("alone", {}), ("prior", {"prior": prior})):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    fc = sl.forecast(part, schedule=lr, law=law, warmup_steps=W, n_boot=n_boot, level=0.9, **kw)
+                    fc = sl.forecast(part, schedule=lr, law=law, warmup_steps=W, n_boot=n_boot, level=0.9,
+                                     interval=interval, **kw)
                 lo, hi = fc["interval"] if fc["interval"] else (np.nan, np.nan)
                 rows.append({"set": set_name, "law": law, "run": run, "cut": cut, "way": way,
                              "identified": fc["decay_identified"], "pred": fc["final_loss"], "true": true,
@@ -101,10 +103,10 @@ def summarise(table):
     return by
 
 
-def main(law, sets, n_boot):
+def main(law, sets, n_boot, interval="calibrated"):
     rows = []
     for s in sets:
-        rows += score(s, law, n_boot)
+        rows += score(s, law, n_boot, interval)
     table = pd.DataFrame(rows)
     if table.empty:
         print("nothing scored")
@@ -118,5 +120,6 @@ if __name__ == "__main__":
     ap.add_argument("--law", default="lr_annealing", choices=["lr_annealing", "multi_power"])
     ap.add_argument("--sets", default="mpl_25M,mpl_100M,cpu")
     ap.add_argument("--boot", type=int, default=100, help="bootstrap resamples per forecast")
+    ap.add_argument("--interval", default="calibrated", choices=["calibrated", "parameter"])
     args = ap.parse_args()
-    main(args.law, args.sets.split(","), args.boot)
+    main(args.law, args.sets.split(","), args.boot, args.interval)

@@ -330,7 +330,7 @@ def cmd_forecast(args):
                      "decay_identified": fc["decay_identified"], "warnings": fc["warnings"],
                      "steps": fc["steps"].tolist(), "loss": fc["loss"].tolist()})
         return
-    iv = f"  [{fc['interval'][0]:.5g}, {fc['interval'][1]:.5g}] ({fc['level']:.0%}, parameter band)" \
+    iv = f"  [{fc['interval'][0]:.5g}, {fc['interval'][1]:.5g}] ({fc['level']:.0%} calibrated prediction interval)" \
         if fc["interval"] else ""
     print(f"{fc['law']}: logged to step {fc['cut_step']} of {fc['n_steps']}; "
           f"forecast final loss {fc['final_loss']:.5g}{iv}")

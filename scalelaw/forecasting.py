@@ -27,12 +27,13 @@ mean / worst |relative error| of the final loss): on Luo et al.'s nine curves pe
 6.5/25%, 1.9/3.3%, 0.71/2.8% (25M) and 5.6/17%, 2.2/4.3%, 0.88/3.5% (100M); with the other eight
 runs as prior 0.45/0.99%, 0.19/0.85%, 0.16/0.67% (25M) and 0.32/0.80%, 0.21/0.68%, 0.19/0.54%
 (100M). Alone, a quarter of a run does not pin the loss floor: borrow from finished runs. The 90%
-parameter band covered the truth in only 0-44% of cuts: it is parameter noise only, too narrow
-for a forecast (``interval="calibrated"`` widens it by backtests inside the logged part).
+parameter band covered the truth in only 0-44% of cuts: it is parameter noise only. The
+calibrated interval (the default): see the README of issue 14's report / forecast_runs.py.
 
-The interval is the bootstrap band of the final-loss prediction (block bootstrap over the logged
-steps, ``kind="parameter"``), or with ``interval="calibrated"`` the library's calibrated
-prediction interval (rolling-origin backtests inside the logged part; slower).
+The interval (default ``interval="calibrated"``) is the library's calibrated prediction interval
+(:mod:`scalelaw.calibration`: the bootstrap band widened by rolling-origin backtests inside the
+logged part); ``interval="parameter"`` gives the bare bootstrap band (block bootstrap over the
+logged steps), which is too narrow for a forecast (coverage below).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _decayed(lr, cut, warmup):
 
 def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, schedules=None,
              warmup_steps=0, step="step", target="loss", split=None, level=0.9, n_boot=200,
-             interval="parameter", seed=0):
+             interval="calibrated", seed=0):
     """Forecast the rest of one run from its first part. Returns a dict:
 
     ``final_loss`` (predicted loss at the schedule's last step), ``interval`` ((lower, upper) at
