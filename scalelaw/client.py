@@ -193,6 +193,16 @@ class Client:
             answer = self.request("POST", "/fits", body, retry=False)
         return RemoteFit(self, answer)
 
+    def forecast(self, partial, schedule, law: str = "lr_annealing", *, prior=None, using=None, **kwargs) -> dict:
+        """``sl.forecast`` on the service: the final loss of a run in progress. ``prior``: a
+        stored fit (its id or a RemoteFit); ``using``: finished curves (with ``schedules=``)."""
+        body = {"data": _columns(partial), "schedule": _plain(schedule), "law": law, **_plain(kwargs)}
+        if prior is not None:
+            body["prior"] = getattr(prior, "id", prior)
+        if using is not None:
+            body["using"] = _columns(using)
+        return self.request("POST", "/forecast", body, retry=False)
+
     def get(self, fit_id: str) -> "RemoteFit":
         return RemoteFit(self, self.request("GET", f"/fits/{quote(fit_id, safe='')}"))
 

@@ -311,6 +311,23 @@ def test_schedule_law_predicts_a_schedule(client):
     _close(got["schedule"], want["schedule"])
 
 
+def test_forecast_a_run_in_progress(client):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = sl.read_logs(ROOT / "data" / "cpu_lr_schedules")
+        run = df[(df.split == "val") & df.run.str.contains("cosine") & (df.step <= 1200)]
+        spec = run["schedule"].iloc[0]
+        want = sl.forecast(run, schedule=spec, law="lr_annealing", warmup_steps=100, n_boot=20)
+    got = client.forecast(run[["step", "loss"]], spec, law="lr_annealing", warmup_steps=100, n_boot=20)
+    assert got["cut_step"] == want["cut_step"] == 1200 and got["warnings"] == want["warnings"]
+    _close(got["final_loss"], want["final_loss"])
+    _close(got["loss"], want["loss"])
+    _close(got["interval"], want["interval"])
+    with pytest.raises(ServiceError) as info:
+        client.forecast(run[["step", "loss"]], spec, law="chinchilla")
+    assert info.value.status == 400 and "schedule law" in str(info.value)
+
+
 def test_metrics_and_health(server, remote_and_local):
     with urllib.request.urlopen(server.url + "/metrics") as r:
         assert r.headers["Content-Type"].startswith("text/plain")

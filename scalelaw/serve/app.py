@@ -2,7 +2,7 @@
 
 Routes mirror the library: ``GET /laws``; ``POST /fits`` (= ``sl.fit`` + ``fit.bootstrap``),
 ``GET /fits``, ``GET|DELETE /fits/{id}``, ``PUT /fits/{id}`` (a file ``fit.save`` wrote),
-``GET /fits/{id}/json``; ``POST /fits/{id}/predict|optimum|reach|backtest|optimal_schedule``; ``GET /healthz``,
+``GET /fits/{id}/json``; ``POST /fits/{id}/predict|optimum|reach|backtest|optimal_schedule``; ``POST /forecast``; ``GET /healthz``,
 ``GET /metrics``. OpenAPI docs at ``/docs``.
 
 Start it with ``scalelaw serve`` or ``uvicorn --factory scalelaw.serve.app:create_app``
@@ -389,6 +389,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         text = await run_in_threadpool(store.get_text, fit_id)
         answer = await pool.run({"kind": "optimal_schedule", "saved": json.loads(text), "kwargs": body},
                                 settings.fit_timeout_s)
+        if "error" in answer:
+            e = answer["error"]
+            raise ApiError(e["status"], e["message"], e["field"], e["error"])
+        return JSON(answer["ok"])
+
+    @app.post("/forecast", summary="sl.forecast: the final loss of a run in progress, in a worker")
+    async def forecast(request: Request):
+        job = rq.parse_forecast(await _json_body(request), settings)
+        prior = job.pop("prior")
+        if prior is not None:
+            text = await run_in_threadpool(store.get_text, prior)
+            if text is None:
+                raise ApiError(404, f"prior: no fit with id {prior!r}", "prior")
+            job["prior_saved"] = json.loads(text)
+        answer = await pool.run(job, settings.fit_timeout_s)
         if "error" in answer:
             e = answer["error"]
             raise ApiError(e["status"], e["message"], e["field"], e["error"])

@@ -161,7 +161,29 @@ def optimal_schedule_job(job: dict) -> dict:
         return jsonable(fit.optimal_schedule(n_steps, peak, **kwargs))
 
 
-JOBS = {"fit": fit_job, "backtest": backtest_job, "optimal_schedule": optimal_schedule_job}
+def forecast_job(job: dict) -> dict:
+    """``sl.forecast`` of a run in progress (``prior``: a stored fit; ``using``: finished curves)."""
+    import pandas as pd
+
+    import scalelaw as sl
+    from scalelaw.result import FitResult
+    from scalelaw.serve.summary import jsonable
+
+    kwargs = dict(job["kwargs"])
+    if job.get("prior_saved") is not None:
+        kwargs["prior"] = FitResult.from_dict(job["prior_saved"])
+    if job.get("using") is not None:
+        kwargs["using"] = pd.DataFrame(job["using"])
+    with stage("data"):
+        out = sl.forecast(pd.DataFrame(job["data"]), **kwargs)
+    fit = out.pop("fit", None)
+    if fit is not None:
+        out["params"] = dict(fit.params)
+    return jsonable(out)
+
+
+JOBS = {"fit": fit_job, "backtest": backtest_job, "optimal_schedule": optimal_schedule_job,
+        "forecast": forecast_job}
 
 
 def run_job(job: dict) -> dict:

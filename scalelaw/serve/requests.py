@@ -307,6 +307,37 @@ def parse_predict(body: dict, fit, settings) -> tuple[dict, int, float | None, s
     return {"X": out}, n, level, kind
 
 
+FORECAST_FIELDS = ("data", "schedule", "law", "prior", "using", "schedules", "warmup_steps", "step", "target",
+                   "split", "level", "n_boot", "interval", "seed")
+
+
+def parse_forecast(body: dict, settings) -> dict:
+    """A validated ``sl.forecast`` job (``prior`` is a stored fit's id, resolved by the caller)."""
+    unknown = [k for k in body if k not in FORECAST_FIELDS]
+    if unknown:
+        raise ApiError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; fields: {', '.join(FORECAST_FIELDS)}",
+                       unknown[0], "unknown_field")
+    for key in ("data", "schedule"):
+        if key not in body:
+            raise ApiError(422, f"{key} is required: the logged part of the run (rows or columns) and its full "
+                           "planned schedule (a string or the lr of every step)", key, "invalid")
+    data = _data(body["data"], settings.max_rows)
+    steps = _schedule_predict({"schedule": body["schedule"]}, settings)
+    using = _data(body["using"], settings.max_rows) if body.get("using") is not None else None
+    kwargs = {"schedule": steps["schedule"], "law": string(body, "law", "lr_annealing"),
+              "warmup_steps": integer(body, "warmup_steps", 0, minimum=0), "step": string(body, "step", "step"),
+              "target": string(body, "target", "loss"), "split": string(body, "split"),
+              "level": number(body, "level", 0.9), "interval": string(body, "interval", "parameter"),
+              "seed": integer(body, "seed", 0), "n_boot": integer(body, "n_boot", 200, minimum=0)}
+    if kwargs["n_boot"] > settings.max_bootstrap:
+        raise ApiError(422, f"n_boot = {kwargs['n_boot']} is over this server's limit of {settings.max_bootstrap} "
+                       "(SCALELAW_MAX_BOOTSTRAP)", "n_boot", "too_large")
+    if body.get("schedules") is not None:
+        kwargs["schedules"] = mapping(body, "schedules")
+    prior = string(body, "prior")
+    return {"kind": "forecast", "data": data, "using": using, "kwargs": kwargs, "prior": prior}
+
+
 def _schedule_predict(body, settings) -> dict:
     from scalelaw.schedules import parse_spec
 
