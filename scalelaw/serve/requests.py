@@ -324,12 +324,16 @@ def parse_forecast(body: dict, settings) -> dict:
     data = _data(body["data"], settings.max_rows)
     steps = _schedule_predict({"schedule": body["schedule"]}, settings)
     using = _data(body["using"], settings.max_rows) if body.get("using") is not None else None
-    kwargs = {"schedule": steps["schedule"], "law": string(body, "law", "lr_annealing"),
-              "warmup_steps": integer(body, "warmup_steps", 0, minimum=0), "step": string(body, "step", "step"),
-              "target": string(body, "target", "loss"), "split": string(body, "split"),
-              "level": number(body, "level", 0.9), "interval": string(body, "interval", "parameter"),
-              "seed": integer(body, "seed", 0), "n_boot": integer(body, "n_boot", 200, minimum=0)}
-    if kwargs["n_boot"] > settings.max_bootstrap:
+    # only what was given: the library's defaults stay the library's
+    kwargs = {"schedule": steps["schedule"]}
+    for key, check in (("law", string), ("step", string), ("target", string), ("split", string),
+                       ("interval", string), ("level", number)):
+        if body.get(key) is not None:
+            kwargs[key] = check(body, key)
+    for key in ("warmup_steps", "seed", "n_boot"):
+        if body.get(key) is not None:
+            kwargs[key] = integer(body, key, minimum=0)
+    if kwargs.get("n_boot", 0) > settings.max_bootstrap:
         raise ApiError(422, f"n_boot = {kwargs['n_boot']} is over this server's limit of {settings.max_bootstrap} "
                        "(SCALELAW_MAX_BOOTSTRAP)", "n_boot", "too_large")
     if body.get("schedules") is not None:
