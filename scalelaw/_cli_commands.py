@@ -264,6 +264,8 @@ def cmd_optimum(args):
     import scalelaw as sl
 
     fit = sl.load_fit(args.fit_file)
+    if isinstance(fit, sl.GroupedFit):
+        raise ValueError("optimum: a grouped fit holds several laws; use fit[group].optimum(...) in Python")
     if getattr(args, "schedule_family", None):
         return _schedule_optimum(fit, args)
     kwargs = _at_values(args.at)
@@ -340,12 +342,13 @@ def cmd_forecast(args):
 
 def cmd_plot(args):
     import scalelaw as sl
-    from scalelaw.plot import plot_fit
-
     from scalelaw.atomic import atomic_path, check_output_path
+    from scalelaw.plot import plot_fit
 
     check_output_path(args.output, "-o")
     fit = sl.load_fit(args.fit_file)
+    if isinstance(fit, sl.GroupedFit):
+        raise ValueError("plot: a grouped fit holds several laws; plot fit[group] from Python")
     data = load_table(args.data) if args.data else None
     fig = plot_fit(fit, data=data)
     with atomic_path(args.output, "-o") as tmp:

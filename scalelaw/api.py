@@ -10,7 +10,7 @@ import numpy as np
 
 from scalelaw.fitting.data import as_frame
 from scalelaw.fitting.objective import check_loss
-from scalelaw.fitting.search import search
+from scalelaw.fitting.search import SEARCH_ROWS, search
 from scalelaw.laws import get_law
 from scalelaw.result import FitResult, GroupedFit
 
@@ -31,6 +31,7 @@ def fit(
     params=None,
     n_polish: int = 16,
     max_grid: int = 20000,
+    search_rows: int | None = SEARCH_ROWS,
     **options,
 ):
     """Fit a scaling law to a table of observations.
@@ -63,6 +64,11 @@ def fit(
     params : lmfit.Parameters, optional
         The parameter model as lmfit users write it: values are starts, ``vary=False`` fixes,
         ``min``/``max`` bound.
+    search_rows : int or None
+        With more than 10x this many rows (default 5,000, so above 50,000 rows) the start search runs
+        on a seeded random subset of this size (holding each input's extremes) and its best starts are
+        then polished on every row, so long curves fit in seconds; a warning says so. ``None``
+        searches on every row.
     **options
         Law options, e.g. ``schedules=``, ``warmup_steps=`` (lr_annealing), ``side=``, ``eps=`` (dcpt),
         ``Ne_ref=``, ``Nd_ref=`` (encdec), ``domain_features=`` (dcpt_cross).
@@ -86,6 +92,9 @@ def fit(
     frame = as_frame(data)
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {seed!r}")
+    if search_rows is not None and (isinstance(search_rows, bool) or not isinstance(search_rows, (int, np.integer))
+                                    or search_rows < 100):
+        raise ValueError(f"search_rows must be an integer >= 100 or None (search on every row), got {search_rows!r}")
     for name, value in (("n_polish", n_polish), ("max_grid", max_grid)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -93,7 +102,8 @@ def fit(
         if by not in frame.columns:
             raise KeyError(f"by: column {by!r} not found; columns are: {', '.join(map(str, frame.columns))}")
         kwargs = dict(inputs=inputs, target=target, loss=loss, delta=delta, fixed=fixed, bounds=bounds,
-                      seed=seed, params=params, n_polish=n_polish, max_grid=max_grid, **options)
+                      seed=seed, params=params, n_polish=n_polish, max_grid=max_grid, search_rows=search_rows,
+                      **options)
         results = {}
         for key, sub in frame.groupby(by, sort=True):
             w = weights if (weights is None or isinstance(weights, str)) else np.asarray(weights)[frame[by].to_numpy() == key]
@@ -102,7 +112,7 @@ def fit(
 
     return FitResult._from_search(**search(
         law, frame, inputs, target, loss=loss, delta=delta, fixed=fixed, bounds=bounds, weights=weights,
-        seed=seed, params=params, n_polish=n_polish, max_grid=max_grid, options=options))
+        seed=seed, params=params, n_polish=n_polish, max_grid=max_grid, options=options, search_rows=search_rows))
 
 
 __all__ = ["fit"]

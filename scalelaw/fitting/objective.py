@@ -28,26 +28,35 @@ def check_loss(loss: str, delta: float) -> None:
         raise ValueError(f"delta (the Huber threshold) must be a finite number > 0, got {delta!r}")
 
 
+_LOG_Y: list = [None, None]  # (y, log y) of the last call: solvers pass the same y hundreds of times
+
+
+def _log_y(y):
+    # identity, not equality: the solvers never change y in place, and a new array is a new entry
+    if _LOG_Y[0] is not y:
+        _LOG_Y[:] = [y, np.log(y)]
+    return _LOG_Y[1]
+
+
 def residuals(pred, y, loss: str):
     """log(pred) - log(y) for log-space losses, pred - y for the linear ones."""
     if loss.endswith("_linear"):
         return pred - y
-    return np.log(np.maximum(pred, _PRED_FLOOR)) - np.log(y)
+    return np.log(np.maximum(pred, _PRED_FLOOR)) - _log_y(y)
 
 
 def rho(r, loss: str, delta: float):
     """Per-point loss of a residual: Huber 0.5 r^2 (|r| <= delta) or delta (|r| - delta/2); squared 0.5 r^2."""
     if loss.startswith("huber"):
-        a = np.abs(r)
-        return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+        c = np.clip(r, -delta, delta)  # psi(r); rho = c (r - c/2) in both zones, without np.where's two branches
+        return c * (r - 0.5 * c)
     return 0.5 * r * r
 
 
 def irls_weight(r, loss: str, delta: float):
     """psi(r) / r: 1 in the quadratic zone, delta/|r| in Huber's linear zone (for Gauss-Newton/IRLS)."""
     if loss.startswith("huber"):
-        a = np.abs(r)
-        return np.where(a <= delta, 1.0, delta / np.maximum(a, 1e-300))
+        return delta / np.maximum(np.abs(r), delta)
     return np.ones_like(r)
 
 

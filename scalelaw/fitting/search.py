@@ -15,16 +15,53 @@ from scalelaw.laws.base import cartesian
 from .data import check_domain, check_levels, column, numeric_column, resolve_inputs, weights_array
 from .objective import residuals
 from .outliers import input_outliers, residual_outliers
-from .solver import evaluate_only, multistart
+from .solver import evaluate_only, multistart, polish_on_all_rows
 from .spec import ParamSpec
+
+# With more than 10x this many rows the start search runs on a random subset of this size (see
+# search_subset): the search's cost is starts x rows x iterations, 5,000 rows pin a curve's basin,
+# and the polish on every row then reaches the full data's optimum. Below 10x it would save little.
+SEARCH_ROWS = 5_000
 
 # Columns carried along with the fitted rows (for bootstrap by run, block bootstrap, plots).
 _CONTEXT_COLUMNS = ("run", "step", "split")
 
 
+def _distinct_rows(X, n):
+    """``(X on its distinct rows, inverse index)`` when every feature is a plain per-row number
+    array and rows repeat (many runs logged at the same steps), else None. The law is then
+    evaluated once per distinct row: exact, and the fit's cost follows distinct inputs, not rows."""
+    arrays = list(X.values())
+    if n < 1000 or not arrays or not all(isinstance(v, np.ndarray) and v.shape == (n,) and v.dtype.kind in "fiu"
+                                         for v in arrays):
+        return None
+    if len(arrays) == 1:
+        uniq, inv = np.unique(arrays[0], return_inverse=True)
+        uniq = uniq[:, None]
+    else:
+        uniq, inv = np.unique(np.stack(arrays, axis=1), axis=0, return_inverse=True)
+    if len(uniq) > n // 2:
+        return None
+    return {k: np.ascontiguousarray(uniq[:, j]) for j, k in enumerate(X)}, inv.reshape(-1)
+
+
 def make_pred_fn(law, X, info, spec):
     """(K, p) thetas -> (K, n) predictions of the law on features X."""
     n = len(next(v for v in X.values() if isinstance(v, np.ndarray) and v.ndim == 1))
+    distinct = _distinct_rows(X, n)
+    if distinct is not None:
+        Xu, inv = distinct
+        m = len(inv) and len(next(iter(Xu.values())))
+
+        def on_distinct(theta):
+            theta = np.atleast_2d(theta)
+            return np.broadcast_to(law.evaluate(Xu, spec.from_theta(theta), info), (theta.shape[0], m))
+
+        def pred_on_distinct(theta):
+            return on_distinct(theta)[:, inv]
+
+        pred_on_distinct.distinct = (on_distinct, inv, m)  # the solver's polish uses it directly
+        return pred_on_distinct
 
     def pred_fn(theta):
         theta = np.atleast_2d(theta)
@@ -60,8 +97,22 @@ def build_starts(law, X, y, options, spec, info, *, max_grid, rng):
     return np.concatenate(rows, axis=0), len(seeds)
 
 
+def search_subset(n: int, search_rows, X, y, w, rng):
+    """Row indices for the start search when there are more than 10 x ``search_rows`` rows (else None):
+    a seeded random sample that always holds each per-row feature's and the target's extremes
+    (start grids are built from data ranges)."""
+    if search_rows is None or n <= 10 * search_rows:
+        return None
+    keep = [rng.choice(n, size=search_rows, replace=False)]
+    for v in [y, *X.values()]:
+        if isinstance(v, np.ndarray) and v.shape == y.shape and v.dtype.kind in "fiu":
+            keep.append(np.array([np.argmin(v), np.argmax(v)]))
+    idx = np.unique(np.concatenate(keep))
+    return idx[w[idx] > 0] if np.any(w[idx] > 0) else idx
+
+
 def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, bounds, weights, seed, params,
-           n_polish, max_grid, options) -> dict:
+           n_polish, max_grid, options, search_rows=SEARCH_ROWS) -> dict:
     """Fit ``law`` (a :class:`~scalelaw.laws.base.Law`, options already checked) to ``frame``.
 
     Returns the keyword arguments of :meth:`scalelaw.result.FitResult._from_search`: the search
@@ -103,7 +154,19 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
     rng = np.random.default_rng(seed)
     lo, hi = spec.theta_bounds()
     pred_fn = make_pred_fn(law, X, info, spec)
-    if spec.free:
+    sub = search_subset(len(y), search_rows, X, y, w, rng) if spec.free else None
+    if sub is not None:
+        # Long curves: the start search sees a random subset (its cost grows with starts x rows),
+        # then the best starts are polished on every row, so the answer is the full data's optimum.
+        Xs = {k: (v[sub] if isinstance(v, np.ndarray) and v.shape == y.shape else v) for k, v in X.items()}
+        ys, ws = y[sub], w[sub] * (w.sum() / w[sub].sum())
+        starts, n_seeds = build_starts(law, Xs, ys, options, spec, info, max_grid=max_grid, rng=rng)
+        on_subset = multistart(make_pred_fn(law, Xs, info, spec), starts, ys, ws, loss, delta, lo, hi,
+                               n_polish=n_polish)
+        found = polish_on_all_rows(pred_fn, on_subset, y, w, loss, delta, lo, hi)
+        notes.append(f"{len(y):,} rows: the start search ran on a random {len(sub):,} of them "
+                     f"(search_rows={search_rows:,}), then the best starts were polished on all rows")
+    elif spec.free:
         starts, n_seeds = build_starts(law, X, y, options, spec, info, max_grid=max_grid, rng=rng)
         found = multistart(pred_fn, starts, y, w, loss, delta, lo, hi, n_polish=n_polish)
     else:

@@ -21,6 +21,20 @@ def _band(fig, x, lo, hi, colour, name, **kw):
                              name=name, showlegend=False, **kw))
 
 
+# A browser draws ~20k markers per trace smoothly; millions hang it. Long curves are thinned for
+# drawing only (every k-th row; the fit uses them all) and the legend says so.
+MAX_MARKERS = 20_000
+
+
+def _thin(frame, label: str, limit: int = MAX_MARKERS):
+    """``(rows to draw, legend label)``: all rows, or every k-th row and a label that says so."""
+    n = len(frame)
+    if n <= limit:
+        return frame, label
+    k = -(-n // limit)
+    return frame.iloc[::k], f"{label} (1 row in {k} of {n:,} drawn)"
+
+
 def _curve(fit, X, level):
     pred = fit.predict(X, warn=False)
     # every draw failed (all null): no band, the curve is still drawn
@@ -59,16 +73,18 @@ def plot_fit(fit, data: pd.DataFrame | None = None, *, extend_to: float | None =
         groups = list(table.groupby(other, sort=True)) if other in table.columns else [(None, table)]
         if len(groups) > 10:  # too many curves to read: show the data coloured, curves for a spread of levels
             # every point stays visible (open grey); the picked levels are drawn over it in colour
-            fig.add_trace(go.Scatter(x=table[x_col], y=table[y_col], mode="markers",
+            shown, name = _thin(table, f"data, all {len(groups)} levels of {names[1]}")
+            fig.add_trace(go.Scatter(x=shown[x_col], y=shown[y_col], mode="markers",
                                      marker={"color": "#7f7f7f", "size": 7, "symbol": "circle-open"},
-                                     name=f"data, all {len(groups)} levels of {names[1]}"))
+                                     name=name))
             picks = np.unique(np.linspace(0, len(groups) - 1, 6).round().astype(int))
             groups = [groups[i] for i in picks]
     for i, (level_value, sub) in enumerate(groups):
         colour = _colour(i)
         label = "data" if level_value is None else f"{names[1]}={level_value:.3g}"
-        fig.add_trace(go.Scatter(x=sub[x_col], y=sub[y_col], mode="markers", marker={"color": colour, "size": 7},
-                                 name=label, legendgroup=label))
+        shown, name = _thin(sub, label)
+        fig.add_trace(go.Scatter(x=shown[x_col], y=shown[y_col], mode="markers", marker={"color": colour, "size": 7},
+                                 name=name, legendgroup=label))
         X = {x_name: grid}
         for extra in names[1:]:
             col = fit.inputs[extra]
@@ -99,8 +115,9 @@ def _plot_lr(fit, table, fig, level):
     warm = fit.options.get("warmup_steps", 0)
     for i, (run, sub) in enumerate(table.groupby("run", sort=True) if "run" in table.columns else [("run", table)]):
         colour = _colour(i)
-        fig.add_trace(go.Scatter(x=sub["step"], y=sub[fit.target], mode="markers", marker={"color": colour, "size": 4},
-                                 name=str(run), legendgroup=str(run)))
+        shown, name = _thin(sub, str(run))
+        fig.add_trace(go.Scatter(x=shown["step"], y=shown[fit.target], mode="markers",
+                                 marker={"color": colour, "size": 4}, name=name, legendgroup=str(run)))
         if run in schedules:
             w = warm.get(run, 0) if isinstance(warm, dict) else warm
             sched = np.asarray(schedules[run]) if not isinstance(schedules[run], str) else schedules[run]

@@ -129,9 +129,11 @@ class BPE:
 
     # -- files -----------------------------------------------------------------------------------
     def save(self, path) -> Path:
+        from scalelaw.atomic import atomic_write_text  # a tokenizer half written would break every run after
+
         path = Path(path)
-        path.write_text(json.dumps({"format": "scalelaw-bpe/1", "vocab_size": self.vocab_size,
-                                    "merges": self.merges}))
+        atomic_write_text(path, json.dumps({"format": "scalelaw-bpe/1", "vocab_size": self.vocab_size,
+                                            "merges": self.merges}), "tokenizer file")
         return path
 
     @classmethod
