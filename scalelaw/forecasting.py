@@ -147,7 +147,9 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
     pred = fit.predict(schedule=lr, warmup_steps=warm, steps=steps)
     out = {"law": law, "cut_step": cut, "n_steps": len(lr), "steps": steps, "loss": pred,
            "final_loss": float(pred[-1]), "decay_identified": identified, "level": level, "split": split,
-           "interval": None, "lower": None, "upper": None, "warnings": notes + list(fit.warnings), "fit": fit}
+           "interval": None, "lower": None, "upper": None, "warnings": notes + [w for w in fit.warnings
+                                 # with a prior only L0 is fitted: one schedule is all it needs
+                                 if not (prior is not None and w.startswith("only one schedule"))], "fit": fit}
     if n_boot:
         n_free = len(fit.spec.free)
         if n_free == 0:
