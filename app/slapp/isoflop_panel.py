@@ -23,7 +23,8 @@ def _compare(points: pd.DataFrame, C: float, profile: str, level: float):
 
     cmp = sl.compare_approaches(points, inputs={"N": "N", "C": "C"}, target="loss", C=C, profile=profile,
                                 n_boot=50, level=level)
-    return cmp.table, cmp.backtest, cmp.recommended, cmp.warnings, cmp.fits["2 isoflop"].to_dict()
+    iso = cmp.fits.get("2 isoflop")
+    return cmp.table, cmp.backtest, cmp.recommended, cmp.warnings, None if iso is None else iso.to_dict()
 
 
 def approaches_section(fit, C: float, level: float, scope: str) -> None:
@@ -49,6 +50,7 @@ def approaches_section(fit, C: float, level: float, scope: str) -> None:
     st.dataframe(backtest, hide_index=True)
     for w in warnings:
         st.caption(f"warning: {w}")
-    from scalelaw.isoflops import IsoflopResult
+    if iso_dict is not None:
+        from scalelaw.isoflops import IsoflopResult
 
-    st.plotly_chart(IsoflopResult.from_dict(iso_dict).plot(at=C, level=level), key=f"{scope}::iso_fig")
+        st.plotly_chart(IsoflopResult.from_dict(iso_dict).plot(at=C, level=level), key=f"{scope}::iso_fig")
