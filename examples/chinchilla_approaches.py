@@ -17,6 +17,7 @@ a size ladder with no budgets: Approach 1 against the parametric law), both from
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -84,20 +85,27 @@ def main(data, out, validation=None, isoflop_dir=None, n_boot=100):
                                                backtest_envelope(sl.final_points(df, split="val"), split=None,
                                                                  n_boot=n_boot))
     iso_dir = Path(isoflop_dir) if isoflop_dir else ROOT / "data" / "cpu_isoflop"
-    if iso_dir.is_dir() and any(iso_dir.glob("*.jsonl")):
+    complete = [f for f in sorted(iso_dir.glob("*.jsonl"))
+                if json.loads(f.open().readline()).get("header", {}).get("status") == "complete"] if iso_dir.is_dir() else []
+    if complete:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            runs = sl.read_logs(iso_dir)
-        done = [r for r, g in runs.groupby("run") if g["step"].max() >= g["n_steps"].max()] if "n_steps" in runs else None
-        pts = sl.final_points(runs if done is None else runs[runs["run"].isin(done)], split="val")
-        pts = pts.assign(C=6 * pts["n_params"] * pts["n_tokens"])
+            runs = pd.concat([sl.read_logs(f) for f in complete], ignore_index=True)
+        pts = sl.final_points(runs, split="val")
+        inputs = {"N": "n_params", "D": "n_tokens"}  # the nominal budgets C = 6ND
+        print(f"\n== {iso_dir.name}: our CPU IsoFLOP ladder, {len(pts)} complete runs")
         try:
-            cmp = sl.compare_approaches(pts, inputs={"N": "n_params", "C": "C"}, tol=0.02, n_boot=n_boot,
-                                        curves=runs[runs["run"].isin(pts["run"])],
+            cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs,
                                         curve_columns={"x": "flops"})
-            results["cpu_isoflop"] = show_comparison(f"{iso_dir.name}: our CPU IsoFLOP ladder", cmp)
+            results["cpu_isoflop"] = show_comparison(f"{iso_dir.name}: approaches", cmp)
         except ValueError as err:
-            print(f"\n== {iso_dir.name}: not enough complete budgets yet ({err})")
+            print(f"  too few complete budgets to backtest ({err}); the profiles:")
+            try:
+                iso = sl.isoflop(pts, inputs=inputs, n_boot=n_boot)
+                print(iso.report())
+                results["cpu_isoflop"] = {"optima": iso.optima}
+            except ValueError as err2:
+                print(f"  {err2}")
     return results
 
 

@@ -643,6 +643,10 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
     if drop_edge and (~use).any():
         warnings.append(f"{int((~use).sum())} budget(s) with their minimum at an edge left out of the power laws")
     optima["used"] = use
+    if loss_law == "power_law" and use.sum() < 3:
+        warnings.append(f"{int(use.sum())} budgets cannot fit L_opt(C) = L_inf + (C0/C)^alpha_C (3 parameters): "
+                        "fitted a pure power law k_L C^a_L instead")
+        loss_law = "power"
     wL = None
     if weight and n_draw:
         # inverse-variance weights for L_opt(C) from each budget's bootstrap: a budget whose

@@ -159,6 +159,8 @@ def test_bad_input_is_named():
         sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, profile="cubic")
     with pytest.raises(ValueError, match="usable budget"):
         sl.isoflop(df[df["flops"] == 1e18], inputs={"N": "n_params", "C": "flops"})
+    two = sl.isoflop(df[df["flops"] <= 3e18], inputs={"N": "n_params", "C": "flops"}, n_boot=0)
+    assert two.loss_law == "power" and any("pure power law" in w for w in two.warnings)
     bad = df.copy()
     bad.loc[0, "loss"] = -1.0
     with pytest.raises(ValueError, match="'loss'.*must be > 0"):
