@@ -256,6 +256,15 @@ class FitResult:
 
         if isinstance(n, bool) or not isinstance(n, (int, float, np.number)) or int(n) != n or n < 2:
             raise ValueError(f"bootstrap n must be an integer >= 2, got {n!r}")
+        if int(n) * self.n_points > _MAX_BOOTSTRAP_CELLS:
+            # every resample is a refit on every row: beyond this it runs for hours (and the count
+            # matrix alone takes GBs), so say what would work instead of hanging
+            most = _MAX_BOOTSTRAP_CELLS // self.n_points
+            raise ValueError(f"bootstrap: {int(n):,} resamples of {self.n_points:,} rows is too large to refit "
+                             f"(limit {_MAX_BOOTSTRAP_CELLS:,.0f} resamples x rows): use n <= {most:,}"
+                             if most >= 2 else
+                             f"bootstrap: {self.n_points:,} rows is too many to refit per resample; fit fewer "
+                             "points (e.g. sl.final_points, or every k-th step of each run) and bootstrap that")
         rng = np.random.default_rng(self.seed if seed is None else seed)
         X, y, w = self._features()
         counts, used = resample_counts(self.table, int(n), rng, method)
@@ -476,6 +485,9 @@ class FitResult:
                    bootstrap_info=bootstrap_info, version=d.get("scalelaw_version"), hash_=h,
                    calibration=calibration)
 
+
+# resamples x fitted rows above which fit.bootstrap refuses (a refit per resample on every row)
+_MAX_BOOTSTRAP_CELLS = 5e7
 
 _REQUIRED_KEYS = ("law", "params", "fixed", "bounds", "objective", "loss", "delta", "inputs", "target", "options",
                   "info", "seed", "warnings", "starts", "at_bound", "data_hash", "data")

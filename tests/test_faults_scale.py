@@ -82,3 +82,9 @@ def test_hang_plots_of_long_curves_are_thinned_and_say_so():
     markers = [t for t in fig.data if t.mode == "markers"]
     assert len(markers) == 1 and len(markers[0].x) <= 20_000
     assert "1 row in 3 of 50,000 drawn" in markers[0].name
+
+
+def test_hang_bootstrap_of_long_curves_is_refused_with_what_would_work():
+    fit = sl.fit("power_law", curves(30, 2000), inputs={"x": "step"}, search_rows=500)  # 60,000 rows
+    with pytest.raises(ValueError, match="1,000 resamples of 60,000 rows is too large.*use n <= 833"):
+        fit.bootstrap(n=1000)
