@@ -32,7 +32,7 @@ calibrated interval (the default) covered 89%, 89%, 100% of cuts with a prior at
 22-78% alone (the alone forecasts' errors are larger than the logged part can show). On our CPU
 set (val, steps >= 600; the 25% cut falls in the early plateau): alone 27%/100% (50% cut: one
 fit diverges) and 3.0/4.7% (75%); with a prior 1.5/2.3% and 1.7/2.4%, covered 50% and 33%.
-A WSD run cut before its decay is forecast without the decay (warned): +2.7% to +5% at 25M.
+A WSD run cut before its decay is forecast without the decay (warned): +2.0% to +5.0% too high at 25M.
 
 The interval (default ``interval="calibrated"``) is the library's calibrated prediction interval
 (:mod:`scalelaw.calibration`: the bootstrap band widened by rolling-origin backtests inside the
