@@ -161,3 +161,13 @@ def test_lost_plot_is_written_atomically_and_refuses_a_folder(tmp_path, capsys, 
     code, out, err = run(capsys, "plot", path, "-o", tmp_path / "fit.html")
     assert code == 0, err
     assert sorted(os.listdir(tmp_path)) == ["f.json", "fit.html"]
+
+
+def test_lost_link_to_a_folder_is_reported_not_silently_passed_over(tmp_path):
+    _good(tmp_path / "d")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "c.csv").write_text("step,loss\n1,3.0\n2,2.9\n")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "d" / "more")
+    df, text = _read_dir(tmp_path / "d")
+    assert set(df.run) == {"a", "b"} and "more: skipped: a symbolic link to a folder" in text
+    assert set(sl.read_logs(tmp_path / "elsewhere").run) == {"c"}

@@ -174,6 +174,8 @@ def _walk(root: Path) -> list[Path]:
         # hidden folders (.git, .ipynb_checkpoints) and caches hold no logs
         subdirs[:] = sorted((d for d in subdirs if not d.startswith(".") and d != "__pycache__"),
                             key=_natural)
+        # os.walk does not follow links to folders (so nothing loops); list them so they are reported
+        files += [Path(directory) / d for d in subdirs if os.path.islink(os.path.join(directory, d))]
         files += [Path(directory) / n for n in sorted(names, key=_natural)
                   if not n.startswith(".")]
     return files
@@ -186,6 +188,8 @@ def _directory(root: Path, shown: str, arg: int, fmt: str, report: Report) -> li
         rel = path.relative_to(root)
         source = Source(os.path.join(shown, *rel.parts), path)
         why = not_regular(path)
+        if why is None and path.is_dir():
+            why = "a symbolic link to a folder (not followed, so links cannot loop; pass that folder itself)"
         if why is not None:
             report.skip(f"{source.name}: skipped: {why}")
             continue
