@@ -10,6 +10,7 @@ mean coverage and median relative width of the held-out points at 0.8, 0.9 and 0
 This is where the rule was chosen (not on the real data of bench_coverage.py).
 
 Usage: python benchmarks/bench_coverage_synthetic.py   (a few minutes on 2 CPUs)
+       python benchmarks/bench_coverage_synthetic.py --floors   (the interpolation floor: see floors())
 """
 import warnings
 
@@ -85,5 +86,71 @@ def main():
     return df
 
 
+def dcpt_truth(N, D, r, bump=0.04, curve=0.02):
+    """dcpt plus a bump in r and a curvature in log D the fitted form lacks (like the schedule's
+    shape in real step curves): extrapolating along D misfits more than interpolating in r."""
+    from scalelaw.laws.dcpt import dcpt
+    return dcpt(N, D, r, E=1.2, A=60.0, alpha=0.3, B=300.0, eta=0.4, beta=0.25, C=0.05, gamma=0.5) \
+        + bump * r * (1 - r) + curve * np.log(D / 2e10) ** 2
+
+
+def scen_dcpt(rng, sigma=0.004, **truth):
+    """Interpolation in the mixture share, like the data-mixing sweeps: 3 N x 11 steps x 5 shares,
+    fit without r = 0.5, predict it (held-out points lie inside the fitted box: distance 0)."""
+    N, D, r = (a.ravel() for a in np.meshgrid([7e7, 1.6e8, 4e8], np.geomspace(2e10, 6e10, 11),
+                                              [0.25, 0.375, 0.5, 0.625, 0.75], indexing="ij"))
+    L = dcpt_truth(N, D, r, **truth) * np.exp(rng.normal(0, sigma, len(N)))
+    df = pd.DataFrame({"N": N, "D": D, "r": r, "loss": L})
+    return "dcpt", {"N": "N", "D": "D", "r": "r"}, df[df.r != 0.5], df[df.r == 0.5]
+
+
+def floors():
+    """The interpolation floor (scalelaw.calibration step 3b) against one floor everywhere, on the
+    dcpt interpolation replicates and on one extrapolation scenario (which has no interpolating
+    folds: unchanged). Rules: one = one floor (before); split_t = the split floor with q_in Student-t
+    on F_in - 1 (the rule used); split_q = the split floor with the global multiplier. Scenarios:
+    dcpt (both misfits), dcpt_r (only the bump in r), dcpt_D (only the curvature in log D)."""
+    import scalelaw.calibration as C
+
+    orig = C.fit_error_model
+    res = []
+    for name, make in [("dcpt", scen_dcpt), ("dcpt_r", lambda r: scen_dcpt(r, curve=0.0)),
+                       ("dcpt_D", lambda r: scen_dcpt(r, bump=0.0))]:
+        for seed in range(6):
+            rng = np.random.default_rng(200 + seed)
+            law, inputs, tr, te = make(rng)
+            fit = sl.fit(law, tr, inputs=inputs, target="loss").bootstrap(30, seed=0)
+            split = fit.calibration
+            C.fit_error_model = lambda *a, interpolating=None, **kw: orig(*a, **kw)
+            try:
+                one = C.calibrate_fit(fit)
+            finally:
+                C.fit_error_model = orig
+            X = {k: te[v].to_numpy() for k, v in inputs.items()}
+            y = te["loss"].to_numpy()
+            pred = fit.predict(X, warn=False)
+            d = fit.extrapolation_distance(X)
+            row = {"scen": name, "seed": seed, "F_in": split.inside_folds, "s_in": split.inside_noise,
+                   "s0": split.noise, "s0_one": one.noise}
+            for rule in ("one", "split_t", "split_q"):
+                cal = one if rule == "one" else split
+                if rule == "split_q":
+                    cal = C.Calibration.from_dict(split.to_dict())
+                    cal.inside_multiplier = cal.multiplier
+                for level in (0.8, 0.9, 0.95):
+                    lo, hi = cal.interval(pred, d, level, *fit.predict_interval(X, level=level, kind="parameter"))
+                    row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
+                    row[f"{rule} {level} w"] = np.median((hi - lo) / y)
+            res.append(row)
+            print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if not k.endswith("w")},
+                  flush=True)
+    df = pd.DataFrame(res)
+    print(df.groupby("scen")[[c for c in df.columns if c[0] in "os" and not c.endswith("w") and " " in c]].mean().round(3).T)
+    print(df.groupby("scen")[[c for c in df.columns if c.endswith(" w")]].median().round(4).T)
+    return df
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    floors() if "--floors" in sys.argv else main()

@@ -160,12 +160,21 @@ class Calibration:
     score_weights: list = field(default_factory=list)
     folds: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    # the interpolation floor (step 3b of the module docstring); None: one floor everywhere
+    # (calibrations saved before it existed load as that)
+    inside_noise: float | None = None
+    inside_folds: int = 0
+    ramp: float = 0.0
+    inside_scores: list = field(default_factory=list)
+    inside_score_weights: list = field(default_factory=list)
 
     # ---- the model ----
     def distance(self, coords: np.ndarray) -> np.ndarray:
         return distance(coords, np.asarray(self.lo, dtype=float), np.asarray(self.hi, dtype=float))
 
     def sigma(self, d) -> np.ndarray:
+        """The extrapolation error scale sqrt(s0^2 + (c d)^2) (beyond the ramp, everywhere when
+        there is no interpolation floor)."""
         d = np.asarray(d, dtype=float)
         return np.sqrt(self.noise ** 2 + (self.slope * d) ** 2)
 
@@ -182,8 +191,28 @@ class Calibration:
             q = max(q, _weighted_quantile(s, w, level))
         return q
 
+    def inside_multiplier(self, level: float) -> float:
+        """q_p of the interpolation floor: Student-t on (interpolating folds - 1) degrees of freedom,
+        or the conformal quantile of their scores if larger (with enough folds)."""
+        _check_level(level)
+        from scipy import stats
+
+        q = float(stats.t.ppf(0.5 + level / 2, max(self.inside_folds - 1, 1)))
+        if self.inside_folds >= MIN_CONFORMAL_FOLDS and self.inside_scores:
+            q = max(q, _weighted_quantile(np.asarray(self.inside_scores, dtype=float),
+                                          np.asarray(self.inside_score_weights, dtype=float), level))
+        return q
+
     def half_width(self, d, level: float) -> np.ndarray:
-        return self.multiplier(level) * self.sigma(d)
+        """h(d): q sigma(d); with an interpolation floor, h(0) = h_in = min(q_in s_in, q s0) and
+        h(d)^2 = h_in^2 + (h_ext(d)^2 - h_in^2) min(1, d / ramp) up to the ramp (non-decreasing in d)."""
+        d = np.asarray(d, dtype=float)
+        h_ext = self.multiplier(level) * self.sigma(d)
+        if self.inside_noise is None:
+            return h_ext
+        h_in = min(self.inside_multiplier(level) * self.inside_noise, self.multiplier(level) * self.noise)
+        t = np.clip(d / self.ramp, 0.0, 1.0) if self.ramp > 0 else (d > 0).astype(float)
+        return np.sqrt(h_in ** 2 + (h_ext ** 2 - h_in ** 2) * t)
 
     def interval(self, pred, d, level: float, param_lo=None, param_hi=None):
         """``(lower, upper)`` around ``pred`` (losses) at distances ``d``, combined per side, in
@@ -220,11 +249,15 @@ class Calibration:
                 "slope": float(self.slope), "residual_scale": float(self.residual_scale),
                 "coords": list(self.coords), "lo": [_f(v) for v in self.lo], "hi": [_f(v) for v in self.hi],
                 "scores": [float(v) for v in self.scores], "score_weights": [float(v) for v in self.score_weights],
-                "folds": list(self.folds), "warnings": list(self.warnings)}
+                "folds": list(self.folds), "warnings": list(self.warnings),
+                "inside_noise": None if self.inside_noise is None else float(self.inside_noise),
+                "inside_folds": int(self.inside_folds), "ramp": float(self.ramp),
+                "inside_scores": [float(v) for v in self.inside_scores],
+                "inside_score_weights": [float(v) for v in self.inside_score_weights]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Calibration":
-        d = dict(d)
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         d["lo"] = [np.nan if v is None else v for v in d["lo"]]
         d["hi"] = [np.nan if v is None else v for v in d["hi"]]
         return cls(**d)
@@ -260,7 +293,7 @@ def residual_scale(log_residuals, n_free: int = 0) -> float:
 
 
 def fit_error_model(errors, distances, folds, *, noise_floor: float, param_sd=None, coords=(), lo=(), hi=(),
-                    fold_names=None) -> Calibration:
+                    fold_names=None, interpolating=None) -> Calibration:
     """Fit sigma(d) = sqrt(s0^2 + (c d)^2) to backtest log errors and build a :class:`Calibration`.
 
     ``errors``: log(observed) - log(predicted) of held-out points; ``distances``: each point's
@@ -269,15 +302,19 @@ def fit_error_model(errors, distances, folds, *, noise_floor: float, param_sd=No
     gives the conservative fallback (with a warning in ``.warnings``). ``param_sd``: the fold
     fit's own parameter spread at each point (sd of log prediction over a bootstrap of that fold),
     so the error model keeps only what the full fit's bootstrap band does not already carry:
-    e^2 ~ param_sd^2 + s0^2 + (c d)^2.
+    e^2 ~ param_sd^2 + s0^2 + (c d)^2. ``interpolating``: per point, whether its fold left out a
+    level or a run inside the data (not a rolling cut); with at least 3 such folds and at least
+    one rolling fold the floor is split into an interpolation floor s_in and an extrapolation
+    floor s0 >= s_in (module docstring, step 3b).
     """
     e = np.asarray(errors, dtype=float)
     d = np.asarray(distances, dtype=float)
     g = np.asarray(folds)
     p = np.zeros_like(e) if param_sd is None else np.asarray(param_sd, dtype=float)
     p = np.where(np.isfinite(p), p, 0.0)
+    k = np.zeros(len(e), dtype=bool) if interpolating is None else np.asarray(interpolating, dtype=bool)
     ok = np.isfinite(e) & np.isfinite(d)
-    e, d, g, p = e[ok], d[ok], g[ok], p[ok]
+    e, d, g, p, k = e[ok], d[ok], g[ok], p[ok], k[ok]
     ids, codes = np.unique(g, return_inverse=True) if len(g) else (np.array([]), np.array([], dtype=int))
     F = len(ids)
     names = list(fold_names) if fold_names is not None else [str(i) for i in ids]
@@ -292,11 +329,52 @@ def fit_error_model(errors, distances, folds, *, noise_floor: float, param_sd=No
                            slope=FALLBACK_SLOPE, warnings=[msg], **base)
     counts = np.bincount(codes, minlength=F)
     w = 1.0 / counts[codes]  # each fold weighs 1 in total
+    method = "conformal" if F >= MIN_CONFORMAL_FOLDS else "student-t"
+    F_in = len(np.unique(codes[k]))
+    if F_in >= MIN_FOLDS and (~k).any():
+        s_in, s0, c = _mle_scale_split(e, d, w, floor, p, k)
+        var = np.where(k, s_in ** 2, s0 ** 2) + (c * d) ** 2 + p ** 2
+        scores = np.abs(e) / np.sqrt(var)
+        ramp = float(np.min(d[~k][d[~k] > 0])) if (d[~k] > 0).any() else 0.0
+        return Calibration(method=method, n_folds=F, noise=s0, slope=c, scores=scores[~k].tolist(),
+                           score_weights=w[~k].tolist(), inside_noise=s_in, inside_folds=F_in, ramp=ramp,
+                           inside_scores=scores[k].tolist(), inside_score_weights=w[k].tolist(), **base)
     s0, c = _mle_scale(e, d, w, floor, p)
     scores = np.abs(e) / np.sqrt(s0 ** 2 + (c * d) ** 2 + p ** 2)
-    method = "conformal" if F >= MIN_CONFORMAL_FOLDS else "student-t"
     return Calibration(method=method, n_folds=F, noise=s0, slope=c, scores=scores.tolist(),
                        score_weights=w.tolist(), **base)
+
+
+def _mle_scale_split(e, d, w, floor, p, k):
+    """Weighted Gaussian MLE of (s_in, s0, c): floor s_in on interpolating-fold points (``k``),
+    s0 = s_in + (>= 0) on the rolling folds' points, one growth c; s_in >= floor."""
+    from scipy.optimize import minimize
+
+    W = np.sum(w)
+
+    def unpack(t):
+        s_in = floor + np.exp(t[0])
+        return s_in, s_in + np.exp(t[1]), np.exp(t[2])
+
+    def nll(t):
+        s_in, s0, c = unpack(t)
+        var = np.where(k, s_in ** 2, s0 ** 2) + (c * d) ** 2 + p ** 2
+        return float(np.sum(w * (0.5 * np.log(var) + 0.5 * e * e / var)) / W)
+
+    s0, c = _mle_scale(e, d, w, floor, p)  # the one-floor fit: a start
+    rms_in = math.sqrt(float(np.sum(w[k] * e[k] ** 2) / np.sum(w[k])))
+    best = None
+    for t0 in ([math.log(max(rms_in - floor, 1e-6)), math.log(max(s0 - rms_in, 1e-6)), math.log(max(c, 1e-8))],
+               [math.log(max(s0 - floor, 1e-6)), math.log(1e-6), math.log(max(c, 1e-8))],
+               [math.log(max(floor * 0.1, 1e-8)), math.log(max(s0, 1e-6)), math.log(max(c, 1e-8))]):
+        res = minimize(nll, np.array(t0), method="Nelder-Mead",
+                       options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
+        if best is None or res.fun < best.fun:
+            best = res
+    s_in, s0, c = unpack(best.x)
+    if not (d > 0).any():
+        c = 0.0
+    return s_in, s0, c
 
 
 def _mle_scale(e, d, w, floor, p):
@@ -335,6 +413,7 @@ def _mle_scale(e, d, w, floor, p):
 class Fold:
     name: str
     train: np.ndarray  # bool per row
+    interpolating: bool = False  # leaves a level or a run out (not a rolling cut)
 
 
 def rolling_cuts(u: np.ndarray, *, min_train_fraction=MIN_TRAIN_FRACTION, max_cuts=MAX_CUTS_PER_AXIS):
@@ -364,7 +443,7 @@ def make_folds(coord_names, coords, *, groups=None, leave_one_level=()) -> list[
             levels = np.unique(u[np.isfinite(u)])
             if len(levels) >= 3:
                 for v in levels:
-                    folds.append(Fold(f"leave {name}={10 ** v:.4g} out", ~(u == v)))
+                    folds.append(Fold(f"leave {name}={10 ** v:.4g} out", ~(u == v), True))
             continue
         for cut in rolling_cuts(u):
             folds.append(Fold(f"{name} <= {10 ** cut:.4g}", (u <= cut) | ~np.isfinite(u)))
@@ -372,7 +451,7 @@ def make_folds(coord_names, coords, *, groups=None, leave_one_level=()) -> list[
         uniq = pd.unique(pd.Series(groups))
         if len(uniq) >= 3:
             for gname in uniq:
-                folds.append(Fold(f"leave run {gname} out", np.asarray(groups) != gname))
+                folds.append(Fold(f"leave run {gname} out", np.asarray(groups) != gname, True))
     return folds
 
 
@@ -388,8 +467,10 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
     Works for any result type that can refit itself on a subset of its rows.
     """
     folds = make_folds(coord_names, coords, groups=groups, leave_one_level=leave_one_level)
-    errors, dists, ids, names, sds = [], [], [], [], []
+    errors, dists, ids, names, sds, kinds = [], [], [], [], [], []
     y = np.asarray(y, dtype=float)
+    if hasattr(fit_fn, "prepare"):  # a fit_fn that refits all folds at once (one batched solve)
+        fit_fn.prepare([f.train for f in folds if f.train.sum() >= min_train and (~f.train).any()])
     for i, fold in enumerate(folds):
         test = ~fold.train
         if fold.train.sum() < min_train or not test.any():
@@ -417,14 +498,15 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
         dists.append(distance(coords[test], lo, hi))
         ids.append(np.full(len(e), i))
         sds.append(sd)
+        kinds.append(np.full(len(e), fold.interpolating))
         names.append(fold.name)
     lo, hi = box(coords) if coords.size else (np.array([]), np.array([]))
     if errors:
-        e, d, g, p = (np.concatenate(a) for a in (errors, dists, ids, sds))
+        e, d, g, p, k = (np.concatenate(a) for a in (errors, dists, ids, sds, kinds))
     else:
-        e = d = g = p = np.array([])
+        e = d = g = p = k = np.array([])
     return fit_error_model(e, d, g, noise_floor=noise_floor, param_sd=p, coords=coord_names, lo=list(lo), hi=list(hi),
-                           fold_names=names)
+                           fold_names=names, interpolating=k)
 
 
 # ---- FitResult ---------------------------------------------------------------------------------
@@ -453,7 +535,12 @@ def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max
 
 
 def _warm_fit_fn(fit, X, y, w, n_boot, coords):
-    from scalelaw.bootstrap import refit_resamples, resample_counts
+    """The folds' warm-started refits. ``prepare(masks)`` solves every fold, then every fold's
+    ``n_boot`` bootstrap resamples, each in one batched Levenberg-Marquardt call (members are
+    independent: the same results as one call per fold, with ~F times fewer Python-level
+    iterations; this is most of a calibration's time); ``fit_fn(train_table)`` then looks its
+    fold up (or solves it alone if it was not prepared)."""
+    from scalelaw.bootstrap import resample_counts
     from scalelaw.fitting.search import make_pred_fn
     from scalelaw.fitting.solver import batched_lm
 
@@ -462,27 +549,64 @@ def _warm_fit_fn(fit, X, y, w, n_boot, coords):
     theta = spec.to_theta({k: np.array([v]) for k, v in fit.params.items()})
     lo, hi = spec.theta_bounds()
     n = len(y)
+    p = theta.shape[1]
     varied = [j for j in range(coords.shape[1]) if len(np.unique(coords[np.isfinite(coords[:, j]), j])) >= 2]
+    table = fit.table.reset_index(drop=True)
+    solved = {}  # mask bytes -> (fold theta (1, p), bootstrap thetas or None) or None (cannot be fitted)
+
+    def identifiable(mask):
+        for j in varied:  # an input the fold sees at one level cannot identify its exponent
+            u = coords[mask, j]
+            if len(np.unique(u[np.isfinite(u)])) < 2:
+                return False
+        return True
+
+    def solve(masks):
+        masks = [m for m in masks if m.tobytes() not in solved]
+        for m in masks:
+            if not identifiable(m):
+                solved[m.tobytes()] = None
+        masks = [m for m in masks if m.tobytes() not in solved]
+        if not masks:
+            return
+        M = np.stack(masks)
+        res = batched_lm(pred_fn, np.repeat(theta, len(M), axis=0), y, w[None, :] * M, fit.loss, fit.delta, lo, hi)
+        ok = [k for k in range(len(M)) if np.isfinite(res.objective[k])]
+        for k in range(len(M)):
+            if k not in ok:
+                solved[M[k].tobytes()] = None
+        boots = {k: None for k in ok}
+        if n_boot and ok:
+            counts, starts = [], []
+            for k in ok:
+                rng = np.random.default_rng(fit.seed)  # each fold: the draws it would get alone
+                sub, _ = resample_counts(table.loc[M[k]], n_boot, rng)
+                c = np.zeros((n_boot, n), dtype=np.int64)
+                c[:, M[k]] = sub
+                counts.append(c)
+                starts.append(np.repeat(res.theta[k:k + 1], n_boot, axis=0))
+            counts, starts = np.concatenate(counts), np.concatenate(starts)
+            thetas = np.empty_like(starts)
+            failed = np.zeros(len(starts), dtype=bool)
+            chunk = max(1, int(2e7 // max(1, n * (p + 2))))
+            for a in range(0, len(starts), chunk):
+                b = min(len(starts), a + chunk)
+                r = batched_lm(pred_fn, starts[a:b], y, counts[a:b] * w[None, :], fit.loss, fit.delta, lo, hi)
+                thetas[a:b], failed[a:b] = r.theta, ~np.isfinite(r.objective)
+            for i, k in enumerate(ok):
+                t, f = thetas[i * n_boot:(i + 1) * n_boot], failed[i * n_boot:(i + 1) * n_boot]
+                boots[k] = t[~f]
+        for k in ok:
+            solved[M[k].tobytes()] = (res.theta[k:k + 1], boots[k])
 
     def fit_fn(train_table):
         mask = np.zeros(n, dtype=bool)
         mask[np.asarray(train_table.index)] = True
-        for j in varied:  # an input the fold sees at one level cannot identify its exponent
-            u = coords[mask, j]
-            if len(np.unique(u[np.isfinite(u)])) < 2:
-                raise ValueError("fold has a single level of an input")
-        res = batched_lm(pred_fn, theta, y, w * mask, fit.loss, fit.delta, lo, hi)
-        if not np.isfinite(res.objective[0]):
-            raise ValueError("fold fit failed")
-        t_fold = res.theta[:1]
-        thetas = None
-        if n_boot:
-            rng = np.random.default_rng(fit.seed)
-            sub, _ = resample_counts(train_table, n_boot, rng)
-            counts = np.zeros((n_boot, n), dtype=np.int64)
-            counts[:, mask] = sub
-            thetas, failed = refit_resamples(pred_fn, t_fold[0], y, w, counts, fit.loss, fit.delta, lo, hi)
-            thetas = thetas[~failed]
+        solve([mask])
+        out = solved[mask.tobytes()]
+        if out is None:
+            raise ValueError("fold cannot be fitted (a single level of an input, or the fit failed)")
+        t_fold, thetas = out
 
         def predict(test_table):
             idx = np.asarray(test_table.index)
@@ -496,6 +620,7 @@ def _warm_fit_fn(fit, X, y, w, n_boot, coords):
 
         return predict
 
+    fit_fn.prepare = solve
     return fit_fn
 
 

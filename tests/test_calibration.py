@@ -175,3 +175,61 @@ def test_calibration_survives_save_and_load(tmp_path, wrong_form_fit):
 def test_kind_is_validated(wrong_form_fit):
     with pytest.raises(ValueError, match="kind"):
         wrong_form_fit.predict_interval({"x": [1e6]}, kind="bayesian")
+
+
+def _split_errors(rng, s_in=0.004, s0=0.02, c=0.03):
+    """5 leave-one-level-out folds (held-out points inside the box, d = 0) and 8 rolling folds
+    (d from 0.05 to 1 decade) with known floors and growth."""
+    e, d, g, k = [], [], [], []
+    for f in range(5):
+        e.append(rng.normal(0, s_in, 40)), d.append(np.zeros(40)), g.append(np.full(40, f)), k.append(np.ones(40, bool))
+    for f in range(5, 13):
+        dd = np.linspace(0.05, 1.0, 40)
+        e.append(rng.normal(0, np.sqrt(s0 ** 2 + (c * dd) ** 2)))
+        d.append(dd), g.append(np.full(40, f)), k.append(np.zeros(40, bool))
+    return (np.concatenate(a) for a in (e, d, g, k))
+
+
+def test_interpolation_floor_from_the_folds_that_interpolate(rng):
+    e, d, g, k = _split_errors(rng)
+    cal = fit_error_model(e, d, g, noise_floor=0.002, interpolating=k)
+    assert cal.inside_folds == 5 and cal.ramp == pytest.approx(0.05)
+    assert cal.inside_noise == pytest.approx(0.004, rel=0.35)
+    assert cal.noise == pytest.approx(0.02, rel=0.35) and cal.slope == pytest.approx(0.03, rel=0.5)
+    one = fit_error_model(e, d, g, noise_floor=0.002)  # one floor everywhere: set by the rolling folds
+    assert one.inside_noise is None
+    h = cal.half_width(np.linspace(0, 2, 201), 0.9)
+    # inside the box: the interpolation floor, with Student-t on 5 - 1 folds
+    from scipy import stats
+
+    assert h[0] == pytest.approx(stats.t.ppf(0.95, 4) * cal.inside_noise)
+    assert h[0] < one.half_width(0.0, 0.9)
+    assert np.all(np.diff(h) >= -1e-15), "never narrower further out"
+    far = np.linspace(0, 2, 201) >= cal.ramp
+    np.testing.assert_allclose(h[far], cal.multiplier(0.9) * cal.sigma(np.linspace(0, 2, 201)[far]))
+    # nested in level, and it survives to_dict / from_dict
+    assert np.all(cal.half_width(d, 0.8) <= cal.half_width(d, 0.9))
+    back = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    np.testing.assert_allclose(back.half_width(d, 0.9), cal.half_width(d, 0.9))
+
+
+def test_interpolation_floor_needs_three_interpolating_folds_and_old_dicts_load(rng):
+    e, d, g, k = _split_errors(rng)
+    few = np.isin(g, [0, 1]) | ~k  # 2 interpolating folds: too few to estimate their own floor
+    cal = fit_error_model(e[few], d[few], g[few], noise_floor=0.002, interpolating=k[few])
+    assert cal.inside_noise is None and cal.inside_folds == 0
+    # a calibration saved before the interpolation floor existed loads as one floor everywhere
+    old = fit_error_model(e, d, g, noise_floor=0.002).to_dict()
+    for key in ("inside_noise", "inside_folds", "ramp", "inside_scores", "inside_score_weights"):
+        old.pop(key)
+    back = Calibration.from_dict(old)
+    assert back.inside_noise is None
+    np.testing.assert_allclose(back.half_width(d, 0.9), back.multiplier(0.9) * back.sigma(d))
+
+
+def test_leave_one_level_out_folds_are_marked_interpolating():
+    u = np.log10(np.repeat([0.25, 0.375, 0.625, 0.75], 3))
+    D = np.log10(np.tile([1e9, 2e9, 4e9], 4))
+    folds = make_folds(["r", "D"], np.stack([u, D], axis=1), leave_one_level=("r",))
+    assert [f.interpolating for f in folds if f.name.startswith("leave")] == [True] * 4
+    assert not any(f.interpolating for f in folds if not f.name.startswith("leave"))
