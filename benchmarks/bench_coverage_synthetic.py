@@ -104,11 +104,23 @@ def scen_dcpt(rng, sigma=0.004, **truth):
     return "dcpt", {"N": "N", "D": "D", "r": "r"}, df[df.r != 0.5], df[df.r == 0.5]
 
 
+def _half_width_t(cal, d, level):
+    """The rejected rule: h_in = min(q_in s_in, q s0) with q_in Student-t on F_in - 1."""
+    d = np.asarray(d, dtype=float)
+    q = cal.multiplier(level)
+    h_ext = q * cal.sigma(d)
+    q_in = stats.t.ppf(0.5 + level / 2, max(cal.inside_folds - 1, 1))
+    h_in = min(q_in * cal.inside_noise, q * cal.noise)
+    t = np.clip(d / cal.ramp, 0.0, 1.0) if cal.ramp > 0 else (d > 0).astype(float)
+    return np.sqrt(h_in ** 2 + (h_ext ** 2 - h_in ** 2) * t)
+
+
 def floors():
     """The interpolation floor (scalelaw.calibration step 3b) against one floor everywhere, on the
     dcpt interpolation replicates and on one extrapolation scenario (which has no interpolating
     folds: unchanged). Rules: one = one floor (before); split_t = the split floor with q_in Student-t
-    on F_in - 1 (the rule used); split_q = the split floor with the global multiplier. Scenarios:
+    on F_in - 1 (rejected: wider than one floor); split_q = the split floor with the global
+    multiplier (the rule used). Scenarios:
     dcpt (both misfits), dcpt_r (only the bump in r), dcpt_D (only the curvature in log D)."""
     import scalelaw.calibration as C
 
@@ -134,9 +146,9 @@ def floors():
                    "s0": split.noise, "s0_one": one.noise}
             for rule in ("one", "split_t", "split_q"):
                 cal = one if rule == "one" else split
-                if rule == "split_q":
+                if rule == "split_t" and split.inside_noise is not None:
                     cal = C.Calibration.from_dict(split.to_dict())
-                    cal.inside_multiplier = cal.multiplier
+                    cal.half_width = lambda dd, lv, c=cal: _half_width_t(c, dd, lv)
                 for level in (0.8, 0.9, 0.95):
                     lo, hi = cal.interval(pred, d, level, *fit.predict_interval(X, level=level, kind="parameter"))
                     row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
