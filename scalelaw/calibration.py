@@ -596,9 +596,12 @@ def _warm_fit_fn(fit, X, y, w, n_boot, coords):
             if k not in ok:
                 solved[M[k].tobytes()] = None
         boots = {k: None for k in ok}
-        if n_boot and ok:
+        # folds' resamples in batches of at most ~2e7 counts (at least one fold a batch): memory
+        per = max(1, int(2e7 // max(1, n_boot * n)))
+        for a in range(0, len(ok) if n_boot else 0, per):
+            batch = ok[a:a + per]
             counts, starts = [], []
-            for k in ok:
+            for k in batch:
                 rng = np.random.default_rng(fit.seed)  # each fold: the draws it would get alone
                 sub, _ = resample_counts(table.loc[M[k]], n_boot, rng)
                 c = np.zeros((n_boot, n), dtype=np.int64)
@@ -609,11 +612,11 @@ def _warm_fit_fn(fit, X, y, w, n_boot, coords):
             thetas = np.empty_like(starts)
             failed = np.zeros(len(starts), dtype=bool)
             chunk = max(1, int(2e7 // max(1, n * (p + 2))))
-            for a in range(0, len(starts), chunk):
-                b = min(len(starts), a + chunk)
-                r = batched_lm(pred_fn, starts[a:b], y, counts[a:b] * w[None, :], fit.loss, fit.delta, lo, hi)
-                thetas[a:b], failed[a:b] = r.theta, ~np.isfinite(r.objective)
-            for i, k in enumerate(ok):
+            for i0 in range(0, len(starts), chunk):
+                i1 = min(len(starts), i0 + chunk)
+                r = batched_lm(pred_fn, starts[i0:i1], y, counts[i0:i1] * w[None, :], fit.loss, fit.delta, lo, hi)
+                thetas[i0:i1], failed[i0:i1] = r.theta, ~np.isfinite(r.objective)
+            for i, k in enumerate(batch):
                 t, f = thetas[i * n_boot:(i + 1) * n_boot], failed[i * n_boot:(i + 1) * n_boot]
                 boots[k] = t[~f]
         for k in ok:
