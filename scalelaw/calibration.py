@@ -74,7 +74,7 @@ The method
    e^2 ~ p^2 + s_in^2 + (c d)^2 (their points beyond the box still grow with c d), points of
    rolling folds e^2 ~ p^2 + s0^2 + (c d)^2, with s_in >= the residual scale, s0 >= s_in and one
    growth c, fitted jointly by the same weighted likelihood. The half-width is h_in = q s_in at
-   distance 0 (q the multiplier of step 3, from all F folds and the rolling folds' scores) and
+   distance 0 (q the multiplier of step 3, from all F folds and all their normalised scores) and
    h_ext(d) = q sigma(d) beyond the box; in between,
    h(d)^2 = h_in^2 + (h_ext(d)^2 - h_in^2) min(1, d / ramp), with ramp the smallest distance any
    rolling fold predicted at (the nearest one-sided extrapolation measured). h is therefore
@@ -356,8 +356,10 @@ def fit_error_model(errors, distances, folds, *, noise_floor: float, param_sd=No
         var = np.where(k, s_in ** 2, s0 ** 2) + (c * d) ** 2 + p ** 2
         scores = np.abs(e) / np.sqrt(var)
         ramp = float(np.min(d[~k][d[~k] > 0])) if (d[~k] > 0).any() else 0.0
-        return Calibration(method=method, n_folds=F, noise=s0, slope=c, scores=scores[~k].tolist(),
-                           score_weights=w[~k].tolist(), inside_noise=s_in, inside_folds=F_in, ramp=ramp,
+        # the conformal quantile over every fold's normalised score, as with one floor (so
+        # s_in = s0 gives exactly the one-floor interval)
+        return Calibration(method=method, n_folds=F, noise=s0, slope=c, scores=scores.tolist(),
+                           score_weights=w.tolist(), inside_noise=s_in, inside_folds=F_in, ramp=ramp,
                            inside_scores=scores[k].tolist(), inside_score_weights=w[k].tolist(), **base)
     s0, c = _mle_scale(e, d, w, floor, p)
     scores = np.abs(e) / np.sqrt(s0 ** 2 + (c * d) ** 2 + p ** 2)
