@@ -172,6 +172,18 @@ def _summary(fit):
             "warnings": [cli_words(w) for w in fit.warnings]}
 
 
+def _select_split(df, args):
+    """The rows of ``--split`` (all rows without it); a missing column or an empty split is an error."""
+    if args.split is None:
+        return df
+    if "split" not in df.columns:
+        raise ValueError(f"{args.data}: --split given but the data have no 'split' column")
+    df = df[df["split"] == args.split]
+    if df.empty:
+        raise ValueError(f"{args.data}: no rows with split == {args.split!r}")
+    return df
+
+
 def cmd_fit(args):
     import scalelaw as sl
 
@@ -179,13 +191,7 @@ def cmd_fit(args):
         from scalelaw.atomic import check_output_path
 
         check_output_path(args.output, "-o")  # before the fit, not after it
-    df = load_table(args.data)
-    if args.split is not None:
-        if "split" not in df.columns:
-            raise ValueError(f"{args.data}: --split given but the data have no 'split' column")
-        df = df[df["split"] == args.split]
-        if df.empty:
-            raise ValueError(f"{args.data}: no rows with split == {args.split!r}")
+    df = _select_split(load_table(args.data), args)
     if args.final_points:
         df = sl.final_points(df, split=None)
     inputs = dict(_parse_assignment(v, "--var") for v in args.var)
@@ -359,13 +365,7 @@ def cmd_plot(args):
 def cmd_isoflop(args):
     import scalelaw as sl
 
-    df = load_table(args.data)
-    if args.split is not None:
-        if "split" not in df.columns:
-            raise ValueError(f"{args.data}: --split given but the data have no 'split' column")
-        df = df[df["split"] == args.split]
-        if df.empty:
-            raise ValueError(f"{args.data}: no rows with split == {args.split!r}")
+    df = _select_split(load_table(args.data), args)
     inputs = dict(_parse_assignment(v, "--var") for v in args.var)
     if args.envelope:
         x = inputs.get("C", "flops")

@@ -215,6 +215,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(404, str(err), "name") from None
 
     # ---- fits ----------------------------------------------------------------------------
+    async def run_job(job: dict):
+        """Run a job in a fit worker (under the fit time limit); its error becomes the client's error."""
+        answer = await pool.run(job, settings.fit_timeout_s)
+        if "error" in answer:
+            e = answer["error"]
+            raise ApiError(e["status"], e["message"], e["field"], e["error"])
+        return answer["ok"]
+
+    async def run_on_stored_fit(fit_id: str, job: dict):
+        """Run a job on a stored fit's saved JSON (404 when there is no such fit)."""
+        if not store.exists(fit_id):
+            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
+        text = await run_in_threadpool(store.get_text, fit_id)
+        return await run_job({**job, "saved": json.loads(text)})
+
     @app.post("/fits", status_code=201, summary="Fit a law (sl.fit) and store it",
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": rq.FIT_SCHEMA},
@@ -228,11 +243,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             body = await _json_body(request)
         job = rq.parse_fit(body, settings, files=files)
-        answer = await pool.run(job, settings.fit_timeout_s)
-        if "error" in answer:
-            e = answer["error"]
-            raise ApiError(e["status"], e["message"], e["field"], e["error"])
-        ok = answer["ok"]
+        ok = await run_job(job)
         meta = await run_in_threadpool(store.add, ok["saved"], name=job["name"], tags=job["tags"])
         metrics.fits_created += 1
         return JSON(_fit_answer(meta, ok["summary"], notes=ok["notes"]), status_code=201,
@@ -361,15 +372,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         elif holdout is not None and holdout != "loo":
             raise rq.invalid("holdout", "[input, fraction], \"loo\", or one boolean per row of the fit's data",
                              holdout)
-        if not store.exists(fit_id):
-            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
-        text = await run_in_threadpool(store.get_text, fit_id)
-        answer = await pool.run({"kind": "backtest", "saved": json.loads(text), "holdout": holdout},
-                                settings.fit_timeout_s)
-        if "error" in answer:
-            e = answer["error"]
-            raise ApiError(e["status"], e["message"], e["field"], e["error"])
-        return {"id": fit_id, **answer["ok"]}
+        return {"id": fit_id, **await run_on_stored_fit(fit_id, {"kind": "backtest", "holdout": holdout})}
 
     @app.post("/fits/{fit_id}/optimal_schedule",
               summary="Schedule laws: fit.optimal_schedule(n_steps, peak, family=..., ...), in a worker")
@@ -384,15 +387,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if body["n_steps"] > settings.max_points:
             raise ApiError(413, f"n_steps = {body['n_steps']}; this server predicts at most {settings.max_points} "
                            "points per request (SCALELAW_MAX_POINTS)", "n_steps", "too_large")
-        if not store.exists(fit_id):
-            raise ApiError(404, f"no fit with id {fit_id!r}", "id")
-        text = await run_in_threadpool(store.get_text, fit_id)
-        answer = await pool.run({"kind": "optimal_schedule", "saved": json.loads(text), "kwargs": body},
-                                settings.fit_timeout_s)
-        if "error" in answer:
-            e = answer["error"]
-            raise ApiError(e["status"], e["message"], e["field"], e["error"])
-        return JSON(answer["ok"])
+        return JSON(await run_on_stored_fit(fit_id, {"kind": "optimal_schedule", "kwargs": body}))
 
     @app.post("/forecast", summary="sl.forecast: the final loss of a run in progress, in a worker")
     async def forecast(request: Request):
@@ -403,11 +398,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if text is None:
                 raise ApiError(404, f"prior: no fit with id {prior!r}", "prior")
             job["prior_saved"] = json.loads(text)
-        answer = await pool.run(job, settings.fit_timeout_s)
-        if "error" in answer:
-            e = answer["error"]
-            raise ApiError(e["status"], e["message"], e["field"], e["error"])
-        return JSON(answer["ok"])
+        return JSON(await run_job(job))
 
     app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics, fast_predict=predict_answer)
     return app
