@@ -225,7 +225,9 @@ def cmd_predict(args):
     if isinstance(fit, sl.GroupedFit):
         raise ValueError("predict: a grouped fit holds several laws; predict from Python with group=")
     if args.schedule:
-        kwargs = {"schedule": args.schedule, "warmup_steps": args.warmup_steps or 0}
+        kwargs = {"schedule": args.schedule}  # without --warmup-steps: the fit's own warm-up
+        if args.warmup_steps is not None:
+            kwargs["warmup_steps"] = args.warmup_steps
         pred = fit.predict(**kwargs)
         steps = np.arange(1, len(pred) + 1)
         out = {"step": steps.tolist(), "loss": pred.tolist()}

@@ -51,7 +51,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE",
                    help="input value, e.g. --at N=7e10 (repeat; comma-separate several values)")
     p.add_argument("--schedule", default=None, help="lr_annealing: schedule in string form")
-    p.add_argument("--warmup-steps", type=int, default=None)
+    p.add_argument("--warmup-steps", type=int, default=None,
+                   help="schedule laws: warm-up steps of --schedule (default: the fit's own)")
     p.add_argument("--ci", type=float, default=None, help="also print a LEVEL prediction interval (e.g. 0.9; needs a fit saved with bootstrap draws): "
                    "calibrated on backtests inside the fitted data, its kind printed with it")
     p.add_argument("--json", action="store_true")

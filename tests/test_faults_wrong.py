@@ -264,3 +264,19 @@ def test_wrong_negative_step_and_loss_in_logs_are_warned(tmp_path):
     text = " ".join(str(w.message) for w in caught)
     assert "negative step" in text and "negative loss" in text and "a.csv" in text
     assert len(df) == 4  # kept: the user decides
+
+
+def test_wrong_schedule_prediction_defaults_to_the_fits_own_warmup(tmp_path, capsys):
+    """A fit made with warmup_steps=W predicts a new schedule with W unless told otherwise
+    (it used 0, which moved the prediction: the same schedule seen with another convention)."""
+    df, specs = _annealing_data()
+    fit = sl.fit("lr_annealing", df, schedules=specs, warmup_steps=200)
+    wsd = "wsd:n_steps=3000,peak=0.0003,floor=3e-05,warmup=200"
+    default = fit.predict(schedule=wsd)
+    np.testing.assert_allclose(default, fit.predict(schedule=wsd, warmup_steps=200), rtol=1e-12)
+    assert np.max(np.abs(default / fit.predict(schedule=wsd, warmup_steps=0) - 1)) > 1e-3
+    saved = tmp_path / "lrw.json"
+    fit.save(saved)
+    code, out, err = run(capsys, "predict", saved, "--schedule", wsd, "--json")
+    assert code == 0, err
+    np.testing.assert_allclose(json.loads(out)["loss"], default, rtol=1e-9)

@@ -40,6 +40,24 @@ def effective_lr(lr, warmup_steps=0):
     return lr
 
 
+def prediction_warmup(X, options) -> int:
+    """The warm-up to predict a new schedule with: the caller's, else the fit's own.
+
+    A fit made with one ``warmup_steps`` for every run predicts with it too (the same convention on
+    both sides of the extrapolation); a fit with a different warm-up per run has no single default,
+    so it takes 0 unless the caller says otherwise.
+    """
+    warm = X.get("warmup_steps")
+    if warm is None:
+        w = (options or {}).get("warmup_steps", 0)
+        if isinstance(w, dict):
+            values = set(w.values())
+            warm = values.pop() if len(values) == 1 else 0
+        else:
+            warm = w or 0
+    return warm
+
+
 def forward_area(lr_eff):
     """S1 at steps 1..n: cumulative sum of the (warm-up adjusted) LR."""
     return np.cumsum(lr_eff)
@@ -194,7 +212,7 @@ class LRAnnealing(Law):
         self.check_prediction_keys(X)
         if "schedule" not in X:
             raise ValueError("lr_annealing predicts from a schedule: fit.predict(schedule=lr_array_or_string)")
-        lr_eff = effective_lr(_as_schedule(X["schedule"], "schedule"), X.get("warmup_steps", 0) or 0)
+        lr_eff = effective_lr(_as_schedule(X["schedule"], "schedule"), prediction_warmup(X, options))
         steps = X.get("steps")
         steps = np.arange(1, len(lr_eff) + 1) if steps is None else np.atleast_1d(np.asarray(steps, dtype=np.int64))
         if np.any(steps < 1) or np.any(steps > len(lr_eff)):

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Input, Param, cartesian, nnls_seeds
-from .lr_annealing import LRAnnealing, _as_schedule
+from .lr_annealing import LRAnnealing, _as_schedule, prediction_warmup
 
 _TINY = 1e-12
 # An LR of exactly 0 is taken as this (its eta^-gamma would be infinite; the drop it causes then
@@ -298,10 +298,7 @@ class MultiPower(LRAnnealing):
         lr = _as_schedule(X["schedule"], "schedule")
         if lr.ndim != 1 or lr.size == 0 or not np.all(np.isfinite(lr)) or np.any(lr < 0):
             raise ValueError("schedule must be a non-empty 1-D array of finite LRs >= 0")
-        warm = X.get("warmup_steps")
-        if warm is None:  # default: the fit's own convention (0 = the ramp's increases are in LD)
-            w = (options or {}).get("warmup_steps", 0)
-            warm = 0 if isinstance(w, dict) else (w or 0)
+        warm = prediction_warmup(X, options)  # the fit's own convention unless told (0: the ramp is in LD)
         steps = X.get("steps")
         steps = np.arange(1, len(lr) + 1) if steps is None else np.atleast_1d(np.asarray(steps, dtype=np.int64))
         if np.any(steps < 1) or np.any(steps > len(lr)):
