@@ -257,7 +257,7 @@ def test_cancelled_slurm_job_resumes_from_its_checkpoint(slurm, shards, tmp_path
     assert row["status"] == "failed" and "CANCELLED" in row["error"], row
     assert "(log: " in row["error"] and str(out / "submitit") in row["error"]
     header, rows = rows_of(out / f"{row['run']}.jsonl")
-    assert header["status"] == "running"  # killed mid-run: the log was never closed
+    assert header["status"] == "interrupted"  # SIGTERM stopped the run and closed its log
     stopped_at = max(r["step"] for r in rows)
     assert stopped_at < 1500
     # the next call resumes from the last checkpoint

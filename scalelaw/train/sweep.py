@@ -324,8 +324,20 @@ def archive_logs(out, archive) -> Path:
 
 def _run_job(config_dicts: list[dict]) -> list[dict]:
     """One job (a stack of runs) in a worker: what submitit pickles and calls."""
+    import os
+    import signal
+
     from scalelaw.train.loop import train
 
+    if os.environ.get("SLURM_JOB_ID"):
+        # scancel, a time limit or preemption sends SIGTERM, which submitit only logs ("Bypassing
+        # signal SIGTERM"); Slurm's SIGKILL may not reach the process in every setup, and a run
+        # that went on would be reported complete after a cancel. Stop at once instead: the logs
+        # close as "interrupted", the checkpoints stay, and the next call resumes from them.
+        def stop(signum, frame):
+            raise KeyboardInterrupt(f"SIGTERM from Slurm (job {os.environ['SLURM_JOB_ID']})")
+
+        signal.signal(signal.SIGTERM, stop)
     return train([TrainConfig.from_dict(d) for d in config_dicts], resume=True, progress=False)
 
 
