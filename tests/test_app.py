@@ -356,3 +356,29 @@ def test_law_figures_mark_the_library_optimum():
     lr = sl.fit("lr_annealing", sl.read_logs(DATA / "b_lr_schedules_demo"), warmup_steps=100)
     fig = plot_schedules(lr, {"mine": ("wsd:n_steps=4000,peak=0.002,floor=0.0002,warmup=100", 100)})
     assert any(t.name.startswith("mine: final") for t in fig.data)
+
+
+def test_bundled_picker_describes_each_real_set_and_skips_partial_ones(tmp_path):
+    """The picker's labels come from each set's README title; a set whose README says PARTIAL
+    is labelled so and never opened by default (issue 17: the app opens on the decoder size set)."""
+    from slapp import sources
+
+    sets = sources.bundled_sets(REPO / "data")
+    by_name = {s["name"]: s for s in sets}
+    assert "cpu_decoder_sizes" in by_name
+    for s in sets:  # every bundled set has a one-line description that is not its bare name
+        assert s["description"] and "\n" not in s["description"], s["name"]
+        assert sources.picker_label(s).startswith(s["name"] + " — ")
+    chosen = sets[sources.default_set(sets)]
+    assert chosen["name"] in sources.PREFERRED_SETS and not chosen["partial"]
+    # a copy of the ladder marked PARTIAL loses the default to the complete size set
+    for name, status in (("cpu_ladder", "**Status: PARTIAL, 3 of 24 runs**"), ("cpu_decoder_sizes", "")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "README.md").write_text(f"# {name}: a ladder (for `chinchilla`)\n\n{status}\n")
+        (tmp_path / name / "run.csv").write_text("n_params,n_tokens,loss\n1,2,3\n")
+    fake = sources.bundled_sets(tmp_path)
+    assert [s["partial"] for s in fake] == [False, True]
+    assert fake[sources.default_set(fake)]["name"] == "cpu_decoder_sizes"
+    assert "partial" in fake[1]["description"]
+    (tmp_path / "cpu_ladder" / "README.md").write_text("# cpu_ladder: a ladder (for `chinchilla`)\n")
+    assert sources.bundled_sets(tmp_path)[sources.default_set(sources.bundled_sets(tmp_path))]["name"] == "cpu_ladder"

@@ -111,16 +111,50 @@ def bundled_sets(root: Path) -> list[dict]:
         readmes = sorted(sub.glob("README*"))
         files = [p for p in sub.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES]
         if readmes and files:
-            sets.append({"name": sub.name, "path": str(sub), "readme": readmes[0].read_text(errors="replace"),
+            readme = readmes[0].read_text(errors="replace")
+            sets.append({"name": sub.name, "path": str(sub), "readme": readme,
+                         "description": describe(sub.name, readme), "partial": is_partial(readme),
                          "signature": tuple((str(p.relative_to(sub)), p.stat().st_size, p.stat().st_mtime_ns)
                                             for p in sorted(files))})
     return sets
 
 
+# The sets the app opens on, best first: the decoder size ladders (issue 17: "the app opens on
+# the decoder size set"). A set still being trained (its README says PARTIAL) is skipped, so the
+# app never opens on a fit of half a ladder.
+PREFERRED_SETS = ("cpu_ladder", "cpu_decoder_sizes")
+
+
+def is_partial(readme: str) -> bool:
+    """Whether a set's README says its sweep is unfinished (``Status: PARTIAL`` / ``planned``)."""
+    head = readme.lower()[:2000]
+    return "status: partial" in head or "status: planned" in head
+
+
+def describe(name: str, readme: str) -> str:
+    """The picker's one-line description: the README's title without the set's own name."""
+    title = next((line.strip("# ").strip() for line in readme.splitlines() if line.startswith("#")), "")
+    if title.lower().startswith(name.lower()):
+        title = title[len(name):].lstrip(" :-—").strip()
+    if is_partial(readme):
+        title = f"{title} (partial: still being trained)" if title else "partial: still being trained"
+    return title
+
+
+def picker_label(s: dict) -> str:
+    """``name — description`` for the bundled-set picker."""
+    return f"{s['name']} — {s['description']}" if s.get("description") else s["name"]
+
+
 def default_set(sets: list[dict]) -> int:
-    """The first set whose README says it is meant for chinchilla-style fits, else the first."""
+    """The first complete set of :data:`PREFERRED_SETS`; else the first complete set whose README
+    says it is meant for chinchilla-style fits; else the first set."""
+    for name in PREFERRED_SETS:
+        for i, s in enumerate(sets):
+            if s["name"] == name and not s.get("partial"):
+                return i
     for i, s in enumerate(sets):
-        if "chinchilla" in s["readme"].lower():
+        if "chinchilla" in s["readme"].lower() and not s.get("partial"):
             return i
     return 0
 
@@ -201,7 +235,9 @@ def _from_bundled(base: dict) -> Loaded | None:
                 "Upload your logs above to start.")
         return None
     names = [s["name"] for s in sets]
-    name = st.selectbox("Bundled data set", names, index=default_set(sets), key="bundled_set")
+    labels = {s["name"]: picker_label(s) for s in sets}
+    name = st.selectbox("Bundled data set", names, index=default_set(sets), key="bundled_set",
+                        format_func=labels.get, help="data/<set>: each set's README (below) says how it was made")
     chosen = sets[names.index(name)]
     data_id = "bundled:" + name
     kwargs = _clean_kwargs({**base, **overrides(data_id)})
