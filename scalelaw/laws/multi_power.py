@@ -177,17 +177,23 @@ class LDNodes:
         """sum_k w_k G(eta_k^-gamma S_k) per row, for scalars or (K, 1) parameter arrays."""
         C, beta, gamma = (np.asarray(v, dtype=np.float64) for v in (C, beta, gamma))
         K = max(C.size, beta.size, gamma.size)
-        C, beta, gamma = (np.broadcast_to(v.reshape(-1, 1), (K, 1)) for v in (C, beta, gamma))
-        out = np.zeros((K, self.n_rows))
+        C, beta, gamma = (np.broadcast_to(v.reshape(-1), (K,)) for v in (C, beta, gamma))
         if self.n_nodes == 0:
-            return out
+            return np.zeros((K, self.n_rows))
+        # Only (C, beta, gamma) enter LD: a forward-difference Jacobian perturbs L0, A, alpha and B
+        # too, and beta, gamma are usually held, so most of K repeats a few distinct triples.
+        trip, inv = np.unique(np.stack([gamma, beta, C], axis=1), axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        out = np.empty((len(trip), self.n_rows))
         step = max(1, _CHUNK_ELEMENTS // self.n_nodes)
-        for i in range(0, K, step):
-            sl = slice(i, i + step)
-            x = C[sl] * np.exp(-gamma[sl] * self.logeta) * self.S
-            G = -np.expm1(-beta[sl] * np.log1p(x))
-            out[sl] = (self.M @ G.T).T
-        return out
+        for g in np.unique(trip[:, 0]):
+            idx = np.flatnonzero(trip[:, 0] == g)
+            u = np.exp(-g * self.logeta) * self.S  # eta_k^-gamma S_k: one per gamma
+            for i in range(0, len(idx), step):
+                sel = idx[i:i + step]
+                G = -np.expm1(-trip[sel, 1:2] * np.log1p(trip[sel, 2:3] * u))
+                out[sel] = (self.M @ G.T).T
+        return out[inv]
 
 
 def multi_power(lr, *, L0, A, alpha, B, C, beta, gamma, warmup_steps=0, steps=None):
