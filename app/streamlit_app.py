@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import streamlit as st  # noqa: E402
 
-from slapp import backtests, datapanel, export, fitform, fitting, panels, results, sources  # noqa: E402
+from slapp import backtests, datapanel, export, fitform, fitting, forecast_panel, panels, results, sources  # noqa: E402
 from slapp.sources import error_text  # noqa: E402
 
 
@@ -35,6 +35,7 @@ def main() -> None:
         datapanel.repair_section(loaded)
         return
     datapanel.data_section(loaded)
+    forecast_panel.forecast_section(loaded)  # runs that stop short of their schedule
 
     with st.sidebar:
         law = fitform.law_picker(loaded.df, loaded.data_id)
