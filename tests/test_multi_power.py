@@ -118,3 +118,41 @@ def test_bad_input_names_the_problem():
         sl.fit("multi_power", df, schedules={"a": lr})
     with pytest.raises(ValueError, match="finite LRs >= 0"):
         sl.fit("multi_power", df, schedules={"a": -np.ones(200)})
+
+
+def test_ld_with_repeated_parameter_sets_equals_one_evaluation_each():
+    # a Jacobian's members repeat (C, beta, gamma): each distinct triple is evaluated once and
+    # copied; the result must be what evaluating every member on its own gives
+    lr = _short_schedules()["bumpy"]
+    steps = np.arange(20, 601, 20)
+    nodes = LDNodes(*ld_nodes(lr, steps, 0), n_rows=len(steps))
+    C = np.array([2.0, 2.0, 3.0, 2.0, 3.0])[:, None]
+    beta = np.array([0.6, 0.6, 0.6, 0.5, 0.6])[:, None]
+    gamma = np.array([0.64, 0.64, 0.64, 0.64, 0.3])[:, None]
+    got = nodes(C, beta, gamma)
+    for i in range(5):
+        one = nodes(C[i, 0], beta[i, 0], gamma[i, 0])[0]
+        np.testing.assert_allclose(got[i], one, rtol=1e-13, atol=0)
+        naive = loss_drop_naive(lr, steps, 0, B=1.0, C=C[i, 0], beta=beta[i, 0], gamma=gamma[i, 0])
+        np.testing.assert_allclose(got[i], naive, rtol=1e-10, atol=1e-12)
+
+
+def test_prediction_features_are_reused_for_the_same_schedule_and_not_pickled():
+    import pickle
+
+    from scalelaw.laws import get_law
+
+    law = get_law("multi_power")
+    lr = S.cosine(3000, PEAK, FLOOR, warmup=WARM)
+    X = {"schedule": lr, "steps": np.arange(1500, 3001)}
+    a = law.features_for_prediction(X, {}, {})
+    b = law.features_for_prediction({**X, "schedule": lr.copy()}, {}, {})
+    assert b["nodes"] is a["nodes"]  # same schedule, steps and warm-up: the cached nodes
+    c = law.features_for_prediction({**X, "warmup_steps": WARM}, {}, {})
+    assert c["nodes"] is not a["nodes"]
+    P = {k: np.array([[v]]) for k, v in TRUE.items()}
+    fresh = {**b, "nodes": LDNodes(*ld_nodes(lr, X["steps"], 0), n_rows=len(X["steps"]))}
+    np.testing.assert_array_equal(law.evaluate(b, P), law.evaluate(fresh, P))
+    # (merged nodes at 2,900 LR changes: the exact sum agrees to the merge's accuracy)
+    np.testing.assert_allclose(law.evaluate(b, P)[0], multi_power(lr, **TRUE, steps=X["steps"]), rtol=1e-5)
+    assert "_prediction_nodes" not in pickle.loads(pickle.dumps(law)).__dict__

@@ -31,6 +31,8 @@ L0, A, B). By default beta and gamma are held at 0.6 and 0.64: ``FIT_NOTES`` bel
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .base import Input, Param, cartesian, nnls_seeds
@@ -51,6 +53,9 @@ EXACT_BELOW = 32
 MERGE_ABOVE = 2048
 # Cap on K * nodes per vectorised block (bounds temporary memory at a few tens of MB).
 _CHUNK_ELEMENTS = 1_500_000
+# Prediction features (LD nodes) of this many recent (schedule, steps, warm-up) kept per process.
+_PREDICTION_CACHE = 2
+_CACHE_LOCK = threading.Lock()
 
 FIT_NOTES = """\
 Default fit: beta and gamma are held at 0.6 and 0.64 (free them with fixed={"beta": None,
@@ -298,6 +303,11 @@ class MultiPower(LRAnnealing):
         pred = L0 + A * np.exp(-alpha * np.log(X["S1"])) - B * LD
         return np.maximum(pred, _TINY)
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_prediction_nodes", None)  # a cache, not state
+        return state
+
     def features_for_prediction(self, X, options, info):
         if "schedule" not in X:
             raise ValueError("multi_power predicts from a schedule: fit.predict(schedule=lr_array_or_string)")
@@ -309,7 +319,21 @@ class MultiPower(LRAnnealing):
         steps = np.arange(1, len(lr) + 1) if steps is None else np.atleast_1d(np.asarray(steps, dtype=np.int64))
         if np.any(steps < 1) or np.any(steps > len(lr)):
             raise ValueError(f"steps must lie in 1..{len(lr)} (the schedule's length)")
-        nodes = LDNodes(*ld_nodes(lr, steps, int(warm)), n_rows=len(steps))
+        # A forecast or a band asks for the same long schedule several times (prediction, draws,
+        # extrapolation distance); its nodes cost seconds at 10^4 steps, so the last few are kept.
+        import hashlib
+
+        key = (hashlib.sha1(np.ascontiguousarray(lr, dtype=np.float64).tobytes()).hexdigest(),
+               hashlib.sha1(np.ascontiguousarray(steps, dtype=np.int64).tobytes()).hexdigest(), int(warm))
+        with _CACHE_LOCK:
+            cache = self.__dict__.setdefault("_prediction_nodes", {})
+            nodes = cache.pop(key, None)
+        if nodes is None:
+            nodes = LDNodes(*ld_nodes(lr, steps, int(warm)), n_rows=len(steps))
+        with _CACHE_LOCK:
+            cache[key] = nodes
+            while len(cache) > _PREDICTION_CACHE:
+                cache.pop(next(iter(cache)))
         return {"S1": lr_sum(lr)[steps - 1], "row": np.arange(len(steps)), "nodes": nodes}
 
     def final_loss(self, lr_batch, P, warmup_steps=0):
