@@ -131,6 +131,19 @@ def _parabola(x, y, W):
     return xm + us, c0 + c1 * us + c2 * us * us, convex
 
 
+def _window_mask(x, y, window):
+    """1 for the points at the ``window`` sizes nearest (in ln N) the budget's best run, else 0
+    (all 1 when ``window`` is None or covers every size). A parabola is the second-order Taylor
+    expansion of the profile about its minimum: far from it, on an asymmetric valley, its points
+    tilt the vertex towards the flatter side and lift its loss (README, issue 18)."""
+    sizes = np.unique(x)
+    if window is None or len(sizes) <= window:
+        return np.ones(len(x))
+    best = x[np.argmin(y)]
+    near = sizes[np.argsort(np.abs(sizes - best), kind="stable")[:window]]
+    return np.isin(x, near).astype(float)
+
+
 # subsets of the linear terms (c, A, B) tried when the full solution has A < 0 or B < 0
 _SUBSETS = ((0, 1, 2), (0, 1), (0, 2), (0,))
 
@@ -485,7 +498,8 @@ def _summarise(draw_values, q):
 def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float = 0.05,
             profile: str = "parabola", loss_law: str = "power_law", n_boot: int = 200,
             level: float = 0.9, seed: int = 0, min_sizes: int | None = None,
-            drop_edge: bool = False, weight: bool = True, calibrate: bool = True) -> IsoflopResult:
+            drop_edge: bool = False, weight: bool | str = True, calibrate: bool = True,
+            window: int | None = None) -> IsoflopResult:
     """Approach 2 of Hoffmann et al. 2022: IsoFLOP profiles, minima, power laws through them.
 
     Parameters
@@ -512,12 +526,18 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
     drop_edge : bool
         Leave budgets whose minimum is at or beyond the edge of their sizes out of the power-law
         fits (they are always flagged in ``optima`` and ``warnings``).
-    weight : bool
-        With a bootstrap (``n_boot >= 2``), weight each budget in the fit of L_opt(C) by the
-        inverse variance of its minimum loss (``optima["weight"]``); without one, all weigh the
-        same. On Epoch's points (15 binned budgets) this cut the largest error of L_opt(C) at the
-        held-out budgets from 2.28% to 1.16% (README). N_opt(C) = k C^a keeps equal weights, as
-        Hoffmann et al. fitted it.
+    weight : bool or {"random", "inverse_variance"}
+        With a bootstrap (``n_boot >= 2``), weight each budget in the fit of L_opt(C) by how well
+        its minimum loss is pinned (``optima["weight"]``); ``False``: all weigh the same.
+        ``True`` = ``"random"``: 1 / (s_i^2 + tau^2), s_i the bootstrap spread of the budget's
+        minimum and tau the between-budget scatter the spreads do not explain (Paule-Mandel,
+        ``optima["tau"]``); ``"inverse_variance"``: 1 / s_i^2, which lets one sharp budget
+        dominate when the minima scatter for reasons a bootstrap within a budget cannot see (on
+        data/cpu_isoflop a weight ratio of 3,000:1; README). N_opt(C) = k C^a keeps equal
+        weights, as Hoffmann et al. fitted it.
+    window : int, optional
+        Parabola only: fit each budget's parabola to the ``window`` sizes nearest its best run
+        (at least 3); None: every size (Hoffmann's choice).
     calibrate : bool
         Calibrate ``predict``'s loss interval on rolling-origin backtests over the budgets: fit
         L_opt(C) on the first 3, 4, ... budgets, predict the later ones, and fit
@@ -546,6 +566,8 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
         raise ValueError(f"isoflop: level must be in (0, 1), got {level!r}")
     if int(n_boot) != n_boot or n_boot < 0 or n_boot == 1:
         raise ValueError(f"isoflop: n_boot must be 0 or an integer >= 2, got {n_boot!r}")
+    if window is not None and (int(window) != window or window < 3):
+        raise ValueError(f"isoflop: window must be None or an integer >= 3 (sizes per parabola), got {window!r}")
     if not tol > 0:
         raise ValueError(f"isoflop: tol (decades) must be > 0, got {tol!r}")
     frame = as_frame(df)
@@ -590,7 +612,7 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
         Ws.append(w)
 
     if profile == "parabola":
-        mins = [_parabola(x, yy, W) for (x, yy), W in zip(xs_groups, Ws)]
+        mins = [_parabola(x, yy, W * _window_mask(x, yy, window)) for (x, yy), W in zip(xs_groups, Ws)]
         shape = {}
     else:
         alpha, beta, coefs = _law_fit(xs_groups, [W[:1] for W in Ws], polish=True)
@@ -648,15 +670,25 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
                         "fitted a pure power law k_L C^a_L instead")
         loss_law = "power"
     wL = None
-    if weight and n_draw:
-        # inverse-variance weights for L_opt(C) from each budget's bootstrap: a budget whose
-        # minimum loss is poorly pinned (few sizes, a flat valley, noise) should not pull the
-        # extrapolation as much as one whose minimum is sharp (weighted least squares); the
-        # spread is the bootstrap's half-width in log space, floored so no budget dominates.
-        # N_opt(C) keeps equal weights, as Hoffmann et al. fitted it, so a stays comparable.
+    scheme = _weight_scheme(weight)
+    if scheme and n_draw:
+        # weights for L_opt(C) from each budget's bootstrap: a budget whose minimum loss is
+        # poorly pinned (few sizes, a flat valley, noise) should not pull the extrapolation as
+        # much as one whose minimum is sharp. The bootstrap sees only the scatter of the points
+        # within a budget, not what all of a budget's runs share (its seed and schedule, the
+        # profile's bias on an asymmetric valley, a regime the L_opt law does not describe), so
+        # "random" (the default) adds that between-budget variance tau^2, estimated from the
+        # minima's own scatter about the law (Paule-Mandel), to each budget's variance: weights
+        # 1 / (s_i^2 + tau^2) flatten towards equal when the scatter exceeds what the spreads
+        # explain. "inverse_variance": 1 / s_i^2. The spread s_i is the bootstrap's half-width in
+        # log space over z. N_opt(C) keeps equal weights, as Hoffmann et al. fitted it.
         with np.errstate(all="ignore"):
-            sL = np.log(optima["loss_opt_hi"] / optima["loss_opt_lo"]).to_numpy(float)[use] / 2
-        wL = _inverse_variance(sL, 1e-4)
+            sL = np.log(optima["loss_opt_hi"] / optima["loss_opt_lo"]).to_numpy(float)[use] / 2 / _z(level)
+        if scheme == "random":
+            wL, tau = _random_effects_weights(Cb[use], l_star[0, use], sL, loss_law)
+            optima["tau"] = tau
+        else:
+            wL = _inverse_variance(sL, 1e-4)
         optima.loc[use, "weight"] = wL
     result = _fit_power_laws(Cb[use], Nopt_all[:, use], l_star[:, use], loss_law, warnings, None, wL)
     params, draws = result
@@ -669,8 +701,8 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
                          points=pts, optima=optima, params=params, draws=draws, warnings=warnings,
                          level=level, options={"tol": tol, "budgets": None if budgets is None else
                                                [float(b) for b in np.ravel(budgets)], "n_boot": n_draw,
-                                               "seed": seed, "min_sizes": min_sizes, "drop_edge": drop_edge,
-                                               "weight": bool(weight and n_draw),
+                                               "seed": seed, "min_sizes": min_sizes, "drop_edge": drop_edge, "window": window,
+                                               "weight": (scheme if n_draw else None),
                                                "N0": N0, **shape}, calibration=calibration)
 
 
@@ -701,6 +733,95 @@ def _calibrate_loss(C, L, loss_law, weights, params):
     n_free = 3 if loss_law == "power_law" else 2
     floor = residual_scale(np.log(L / loss_at(params, C, loss_law)), n_free)
     return fit_error_model(errors, dists, folds, noise_floor=floor)
+
+
+WEIGHTS = ("random", "inverse_variance")
+
+
+def _weight_scheme(weight):
+    """``weight=`` -> "random", "inverse_variance" or None (equal weights)."""
+    if weight is True:
+        return "random"
+    if weight is False or weight is None:
+        return None
+    if weight in WEIGHTS:
+        return weight
+    raise ValueError(f"isoflop: weight must be True, False or one of {WEIGHTS}, got {weight!r}")
+
+
+def _z(level):
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2))
+
+
+def _clean_spread(spread):
+    s = np.asarray(spread, dtype=float)
+    s = np.where(np.isfinite(s) & (s > 0), s, np.nan)
+    if np.all(np.isnan(s)):
+        return None
+    return np.where(np.isnan(s), np.nanmedian(s), s)  # a missing spread gets the median's
+
+
+def _loglog_line(lc, ly, w):
+    """Weighted line ln L = c + s ln C: fitted values."""
+    W = w / w.sum()
+    mc, my = np.sum(W * lc), np.sum(W * ly)
+    slope = np.sum(W * (lc - mc) * (ly - my)) / np.sum(W * (lc - mc) ** 2)
+    return my + slope * (lc - mc)
+
+
+def _random_effects_weights(C, L, spread, loss_law):
+    """Random-effects weights 1 / (s_i^2 + tau^2) for the minima's log losses (mean 1) and tau.
+
+    tau^2 is the Paule-Mandel estimate (as in random-effects meta-analysis, DerSimonian & Kacker
+    2007): the between-budget variance at which the weighted residuals of the fit have their
+    expected chi-square, sum w_i r_i^2 = m - p; 0 when the spreads alone explain the scatter.
+    The fit is the L_opt law itself when it leaves a degree of freedom (m >= 4 budgets for the
+    3-parameter ``power_law``), else a line in log-log (m = 3); with fewer, equal weights.
+    """
+    s = _clean_spread(spread)
+    m = len(C)
+    if s is None or m < 3:
+        return np.ones(m), float("nan")
+    lc, ly = np.log(C), np.log(L)
+    n_par = 3 if loss_law == "power_law" else 2
+    use_law = m - n_par >= 1
+    dof = m - (n_par if use_law else 2)
+    start = None
+    if use_law:
+        try:
+            start = _loss_law_fit(C, L, loss_law)[0]
+        except (ValueError, RuntimeError, TypeError):
+            use_law, dof = False, m - 2
+
+    def q(tau2):
+        w = 1.0 / (s ** 2 + tau2)
+        fitted = None
+        if use_law:
+            try:
+                with np.errstate(all="ignore"):
+                    p, _ = _loss_law_fit(C, L, loss_law, start=start, weights=w / w.mean())
+                fitted = np.log(loss_at(p, C, loss_law))
+            except (ValueError, FloatingPointError):
+                fitted = None
+        if fitted is None or not np.all(np.isfinite(fitted)):
+            fitted = _loglog_line(lc, ly, w)
+        return float(np.sum(w * (ly - fitted) ** 2)) - dof
+
+    if q(0.0) <= 0:
+        tau2 = 0.0
+    else:
+        lo, hi = -30.0, float(np.log(max(np.var(ly), 1e-12) * 10 + np.max(s) ** 2))
+        if q(np.exp(hi)) > 0:
+            tau2 = float(np.exp(hi))
+        else:
+            for _ in range(40):  # bisection in ln tau^2: q falls as tau^2 grows
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if q(np.exp(mid)) > 0 else (lo, mid)
+            tau2 = float(np.exp(0.5 * (lo + hi)))
+    w = 1.0 / (s ** 2 + tau2)
+    return w / w.mean(), float(np.sqrt(tau2))
 
 
 def _inverse_variance(spread, floor):
