@@ -5,7 +5,8 @@ interaction term, Chinchilla fitted to Kaplan's form (both: 200 points, N from 7
 0.6% noise; fit N below its 2/3 quantile, predict the rest), and one power law fitted to two
 power-law terms (fit x < 2e8, predict beyond). For each rule of the multiplier q_p (A: the
 conformal quantile of the normalised backtest scores; B: A with the (F+1)/F correction counted
-in folds; C: Student-t on F - 1 folds; D: max(A, C), the rule scalelaw.calibration uses) print the
+in folds; C: Student-t on F - 1 folds; D: max(A, C), the multiplier q scalelaw.calibration uses
+beyond the ramp; E: the calibration as it is, with the floor's own q_0 at distance 0) print the
 mean coverage and median relative width of the held-out points at 0.8, 0.9 and 0.95.
 This is where the rule was chosen (not on the real data of bench_coverage.py).
 
@@ -68,20 +69,21 @@ def main():
             pred = fit.predict(X, warn=False); d = fit.extrapolation_distance(X)
             plo, phi = fit.predict_interval(X, level=0.9, kind="parameter")
             row = {"scen": name, "seed": seed, "F": c.n_folds, "s0": c.noise, "c": c.slope}
-            for rule in "ABCD":
+            for rule in "ABCDE":
                 for level in (0.8, 0.9, 0.95):
-                    orig = c.multiplier
-                    m = mult(c, level, rule)
-                    c.multiplier = lambda lv, m=m: m
+                    orig, version = c.multiplier, c.version
+                    if rule != "E":  # A-D: one multiplier q times sigma(d) (the format-1 interval)
+                        m = mult(c, level, rule)
+                        c.multiplier, c.version = (lambda lv, m=m: m), 1
                     lo, hi = c.interval(pred, d, level, *fit.predict_interval(X, level=level, kind="parameter"))
-                    c.multiplier = orig
+                    c.multiplier, c.version = orig, version
                     row[f"{rule}{level}"] = np.mean((y >= lo) & (y <= hi))
                     row[f"{rule}{level}w"] = np.median((hi - lo) / y)
             row["par0.9"] = np.mean((y >= plo) & (y <= phi))
             res.append(row)
-            print(name, seed, c.n_folds, round(c.noise, 4), round(c.slope, 4), *[round(row[f"{r}0.9"], 2) for r in "ABCD"], flush=True)
+            print(name, seed, c.n_folds, round(c.noise, 4), round(c.slope, 4), *[round(row[f"{r}0.9"], 2) for r in "ABCDE"], flush=True)
     df = pd.DataFrame(res)
-    print(df.groupby("scen")[[c for c in df.columns if c[0] in "ABCDp" and not c.endswith("w")]].mean().round(3).T)
+    print(df.groupby("scen")[[c for c in df.columns if c[0] in "ABCDEp" and not c.endswith("w")]].mean().round(3).T)
     print(df.groupby("scen")[[c for c in df.columns if c.endswith("w")]].median().round(4).T)
     return df
 
@@ -119,8 +121,9 @@ def floors():
     """The interpolation floor (scalelaw.calibration step 3b) against one floor everywhere, on the
     dcpt interpolation replicates and on one extrapolation scenario (which has no interpolating
     folds: unchanged). Rules: one = one floor (before); split_t = the split floor with q_in Student-t
-    on F_in - 1 (rejected: wider than one floor); split_q = the split floor with the global
-    multiplier (the rule used). Scenarios:
+    on F_in - 1 (rejected: wider than one floor); split_q = the split floor with the floor's own
+    multiplier q_0 at distance 0 (step 3c: the rule used); split_q_v1 = the same calibration in
+    format 1 (the global multiplier q at distance 0 too: the rule before step 3c). Scenarios:
     dcpt (both misfits), dcpt_r (only the bump in r), dcpt_D (only the curvature in log D)."""
     import scalelaw.calibration as C
 
@@ -144,8 +147,10 @@ def floors():
             d = fit.extrapolation_distance(X)
             row = {"scen": name, "seed": seed, "F_in": split.inside_folds, "s_in": split.inside_noise,
                    "s0": split.noise, "s0_one": one.noise}
-            for rule in ("one", "split_t", "split_q"):
+            for rule in ("one", "split_t", "split_q", "split_q_v1"):
                 cal = one if rule == "one" else split
+                if rule == "split_q_v1":  # the same calibration, format 1: q (not q_0) at distance 0
+                    cal = C.Calibration.from_dict({**split.to_dict(), "version": 1})
                 if rule == "split_t" and split.inside_noise is not None:
                     cal = C.Calibration.from_dict(split.to_dict())
                     cal.half_width = lambda dd, lv, c=cal: _half_width_t(c, dd, lv)

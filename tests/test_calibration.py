@@ -199,8 +199,9 @@ def test_interpolation_floor_from_the_folds_that_interpolate(rng):
     one = fit_error_model(e, d, g, noise_floor=0.002)  # one floor everywhere: set by the rolling folds
     assert one.inside_noise is None
     h = cal.half_width(np.linspace(0, 2, 201), 0.9)
-    # inside the box: the interpolation floor, with the same multiplier
-    assert h[0] == pytest.approx(cal.multiplier(0.9) * cal.inside_noise)
+    # inside the box: the interpolation floor, with the floor's multiplier q_0 <= q
+    assert cal.floor_multiplier(0.9) <= cal.multiplier(0.9)
+    assert h[0] == pytest.approx(cal.floor_multiplier(0.9) * cal.inside_noise)
     assert h[0] < one.half_width(0.0, 0.9)
     assert np.all(np.diff(h) >= -1e-15), "never narrower further out"
     far = np.linspace(0, 2, 201) >= cal.ramp
@@ -218,10 +219,10 @@ def test_interpolation_floor_needs_three_interpolating_folds_and_old_dicts_load(
     assert cal.inside_noise is None and cal.inside_folds == 0
     # a calibration saved before the interpolation floor existed loads as one floor everywhere
     old = fit_error_model(e, d, g, noise_floor=0.002).to_dict()
-    for key in ("inside_noise", "inside_folds", "ramp", "inside_scores", "inside_score_weights"):
+    for key in ("inside_noise", "inside_folds", "ramp", "inside_scores", "inside_score_weights", "version"):
         old.pop(key)
     back = Calibration.from_dict(old)
-    assert back.inside_noise is None
+    assert back.inside_noise is None and back.version == 1
     np.testing.assert_allclose(back.half_width(d, 0.9), back.multiplier(0.9) * back.sigma(d))
 
 
@@ -231,3 +232,59 @@ def test_leave_one_level_out_folds_are_marked_interpolating():
     folds = make_folds(["r", "D"], np.stack([u, D], axis=1), leave_one_level=("r",))
     assert [f.interpolating for f in folds if f.name.startswith("leave")] == [True] * 4
     assert not any(f.interpolating for f in folds if not f.name.startswith("leave"))
+
+
+def _heavy_tailed_errors(rng, F=14, n=40, s0=0.01, c=0.02):
+    """Folds whose errors share one scale per fold (a fold's refit misses by one amount): the
+    standardised errors pooled over folds are a scale mixture, heavier-tailed than Gaussian, with
+    most points well inside one Gaussian-ML sigma (the real sets' in-sample backtests look so)."""
+    e, d, g = [], [], []
+    for f in range(F):
+        dd = np.linspace(0.0, 1.0, n)
+        scale = rng.choice([0.4, 0.6, 2.2])  # most folds err little, a few a lot
+        e.append(scale * rng.normal(0, np.sqrt(s0 ** 2 + (c * dd) ** 2))), d.append(dd), g.append(np.full(n, f))
+    return (np.concatenate(a) for a in (e, d, g))
+
+
+def test_floor_multiplier_is_the_finite_sample_corrected_score_quantile(rng):
+    from scalelaw.calibration import _weighted_quantile
+
+    e, d, g = _heavy_tailed_errors(rng)
+    cal = fit_error_model(e, d, g, noise_floor=0.001)
+    F = cal.n_folds
+    s, w = np.asarray(cal.scores), np.asarray(cal.score_weights)
+    for level in (0.5, 0.8, 0.9, 0.95):
+        want = min(cal.multiplier(level), _weighted_quantile(s, w, level + (1 - level) / (F + 1)))
+        assert cal.floor_multiplier(level) == pytest.approx(want)
+    # heavier tails than Gaussian: the centre (80%) is narrower than the Gaussian-ML sigma times q
+    assert cal.floor_multiplier(0.8) < 0.9 * cal.multiplier(0.8)
+    # and the floor's interval covers close to its level on fresh folds from the same process
+    e2, d2, g2 = _heavy_tailed_errors(np.random.default_rng(99), F=300)
+    inside = d2 == 0
+    for level in (0.8, 0.9):
+        cover = np.mean(np.abs(e2[inside]) <= cal.half_width(d2[inside], level))
+        assert abs(cover - level) < 0.12, (level, cover)
+
+
+def test_floor_width_ramps_to_the_extrapolation_width_and_stays_nested(rng):
+    e, d, g = _heavy_tailed_errors(rng)
+    cal = fit_error_model(e, d, g, noise_floor=0.001)
+    assert cal.version == 2 and cal.ramp == pytest.approx(np.min(d[d > 0]))
+    dd = np.linspace(0, 3, 301)
+    prev = None
+    for level in (0.5, 0.8, 0.9, 0.95, 0.99):
+        h = cal.half_width(dd, level)
+        assert h[0] == pytest.approx(cal.floor_multiplier(level) * cal.noise)
+        assert np.all(np.diff(h) >= -1e-15), "never narrower further out"
+        far = dd >= cal.ramp
+        np.testing.assert_allclose(h[far], cal.multiplier(level) * cal.sigma(dd[far]))
+        if prev is not None:
+            assert np.all(h >= prev - 1e-15), "nested in level"
+        prev = h
+    # format 1 (saved before step 3c) gives q sigma(d) everywhere, as it did
+    old = cal.to_dict()
+    old.pop("version")
+    back = Calibration.from_dict(json.loads(json.dumps(old)))
+    np.testing.assert_allclose(back.half_width(dd, 0.9), cal.multiplier(0.9) * cal.sigma(dd))
+    new = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    np.testing.assert_allclose(new.half_width(dd, 0.9), cal.half_width(dd, 0.9))
