@@ -1,0 +1,115 @@
+"""In-sample evidence for the calibrated interval's rules: leave one backtest fold out.
+
+For every real set of bench_coverage.py, only its TRAINING rows are used (the held-out points
+that bench_coverage.py scores are never read here): the fit's own backtest folds are computed
+as scalelaw.calibration does, then each fold in turn is left out, the error model is refitted
+on the other folds (scalelaw.calibration.fit_error_model, unchanged) and the left-out fold's
+points are scored: |e| <= sqrt((z_p * param_sd)^2 + h(d)^2) with h the calibration's half-width
+at their distance and param_sd that fold's own bootstrap spread (the analogue of the full
+fit's parameter band). Coverage is averaged over left-out folds, each weighing 1.
+
+Rules compared: "q" = format 1 (one multiplier q = max(t_{F-1}, conformal) everywhere, the rule
+before step 3c of scalelaw/calibration.py); "q0" = format 2 (the floor's own empirical
+multiplier q_0 at distance 0, ramping to q: the rule used); "emp" = the empirical multiplier
+(the fold-weighted score quantile at level + (1 - level) / (F + 1)) at every distance. This is
+where the centre's over-coverage of "q" was measured (step 3c), not on held-out points. Most
+left-out points here are extrapolations (rolling folds, distance > 0), where "q0" is "q" by
+design ("emp" under-covers the synthetic extrapolations of bench_coverage_synthetic.py).
+
+Usage: python benchmarks/bench_coverage_insample.py [--only epoch,mpl_25M,...]   (a few minutes)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_coverage as B  # noqa: E402
+
+import scalelaw.calibration as C  # noqa: E402
+
+LEVELS = (0.8, 0.9, 0.95)
+RULES = ("q", "q0", "emp")
+
+
+def backtests(case):
+    """The training fit's backtest arrays (e, d, fold, param_sd, interpolating, noise floor)."""
+    seen = {}
+    orig = C.fit_error_model
+
+    def record(e, d, g, **kw):
+        seen.update(e=np.asarray(e, float), d=np.asarray(d, float), g=np.asarray(g),
+                    p=np.asarray(kw.get("param_sd"), float), k=np.asarray(kw.get("interpolating"), bool),
+                    floor=kw["noise_floor"])
+        return orig(e, d, g, **kw)
+
+    C.fit_error_model = record
+    try:
+        fit = case.fit().bootstrap(30, seed=0)  # calibrates: fit_error_model sees the backtests
+    finally:
+        C.fit_error_model = orig
+    return seen
+
+
+def leave_one_fold_out(bt):
+    e, d, g, p, k = bt["e"], bt["d"], bt["g"], np.nan_to_num(bt["p"]), bt["k"]
+    ok = np.isfinite(e) & np.isfinite(d)
+    e, d, g, p, k = e[ok], d[ok], g[ok], p[ok], k[ok]
+    cover = {(rule, lv): [] for rule in RULES for lv in LEVELS}
+    for f in np.unique(g):
+        tr = g != f
+        if len(np.unique(g[tr])) < C.MIN_FOLDS:
+            continue
+        cal = C.fit_error_model(e[tr], d[tr], g[tr], noise_floor=bt["floor"], param_sd=p[tr], interpolating=k[tr])
+        for rule in RULES:
+            c = C.Calibration.from_dict({**cal.to_dict(), "version": 1 if rule != "q0" else 2})
+            if rule == "emp":  # the floor's empirical multiplier at every distance (format 1's formula)
+                sc, sw, F = np.asarray(c.scores), np.asarray(c.score_weights), c.n_folds
+                c.multiplier = lambda lv, sc=sc, sw=sw, F=F: C._weighted_quantile(sc, sw, min(1.0, lv + (1 - lv) / (F + 1)))
+            for lv in LEVELS:
+                h = c.half_width(d[~tr], lv)
+                half = np.sqrt((stats.norm.ppf(0.5 + lv / 2) * p[~tr]) ** 2 + h ** 2)
+                cover[(rule, lv)].append(float(np.mean(np.abs(e[~tr]) <= half)))
+    return {key: float(np.mean(v)) for key, v in cover.items() if v}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="", help="comma-separated set names (prefixes) to run")
+    args = ap.parse_args(argv)
+    only = [s for s in args.only.split(",") if s]
+    rows = []
+    print("| set | folds | " + " | ".join(f"{lv:g}: q / q0 / emp" for lv in LEVELS) + " |")
+    print("|---|---|" + "---|" * len(LEVELS))
+    for make in B.CASES:
+        try:
+            cases = list(make())
+        except FileNotFoundError as err:
+            print(f"skipped {make.__name__}: {err}", file=sys.stderr)
+            continue
+        for case in cases:
+            if only and not any(case.name.startswith(o) for o in only):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bt = backtests(case)
+                cov = leave_one_fold_out(bt) if bt else {}
+            if not cov:
+                print(f"| {case.name} | too few folds | " + " | ".join("" for _ in LEVELS) + " |")
+                continue
+            rows.append(cov)
+            cells = [" / ".join(f"{100 * cov[(r, lv)]:.0f}%" for r in RULES) for lv in LEVELS]
+            print(f"| {case.name} | {len(np.unique(bt['g']))} | " + " | ".join(cells) + " |", flush=True)
+    if rows:
+        cells = [" / ".join(f"{100 * np.mean([row[(r, lv)] for row in rows]):.0f}%" for r in RULES) for lv in LEVELS]
+        print(f"| mean over {len(rows)} sets | | " + " | ".join(cells) + " |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
