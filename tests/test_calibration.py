@@ -162,8 +162,24 @@ def test_calibration_survives_save_and_load(tmp_path, wrong_form_fit):
     assert isinstance(back.calibration, Calibration)
     X = {"x": [1e6, 1e9, 1e10]}
     np.testing.assert_allclose(back.predict_interval(X, level=0.9), wrong_form_fit.predict_interval(X, level=0.9))
-    # a saved fit from before calibration existed is calibrated on load, from its saved rows
     from scalelaw.integrity import seal
+
+    # a fit saved with a format-1 calibration (before the floor's own multiplier) loads as format
+    # 1 and gives the interval it gave: q sigma(d), q at distance 0 too
+    v1 = json.loads(json.dumps(raw))
+    v1["calibration"].pop("version")
+    path.write_text(json.dumps(seal(v1)))
+    old1 = sl.load_fit(path)
+    assert old1.calibration.version == 1 and wrong_form_fit.calibration.version == 2
+    cal = old1.calibration
+    d = old1.extrapolation_distance(X)
+    np.testing.assert_allclose(cal.half_width(d, 0.9), cal.multiplier(0.9) * cal.sigma(d))
+    lo1, hi1 = old1.predict_interval(X, level=0.9)
+    lo2, hi2 = wrong_form_fit.predict_interval(X, level=0.9)
+    assert d[0] == 0 and np.all(d[1:] > cal.ramp)
+    assert hi1[0] - lo1[0] >= hi2[0] - lo2[0]  # inside: format 2's q_0 <= q
+    np.testing.assert_allclose((lo1[1:], hi1[1:]), (lo2[1:], hi2[1:]))  # beyond the ramp: the same
+    # a saved fit from before calibration existed is calibrated on load, from its saved rows
 
     del raw["calibration"]
     path.write_text(json.dumps(seal(raw)))
