@@ -98,6 +98,11 @@ def main(data, out, validation=None, isoflop_dir=None, n_boot=100):
             cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs,
                                         curve_columns={"x": "flops"})
             results["cpu_isoflop"] = show_comparison(f"{iso_dir.name}: approaches", cmp)
+            # half the budgets held out: with 3 fitted budgets the rolling backtest cannot run and
+            # the recommendation is the documented fallback (scalelaw.approaches.FALLBACK)
+            cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs,
+                                        curve_columns={"x": "flops"}, holdout=0.5)
+            results["cpu_isoflop_half"] = show_comparison(f"{iso_dir.name}: approaches, half the budgets held out", cmp)
         except ValueError as err:
             print(f"  too few complete budgets to backtest ({err}); the profiles:")
             try:

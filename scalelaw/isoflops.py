@@ -526,15 +526,16 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
     drop_edge : bool
         Leave budgets whose minimum is at or beyond the edge of their sizes out of the power-law
         fits (they are always flagged in ``optima`` and ``warnings``).
-    weight : bool or {"random", "inverse_variance"}
+    weight : bool or {"inverse_variance", "random"}
         With a bootstrap (``n_boot >= 2``), weight each budget in the fit of L_opt(C) by how well
         its minimum loss is pinned (``optima["weight"]``); ``False``: all weigh the same.
-        ``True`` = ``"random"``: 1 / (s_i^2 + tau^2), s_i the bootstrap spread of the budget's
-        minimum and tau the between-budget scatter the spreads do not explain (Paule-Mandel,
-        ``optima["tau"]``); ``"inverse_variance"``: 1 / s_i^2, which lets one sharp budget
-        dominate when the minima scatter for reasons a bootstrap within a budget cannot see (on
-        data/cpu_isoflop a weight ratio of 3,000:1; README). N_opt(C) = k C^a keeps equal
-        weights, as Hoffmann et al. fitted it.
+        ``True`` = ``"inverse_variance"``: 1 / s_i^2, s_i the bootstrap spread of the budget's
+        minimum (in Epoch's rolling backtests inside the fitted budgets it beat equal weights at
+        every origin: a wide spread flags a parabola that misfits its profile, so a biased
+        minimum); ``"random"``: 1 / (s_i^2 + tau^2), tau the between-budget scatter the spreads do
+        not explain (Paule-Mandel, ``optima["tau"]``), better when every run of a budget shares an
+        offset a bootstrap within it cannot see (synthetic study in the README). N_opt(C) = k C^a
+        keeps equal weights, as Hoffmann et al. fitted it.
     window : int, optional
         Parabola only: fit each budget's parabola to the ``window`` sizes nearest its best run
         (at least 3); None: every size (Hoffmann's choice).
@@ -673,15 +674,14 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
     scheme = _weight_scheme(weight)
     if scheme and n_draw:
         # weights for L_opt(C) from each budget's bootstrap: a budget whose minimum loss is
-        # poorly pinned (few sizes, a flat valley, noise) should not pull the extrapolation as
-        # much as one whose minimum is sharp. The bootstrap sees only the scatter of the points
-        # within a budget, not what all of a budget's runs share (its seed and schedule, the
-        # profile's bias on an asymmetric valley, a regime the L_opt law does not describe), so
-        # "random" (the default) adds that between-budget variance tau^2, estimated from the
-        # minima's own scatter about the law (Paule-Mandel), to each budget's variance: weights
-        # 1 / (s_i^2 + tau^2) flatten towards equal when the scatter exceeds what the spreads
-        # explain. "inverse_variance": 1 / s_i^2. The spread s_i is the bootstrap's half-width in
-        # log space over z. N_opt(C) keeps equal weights, as Hoffmann et al. fitted it.
+        # poorly pinned (few sizes, a flat valley, noise, a parabola that misfits a lopsided
+        # profile) should not pull the extrapolation as much as one whose minimum is sharp.
+        # "inverse_variance" (the default): 1 / s_i^2. "random": 1 / (s_i^2 + tau^2), tau^2 the
+        # between-budget variance the spreads do not explain (what all of a budget's runs share:
+        # seed, schedule), estimated from the minima's scatter about the law (Paule-Mandel); it
+        # flattens the weights towards equal when that scatter exceeds the spreads. Which is
+        # better depends on why the minima scatter (README: the evidence). The spread s_i is the
+        # bootstrap's half-width in log space over z. N_opt(C) keeps equal weights, as Hoffmann's.
         with np.errstate(all="ignore"):
             sL = np.log(optima["loss_opt_hi"] / optima["loss_opt_lo"]).to_numpy(float)[use] / 2 / _z(level)
         if scheme == "random":
@@ -741,7 +741,7 @@ WEIGHTS = ("random", "inverse_variance")
 def _weight_scheme(weight):
     """``weight=`` -> "random", "inverse_variance" or None (equal weights)."""
     if weight is True:
-        return "random"
+        return "inverse_variance"
     if weight is False or weight is None:
         return None
     if weight in WEIGHTS:
@@ -851,7 +851,8 @@ def _fit_power_laws(C, Nopt, Lopt, loss_law, warnings, wN=None, wL=None):
     if Nopt.shape[0] > 1:
         rows = []
         for i in range(1, Nopt.shape[0]):
-            row = {"a": a[i], "b": 1 - a[i], "k": np.exp(lk[i])}
+            with np.errstate(over="ignore"):  # a draw's wild slope gives k = inf, not a warning
+                row = {"a": a[i], "b": 1 - a[i], "k": np.exp(lk[i])}
             try:
                 with np.errstate(all="ignore"):
                     f = _loss_law_fit(C[i], Lopt[i], loss_law, start=lp, weights=wL)

@@ -298,6 +298,27 @@ def test_compare_approaches_on_a_known_law():
     assert "recommended" in cmp.report()
 
 
+def test_fallback_when_too_few_budgets_for_a_rolling_backtest():
+    """3 fitted budgets: no rolling backtest can choose, so the recommendation is the documented
+    fallback (the near-optimum parametric fit) with calibration's conservative interval, and a
+    warning says so."""
+    from scalelaw.approaches import FALLBACK
+
+    df = ladder(per_budget=lambda C: n_opt(C) * np.geomspace(1 / 4, 4, 7), noise=0.002, seed=3)
+    df = df[df["flops"] <= 1e20]  # 5 budgets: 3 fitted, 2 held out
+    cmp = sl.compare_approaches(df, inputs={"N": "n_params", "C": "flops"}, C=1e21, n_boot=20)
+    assert cmp.rolling == {} and cmp.recommended == FALLBACK[0] == "3 near-optimum"
+    assert any("recommending the fallback, 3 near-optimum" in w for w in cmp.warnings)
+    assert any("conservative fallback width" in w for w in cmp.warnings)
+    bt = cmp.backtest.set_index("approach")
+    rec, own = bt.loc["recommended: 3 near-optimum"], bt.loc["3 near-optimum"]
+    np.testing.assert_allclose(rec["pred"], own["pred"])
+    # the uncalibrated fallback interval is wider than the bootstrap band and covers the truth
+    assert ((rec["hi"] - rec["lo"]).to_numpy() > (own["hi"] - own["lo"]).to_numpy()).all()
+    assert rec["covered"].all() and (rec["rel_err"].abs() < 0.01).all()
+    assert "the fallback: too few fitted budgets" in cmp.report()
+
+
 @pytest.mark.slow
 def test_recommended_path_on_epoch_points(validation_dir):
     """Hoffmann's ladder as extracted by Epoch: fitted on the smaller budgets, every approach's
