@@ -437,3 +437,25 @@ def test_random_effects_weights_when_the_minima_scatter_beyond_their_bootstrap()
     assert sl.isoflop(fit, inputs={"N": "n_params", "C": "flops"}, n_boot=0).options["weight"] is None
     with pytest.raises(ValueError, match="weight must be"):
         sl.isoflop(fit, inputs={"N": "n_params", "C": "flops"}, weight="bayes")
+
+
+def test_window_fits_each_parabola_to_the_sizes_nearest_the_best_run():
+    """window=3: each budget's parabola passes exactly through its best run and the two sizes
+    nearest it (in ln N); the far sizes no longer move the vertex."""
+    df = ladder(per_budget=lambda C: n_opt(C) * np.geomspace(1 / 8, 2, 7))  # lopsided windows
+    iso = sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, n_boot=0, window=3)
+    assert iso.options["window"] == 3
+    for C, row in zip(BUDGETS, iso.optima.itertuples()):
+        b = df[df["flops"] == C].sort_values("n_params")
+        x, y = np.log(b["n_params"].to_numpy()), b["loss"].to_numpy()
+        j = int(np.argmin(y))
+        near = np.argsort(np.abs(x - x[j]), kind="stable")[:3]
+        c2, c1, c0 = np.polyfit(x[near], y[near], 2)
+        assert row.N_opt == pytest.approx(np.exp(-c1 / (2 * c2)), rel=1e-6)
+        assert row.loss_opt == pytest.approx(c0 - c1 ** 2 / (4 * c2), rel=1e-9)
+    # on these noiseless lopsided profiles the local parabola is closer to the true optimum
+    full = sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, n_boot=0)
+    err = lambda r: np.abs(np.log(r.optima["N_opt"] / n_opt(r.optima["C"]))).max()  # noqa: E731
+    assert err(iso) < err(full)
+    with pytest.raises(ValueError, match="window must be"):
+        sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, window=2)
