@@ -196,6 +196,20 @@ def cpu_cases():
 CASES = (epoch_cases, mpl_cases, dml_cases, gordon_cases, opt_cases, datablations_cases, cpu_cases)
 
 
+def iter_cases(only=()):
+    """Every case of :data:`CASES` whose data are here (a missing set is reported on stderr),
+    restricted to the names starting with one of ``only`` when it is given."""
+    for make in CASES:
+        try:
+            cases = list(make())
+        except FileNotFoundError as err:
+            print(f"skipped {make.__name__}: {err}", file=sys.stderr)
+            continue
+        for case in cases:
+            if not only or any(case.name.startswith(o) for o in only):
+                yield case
+
+
 def measure(case, n_boot, seed=0):
     fit = case.fit().bootstrap(n_boot, seed=seed)
     row = {"set": case.name, "held out": len(case.test), "backtests": fit.calibration.n_folds,
@@ -237,22 +251,14 @@ def main(argv=None):
     args = ap.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
     rows = []
-    for make in CASES:
-        try:
-            cases = list(make())
-        except FileNotFoundError as err:
-            print(f"skipped {make.__name__}: {err}", file=sys.stderr)
-            continue
-        for case in cases:
-            if only and not any(case.name.startswith(o) for o in only):
-                continue
-            t = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                row = measure(case, args.bootstrap)
-            rows.append(row)
-            print(f"{case.name}: {case.what} ({time.perf_counter() - t:.1f}s; {row['backtests']} backtests, "
-                  f"{row['method']})", file=sys.stderr)
+    for case in iter_cases(only):
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            row = measure(case, args.bootstrap)
+        rows.append(row)
+        print(f"{case.name}: {case.what} ({time.perf_counter() - t:.1f}s; {row['backtests']} backtests, "
+              f"{row['method']})", file=sys.stderr)
     print(f"Coverage of held-out points; median full width (upper - lower) / observed loss of the calibrated "
           f"interval; bootstrap {args.bootstrap}.\n")
     print(markdown(rows))

@@ -86,25 +86,17 @@ def main(argv=None):
     rows = []
     print("| set | folds | " + " | ".join(f"{lv:g}: q / q0 / emp" for lv in LEVELS) + " |")
     print("|---|---|" + "---|" * len(LEVELS))
-    for make in B.CASES:
-        try:
-            cases = list(make())
-        except FileNotFoundError as err:
-            print(f"skipped {make.__name__}: {err}", file=sys.stderr)
+    for case in B.iter_cases(only):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bt = backtests(case)
+            cov = leave_one_fold_out(bt) if bt else {}
+        if not cov:
+            print(f"| {case.name} | too few folds | " + " | ".join("" for _ in LEVELS) + " |")
             continue
-        for case in cases:
-            if only and not any(case.name.startswith(o) for o in only):
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                bt = backtests(case)
-                cov = leave_one_fold_out(bt) if bt else {}
-            if not cov:
-                print(f"| {case.name} | too few folds | " + " | ".join("" for _ in LEVELS) + " |")
-                continue
-            rows.append(cov)
-            cells = [" / ".join(f"{100 * cov[(r, lv)]:.0f}%" for r in RULES) for lv in LEVELS]
-            print(f"| {case.name} | {len(np.unique(bt['g']))} | " + " | ".join(cells) + " |", flush=True)
+        rows.append(cov)
+        cells = [" / ".join(f"{100 * cov[(r, lv)]:.0f}%" for r in RULES) for lv in LEVELS]
+        print(f"| {case.name} | {len(np.unique(bt['g']))} | " + " | ".join(cells) + " |", flush=True)
     if rows:
         cells = [" / ".join(f"{100 * np.mean([row[(r, lv)] for row in rows]):.0f}%" for r in RULES) for lv in LEVELS]
         print(f"| mean over {len(rows)} sets | | " + " | ".join(cells) + " |")
