@@ -33,6 +33,12 @@ calibrated interval (the default) covered 89%, 89%, 100% of cuts with a prior at
 set (val, steps >= 600; the 25% cut falls in the early plateau): alone 27%/100% (50% cut: one
 fit diverges) and 3.0/4.7% (75%); with a prior 1.5/2.3% and 1.7/2.4%, covered 50% and 33%.
 A WSD run cut before its decay is forecast without the decay (warned): +2.0% to +5.0% too high at 25M.
+With ``law="multi_power"`` (same runs and cuts, ``--boot 30``; the table in
+``examples/forecast_runs.py``): alone 3.0/10.9%, 1.5/3.0%, 0.67/2.6% (25M) and 2.4/5.6%,
+1.8/4.1%, 0.80/3.3% (100M); with a prior 0.28/0.54%, 0.22/0.49%, 0.19/0.45% (25M) and
+0.26/0.57%, 0.25/0.53%, 0.21/0.48% (100M), but its calibrated interval covered only 33-78% of
+those cuts (lr_annealing's 89-100%): with a prior only L0 is refitted, and the backtests inside
+the partial run do not see the prior's own error for the new schedule.
 
 The interval (default ``interval="calibrated"``) is the library's calibrated prediction interval
 (:mod:`scalelaw.calibration`: the bootstrap band widened by rolling-origin backtests inside the
