@@ -52,6 +52,9 @@ def test_wsd_cut_before_its_decay_warns_and_a_prior_recovers_it():
     prior = sl.fit("lr_annealing", df, schedules=others, warmup_steps=WARM)
     fc = sl.forecast(part, schedule=wsd, prior=prior, warmup_steps=WARM, n_boot=0)
     assert fc["decay_identified"] and list(fc["fit"].spec.free) == ["L0"]
+    # alone, the forecast says its interval cannot see the decay's error; borrowing, it does not
+    assert any("forecast from this run alone" in w for w in alone["warnings"])
+    assert not any("forecast from this run alone" in w for w in fc["warnings"])
     assert fc["final_loss"] == pytest.approx(true, rel=0.003)
     joint = sl.forecast(part, schedule=wsd, using=df, schedules=others, warmup_steps=WARM, n_boot=0)
     assert joint["final_loss"] == pytest.approx(true, rel=0.003)
