@@ -382,3 +382,17 @@ def test_bundled_picker_describes_each_real_set_and_skips_partial_ones(tmp_path)
     assert "partial" in fake[1]["description"]
     (tmp_path / "cpu_ladder" / "README.md").write_text("# cpu_ladder: a ladder (for `chinchilla`)\n")
     assert sources.bundled_sets(tmp_path)[sources.default_set(sources.bundled_sets(tmp_path))]["name"] == "cpu_ladder"
+
+
+def test_guess_law_counts_budgets_per_run_not_steps():
+    """A schedule sweep at one budget over two sizes is for a schedule law: its n_tokens vary
+    along each curve, but every run has the same budget (data/cpu_schedules)."""
+    from slapp.defaults import guess_law
+
+    rows = [{"run": f"{size}_{sched}", "step": s, "n_tokens": 2048 * s, "n_params": size, "schedule": sched,
+             "loss": 3.0} for size in (1e5, 2e5) for sched in ("constant", "cosine") for s in (100, 200, 300)]
+    df = pd.DataFrame(rows)
+    assert guess_law(df) == "lr_annealing"
+    ladder = df[df["run"].str.endswith("cosine")].copy()
+    ladder.loc[ladder["n_params"] == 2e5, "n_tokens"] *= 2  # two budgets: an N x D grid
+    assert guess_law(ladder) == "chinchilla"

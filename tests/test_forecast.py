@@ -98,3 +98,14 @@ def test_cli_forecast(tmp_path, capsys):
     assert out["final_loss"] == pytest.approx(curve(lr)["loss"].iloc[-1], rel=0.01)
     assert cli_main(["forecast", str(tmp_path / "run.csv")]) == 2
     assert "--schedule" in capsys.readouterr().err
+
+
+def test_schedule_law_fitted_across_model_sizes_warns():
+    """lr_annealing's parameters belong to one model: a fit over runs of two n_params says so."""
+    lrs = {"constant": S.constant(T, PEAK, warmup=WARM), "cosine": S.cosine(T, PEAK, FLOOR, warmup=WARM)}
+    df = pd.concat([curve(lr, noise=2e-4, seed=i).assign(run=n, n_params=1e6) for i, (n, lr) in enumerate(lrs.items())])
+    one = sl.fit("lr_annealing", df, schedules=lrs, warmup_steps=WARM)
+    assert not any("model sizes" in w for w in one.warnings)
+    two = df.assign(n_params=np.where(df["run"] == "cosine", 2e6, 1e6))
+    fit = sl.fit("lr_annealing", two, schedules=lrs, warmup_steps=WARM)
+    assert any("runs of 2 model sizes" in w and "1,000,000, 2,000,000" in w for w in fit.warnings)

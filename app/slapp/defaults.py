@@ -31,13 +31,23 @@ def _levels(df: pd.DataFrame, col: str) -> int:
     return int(df[col].nunique()) if col in df.columns else 0
 
 
+def _budget_levels(df: pd.DataFrame, col: str) -> int:
+    """Distinct per-run budgets of a counter such as ``n_tokens`` (each run's last value): a
+    curve's own steps are not levels (a schedule sweep at one budget has one)."""
+    if col not in df.columns:
+        return 0
+    if "run" in df.columns:
+        return int(df.groupby("run")[col].max().nunique())
+    return _levels(df, col)
+
+
 def guess_law(df: pd.DataFrame) -> str:
     """The law a data set most likely is for, from which run facts vary across runs."""
     if _levels(df, "n_enc_params") >= 2 and _levels(df, "n_dec_params") >= 2:
         return "encdec"
     if _levels(df, "mix_ratio") >= 2:
         return "dcpt"
-    if _levels(df, "n_params") >= 2 and _levels(df, "n_tokens") >= 2:
+    if _levels(df, "n_params") >= 2 and _budget_levels(df, "n_tokens") >= 2:
         return "chinchilla"
     if "schedule" in df.columns or "lr" in df.columns:
         return "lr_annealing"

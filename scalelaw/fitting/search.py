@@ -143,6 +143,13 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
         X = {k: (v[mask] if isinstance(v, np.ndarray) and v.shape == mask.shape else v) for k, v in X.items()}
     notes += check_levels(law, cols, mapping, spec.fixed)
     notes += input_outliers(law, cols, mapping, used.index)
+    if getattr(law, "schedule_law", False) and "n_params" in used.columns:
+        # a schedule law's parameters (L0, A, ...) belong to one model and data setup
+        sizes = pd.unique(used["n_params"].dropna())
+        if len(sizes) > 1:
+            notes.append(f"runs of {len(sizes)} model sizes (n_params {', '.join(f'{v:,.0f}' for v in sorted(sizes))}) "
+                         f"share one parameter set: {law.name} describes one model; fit each size on its own "
+                         "(one sl.fit per n_params, or by='n_params')")
     n_free = len(spec.free)
     n = int(np.count_nonzero(w))
     if n < n_free:
