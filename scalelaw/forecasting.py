@@ -146,8 +146,8 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
         # measured, not assumed: see the module docstring (examples/forecast_runs.py)
         notes.append("forecast from this run alone: how much the LR decay still to come will lower the loss is "
                      "extrapolated from the logged part only, and the interval cannot see that error (on Luo et "
-                     "al.'s published curves, 90% intervals of forecasts made alone covered 22-78% of cuts; "
-                     "with finished runs borrowed, 89-100%). Pass prior= (a fit of finished runs) or using= "
+                     "al.'s published curves, 90% intervals of forecasts made alone covered 11-78% of cuts; "
+                     "lr_annealing's with finished runs borrowed, 89-100%). Pass prior= (a fit of finished runs) or using= "
                      "(their curves) for a forecast you can size compute on.")
     if not identified and not ahead:
         identified = True  # nothing to identify: the LR never falls
