@@ -6,6 +6,13 @@ validation curves, and predicts the whole curve of every other schedule (WSD, st
 from its schedule alone. Run from the repo root:
 
     python examples/lr_annealing_schedules.py [--data data/cpu_lr_schedules] [--out examples_out]
+
+A set with several model sizes (data/cpu_schedules) is fitted one size at a time, chosen by the
+run-name prefix, and ``--law multi_power`` fits Luo et al.'s law instead (its own warm-up
+convention: the ramp is in the loss-drop sum):
+
+    python examples/lr_annealing_schedules.py --data data/cpu_schedules --runs sch_d2-32 --min-step 101
+    python examples/lr_annealing_schedules.py --data data/cpu_schedules --runs sch_d4-64 --min-step 101 --law multi_power
 """
 
 from __future__ import annotations
@@ -24,25 +31,30 @@ def schedule_name(run: str) -> str:
     return run.split("_")[-2]  # runs are named <sweep>_D<tokens>_<schedule>_seed<k>
 
 
-def backtest(curves, warmup, min_step):
+def backtest(curves, warmup, min_step, law="lr_annealing"):
     rows = curves[curves["step"] >= min_step]
     held = ~rows["schedule_name"].isin(TRAIN).to_numpy()
-    return sl.backtest("lr_annealing", rows, inputs={"step": "step"}, target="loss", holdout=held,
-                       warmup_steps=warmup)
+    # multi_power keeps its own convention (warm-up increases inside LD, warmup_steps=0)
+    extra = {"warmup_steps": warmup} if law == "lr_annealing" else {}
+    return sl.backtest(law, rows, inputs={"step": "step"}, target="loss", holdout=held, **extra)
 
 
-def main(data, out, split="val", min_step=600):
+def main(data, out, split="val", min_step=600, runs=None, law="lr_annealing"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         df = sl.read_logs(data)
     curves = df[(df["split"] == split) & (df["step"] > 0)].copy()
+    if runs:
+        curves = curves[curves["run"].astype(str).str.startswith(runs)]
+        if curves.empty:
+            raise SystemExit(f"no run of {data} starts with {runs!r}")
     curves["schedule_name"] = curves["run"].map(schedule_name)
     warmup = int(sl.schedules.parse_spec(curves["schedule"].iloc[0])[1].get("warmup", 0))
     print(f"{curves['run'].nunique()} runs; fitting on {', '.join(TRAIN)}; warm-up {warmup} steps")
-    every = backtest(curves, warmup, 1)
-    print_backtest("lr_annealing, all steps", every)
-    bt = backtest(curves, warmup, min_step)
-    print_backtest(f"lr_annealing, steps >= {min_step}", bt)
+    every = backtest(curves, warmup, 1, law)
+    print_backtest(f"{law}, all steps", every)
+    bt = backtest(curves, warmup, min_step, law)
+    print_backtest(f"{law}, steps >= {min_step}", bt)
     per_schedule = bt.table.groupby("schedule_name")["rel_err"].apply(lambda e: float(np.abs(e).mean()))
     for name, err in per_schedule.items():
         print(f"  {name:<10} mean |rel err| {err:.4f}")
@@ -51,11 +63,13 @@ def main(data, out, split="val", min_step=600):
 
     from scalelaw.plot import plot_fit
 
-    plot_fit(fit, data=curves).write_html(out_path(out, "lr_annealing.html"))
+    plot_fit(fit, data=curves).write_html(out_path(out, f"{law}.html"))
     print(f"plots in {out}/")
     return {"summary": bt.summary, "all_steps": every.summary, "per_schedule": per_schedule.to_dict()}
 
 
 if __name__ == "__main__":
-    args = parse_args(__doc__, "cpu_lr_schedules", extra=[("--min-step", int, 600, "fit and score steps >= this")])
-    main(args.data, args.out, min_step=args.min_step)
+    args = parse_args(__doc__, "cpu_lr_schedules", extra=[("--min-step", int, 600, "fit and score steps >= this"),
+                                                         ("--runs", str, None, "only runs whose name starts so"),
+                                                         ("--law", str, "lr_annealing", "lr_annealing or multi_power")])
+    main(args.data, args.out, min_step=args.min_step, runs=args.runs, law=args.law)
