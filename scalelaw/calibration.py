@@ -355,6 +355,15 @@ def _weighted_quantile(x, w, q):
 
 
 # ---- fitting the error model ------------------------------------------------------------------
+def fit_residual_scale(fit, y) -> float:
+    """:func:`residual_scale` of a fit's own log residuals (for a linear-loss fit, computed from
+    its predictions), with its number of free parameters; ``y`` the fitted targets."""
+    res = fit.residuals()
+    log_res = res["residual"].to_numpy() if not fit.loss.endswith("_linear") else \
+        np.log(y) - np.log(np.maximum(res["pred"].to_numpy(), 1e-300))
+    return residual_scale(log_res, fit.n_free)
+
+
 def residual_scale(log_residuals, n_free: int = 0) -> float:
     """RMS log residual with a degrees-of-freedom correction (the fit's observation-noise scale)."""
     r = np.asarray(log_residuals, dtype=float)
@@ -603,9 +612,7 @@ def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max
     names, coords = coordinates(law, X)
     table = fit.table.reset_index(drop=True)
     groups = table["run"].astype(str).to_numpy() if ("S1" in X and "run" in table.columns) else None
-    log_res = fit.residuals()["residual"].to_numpy() if not fit.loss.endswith("_linear") else \
-        np.log(y) - np.log(np.maximum(fit.residuals()["pred"].to_numpy(), 1e-300))
-    noise = residual_scale(log_res, fit.n_free)
+    noise = fit_residual_scale(fit, y)
     fit_fn = _fresh_fit_fn(fit, max_grid, n_polish, n_boot) if fresh else _warm_fit_fn(fit, X, y, w, n_boot, coords)
     return calibrate(law, table, fit_fn, coords=coords, coord_names=names, y=y, noise_floor=noise,
                      groups=groups, leave_one_level=("r",), min_train=fit.n_free + 1)

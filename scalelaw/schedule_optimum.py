@@ -243,7 +243,7 @@ def run_level_error(fit, n_boot=None):
     ``multiplier(level)`` is q), ``errors`` (per held-out run: log observed - log predicted at its
     last fitted step), ``n_groups`` and ``notes``.
     """
-    from scalelaw.calibration import FOLD_BOOTSTRAP, _warm_fit_fn, coordinates, fit_error_model, residual_scale
+    from scalelaw.calibration import FOLD_BOOTSTRAP, _warm_fit_fn, coordinates, fit_error_model, fit_residual_scale
 
     n_boot = FOLD_BOOTSTRAP if n_boot is None else int(n_boot)
     X, y, w = fit._features()
@@ -282,10 +282,7 @@ def run_level_error(fit, n_boot=None):
             if len(names) < len(uniq):
                 notes.append(f"{len(uniq) - len(names)} of {len(uniq)} leave-one-schedule-out refits could not "
                              "be fitted and were skipped")
-    res = fit.residuals()
-    log_res = res["residual"].to_numpy() if not fit.loss.endswith("_linear") else \
-        np.log(y) - np.log(np.maximum(res["pred"].to_numpy(), 1e-300))
-    noise = residual_scale(log_res, fit.n_free)
+    noise = fit_residual_scale(fit, y)
     e = np.concatenate(errors) if errors else np.array([])
     cal = fit_error_model(e, np.zeros(len(e)), np.concatenate(folds) if folds else np.array([]),
                           noise_floor=noise, param_sd=np.concatenate(sds) if sds else None, fold_names=names)
