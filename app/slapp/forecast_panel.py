@@ -18,8 +18,13 @@ MAX_SHOWN = 4     # forecasts drawn at once (each is a fit and a calibrated boot
 
 
 def _split(df: pd.DataFrame):
-    splits = list(pd.unique(df["split"])) if "split" in df.columns else []
-    return "val" if "val" in splits else (splits[0] if splits else None)
+    """The split a run in progress is forecast from: the one the fit panel would pick (``val``,
+    else ``validation``/``eval``/another ``val*`` split, else the first), so a log that names its
+    held-out split ``validation`` is not forecast from its training loss."""
+    from .defaults import default_split
+
+    splits = [str(s) for s in pd.unique(df["split"].dropna())] if "split" in df.columns else []
+    return default_split(splits, "lr_annealing") if splits else None
 
 
 def _curve(df: pd.DataFrame, run: str, split) -> pd.DataFrame:
