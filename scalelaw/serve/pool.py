@@ -139,6 +139,10 @@ class FitPool:
         self.queued += 1
         try:
             worker = await self._idle.get()
+            while not worker.process.is_alive():
+                # it died while idle (killed, out of memory): replace it rather than fail this job
+                self._replace(worker)
+                worker = await self._idle.get()
         finally:
             self.queued -= 1
         self.running += 1
@@ -159,12 +163,17 @@ class FitPool:
             self._idle.put_nowait(worker)
             return answer, False
         timed_out = worker.process.is_alive() and time.perf_counter() - t0 >= timeout * 0.999
+        if self.metrics is not None:
+            self.metrics.fit_timeouts += int(timed_out)
+        self._replace(worker)
+        return None, timed_out
+
+    def _replace(self, worker) -> None:
+        """Kill (if still alive) and forget ``worker``, and start a fresh one in its place."""
         threading.Thread(target=self._discard, args=(worker,), daemon=True).start()
         if self.metrics is not None:
             self.metrics.fit_worker_restarts += 1
-            self.metrics.fit_timeouts += int(timed_out)
         self._spawn()
-        return None, timed_out
 
     @staticmethod
     def _answer(job: dict, timeout: float, answer, timed_out: bool) -> dict:
