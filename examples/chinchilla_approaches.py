@@ -6,13 +6,15 @@ the smaller budgets, predicts the held-out largest third, and prints the errors 
 behind the README's recommendation). Run from the repo root:
 
     python examples/chinchilla_approaches.py [--data data/cpu_decoder_sizes] [--validation ../shared/validation]
-        [--isoflop data/cpu_isoflop] [--out examples_out] [--boot 100]
+        [--isoflop data/cpu_isoflop] [--ladder data/cpu_ladder] [--out examples_out] [--boot 100]
 
 Ladders: Epoch's extraction of Hoffmann et al.'s points (IsoFLOP-shaped; Hoffmann's nine
 budgets 6e18-3e21 and the budgets found by binning), OPT's training curves (Zhang et al. 2022,
 a size ladder with no budgets: Approach 1 against the parametric law), both from
 ``--validation`` when present; our bundled CPU size grid (``--data``); our CPU IsoFLOP set
-(``--isoflop``) when it has 4+ complete budgets.
+(``--isoflop``) when it has 4+ complete budgets; our BPE size ladder (``--ladder``: 6 sizes x 4
+fixed token budgets, no two runs at one compute, so no IsoFLOP budgets): the parametric laws
+fitted on the smaller sizes against its compute frontier, and Approach 1 on its final points.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pandas as pd
 
 import scalelaw as sl
 from _common import ROOT, out_path, parse_args
-from scalelaw.approaches import backtest_envelope
+from scalelaw.approaches import backtest_envelope, backtest_frontier
 
 HOFFMANN_BUDGETS = [6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21]
 OPT_SIZES = {"125m": 125e6, "1.3b": 1.3e9, "6.7b": 6.7e9, "13b": 13e9, "30b": 30e9, "175b": 175e9}
@@ -55,7 +57,7 @@ def show_envelope(label, bt):
     return out
 
 
-def main(data, out, validation=None, isoflop_dir=None, n_boot=100):
+def main(data, out, validation=None, isoflop_dir=None, n_boot=100, ladder_dir=None):
     results = {}
     validation = Path(validation) if validation else ROOT.parent / "shared" / "validation"
     epoch = validation / "chinchilla_svg_extracted.csv"
@@ -111,12 +113,42 @@ def main(data, out, validation=None, isoflop_dir=None, n_boot=100):
                 results["cpu_isoflop"] = {"optima": iso.optima}
             except ValueError as err2:
                 print(f"  {err2}")
+    ladder = Path(ladder_dir) if ladder_dir else ROOT / "data" / "cpu_ladder"
+    if ladder.is_dir():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lp = sl.final_points(sl.read_logs(ladder), split="val")
+        results["cpu_ladder"] = show_frontier(f"{ladder.name}: final points", lp, n_boot)
     return results
+
+
+def show_frontier(label, pts, n_boot):
+    """A size ladder with fixed token budgets: IsoFLOP budgets (if any), the laws fitted on the
+    smaller sizes against the held-out sizes' compute-frontier points, and Approach 1."""
+    print(f"\n== {label}: {len(pts)} runs")
+    out = {}
+    try:
+        sl.isoflop(pts, inputs={"N": "n_params", "D": "n_tokens"}, n_boot=0)
+        print("  IsoFLOP budgets found (compare_approaches applies)")
+    except ValueError as err:
+        print(f"  no IsoFLOP budgets: {err}")
+    bt = backtest_frontier(pts)
+    print(f"  laws fitted on sizes {[f'{v:.3g}' for v in bt.attrs['fitted_sizes']]}, predicting the compute "
+          f"frontier points of sizes {[f'{v:.3g}' for v in bt.attrs['held_sizes']]}:")
+    print(bt.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    for law in ("chinchilla", "kaplan_nd"):
+        e = bt[law + "_err"].abs()
+        out["frontier " + law] = {"mean": float(e.mean()), "max": float(e.max())}
+    env = backtest_envelope(pts, split=None, n_boot=n_boot)
+    out["by compute"] = show_envelope(f"{label}: held out by compute", env)
+    return out
 
 
 if __name__ == "__main__":
     args = parse_args(__doc__, "cpu_decoder_sizes",
                       extra=[("--validation", str, None, "folder of the published data (default ../shared/validation)"),
                              ("--isoflop", str, None, "our IsoFLOP set (default data/cpu_isoflop)"),
-                             ("--boot", int, 100, "bootstrap resamples per fit")])
-    main(args.data, args.out, validation=args.validation, isoflop_dir=args.isoflop, n_boot=args.boot)
+                             ("--ladder", str, None, "our BPE size ladder (default data/cpu_ladder)"),
+                      ("--boot", int, 100, "bootstrap resamples per fit")])
+    main(args.data, args.out, validation=args.validation, isoflop_dir=args.isoflop, n_boot=args.boot,
+         ladder_dir=args.ladder)

@@ -38,7 +38,7 @@ import pandas as pd
 from scalelaw.fitting.data import as_frame
 from scalelaw.isoflops import _columns, isoflop
 
-__all__ = ["compare_approaches", "backtest_envelope", "ApproachComparison", "APPROACHES"]
+__all__ = ["compare_approaches", "backtest_envelope", "backtest_frontier", "ApproachComparison", "APPROACHES"]
 
 APPROACHES = ("1 envelope", "2 isoflop", "3 chinchilla", "3 near-optimum")
 # The recommendation when the fitted budgets are too few (< 4) for a rolling backtest: the
@@ -422,4 +422,66 @@ def backtest_envelope(curves, x: str = "flops", y: str = "loss", *, n: str = "n_
         out["chinchilla_err"] = out["chinchilla"] / out["truth"] - 1
     out.attrs["fitted_runs"] = list(map(str, kept))
     out.attrs["max_fitted_C"] = c_fit
+    return out
+
+
+def compute_frontier(C, loss) -> np.ndarray:
+    """Mask of the points on the compute frontier: lower loss than every point of smaller compute
+    (ties in C: the lowest loss of the tie)."""
+    C, loss = np.asarray(C, float), np.asarray(loss, float)
+    order = np.lexsort((loss, C))
+    keep = np.zeros(len(C), dtype=bool)
+    best = np.inf
+    for i in order:
+        if loss[i] < best:
+            keep[i], best = True, loss[i]
+    return keep
+
+
+def backtest_frontier(points, *, n: str = "n_params", d: str = "n_tokens", y: str = "loss",
+                      holdout: float = 1 / 3, laws=("chinchilla", "kaplan_nd"), seed: int = 0) -> pd.DataFrame:
+    """The parametric laws on a size ladder that is not an IsoFLOP design (each size trained for
+    several fixed token budgets, so no two runs share a compute budget): fit each law on the
+    smaller sizes' final points, predict the compute-frontier points of the held-out largest
+    ``holdout`` fraction of sizes.
+
+    The frontier (:func:`compute_frontier`, C = 6 N D) is what a compute-optimal forecast must
+    get right: the lowest loss reached at each compute. Returns one row per held-out frontier
+    point: N, D, C, truth and, per law, its forecast and relative error. ``attrs``: the fitted
+    and held-out sizes.
+    """
+    import warnings as _w
+
+    from scalelaw.api import fit as fit_law
+    from scalelaw.result import ExtrapolationWarning
+
+    frame = as_frame(points, "points")
+    if not 0 < holdout < 1:
+        raise ValueError(f"backtest_frontier: holdout must be in (0, 1), got {holdout!r}")
+    for col in (n, d, y):
+        if col not in frame.columns:
+            raise KeyError(f"backtest_frontier: points need a {col!r} column (N, D and loss of each run's final point)")
+    frame = frame[[n, d, y]].astype(float)
+    sizes = np.sort(frame[n].unique())
+    n_hold = max(1, int(round(holdout * len(sizes))))
+    if len(sizes) - n_hold < 3:
+        raise ValueError(f"backtest_frontier: {len(sizes)} sizes; holding out {n_hold} leaves fewer than 3 to fit")
+    held_sizes = sizes[-n_hold:]
+    C = 6 * frame[n].to_numpy() * frame[d].to_numpy()
+    front = compute_frontier(C, frame[y].to_numpy())
+    held = frame[front & frame[n].isin(held_sizes).to_numpy()]
+    if held.empty:
+        raise ValueError("backtest_frontier: no held-out size reaches the compute frontier")
+    train = frame[~frame[n].isin(held_sizes)]
+    out = pd.DataFrame({"N": held[n].to_numpy(), "D": held[d].to_numpy(),
+                        "C": 6 * held[n].to_numpy() * held[d].to_numpy(), "truth": held[y].to_numpy()})
+    for law in laws:
+        f = fit_law(law, train, inputs={"N": n, "D": d}, target=y, seed=seed)
+        with _w.catch_warnings():
+            _w.simplefilter("ignore", ExtrapolationWarning)  # extrapolating is what a backtest does
+            out[law] = f.predict({"N": out["N"].to_numpy(), "D": out["D"].to_numpy()})
+        out[law + "_err"] = out[law] / out["truth"] - 1
+    out = out.sort_values("C", ignore_index=True)
+    out.attrs["fitted_sizes"] = [float(v) for v in sizes[:-n_hold]]
+    out.attrs["held_sizes"] = [float(v) for v in held_sizes]
     return out

@@ -369,7 +369,9 @@ def test_example_chinchilla_approaches(tmp_path, validation_dir):
     rec = next(v for k, v in hoffmann.items() if k.startswith("recommended"))
     assert rec["max"] < 0.02
     assert hoffmann["3 near-optimum"]["mean"] < hoffmann["3 chinchilla"]["mean"]
-    assert {"opt", "cpu_sizes", "cpu_sizes_final"} <= set(res)
+    assert {"opt", "cpu_sizes", "cpu_sizes_final", "cpu_ladder"} <= set(res)
+    # data/cpu_ladder (no IsoFLOP budgets): chinchilla on the held-out sizes' compute frontier
+    assert res["cpu_ladder"]["frontier chinchilla"]["max"] < 0.025
     assert (tmp_path / "epoch_isoflop.html").exists()
 
 
