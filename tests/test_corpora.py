@@ -45,7 +45,7 @@ def _pairs(split, root):
 def test_tiny_build_is_fast_and_complete(tiny_root):
     root, metas, elapsed = tiny_root
     assert elapsed < 30  # seconds; about one on a laptop
-    assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr"}
+    assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr", "deen"}
     for name in TEXT_NAMES:
         folder = root / "tiny" / name
         assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "train.bin", "val.bin"]
@@ -386,3 +386,58 @@ def test_data_help_lists_every_action(capsys):
     with pytest.raises(SystemExit):
         main(["data", "--help"])
     assert "{build,bpe,pack,unpack}" in capsys.readouterr().out
+
+
+# --- the Ding German -> English dictionary (deen) -----------------------------------------------
+
+@pytest.mark.parametrize("n, words", [
+    (0, "null"), (1, "eins"), (16, "sechzehn"), (17, "siebzehn"), (21, "einundzwanzig"),
+    (30, "dreißig"), (77, "siebenundsiebzig"), (100, "einhundert"), (101, "einhunderteins"),
+    (999, "neunhundertneunundneunzig"), (1001, "eintausendeins"), (2021, "zweitausendeinundzwanzig"),
+    (21000, "einundzwanzigtausend"),
+    (123456, "einhundertdreiundzwanzigtausendvierhundertsechsundfünfzig"),
+])
+def test_german_number_words(n, words):
+    assert cs.german_number(n) == words
+
+
+def test_tiny_deen_pairs_are_german_to_english(tiny_root):
+    root, metas, _ = tiny_root
+    src, src_off, tgt, tgt_off = corpora.load_pairs("deen", "train", root, tiny=True)
+    pairs = {src[a:b].tobytes().decode(): tgt[c:d].tobytes().decode()
+             for a, b, c, d in zip(src_off[:-1], src_off[1:], tgt_off[:-1], tgt_off[1:])}
+    assert metas["deen"]["n_docs"]["train"] == len(pairs) > 3_000
+    german = {cs.german_number(n): cs.english_number(n) for n in range(3000)}
+    assert all(german[s] == t for s, t in pairs.items() if s in german)
+
+
+DING_LINES = [
+    "# Version :: devel 2023-01-30\n",
+    "Abholort {m} | Abholorte {pl} :: collection location; pickup location | collection locations\n",
+    "Abholung {f}; Abholen {n} (von jdm./etw.) | Abholung der Waren am Bahnhof | zur Abholung bereit "
+    ":: collection; pick-up (of sb./sth.) | collection of the goods from the station | ready for collection\n",
+    "Abhörgerät {n} [telco.] | ein kleines Abhörgerät :: bugging device | a small bugging device | extra\n",
+    "Herzfrequenz {f} [med.] :: heart rate\n",
+]
+
+
+def test_ding_entry_pairs_split_align_clean_and_filter():
+    assert cs.ding_entry_pairs(DING_LINES[0]) == []           # a comment
+    assert cs.ding_entry_pairs(DING_LINES[1]) == []           # German sides have < 3 words
+    assert cs.ding_entry_pairs(DING_LINES[2]) == [
+        ("Abholung; Abholen (von jdm./etw.)", "collection; pick-up (of sb./sth.)"),
+        ("Abholung der Waren am Bahnhof", "collection of the goods from the station"),
+        ("zur Abholung bereit", "ready for collection"),
+    ]
+    assert cs.ding_entry_pairs(DING_LINES[3]) == []           # 2 German sub-entries, 3 English: not aligned
+    assert cs.ding_entry_pairs(DING_LINES[4], min_words=1) == [("Herzfrequenz", "heart rate")]
+
+
+def test_ding_pairs_group_by_dictionary_line(tmp_path):
+    path = tmp_path / "de-en"
+    path.write_text("".join(DING_LINES), encoding="utf-8")
+    pairs = list(cs.ding_pairs(path))
+    assert len(pairs) == 3 and {p.group for p in pairs} == {"ding/2"}
+    assert [p.doc_id for p in pairs] == ["ding/2/0", "ding/2/1", "ding/2/2"]
+    with pytest.raises(FileNotFoundError, match="trans-de-en"):
+        list(cs.ding_pairs(tmp_path / "missing"))

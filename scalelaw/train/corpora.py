@@ -59,6 +59,7 @@ APT_PACKAGES = {
     "metamath-databases": "0.0.0~20210101.git55fe226-2",
     "libreoffice-help-en-us": "4:7.4.7-1+deb12u14",
     "libreoffice-help-fr": "4:7.4.7-1+deb12u14",
+    "trans-de-en": "1.9-6",
 }
 
 _PD = "public domain"
@@ -117,6 +118,17 @@ CORPORA: dict[str, dict] = {
             {"id": "libreoffice", "packages": ["libreoffice-help-en-us", "libreoffice-help-fr"],
              "licence": "MPL-2.0",
              "detail": "help/{en-US,fr}/text/**/*.html, <p> and <h*> paired by element id"},
+        ],
+    },
+    "deen": {
+        "kind": "parallel",
+        "description": "German -> English phrase pairs from the Ding dictionary (TU Chemnitz): "
+                       "each entry's aligned sub-entries with at least 3 words on both sides.",
+        "licence": "GPL-2.0-or-later",
+        "sources": [
+            {"id": "ding", "packages": ["trans-de-en"], "licence": "GPL-2.0-or-later",
+             "detail": "/usr/share/trans/de-en, lines 'DE :: EN' split on ' | ', {tags} and "
+                       "[labels] removed; one dictionary line is one group (train or val)"},
         ],
     },
 }
@@ -422,6 +434,7 @@ def _full_plan(names: list[str], workdir: Path, progress: bool) -> tuple[dict, d
         "metamath": lambda: cs.metamath_documents(unpacked / "usr/share/metamath/databases/set.mm"),
         "bible_pairs": lambda: cs.bible_pairs(db(), "4", "l"),
         "libreoffice": lambda: cs.libreoffice_pairs(unpacked / "usr/share/libreoffice/help"),
+        "ding": lambda: cs.ding_pairs(unpacked / "usr/share/trans/de-en"),
     }
     plan = {n: [(s, extractors[s["id"]]) for s in CORPORA[n]["sources"]] for n in names}
     return plan, versions
@@ -439,6 +452,8 @@ _TINY = {
              "generated arithmetic facts about the integers 2..1001"),
     "enfr": (lambda _: cs.tiny_enfr_pairs(), None, "generated",
              "English -> French number names (0..2999 and a fixed spread up to 999,999)"),
+    "deen": (lambda _: cs.tiny_deen_pairs(), None, "generated",
+             "German -> English number names (0..2999 and a fixed spread up to 999,999)"),
 }
 
 

@@ -587,6 +587,80 @@ def french_number(n: int, final: bool = True) -> str:
     return head + (f" {french_number(r)}" if r else "")
 
 
+_DE = ("null eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf dreizehn vierzehn "
+       "fünfzehn sechzehn siebzehn achtzehn neunzehn").split()
+_DE_TENS = "_ _ zwanzig dreißig vierzig fünfzig sechzig siebzig achtzig neunzig".split()
+
+
+def german_number(n: int) -> str:
+    """German words for 0 <= n < 10**6, one word as German writes them (``einundzwanzig``,
+    ``zweihundertfünf``, ``eintausenddreihundert``); ``eins`` only stands alone or at the end."""
+    if n < 20:
+        return _DE[n]
+    if n < 100:
+        t, u = divmod(n, 10)
+        return (("ein" if u == 1 else _DE[u]) + "und" if u else "") + _DE_TENS[t]
+    if n < 1000:
+        h, r = divmod(n, 100)
+        return ("ein" if h == 1 else _DE[h]) + "hundert" + (german_number(r) if r else "")
+    th, r = divmod(n, 1000)
+    return ("ein" if th == 1 else german_number(th)) + "tausend" + (german_number(r) if r else "")
+
+
+def tiny_deen_pairs() -> Iterator[Pair]:
+    """German -> English number names for tests (the numbers of :func:`tiny_enfr_pairs`)."""
+    numbers = sorted(set(range(3000)) | {(k * 7919) % 1_000_000 for k in range(1, 2001)})
+    for n in numbers:
+        yield Pair(f"tiny-deen/{n}", german_number(n), english_number(n), f"tiny-deen/{n}")
+
+
+# Ding's grammatical tags ({m}, {pl}, {vt}) and usage labels ([ugs.], [Am.], [med.]).
+_DING_TAGS = re.compile(r"\{[^}]*\}|\[[^\]]*\]")
+DING_MIN_WORDS = 3
+
+
+def _ding_clean(text: str) -> str:
+    """Tags and labels out, and the space they leave before punctuation (``Haus {n} ;``)."""
+    text = " ".join(_DING_TAGS.sub(" ", text).split())
+    return re.sub(r" ([;,.)])", r"\1", text)
+
+
+def ding_entry_pairs(line: str, min_words: int = DING_MIN_WORDS) -> list[tuple[str, str]]:
+    """The (German, English) phrase pairs of one Ding dictionary line ``DE :: EN``.
+
+    Both sides list the same sub-entries separated by `` | `` (headword, plural, phrases that use
+    it), in the same order; they are paired by position. Tags in braces and labels in brackets
+    are removed. A sub-entry pair is kept when both sides have at least ``min_words`` words: a
+    phrase's translation depends on the source word by word, a lone headword's is a lookup.
+    Comment lines (``#``) and lines whose sides list different numbers of sub-entries give none.
+    """
+    if line.startswith("#") or " :: " not in line:
+        return []
+    de, en = line.rstrip("\n").split(" :: ", 1)
+    de_parts, en_parts = de.split(" | "), en.split(" | ")
+    if len(de_parts) != len(en_parts):
+        return []
+    out = []
+    for d, e in zip(de_parts, en_parts):
+        d, e = _ding_clean(d), _ding_clean(e)
+        if len(d.split()) >= min_words and len(e.split()) >= min_words:
+            out.append((d, e))
+    return out
+
+
+def ding_pairs(path: Path) -> Iterator[Pair]:
+    """German -> English phrase pairs of the Ding dictionary (``trans-de-en``: ``/usr/share/trans/
+    de-en``, GPL-2+). Grouped by dictionary line, so one headword's phrases are all in train or all
+    in val (they share words, and split apart they would leak)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Ding dictionary not found at {path} (Debian package trans-de-en)")
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            for j, (de, en) in enumerate(ding_entry_pairs(line)):
+                yield Pair(f"ding/{i}/{j}", de, en, f"ding/{i}")
+
+
 def tiny_enfr_pairs() -> Iterator[Pair]:
     """English -> French number names for tests: 0..2999 and a fixed spread up to 999,999.
     A real (if narrow) translation task, generated, so the same on every machine."""
@@ -598,7 +672,8 @@ def tiny_enfr_pairs() -> Iterator[Pair]:
 __all__ = [
     "Document", "Pair", "CHUNK_CHARS", "normalize_text", "normalize_line", "chunk_paragraphs",
     "chunked_documents", "clean_web_verse", "clean_basic_verse", "clean_segond_verse",
-    "read_bible", "bible_documents", "bible_pairs", "gutenberg_documents", "unserialize_r",
+    "read_bible", "bible_documents", "bible_pairs", "german_number", "tiny_deen_pairs",
+    "ding_entry_pairs", "ding_pairs", "gutenberg_documents", "unserialize_r",
     "read_rdata", "austen_documents", "stdlib_documents", "strip_front_matter",
     "licence_documents", "strip_proofs", "metamath_documents", "help_paragraphs",
     "libreoffice_pairs", "tiny_general_documents", "tiny_code_documents", "tiny_legal_documents",
