@@ -2,8 +2,8 @@
 loss with sl.forecast, and score the forecast against the run's real end.
 
 Curves: Luo et al.'s published multi-schedule runs (25M, 100M; ../shared/validation, when present)
-and our CPU schedule set (data/cpu_lr_schedules; val loss, steps >= 600 because of its early
-plateau, so its 25% cut has nothing to fit and is skipped). Two ways per cut:
+and our CPU schedule set (``cpu``: the d2-32 runs of data/cpu_schedules, BPE, 1,953 steps; val
+loss at every logged step after the 100-step warm-up, steps >= 101). Two ways per cut:
 
 - ``alone``: the partial curve only;
 - ``prior``: every parameter but the level L0 from a fit of the *other* runs of the same set
@@ -76,11 +76,12 @@ def load_set(name):
         return curves, lrs, WARMUP, 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df = sl.read_logs(DATA / "cpu_lr_schedules")
-    v = df[(df["split"] == "val") & (df["step"] >= 600)]
+        df = sl.read_logs(DATA / "cpu_schedules")
+    # one size (the law has no size term): the smaller, every logged point after the warm-up
+    v = df[(df["split"] == "val") & (df["step"] >= 101) & df["run"].str.startswith("sch_d2-32_")]
     lrs = {r: sl.schedules.from_spec(s) for r, s in v.groupby("run")["schedule"].first().items()}
     warm = int(sl.schedules.parse_spec(v["schedule"].iloc[0])[1].get("warmup", 0))
-    return v[["run", "step", "loss"]], lrs, warm, 600
+    return v[["run", "step", "loss"]], lrs, warm, 101
 
 
 def law_warmup(law, warm):
@@ -108,7 +109,7 @@ def score(set_name, law, n_boot, interval, verbose=False):
             prior = sl.fit(law, others, schedules={r: lrs[r] for r in others["run"].unique()}, warmup_steps=W)
         for cut in CUTS:
             part = d[d["step"] <= cut * len(lr)]
-            if len(part) < 3:  # e.g. the CPU set's 25% cut falls inside its plateau (steps < 600)
+            if len(part) < 3:  # too few logged points before the cut to fit
                 continue
             for way, kw in (("alone", {}), ("prior", {"prior": prior})):
                 with warnings.catch_warnings():

@@ -1,18 +1,16 @@
 """Learning-rate annealing (Tissue et al. 2024): fit constant + cosine, predict the other schedules.
 
-Loads a schedule sweep (one model size, several LR schedules, the LR of every step known from
-each run's ``schedule`` string), fits ``lr_annealing`` jointly on the constant and cosine runs'
-validation curves, and predicts the whole curve of every other schedule (WSD, step, linear, ...)
-from its schedule alone. Run from the repo root:
+Loads a schedule sweep (several LR schedules, the LR of every step known from each run's
+``schedule`` string), fits ``lr_annealing`` jointly on the constant and cosine runs' validation
+curves, and predicts the whole curve of every other schedule (WSD, step, linear, the optimiser's
+own, ...) from its schedule alone, over every logged step from ``--min-step`` on (101: the first
+point after the 100-step warm-up). The bundled set (data/cpu_schedules) has two model sizes; the
+law has no size term, so one size is fitted at a time, chosen by the run-name prefix (``--runs``,
+default the smaller). ``--law multi_power`` fits Luo et al.'s law instead (its own warm-up
+convention: the ramp is in the loss-drop sum). Run from the repo root:
 
-    python examples/lr_annealing_schedules.py [--data data/cpu_lr_schedules] [--out examples_out]
-
-A set with several model sizes (data/cpu_schedules) is fitted one size at a time, chosen by the
-run-name prefix, and ``--law multi_power`` fits Luo et al.'s law instead (its own warm-up
-convention: the ramp is in the loss-drop sum):
-
-    python examples/lr_annealing_schedules.py --data data/cpu_schedules --runs sch_d2-32 --min-step 101
-    python examples/lr_annealing_schedules.py --data data/cpu_schedules --runs sch_d4-64 --min-step 101 --law multi_power
+    python examples/lr_annealing_schedules.py [--data data/cpu_schedules] [--runs sch_d2-32] [--out examples_out]
+    python examples/lr_annealing_schedules.py --runs sch_d4-64 --law multi_power
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ def backtest(curves, warmup, min_step, law="lr_annealing"):
     return sl.backtest(law, rows, inputs={"step": "step"}, target="loss", holdout=held, **extra)
 
 
-def main(data, out, split="val", min_step=600, runs=None, law="lr_annealing"):
+def main(data, out, split="val", min_step=101, runs=None, law="lr_annealing"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         df = sl.read_logs(data)
@@ -48,6 +46,9 @@ def main(data, out, split="val", min_step=600, runs=None, law="lr_annealing"):
         curves = curves[curves["run"].astype(str).str.startswith(runs)]
         if curves.empty:
             raise SystemExit(f"no run of {data} starts with {runs!r}")
+    if "n_params" in curves and curves["n_params"].nunique() > 1:
+        raise SystemExit(f"{data} holds {curves['n_params'].nunique()} model sizes; the law has no size "
+                         "term, so pick one with --runs <run-name prefix> (e.g. sch_d2-32)")
     curves["schedule_name"] = curves["run"].map(schedule_name)
     warmup = int(sl.schedules.parse_spec(curves["schedule"].iloc[0])[1].get("warmup", 0))
     print(f"{curves['run'].nunique()} runs; fitting on {', '.join(TRAIN)}; warm-up {warmup} steps")
@@ -69,7 +70,7 @@ def main(data, out, split="val", min_step=600, runs=None, law="lr_annealing"):
 
 
 if __name__ == "__main__":
-    args = parse_args(__doc__, "cpu_lr_schedules", extra=[("--min-step", int, 600, "fit and score steps >= this"),
-                                                         ("--runs", str, None, "only runs whose name starts so"),
+    args = parse_args(__doc__, "cpu_schedules", extra=[("--min-step", int, 101, "fit and score steps >= this"),
+                                                      ("--runs", str, "sch_d2-32", "only runs whose name starts so"),
                                                          ("--law", str, "lr_annealing", "lr_annealing or multi_power")])
     main(args.data, args.out, min_step=args.min_step, runs=args.runs, law=args.law)

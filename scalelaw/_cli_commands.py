@@ -20,6 +20,12 @@ def load_table(path: str):
 
     p = Path(path)
     if not p.exists():
+        import glob
+
+        if any(c in str(path) for c in "*?[") and glob.glob(str(path), recursive=True):
+            from scalelaw import read_logs
+
+            return read_logs(path)  # a glob of logs (quoted on the shell), as read_logs reads it
         raise FileNotFoundError(f"{path}: no such file or directory")
     suffix = p.suffix.lower()
     if p.is_file() and suffix in _PLAIN_SUFFIXES:

@@ -59,7 +59,7 @@ are conservative. ``interval="parameter"`` returns the parameter bands alone (no
 
 Caveats, said in the notes: the backtests see only as much seed noise as the fitted runs carry.
 Runs trained with one seed (the same initialisation and data order, as in
-``data/cpu_lr_schedules``) share much of their noise, and then the held-out run's deviation
+``data/cpu_schedules``) share much of their noise, and then the held-out run's deviation
 understates the spread between seeds, so the interval is too narrow for runs with other seeds.
 With few schedules (3 groups: 2 degrees of freedom) the scale itself is uncertain, which the
 Student-t multiplier (2.92 at 90%) carries.

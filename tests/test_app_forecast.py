@@ -21,7 +21,7 @@ import scalelaw as sl  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app" / "streamlit_app.py"
 FIXTURES = REPO / "tests" / "fixtures" / "app"
-COSINE = REPO / "data" / "cpu_lr_schedules" / "lrs_D4.096M_cosine_seed0.jsonl"
+COSINE = REPO / "data" / "cpu_schedules" / "sch_d2-32_D4M_cosine_seed0.jsonl"
 sys.path.insert(0, str(REPO / "app"))
 
 
@@ -46,8 +46,8 @@ def _forecast_metrics(at):
 
 
 def _half_of_the_bundled_cosine_run() -> bytes:
-    """data/cpu_lr_schedules' cosine run (2,000 steps planned) cut after step 1,000, as the trainer
-    would have left it mid-run: the header line and the rows logged so far."""
+    """data/cpu_schedules' d2-32 cosine run (1,953 steps planned) cut after step 1,000, as the
+    trainer would have left it mid-run: the header line and the rows logged so far."""
     lines = COSINE.read_text().splitlines()
     keep = [lines[0]] + [ln for ln in lines[1:] if json.loads(ln)["step"] <= 1000]
     return ("\n".join(keep) + "\n").encode()
@@ -58,7 +58,7 @@ def test_an_uploaded_run_cut_at_half_its_schedule_shows_the_forecast():
     at = _run_app([("cosine_half.jsonl", data)])
     _clean(at)
     shown = _forecast_metrics(at)
-    assert list(shown) == ["lrs_D4.096M_cosine_seed0: forecast final loss (step 2,000)"]
+    assert list(shown) == ["sch_d2-32_D4M_cosine_seed0: forecast final loss (step 1,953)"]
     metric = next(iter(shown.values()))
     # the page shows exactly what the library forecasts from the same rows (val split, lr_annealing,
     # the schedule's 100 warm-up steps at the peak LR, the app's 100 resamples, 90%)
@@ -71,15 +71,19 @@ def test_an_uploaded_run_cut_at_half_its_schedule_shows_the_forecast():
     assert float(metric.value) == pytest.approx(want["final_loss"], rel=1e-3)
     lo, hi = want["interval"]
     assert f"[{lo:.4g}, {hi:.4g}]" in metric.help
+    # the run's real end (logged after the cut) lies inside the interval shown: measured forecast
+    # 4.158 in [4.053, 4.228] against the real 4.080 (+1.9%, from this run alone)
+    true_end = float(df.loc[(df["split"] == "val") & (df["step"] == 1953), "loss"].iloc[0])
+    assert lo <= true_end <= hi and float(metric.value) == pytest.approx(true_end, rel=0.03)
     caption = "\n".join(c.value for c in at.caption)
-    assert "Logged to step 1,000 of 2,000" in caption and "from this run alone" in caption
-    # the figure: the logged points, the forecast to step 2,000 and its interval band
+    assert "Logged to step 1,000 of 1,953" in caption and "from this run alone" in caption
+    # the figure: the logged points, the forecast to step 1,953 and its interval band
     figs = [c for c in at.get("plotly_chart") if c.proto.spec and "lr_annealing forecast" in c.proto.spec]
     assert figs, "no forecast figure"
     traces = json.loads(figs[0].proto.spec)["data"]
     line = next(t for t in traces if t.get("name", "").endswith("lr_annealing forecast"))
     x, y = _array(line["x"]), _array(line["y"])
-    assert x[0] == 1001 and x[-1] == 2000
+    assert x[0] == 1001 and x[-1] == 1953
     assert y[-1] == pytest.approx(want["final_loss"], rel=1e-3)
     assert any(t.get("fill") == "toself" for t in traces)  # the interval band
     logged = _array(next(t for t in traces if t.get("name", "").endswith(": logged"))["x"])

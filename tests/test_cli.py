@@ -88,6 +88,27 @@ def test_lr_annealing_from_the_command_line(tmp_path, capsys):
     assert len(res["loss"]) == 3000 and res["step"][-1] == 3000
 
 
+def test_fit_reads_a_glob_of_logs(tmp_path, capsys):
+    """A quoted glob (as read_logs reads it) picks some runs of a folder: here two of three."""
+    from scalelaw import schedules as S
+    from scalelaw.laws.lr_annealing import annealing_area, effective_lr, forward_area, lr_annealing
+
+    specs = {"c_const": "constant:n_steps=3000,peak=0.0003", "c_cos": "cosine:n_steps=3000,peak=0.0003,floor=3e-05"}
+    steps = np.arange(10, 3001, 10)
+    for name, spec in specs.items():
+        e = effective_lr(S.from_spec(spec))
+        L = lr_annealing(forward_area(e), annealing_area(e, 0.999), L0=2.5, A=0.6, alpha=0.5, C=300.0)[steps - 1]
+        pd.DataFrame({"step": steps, "loss": L}).to_csv(tmp_path / f"{name}.csv", index=False)
+    pd.DataFrame({"step": steps, "loss": 9.0}).to_csv(tmp_path / "other.csv", index=False)  # not matched
+    code, out, err = run(capsys, "fit", "lr_annealing", str(tmp_path / "c_*.csv"), "--var", "step=step",
+                         *[a for n, s in specs.items() for a in ("--schedule", f"{n}={s}")], "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["n_points"] == 2 * len(steps) and res["params"]["alpha"] == pytest.approx(0.5, rel=0.01)
+    code, out, err = run(capsys, "fit", "lr_annealing", str(tmp_path / "nothing_*.csv"))
+    assert code == 2 and "nothing_*.csv: no such file" in err
+
+
 def test_cli_errors_name_the_problem(tmp_path, capsys):
     code, out, err = run(capsys, "fit", "chinchilla", str(tmp_path / "missing.csv"))
     assert code == 2 and "missing.csv: no such file" in err

@@ -68,16 +68,20 @@ def test_chinchilla_example(tmp_path, capsys):
 
 
 def test_lr_annealing_example(tmp_path, capsys):
-    data = need("cpu_lr_schedules")
-    res = load_example("lr_annealing_schedules").main(str(data), str(tmp_path))
+    data = need("cpu_schedules")
+    example = load_example("lr_annealing_schedules")
+    res = example.main(str(data), str(tmp_path), runs="sch_d2-32")
     out = capsys.readouterr().out
     df = read(data)
-    curves = df[(df["split"] == "val") & (df["step"] >= 600)]
+    curves = df[(df["split"] == "val") & (df["step"] >= 101) & df["run"].str.startswith("sch_d2-32_")]
     held = ~curves["run"].str.contains("_constant_|_cosine_").to_numpy()
     bt = sl.backtest("lr_annealing", curves, holdout=held, warmup_steps=100)
-    assert printed(out, "lr_annealing, steps >= 600") == pytest.approx(
+    assert printed(out, "lr_annealing, steps >= 101") == pytest.approx(
         (bt.summary["mean_rel_err"], bt.summary["max_rel_err"]), abs=1e-4)
     assert set(res["per_schedule"]) >= {"wsd", "step"}
+    # two sizes in one fit would be one curve family for a law with no size term: refused, by name
+    with pytest.raises(SystemExit, match="2 model sizes.*--runs"):
+        example.main(str(data), str(tmp_path))
 
 
 @pytest.mark.parametrize("prefix", ["sch_d2-32", "sch_d4-64"])

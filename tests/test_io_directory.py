@@ -152,7 +152,7 @@ def test_our_own_files_beside_logs_are_skipped_without_a_warning(tmp_path):
         sl.read_logs(tmp_path)
 
 
-@pytest.mark.parametrize("folder", ["cpu_decoder_sizes", "cpu_lr_schedules", "cpu_dcpt", "cpu_encdec"])
+@pytest.mark.parametrize("folder", ["cpu_decoder_sizes", "cpu_schedules", "cpu_dcpt", "cpu_encdec"])
 def test_bundled_data_folders_read_without_warnings(folder):
     root = Path(__file__).resolve().parents[1] / "data" / folder
     df = read_quiet(root)

@@ -296,17 +296,18 @@ def test_upload_logs_and_a_plain_table_as_files(client, points):
 def test_schedule_law_predicts_a_schedule(client):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df = sl.read_logs(ROOT / "data" / "cpu_lr_schedules")
-    curves = df[(df.split == "val") & (df.step >= 600) & df.run.str.contains("constant|cosine")]
+        df = sl.read_logs(ROOT / "data" / "cpu_schedules")
+    curves = df[(df.split == "val") & (df.step >= 101) & df.run.str.startswith("sch_d2-32_")
+                & df.run.str.contains("constant|cosine")]
     remote = client.fit("lr_annealing", curves, inputs={"step": "step"}, target="loss", warmup_steps=100)
     local = sl.fit("lr_annealing", curves, inputs={"step": "step"}, target="loss", warmup_steps=100)
     _close(list(remote.params.values()), list(local.params.values()))
-    spec = "wsd:n_steps=2000,peak=3e-3,floor=3e-4,warmup=100"
+    spec = "wsd:n_steps=1953,peak=1e-2,floor=1e-3,warmup=100"
     _close(remote.predict(schedule=spec, warmup_steps=100), local.predict(schedule=spec, warmup_steps=100))
-    lr = sl.schedules.cosine(1500, 3e-3, 3e-4, warmup=100)
+    lr = sl.schedules.cosine(1500, 1e-2, 1e-3, warmup=100)
     _close(remote.predict(schedule=lr, warmup_steps=100), local.predict(schedule=lr, warmup_steps=100))
-    got = remote.optimal_schedule(2000, 3e-3, warmup=100, floor=3e-4, family="wsd")
-    want = local.optimal_schedule(2000, 3e-3, warmup=100, floor=3e-4, family="wsd")
+    got = remote.optimal_schedule(1953, 1e-2, warmup=100, floor=1e-3, family="wsd")
+    want = local.optimal_schedule(1953, 1e-2, warmup=100, floor=1e-3, family="wsd")
     assert got["spec"] == want["spec"] and got["loss"] == pytest.approx(want["loss"], rel=1e-9)
     _close(got["schedule"], want["schedule"])
 
@@ -314,8 +315,8 @@ def test_schedule_law_predicts_a_schedule(client):
 def test_forecast_a_run_in_progress(client):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df = sl.read_logs(ROOT / "data" / "cpu_lr_schedules")
-        run = df[(df.split == "val") & df.run.str.contains("cosine") & (df.step <= 1200)]
+        df = sl.read_logs(ROOT / "data" / "cpu_schedules")
+        run = df[(df.split == "val") & (df.run == "sch_d2-32_D4M_cosine_seed0") & (df.step <= 1200)]
         spec = run["schedule"].iloc[0]
         want = sl.forecast(run, schedule=spec, law="lr_annealing", warmup_steps=100, n_boot=20)
     got = client.forecast(run[["step", "loss"]], spec, law="lr_annealing", warmup_steps=100, n_boot=20)
