@@ -12,13 +12,17 @@ against its best run and the log-loss drop per doubling of C; (3) the floor each
 fit finds (chinchilla's E on all points and near the optimum, Approach 2's L_inf, their
 bootstrap quartiles; L_inf on the best-run minima; with the plateau budget left out), and
 (4) each candidate's error at the inner origin and at the held-out budgets, (5) the plateau
-runs left out, (6) capping each vertex at its best run, on Epoch's points.
+runs left out, (6) capping each vertex at its best run, on Epoch's points, (7) chinchilla
+fitted on the training curves' late checkpoints.
 
 Measured 2026-11-29: every floor fitted on 1e11-8e11 is 0 (chinchilla's E on all points and near
 the optimum, and their bootstrap quartiles; Approach 2's L_inf) except the best-run minima's
 (0.86); at 3.2e12 they land -3.53% to -4.75%, the best-run L_opt -2.69%; leaving the plateau
 budget or runs out does not fix it; capping the vertex moved Epoch's 3e21 error from -0.02% to
--1.81%. The best run's log loss falls 0.094, 0.089, 0.083 per doubling to 8e11, then 0.069, 0.055.
+-1.81%; chinchilla on the last half of each run's checkpoints reached -1.46% at 3.2e12 (E = 0.56)
+but missed the inner origin's 8e11 by +2.61% (near-optimum on final points: +0.83%), so the
+evidence inside the fitted budgets does not choose it. The best run's log loss falls 0.094,
+0.089, 0.083 per doubling to 8e11, then 0.069, 0.055.
 """
 import json
 import sys
@@ -89,6 +93,26 @@ def main():
         err = _predict_one(obj, C[4:], 0.9)["loss"] / Lv[4:] - 1
         print(f"  {name:<16} errors {pct(err)}  params " + ", ".join(f"{k}={v:.3g}" for k, v in obj.params.items()))
     epoch(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/validation"))
+    curves(C, Lv)
+
+
+def curves(C, Lv, folder="data/cpu_isoflop"):
+    """(7) chinchilla on the training curves' checkpoints (the last fraction f of each fitted run's
+    tokens) instead of final points: mid-schedule cosine points are not annealed, but they see
+    each size at more token counts. The inner origin (1e11-4e11 -> 8e11) would choose f."""
+    files = [f for f in sorted(Path(folder).glob("*.jsonl"))
+             if json.loads(f.open().readline()).get("header", {}).get("status") == "complete"]
+    runs = pd.concat([sl.read_logs(f) for f in files], ignore_index=True)
+    v = runs[(runs["split"] == "val") & (runs["n_tokens"] > 0)].copy()
+    v["D_end"] = v.groupby("run")["n_tokens"].transform("max")
+    budget = 6 * v["n_params"] * v["D_end"]
+    print("(7) chinchilla on the checkpoints in the last fraction f of each fitted run (errors at every budget):")
+    for m, label in ((3, "inner, fit 1e11-4e11"), (4, "fit 1e11-8e11")):
+        for f in (0.0, 0.25, 0.5, 0.75, 0.9, 1.0):
+            sub = v[(budget < C[m] * 0.99) & (v["n_tokens"] >= f * v["D_end"] - 1)]
+            fit = sl.fit("chinchilla", sub, inputs={"N": "n_params", "D": "n_tokens"}, target="loss")
+            err = fit.optimum(C=C)["loss"] / Lv - 1
+            print(f"  {label:<21} f={f:<4} {len(sub):>3} points E={fit.params['E']:.3f}  {pct(err)}")
 
 
 def epoch(validation):
