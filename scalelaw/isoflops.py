@@ -7,6 +7,13 @@ profile's minimum. Power laws through the minima give
     N_opt(C) = k * C^a,      D_opt(C) = C / (6 N_opt) = C^b / (6 k),  b = 1 - a,
     L_opt(C) = L_inf + (C0 / C)^alpha_C        (Henighan et al. 2020's power law plus constant).
 
+L_opt's floor L_inf is what lets the forecast flatten: its log-slope is
+-alpha_C (L - L_inf) / L, so the minima's per-doubling drop shrinks only if L_inf > 0. Fitted on
+budgets whose minima do not yet flatten (or whose first budget sits on an early plateau, so the
+drops grow before they shrink), L_inf goes to its bound 0 and the warnings say "collapsed"; the
+forecast is then a pure power law and too low if the minima flatten later (``data/cpu_isoflop``
+fitted on 1e11-8e11: -3.95% at 3.2e12; ``benchmarks/study_isoflop_floor.py``).
+
 Profiles (``profile=``):
 
 - ``"parabola"``: loss = c0 + c1 x + c2 x^2 in x = ln N, minimum at x* = -c1 / (2 c2)

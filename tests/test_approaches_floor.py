@@ -85,3 +85,9 @@ def test_cpu_isoflop_floors_collapse_on_the_fitted_budgets():
     for fit_loss in (near.optimum(C=np.array([iso.optima["C"].iloc[-1]]))["loss"][0],
                      a2.predict(iso.optima["C"].iloc[-1])["loss"]):
         assert -0.06 < fit_loss / truth - 1 < -0.02
+    # a user holding only those 4 budgets is told: the recommended forecast has no floor
+    few = pts[6 * pts["n_params"] * pts["n_tokens"] < 1e12]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cmp = sl.compare_approaches(few, inputs={"N": "n_params", "D": "n_tokens"}, n_boot=0)
+    assert any(w.startswith(f"recommended path ({cmp.recommended})") for w in cmp.warnings)
