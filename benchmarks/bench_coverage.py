@@ -172,15 +172,11 @@ def cpu_cases():
     yield Case("cpu_frontier", "data/cpu_decoder_sizes frontier L(C): power_law fit on the smaller 2/3 of C",
                "power_law", front[front["flops"] < xcut], front[front["flops"] >= xcut], {"x": "flops"}, "loss")
 
-    lrs = _read("cpu_lr_schedules")
-    curves = lrs[(lrs["split"] == "val") & (lrs["step"] >= 600)].copy()
-    curves["name"] = curves["run"].map(lambda r: r.split("_")[-2])
-    warm = int(S.parse_spec(curves["schedule"].iloc[0])[1].get("warmup", 0))
-    sched = {r: S.from_spec(s) for r, s in curves.groupby("run")["schedule"].first().items()}
-    train = curves["name"].isin(["constant", "cosine"])
-    yield Case("cpu_schedules", "data/cpu_lr_schedules: lr_annealing fit on constant + cosine (steps >= 600), "
-               "predict the other 4", "lr_annealing", curves[train], curves[~train], {"step": "step"}, "loss",
-               schedules=sched, warmup_steps=warm)
+    if (DATA / "cpu_lr_schedules").is_dir():  # the older character-level sweep (superseded by cpu_schedules)
+        yield _schedule_case("cpu_lr_schedules", "cpu_lr_schedules", None, 600)
+    if (DATA / "cpu_schedules").is_dir():  # two sizes, six BPE schedules each (examples/lr_annealing_schedules.py)
+        for size in ("sch_d2-32", "sch_d4-64"):
+            yield _schedule_case(f"cpu_schedules_{size[4:]}", "cpu_schedules", size, 101)
 
     dc = _read("cpu_dcpt")
     inputs = {"N": "n_params", "D": "n_tokens", "r": "mix_ratio"}
@@ -191,6 +187,23 @@ def cpu_cases():
             held = rows["mix_ratio"] == 0.5
             yield Case(f"cpu_dcpt_{domain}_{side}", f"data/cpu_dcpt {domain}: dcpt ({side}) without r = 0.5, predict it",
                        "dcpt", rows[~held], rows[held], inputs, "loss", side=side)
+
+
+def _schedule_case(name, folder, prefix, min_step):
+    """lr_annealing fitted on the constant + cosine curves of one schedule sweep (runs starting with
+    ``prefix``; every logged validation step >= ``min_step``), predicting the other schedules."""
+    lrs = _read(folder)
+    curves = lrs[(lrs["split"] == "val") & (lrs["step"] >= min_step)].copy()
+    if prefix:
+        curves = curves[curves["run"].astype(str).str.startswith(prefix)]
+    curves["name"] = curves["run"].map(lambda r: r.split("_")[-2])
+    warm = int(S.parse_spec(curves["schedule"].iloc[0])[1].get("warmup", 0))
+    sched = {r: S.from_spec(s) for r, s in curves.groupby("run")["schedule"].first().items()}
+    train = curves["name"].isin(["constant", "cosine"])
+    what = f"data/{folder}{' ' + prefix if prefix else ''}"
+    return Case(name, f"{what}: lr_annealing fit on constant + cosine (steps >= {min_step}), predict the other "
+                f"{curves.loc[~train, 'name'].nunique()}", "lr_annealing", curves[train], curves[~train],
+                {"step": "step"}, "loss", schedules=sched, warmup_steps=warm)
 
 
 CASES = (epoch_cases, mpl_cases, dml_cases, gordon_cases, opt_cases, datablations_cases, cpu_cases)
