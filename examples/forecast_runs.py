@@ -119,7 +119,8 @@ def score(set_name, law, n_boot, interval, verbose=False):
                 lo, hi = fc["interval"] if fc["interval"] else (np.nan, np.nan)
                 rows.append({"set": set_name, "law": law, "run": run, "cut": cut, "way": way,
                              "identified": fc["decay_identified"], "pred": fc["final_loss"], "true": true,
-                             "rel_err": (fc["final_loss"] - true) / true, "covered": lo <= true <= hi})
+                             "rel_err": (fc["final_loss"] - true) / true, "covered": lo <= true <= hi,
+                             "half_width": (hi - lo) / 2 / fc["final_loss"]})
                 if verbose:  # one line per forecast as it comes (a long sweep shows its progress)
                     r = rows[-1]
                     print(f"  {set_name} {run} cut {cut:.0%} {way}: pred {r['pred']:.4f} true {true:.4f} "
@@ -131,10 +132,14 @@ def summarise(table):
     def agg(g):
         return pd.Series({"n": len(g), "mean_abs_err_%": 100 * g["rel_err"].abs().mean(),
                           "worst_abs_err_%": 100 * g["rel_err"].abs().max(),
-                          "coverage_90": g["covered"].mean()})
+                          "coverage_90": g["covered"].mean(), "half_width_%": 100 * g["half_width"].mean()})
 
     by = table.groupby(["set", "law", "way", "cut"]).apply(agg, include_groups=False)
     print(by.round(3).to_string())
+    alone = table[table["way"] == "alone"]
+    if len(alone):
+        print("\nalone, split by whether the logged part saw the LR decay (coverage of the 90% interval):")
+        print(alone.groupby(["set", "law", "cut", "identified"]).apply(agg, include_groups=False).round(3).to_string())
     unid = table[~table["identified"]]
     if len(unid):
         print("\ncuts where the LR had not decayed yet (decay unidentified from the run alone; forecast "

@@ -109,3 +109,61 @@ def test_schedule_law_fitted_across_model_sizes_warns():
     two = df.assign(n_params=np.where(df["run"] == "cosine", 2e6, 1e6))
     fit = sl.fit("lr_annealing", two, schedules=lrs, warmup_steps=WARM)
     assert any("runs of 2 model sizes" in w and "1,000,000, 2,000,000" in w for w in fit.warnings)
+
+
+def test_prior_forecast_level_is_the_level_its_backtests_fit():
+    # the prior's forecast backtests fit a run's level in one dimension; it must be the L0 the
+    # forecast itself fits (every other parameter held) on the same partial curve
+    from scalelaw.forecasting import _fit_level
+
+    runs = {"constant": S.constant(T, PEAK, warmup=WARM), "cosine": S.cosine(T, PEAK, FLOOR, warmup=WARM)}
+    df = pd.concat([curve(lr, noise=3e-4, seed=i).assign(run=n) for i, (n, lr) in enumerate(runs.items())])
+    prior = sl.fit("lr_annealing", df, schedules=runs, warmup_steps=WARM)
+    wsd = S.wsd(T, PEAK, FLOOR, warmup=WARM, decay_frac=0.2)
+    part = curve(wsd, noise=1e-3, seed=7)
+    part = part[part["step"] <= 1700]
+    fc = sl.forecast(part, schedule=wsd, prior=prior, warmup_steps=WARM, n_boot=0)
+    shape = prior.predict(schedule=wsd, warmup_steps=WARM, steps=part["step"].to_numpy(), warn=False) - prior.params["L0"]
+    level = _fit_level(shape, part["loss"].to_numpy(), prior.loss, prior.delta)
+    assert level == pytest.approx(fc["fit"].params["L0"], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_prior_forecast_interval_is_calibrated_on_the_priors_own_runs():
+    # Each run's decay coefficient C differs by ~10% (what a prior cannot know about a new run's
+    # schedule response). The L0-only bootstrap band misses that; the interval calibrated on
+    # forecast backtests inside the prior's runs (leave one out, cut at the same fraction) covers.
+    scheds = {"cosine": S.cosine(T, PEAK, FLOOR, warmup=WARM), "constant": S.constant(T, PEAK, warmup=WARM),
+              "wsd10": S.wsd(T, PEAK, FLOOR, warmup=WARM, decay_frac=0.1),
+              "wsd30": S.wsd(T, PEAK, FLOOR, warmup=WARM, decay_frac=0.3),
+              "cosine_hi": S.cosine(T, PEAK, 3 * FLOOR, warmup=WARM),
+              "wsd20": S.wsd(T, PEAK, FLOOR, warmup=WARM, decay_frac=0.2)}
+    rng = np.random.default_rng(1)
+    frames, ends = [], {}
+    for i, (name, lr) in enumerate(scheds.items()):
+        C = TRUE["C"] * np.exp(0.1 * rng.standard_normal())
+        lr_eff = effective_lr(lr, WARM)
+        L = lr_annealing(forward_area(lr_eff), annealing_area(lr_eff, 0.999), **{**TRUE, "C": C})
+        steps = np.arange(20, T + 1, 20)
+        noise = np.exp(3e-4 * np.random.default_rng(i).standard_normal(len(steps)))
+        frames.append(pd.DataFrame({"run": name, "step": steps, "loss": L[steps - 1] * noise}))
+        ends[name] = L[-1]
+    df = pd.concat(frames, ignore_index=True)
+    covered, param_covered = 0, 0
+    for name, lr in scheds.items():
+        others = df[df["run"] != name]
+        prior = sl.fit("lr_annealing", others, schedules={r: scheds[r] for r in others["run"].unique()},
+                       warmup_steps=WARM)
+        part = df[(df["run"] == name) & (df["step"] <= T // 2)]
+        fc = sl.forecast(part, schedule=lr, prior=prior, warmup_steps=WARM, n_boot=10, level=0.9)
+        fp = sl.forecast(part, schedule=lr, prior=prior, warmup_steps=WARM, n_boot=10, level=0.9,
+                         interval="parameter")
+        cal = fc["calibration"]
+        assert cal.n_folds == 5 and cal.coords == ["horizon fraction"]
+        # the band opens from the cut (the level is measured there) towards the end
+        assert (fc["upper"][0] - fc["lower"][0]) < (fc["upper"][-1] - fc["lower"][-1])
+        lo, hi = fc["interval"]
+        covered += lo <= ends[name] <= hi
+        plo, phi = fp["interval"]
+        param_covered += plo <= ends[name] <= phi
+    assert covered >= 5 and param_covered <= 2
