@@ -9,12 +9,15 @@ at their distance and param_sd that fold's own bootstrap spread (the analogue of
 fit's parameter band). Coverage is averaged over left-out folds, each weighing 1.
 
 Rules compared: "q" = format 1 (one multiplier q = max(t_{F-1}, conformal) everywhere, the rule
-before step 3c of scalelaw/calibration.py); "q0" = format 2 (the floor's own empirical
-multiplier q_0 at distance 0, ramping to q: the rule used); "emp" = the empirical multiplier
-(the fold-weighted score quantile at level + (1 - level) / (F + 1)) at every distance. This is
-where the centre's over-coverage of "q" was measured (step 3c), not on held-out points. Most
-left-out points here are extrapolations (rolling folds, distance > 0), where "q0" is "q" by
-design ("emp" under-covers the synthetic extrapolations of bench_coverage_synthetic.py).
+before step 3c of scalelaw/calibration.py); "q0" = format 3 (the floor's own empirical
+multiplier q_0, the fold-weighted score quantile at the level, at distance 0, ramping to q: the
+rule used); "q0_v2" = format 2 (the same with q_0 at level + (1 - level) / (F + 1), a
+finite-sample correction counted in folds); "emp" / "emp_raw" = the empirical multiplier with /
+without that correction at every distance: how well the score quantile itself is calibrated
+(step 3d chose "without" here). This is where the centre's over-coverage of "q" was measured
+(step 3c), not on held-out points. Most left-out points here are extrapolations (rolling folds,
+distance > 0), where "q0" is "q" by design ("emp" under-covers the synthetic extrapolations of
+bench_coverage_synthetic.py).
 
 Usage: python benchmarks/bench_coverage_insample.py [--only epoch,mpl_25M,...]   (a few minutes)
 """
@@ -34,7 +37,7 @@ import bench_coverage as B  # noqa: E402
 import scalelaw.calibration as C  # noqa: E402
 
 LEVELS = (0.8, 0.9, 0.95)
-RULES = ("q", "q0", "emp")
+RULES = ("q", "q0_v2", "q0", "emp", "emp_raw")
 
 
 def backtests(case):
@@ -67,10 +70,13 @@ def leave_one_fold_out(bt):
             continue
         cal = C.fit_error_model(e[tr], d[tr], g[tr], noise_floor=bt["floor"], param_sd=p[tr], interpolating=k[tr])
         for rule in RULES:
-            c = C.Calibration.from_dict({**cal.to_dict(), "version": 1 if rule != "q0" else 2})
-            if rule == "emp":  # the floor's empirical multiplier at every distance (format 1's formula)
+            version = {"q0": 3, "q0_v2": 2}.get(rule, 1)
+            c = C.Calibration.from_dict({**cal.to_dict(), "version": version})
+            if rule.startswith("emp"):  # the empirical multiplier at every distance (format 1's formula)
                 sc, sw, F = np.asarray(c.scores), np.asarray(c.score_weights), c.n_folds
-                c.multiplier = lambda lv, sc=sc, sw=sw, F=F: C._weighted_quantile(sc, sw, min(1.0, lv + (1 - lv) / (F + 1)))
+                corr = rule == "emp"
+                c.multiplier = lambda lv, sc=sc, sw=sw, F=F, corr=corr: C._weighted_quantile(
+                    sc, sw, min(1.0, lv + (1 - lv) / (F + 1)) if corr else lv)
             for lv in LEVELS:
                 h = c.half_width(d[~tr], lv)
                 half = np.sqrt((stats.norm.ppf(0.5 + lv / 2) * p[~tr]) ** 2 + h ** 2)
@@ -84,7 +90,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
     rows = []
-    print("| set | folds | " + " | ".join(f"{lv:g}: q / q0 / emp" for lv in LEVELS) + " |")
+    print("| set | folds | " + " | ".join(f"{lv:g}: " + " / ".join(RULES) for lv in LEVELS) + " |")
     print("|---|---|" + "---|" * len(LEVELS))
     for case in B.iter_cases(only):
         with warnings.catch_warnings():

@@ -122,8 +122,10 @@ def floors():
     dcpt interpolation replicates and on one extrapolation scenario (which has no interpolating
     folds: unchanged). Rules: one = one floor (before); split_t = the split floor with q_in Student-t
     on F_in - 1 (rejected: wider than one floor); split_q = the split floor with the floor's own
-    multiplier q_0 at distance 0 (step 3c: the rule used); split_q_v1 = the same calibration in
-    format 1 (the global multiplier q at distance 0 too: the rule before step 3c). Scenarios:
+    multiplier q_0 at distance 0 (step 3c, format 3 of step 3d: the rule used); split_q_v2 = the
+    same calibration in format 2 (q_0 with the finite-sample correction, before step 3d);
+    split_q_v1 = the same calibration in format 1 (the global multiplier q at distance 0 too: the
+    rule before step 3c). Scenarios:
     dcpt (both misfits), dcpt_r (only the bump in r), dcpt_D (only the curvature in log D)."""
     import scalelaw.calibration as C
 
@@ -147,10 +149,10 @@ def floors():
             d = fit.extrapolation_distance(X)
             row = {"scen": name, "seed": seed, "F_in": split.inside_folds, "s_in": split.inside_noise,
                    "s0": split.noise, "s0_one": one.noise}
-            for rule in ("one", "split_t", "split_q", "split_q_v1"):
+            for rule in ("one", "split_t", "split_q", "split_q_v2", "split_q_v1"):
                 cal = one if rule == "one" else split
-                if rule == "split_q_v1":  # the same calibration, format 1: q (not q_0) at distance 0
-                    cal = C.Calibration.from_dict({**split.to_dict(), "version": 1})
+                if rule in ("split_q_v1", "split_q_v2"):  # the same calibration in an older format
+                    cal = C.Calibration.from_dict({**split.to_dict(), "version": int(rule[-1])})
                 if rule == "split_t" and split.inside_noise is not None:
                     cal = C.Calibration.from_dict(split.to_dict())
                     cal.half_width = lambda dd, lv, c=cal: _half_width_t(c, dd, lv)

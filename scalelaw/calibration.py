@@ -92,7 +92,7 @@ The method
    residual scale (the floor of step 3): there the interpolating backtests err as much as the
    extrapolating ones, so nothing can be narrowed honestly.
 
-3c. **The floor's own multiplier (format 2).** The backtest errors standardised by the Gaussian-ML
+3c. **The floor's own multiplier (format 2; format 3: step 3d).** The backtest errors standardised by the Gaussian-ML
    sigma are heavier-tailed than Gaussian: a fold's refit misses by one amount at all its points,
    so most folds err well inside sigma and a few far outside. A Student-t on F - 1 degrees of
    freedom, sized for the tails, then over-covers at the centre: leaving one backtest fold out
@@ -111,7 +111,7 @@ The method
    step 3b (the smallest distance any fold extrapolated to; with one floor, any fold point), and
    beyond it is q sigma(d) as before. On the synthetic mixtures (``bench_coverage_synthetic.py
    --floors``: dcpt fitted without r = 0.5 and predicting it, 6 replicates in each of 3 misfits)
-   this covered 82-84% / 90-91% / 94-97% at 80 / 90 / 95% against 85% / 91-94% / 98-99% with q
+   this (format 2: ``split_q_v2`` there now) covered 82-84% / 90-91% / 94-97% at 80 / 90 / 95% against 85% / 91-94% / 98-99% with q
    at distance 0, with 90% intervals 6-11% narrower; the synthetic extrapolations of
    ``bench_coverage_synthetic.py`` (every held-out point beyond the ramp) are unchanged.
    Rejected on the synthetic replicates of ``bench_coverage_synthetic.py`` plus the dcpt
@@ -136,6 +136,18 @@ The method
    of 6 of 24 replicates under 85% at 90%), but the two-sided prior also shrinks the steep slopes
    that short-distance sets (schedule laws) measure, raising their floor; on the real held-out
    points it moved no set into 85-95% at 90% and the mean to 94% (one-sided: 93%, no set moved).
+
+3d. **No finite-sample correction on q_0 (format 3).** Format 2 took q_0 at level + (1 - level) /
+   (F + 1). Measured as a quantile of the scores (the empirical multiplier at every distance,
+   leaving one backtest fold out), the uncorrected quantile is the closer to its level, and the
+   correction over-covers the centre: in-sample on the real sets' fitted rows
+   (``bench_coverage_insample.py``: ``emp`` / ``emp_raw``, 21 sets) 82% / 90% / 95% with it,
+   81% / 90% / 95% without; and as the floor at distance 0 on the synthetic mixtures
+   (``bench_coverage_synthetic.py --floors``: ``split_q`` against ``split_q_v2``, 18 replicates)
+   83.5% / 91% / 95% with, 81.5% / 90% / 94% without, with 80% intervals 2-5% narrower. So
+   q_0 is the fold-weighted score quantile at the level itself (still never above q). Only
+   points below the ramp change (interpolation: mixtures' shares, schedule laws' runs, points
+   inside the fitted box); calibrations saved in format 2 load as such and keep the correction.
 
 4. **Combination with the bootstrap band.** The bootstrap band of the full fit is added in
    quadrature, per side, in log space:
@@ -175,7 +187,7 @@ MIN_FOLDS = 3
 FALLBACK_SLOPE = 0.05   # log-loss error per decade beyond the data when nothing can be calibrated
 FALLBACK_NOISE_FACTOR = 2.0
 FALLBACK_DF = 2
-FORMAT = 2              # Calibration.version written now (see Calibration.version)
+FORMAT = 3              # Calibration.version written now (see Calibration.version)
 
 
 # ---- distance ---------------------------------------------------------------------------------
@@ -247,6 +259,7 @@ class Calibration:
     inside_score_weights: list = field(default_factory=list)
     # the stored format: 1 = one multiplier q for floor and growth (calibrations saved before the
     # floor's own multiplier, step 3c, load as 1 and give the interval they gave); 2 = q_0 at d = 0
+    # with the finite-sample correction; 3 = q_0 at d = 0 without it (step 3d)
     version: int = 1
 
     # ---- the model ----
@@ -273,16 +286,18 @@ class Calibration:
         return q
 
     def floor_multiplier(self, level: float) -> float:
-        """q_0: the multiplier of the error floor at distance 0 (format 2, step 3c of the module
-        docstring): the fold-weighted empirical quantile of the normalised backtest scores at
-        level + (1 - level) / (F + 1) (a finite-sample correction counted in folds), never above
-        q (:meth:`multiplier`). Format 1 (saved before) and the fallback: q."""
+        """q_0: the multiplier of the error floor at distance 0 (step 3c of the module docstring):
+        the fold-weighted empirical quantile of the normalised backtest scores at ``level``
+        (format 3, step 3d; format 2: at level + (1 - level) / (F + 1), a finite-sample
+        correction counted in folds), never above q (:meth:`multiplier`). Format 1 (saved before
+        step 3c) and the fallback: q."""
         q = self.multiplier(level)
         if self.version < 2 or self.method == "fallback" or not self.scores:
             return q
         s = np.asarray(self.scores, dtype=float)
         w = np.asarray(self.score_weights, dtype=float)
-        return min(q, _weighted_quantile(s, w, min(1.0, level + (1 - level) / (self.n_folds + 1))))
+        target = level if self.version >= 3 else min(1.0, level + (1 - level) / (self.n_folds + 1))
+        return min(q, _weighted_quantile(s, w, target))
 
     def half_width(self, d, level: float) -> np.ndarray:
         """h(d): q sigma(d) beyond the ramp (q: :meth:`multiplier`); at distance 0 the floor's

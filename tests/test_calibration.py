@@ -170,14 +170,14 @@ def test_calibration_survives_save_and_load(tmp_path, wrong_form_fit):
     v1["calibration"].pop("version")
     path.write_text(json.dumps(seal(v1)))
     old1 = sl.load_fit(path)
-    assert old1.calibration.version == 1 and wrong_form_fit.calibration.version == 2
+    assert old1.calibration.version == 1 and wrong_form_fit.calibration.version == 3
     cal = old1.calibration
     d = old1.extrapolation_distance(X)
     np.testing.assert_allclose(cal.half_width(d, 0.9), cal.multiplier(0.9) * cal.sigma(d))
     lo1, hi1 = old1.predict_interval(X, level=0.9)
     lo2, hi2 = wrong_form_fit.predict_interval(X, level=0.9)
     assert d[0] == 0 and np.all(d[1:] > cal.ramp)
-    assert hi1[0] - lo1[0] >= hi2[0] - lo2[0]  # inside: format 2's q_0 <= q
+    assert hi1[0] - lo1[0] >= hi2[0] - lo2[0]  # inside: the current format's q_0 <= q
     np.testing.assert_allclose((lo1[1:], hi1[1:]), (lo2[1:], hi2[1:]))  # beyond the ramp: the same
     # a saved fit from before calibration existed is calibrated on load, from its saved rows
 
@@ -262,16 +262,27 @@ def _heavy_tailed_errors(rng, F=14, n=40, s0=0.01, c=0.02):
     return (np.concatenate(a) for a in (e, d, g))
 
 
-def test_floor_multiplier_is_the_finite_sample_corrected_score_quantile(rng):
+def test_floor_multiplier_is_the_score_quantile_format_2_keeps_its_correction(rng):
     from scalelaw.calibration import _weighted_quantile
 
     e, d, g = _heavy_tailed_errors(rng)
     cal = fit_error_model(e, d, g, noise_floor=0.001)
+    assert cal.version == 3
     F = cal.n_folds
     s, w = np.asarray(cal.scores), np.asarray(cal.score_weights)
+    # a fit saved in format 2 (before step 3d) keeps the finite-sample correction counted in folds
+    v2 = Calibration.from_dict(json.loads(json.dumps({**cal.to_dict(), "version": 2})))
+    dd = np.array([0.0, cal.ramp / 2, cal.ramp, 2.0])
     for level in (0.5, 0.8, 0.9, 0.95):
-        want = min(cal.multiplier(level), _weighted_quantile(s, w, level + (1 - level) / (F + 1)))
+        want = min(cal.multiplier(level), _weighted_quantile(s, w, level))
         assert cal.floor_multiplier(level) == pytest.approx(want)
+        want2 = min(cal.multiplier(level), _weighted_quantile(s, w, level + (1 - level) / (F + 1)))
+        assert v2.floor_multiplier(level) == pytest.approx(want2)
+        assert cal.floor_multiplier(level) <= v2.floor_multiplier(level)
+        h3, h2 = cal.half_width(dd, level), v2.half_width(dd, level)
+        assert h2[0] == pytest.approx(want2 * cal.noise)
+        assert np.all(h3 <= h2 + 1e-15)  # the correction only ever widened
+        np.testing.assert_allclose(h3[2:], h2[2:])  # from the ramp on: q sigma(d) in both
     # heavier tails than Gaussian: the centre (80%) is narrower than the Gaussian-ML sigma times q
     assert cal.floor_multiplier(0.8) < 0.9 * cal.multiplier(0.8)
     # and the floor's interval covers close to its level on fresh folds from the same process
@@ -285,7 +296,7 @@ def test_floor_multiplier_is_the_finite_sample_corrected_score_quantile(rng):
 def test_floor_width_ramps_to_the_extrapolation_width_and_stays_nested(rng):
     e, d, g = _heavy_tailed_errors(rng)
     cal = fit_error_model(e, d, g, noise_floor=0.001)
-    assert cal.version == 2 and cal.ramp == pytest.approx(np.min(d[d > 0]))
+    assert cal.version == 3 and cal.ramp == pytest.approx(np.min(d[d > 0]))
     dd = np.linspace(0, 3, 301)
     prev = None
     for level in (0.5, 0.8, 0.9, 0.95, 0.99):
