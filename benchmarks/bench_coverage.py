@@ -172,8 +172,6 @@ def cpu_cases():
     yield Case("cpu_frontier", "data/cpu_decoder_sizes frontier L(C): power_law fit on the smaller 2/3 of C",
                "power_law", front[front["flops"] < xcut], front[front["flops"] >= xcut], {"x": "flops"}, "loss")
 
-    if (DATA / "cpu_lr_schedules").is_dir():  # the older character-level sweep (superseded by cpu_schedules)
-        yield _schedule_case("cpu_lr_schedules", "cpu_lr_schedules", None, 600)
     if (DATA / "cpu_schedules").is_dir():  # two sizes, seven BPE schedules each (examples/lr_annealing_schedules.py)
         for size in ("sch_d2-32", "sch_d4-64"):
             yield _schedule_case(f"cpu_schedules_{size[4:]}", "cpu_schedules", size, 101)
