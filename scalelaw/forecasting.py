@@ -118,6 +118,27 @@ def _decayed(lr, cut, warmup):
     return seg.size > 1 and bool(np.any(np.diff(seg) < -1e-12 * max(seg.max(), 1e-300)))
 
 
+# A decay counts as identified from the run alone only once this share of the LR's whole fall
+# (peak after warm-up to the schedule's lowest LR) has happened by the cut. Chosen a priori, not
+# on scored forecasts: a decay strength fitted from the first tenth of a fall is extrapolated ten
+# times over, and one seen run could put it anywhere (data/cpu_schedules' wsdcos cut at 75%, 7%
+# of its cosine fall seen, forecast 1.00 for a run that ended at 4.04).
+MIN_SEEN_DECAY = 0.25
+
+
+def _decay_seen(lr, cut, warmup):
+    """Share of the LR's fall after warm-up (peak to the lowest LR of the whole schedule) that has
+    happened by step ``cut``: 0 before any decay, 1 once the LR is at its floor."""
+    seg = np.asarray(lr[max(int(warmup), 0):], dtype=float)
+    if seg.size < 2:
+        return 1.0
+    peak, floor = float(seg.max()), float(seg.min())
+    if peak - floor <= 1e-12 * max(peak, 1e-300):
+        return 1.0
+    seen = np.asarray(lr[max(int(warmup), 0):int(cut)], dtype=float)
+    return float((peak - seen.min()) / (peak - floor)) if seen.size else 0.0
+
+
 def _prior_loro(prior):
     """Leave-one-run-out refits of ``prior``: {run: (prediction at every fitted row, L0)}.
 
@@ -271,6 +292,14 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
         sched = {**{str(k): v for k, v in schedules.items()}, _RUN: lr}
         data["run"] = data["run"].astype(str)
         identified = True
+    seen = _decay_seen(lr, cut, warmup_steps)
+    weak = prior is None and using is None and identified and ahead and seen < MIN_SEEN_DECAY
+    if weak:
+        identified = False
+        notes.append(f"only {seen:.0%} of the LR's fall had happened by step {cut}: too little of the decay to "
+                     f"tell from this run how much the rest will lower the loss ({law}'s {decay} is weakly "
+                     f"identified; below {MIN_SEEN_DECAY:.0%} it is held at ~0 rather than extrapolated, which "
+                     "can put the forecast anywhere). Pass prior= or using= to borrow it.")
     if not identified:
         fixed[decay] = _OFF  # log-scaled parameters must stay > 0; this switches the term off
         if law == "multi_power":
@@ -286,7 +315,7 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
                      "forecast you can size compute on.")
     if not identified and not ahead:
         identified = True  # nothing to identify: the LR never falls
-    elif not identified:
+    elif not identified and not weak:
         notes.append(f"the LR has not decayed by step {cut}: this part of the run cannot tell how much a decay "
                      f"will lower the loss ({law}'s {decay} is unidentified); {decay} is held at ~0, so the "
                      "forecast continues the run as if the LR stayed put and overstates the loss after a "

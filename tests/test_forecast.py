@@ -37,6 +37,28 @@ def test_forecast_of_a_cosine_run_from_its_first_half():
     assert np.all(fc["lower"] <= fc["upper"])
 
 
+def test_a_decay_barely_begun_is_held_not_extrapolated():
+    # WSD with a 30% cosine decay from step 1400: at step 1500 under 7% of the LR's fall has happened
+    from scalelaw.forecasting import MIN_SEEN_DECAY, _decay_seen
+
+    wsd = S.wsd(T, PEAK, FLOOR, warmup=WARM, decay_frac=0.3, shape="cosine")
+    assert _decay_seen(wsd, 1500, WARM) < MIN_SEEN_DECAY < _decay_seen(wsd, 1800, WARM)
+    assert _decay_seen(wsd, 1200, WARM) == 0.0 and _decay_seen(wsd, T, WARM) == pytest.approx(1.0)
+    assert _decay_seen(S.constant(T, PEAK, warmup=WARM), 1000, WARM) == 1.0  # no fall to see at all
+    full = curve(wsd, noise=2e-4)
+    true = curve(wsd)["loss"].iloc[-1]
+    at_cut = curve(wsd)["loss"][curve(wsd)["step"] == 1500].iloc[0]
+    early = sl.forecast(full[full["step"] <= 1500], schedule=wsd, warmup_steps=WARM, n_boot=0)
+    assert not early["decay_identified"]
+    assert any("of the LR's fall had happened by step 1500" in w for w in early["warnings"])
+    assert not any("has not decayed" in w for w in early["warnings"])
+    # held at ~0: the forecast continues the run at its current LR, above the true end, never below it
+    assert true < early["final_loss"] <= at_cut * 1.001
+    later = sl.forecast(full[full["step"] <= 1800], schedule=wsd, warmup_steps=WARM, n_boot=0)
+    assert later["decay_identified"] and not any("LR's fall" in w for w in later["warnings"])
+    assert later["final_loss"] == pytest.approx(true, rel=0.01)
+
+
 def test_wsd_cut_before_its_decay_warns_and_a_prior_recovers_it():
     wsd = S.wsd(T, PEAK, FLOOR, warmup=WARM, decay_frac=0.2)
     full = curve(wsd, noise=2e-4)
