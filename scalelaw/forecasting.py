@@ -127,15 +127,19 @@ MIN_SEEN_DECAY = 0.25
 
 
 def _decay_seen(lr, cut, warmup):
-    """Share of the LR's fall after warm-up (peak to the lowest LR of the whole schedule) that has
-    happened by step ``cut``: 0 before any decay, 1 once the LR is at its floor."""
-    seg = np.asarray(lr[max(int(warmup), 0):], dtype=float)
-    if seg.size < 2:
+    """Share of the LR's fall (from its peak, after any warm-up ramp, to the lowest LR after it) that
+    has happened by step ``cut``: 0 before any decay, 1 once the LR is at its floor. Measured from
+    the peak, not from ``warmup``, so a ramp counted in the law's own convention (multi_power's
+    ``warmup_steps=0``) is not taken for a fall."""
+    lr = np.asarray(lr, dtype=float)
+    start = max(int(warmup), 0)
+    if lr.size - start < 2:
         return 1.0
-    peak, floor = float(seg.max()), float(seg.min())
+    top = start + int(np.argmax(lr[start:]))
+    peak, floor = float(lr[top]), float(lr[top:].min())
     if peak - floor <= 1e-12 * max(peak, 1e-300):
         return 1.0
-    seen = np.asarray(lr[max(int(warmup), 0):int(cut)], dtype=float)
+    seen = lr[top:int(cut)]
     return float((peak - seen.min()) / (peak - floor)) if seen.size else 0.0
 
 

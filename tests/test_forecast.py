@@ -45,6 +45,9 @@ def test_a_decay_barely_begun_is_held_not_extrapolated():
     assert _decay_seen(wsd, 1500, WARM) < MIN_SEEN_DECAY < _decay_seen(wsd, 1800, WARM)
     assert _decay_seen(wsd, 1200, WARM) == 0.0 and _decay_seen(wsd, T, WARM) == pytest.approx(1.0)
     assert _decay_seen(S.constant(T, PEAK, warmup=WARM), 1000, WARM) == 1.0  # no fall to see at all
+    # the warm-up ramp is not a fall, whichever warm-up convention the law counts in (multi_power: 0)
+    assert _decay_seen(wsd, 1500, 0) == pytest.approx(_decay_seen(wsd, 1500, WARM))
+    assert _decay_seen(S.cosine(T, PEAK, FLOOR, warmup=WARM), 60, 0) == 0.0
     full = curve(wsd, noise=2e-4)
     true = curve(wsd)["loss"].iloc[-1]
     at_cut = curve(wsd)["loss"][curve(wsd)["step"] == 1500].iloc[0]
