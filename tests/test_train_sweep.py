@@ -250,8 +250,9 @@ def test_size_sweeps_meet_the_data_set_design(spec, min_sizes):
 
 def test_cpu_ladder_grows_depth_with_width():
     """Issue 17's ladder: one aspect ratio (d_model / n_layer) over >= 30x non-embedding
-    parameters, >= 4 budgets per size, the BPE budget within one pass over the general corpus
-    (2.66 bytes a token of bpe1024 on its train split, data/corpora/README.md)."""
+    parameters, >= 4 budgets per size, the 6 x 4 grid within one pass over the general corpus
+    (2.66 bytes a token of bpe1024 on its train split, data/corpora/README.md) and the long runs
+    of the small sizes within the ~4 passes that cost little (the same README)."""
     runs = expand(ROOT / "examples" / "sweeps" / "cpu_ladder.yaml")
     assert {r.model.d_model / r.model.n_layer for r in runs} == {16.0}
     assert {r.model.d_model // r.model.n_head for r in runs} == {16}
@@ -261,5 +262,6 @@ def test_cpu_ladder_grows_depth_with_width():
     for r in runs:
         budgets.setdefault(r.counts()["N"], set()).add(r.steps * r.tokens_per_step)
     assert all(len(b) >= 4 for b in budgets.values())
-    assert max(r.steps * r.tokens_per_step for r in runs) * 2.66 <= 22_505_696
+    passes = sorted(r.steps * r.tokens_per_step * 2.66 / 22_505_696 for r in runs)
+    assert sum(p <= 1 for p in passes) >= 24 and passes[-1] <= 4
     assert {r.tokenizer for r in runs} == {"bpe1024"}
