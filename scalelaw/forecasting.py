@@ -17,31 +17,32 @@ B). Borrowing strength from finished runs of the same setup:
 
 What a cut cannot tell. The decay term is identified only by LR decreases that the logged part
 already saw. A run cut before its LR started to fall (a WSD run cut before the decay, a constant
-run) carries no information on it: with a prior or other curves the forecast borrows it; alone,
+run) carries no information on it, and one that has seen less than a quarter of the LR's fall
+(``MIN_SEEN_DECAY``) too little: with a prior or other curves the forecast borrows it; alone,
 the forecast holds the decay coefficient at 0 and says so in ``warnings``: it then predicts the
 run as if the LR had stayed where it was, which overstates the final loss of a run that will decay
 (the interval does not cover that: it is a different question the data cannot answer).
 
 Measured (``python examples/forecast_runs.py``, lr_annealing, cuts at 25/50/75% of each run;
 mean / worst |relative error| of the final loss): on Luo et al.'s nine curves per size, alone
-6.5/25%, 1.9/3.3%, 0.71/2.8% (25M) and 5.6/17%, 2.2/4.3%, 0.88/3.5% (100M); with the other eight
+4.0/5.0%, 1.9/3.3%, 0.71/2.8% (25M) and 4.2/5.5%, 2.2/4.3%, 0.88/3.5% (100M) (before the quarter-
+of-the-fall rule the 25% cut was 6.5/25% and 5.6/17%: cosine runs cut early were extrapolated); with the other eight
 runs as prior 0.45/0.99%, 0.19/0.85%, 0.16/0.67% (25M) and 0.32/0.80%, 0.21/0.68%, 0.19/0.54%
 (100M). Alone, a quarter of a run does not pin the loss floor: borrow from finished runs. The 90%
 parameter band covered the truth in only 0-44% of cuts: it is parameter noise only. With a prior
 the calibrated interval (the default; calibrated on the prior's runs, below) covered 89% of the
 cuts at each cut and size (89 / 89 / 100% when it was calibrated inside the partial run). Alone it
-covers little: 0% of the cuts made before the LR fell (below) and 50-100% of the others (lowest
-at 25%, where the level is not pinned). On our CPU set (data/cpu_lr_schedules then: val, steps
+covers little: 0% of the cuts made before the LR fell (below) and 86-100% of the others. On our CPU set (data/cpu_lr_schedules then: val, steps
 >= 600; measured with the in-run calibration, before the prior's): alone 27%/100% (50% cut: one
 fit diverges) and 3.0/4.7% (75%); with a prior 1.5/2.3% and 1.7/2.4%, covered 50% and 33%.
 A WSD run cut before its decay is forecast without the decay (warned): +2.0% to +5.0% too high at 25M.
 With ``law="multi_power"`` (same runs and cuts, ``--boot 30``; the table in
-``examples/forecast_runs.py``): alone 3.0/10.9%, 1.5/3.0%, 0.67/2.6% (25M) and 2.4/5.6%,
+``examples/forecast_runs.py``): alone 2.4/3.9%, 1.5/3.0%, 0.67/2.6% (25M) and 2.4/4.0%,
 1.8/4.1%, 0.80/3.3% (100M); with a prior 0.28/0.54%, 0.22/0.49%, 0.19/0.45% (25M) and
 0.26/0.57%, 0.25/0.53%, 0.21/0.48% (100M). Its prior interval covered 78% of the cuts at 25M
 and 89% at 100M at every cut (mean 90% half-widths 0.44-0.69%; lr_annealing's 0.63-1.36%); it
-covered 33-78% when calibrated inside the partial run. Alone: 0-20% of the cuts made before the
-LR fell, 25-100% of the others.
+covered 33-78% when calibrated inside the partial run. Alone: 0-14% of the cuts made before the
+LR fell (or before a quarter of its fall, ``MIN_SEEN_DECAY``), 50-100% of the others.
 
 The interval (default ``interval="calibrated"``) is a prediction interval for the logged loss;
 ``interval="parameter"`` gives the bare bootstrap band (block bootstrap over the logged steps),
@@ -312,9 +313,9 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
         # measured, not assumed: see the module docstring (examples/forecast_runs.py)
         notes.append("forecast from this run alone: how much the LR decay still to come will lower the loss is "
                      "extrapolated from the logged part only, and the interval cannot see that error (on Luo et "
-                     "al.'s published curves, 90% intervals of forecasts made alone covered 25-100% of the cuts "
-                     "that had seen the LR fall: 25-75% from a quarter of a run, 50-100% from half, 71-100% "
-                     "from three quarters; and 0-20% of those that had not; with finished runs borrowed as "
+                     "al.'s published curves, 90% intervals of forecasts made alone covered 50-100% of the cuts "
+                     "that had seen a quarter of the LR's fall: 50-100% from a quarter or half of a run, 71-100% "
+                     "from three quarters; and 0-14% of those that had not; with finished runs borrowed as "
                      "prior=, 78-89%). Pass prior= (a fit of finished runs) or using= (their curves) for a "
                      "forecast you can size compute on.")
     if not identified and not ahead:
@@ -324,7 +325,7 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
                      f"will lower the loss ({law}'s {decay} is unidentified); {decay} is held at ~0, so the "
                      "forecast continues the run as if the LR stayed put and overstates the loss after a "
                      "decay (on Luo et al.'s published curves such forecasts were 1.5-5.5% too high and their 90% "
-                     "interval covered 0-20% of the cuts). Pass prior= (a fit of finished runs) or using= (their "
+                     "interval covered 0-14% of the cuts). Pass prior= (a fit of finished runs) or using= (their "
                      "curves) to borrow it.")
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
