@@ -172,7 +172,11 @@ def _spawn(tmp_path, shards, *extra):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "scalelaw", "train", "--preset", "tiny", "--steps", "100000", "--device", "cpu",
            "--no-compile", "--quiet", "--data-root", str(shards), "--out", str(tmp_path / "r"), *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    # A test run started in the background by a non-interactive shell (`cmd &`) inherits SIGINT
+    # ignored, and Python then installs no Ctrl-C handler in the child: restore the default so the
+    # child sees SIGINT as a user's terminal would send it.
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_rows(path, proc, timeout=60):
