@@ -460,14 +460,13 @@ def backtest_envelope(curves, x: str = "flops", y: str = "loss", *, n: str = "n_
 
 def compute_frontier(C, loss) -> np.ndarray:
     """Mask of the points on the compute frontier: lower loss than every point of smaller compute
-    (ties in C: the lowest loss of the tie)."""
+    (ties in C: the lowest loss of the tie); the rule of :func:`scalelaw.frontier` before its hull."""
+    from scalelaw.points import below_all_before
+
     C, loss = np.asarray(C, float), np.asarray(loss, float)
     order = np.lexsort((loss, C))
     keep = np.zeros(len(C), dtype=bool)
-    best = np.inf
-    for i in order:
-        if loss[i] < best:
-            keep[i], best = True, loss[i]
+    keep[order] = below_all_before(loss[order])
     return keep
 
 

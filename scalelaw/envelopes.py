@@ -19,7 +19,7 @@ import pandas as pd
 
 from scalelaw.fitting.data import as_frame
 from scalelaw.isoflops import IsoflopResult, _fit_power_laws
-from scalelaw.points import frontier
+from scalelaw.points import below_all_before, frontier
 
 __all__ = ["envelope"]
 
@@ -120,8 +120,7 @@ def envelope(curves, x: str = "flops", y: str = "loss", *, n: str = "n_params", 
         drawn[rng.integers(0, len(runs), size=len(runs))] = True
         keep = drawn[cs]
         xk, yk, nk = xs[keep], ys[keep], ns[keep]
-        best_before = np.minimum.accumulate(np.concatenate([[np.inf], yk[:-1]]))
-        on = yk < best_before
+        on = below_all_before(yk)
         Cs.append(xk[on])
         Ns.append(nk[on])
         Ls.append(yk[on])

@@ -41,6 +41,13 @@ def final_points(df: pd.DataFrame, split: str | None = "val", *, run: str = "run
     return sub.loc[idx.to_numpy()].reset_index(drop=True)
 
 
+def below_all_before(y_sorted) -> np.ndarray:
+    """Mask of the values strictly below every earlier one: the Pareto rule of a frontier, for
+    losses already sorted by compute (ties in compute by loss, so a tie keeps its lowest)."""
+    y_sorted = np.asarray(y_sorted, dtype=float)
+    return y_sorted < np.minimum.accumulate(np.concatenate([[np.inf], y_sorted[:-1]]))
+
+
 def frontier(df: pd.DataFrame, x: str = "flops", y: str = "loss", *, convex: bool = True) -> pd.DataFrame:
     """The compute-efficient frontier: rows on the lower envelope of ``y`` against ``x``.
 
@@ -54,9 +61,7 @@ def frontier(df: pd.DataFrame, x: str = "flops", y: str = "loss", *, convex: boo
     sub = df[(df[x] > 0) & (df[y] > 0) & np.isfinite(df[x]) & np.isfinite(df[y])].sort_values([x, y], kind="stable")
     if sub.empty:
         raise ValueError(f"frontier: no rows with positive finite {x!r} and {y!r}")
-    yv = sub[y].to_numpy()
-    best_before = np.minimum.accumulate(np.concatenate([[np.inf], yv[:-1]]))
-    pareto = sub[yv < best_before]
+    pareto = sub[below_all_before(sub[y].to_numpy())]
     if not convex or len(pareto) < 3:
         return pareto.reset_index(drop=True)
     lx, ly = np.log(pareto[x].to_numpy()), np.log(pareto[y].to_numpy())
