@@ -607,10 +607,14 @@ def german_number(n: int) -> str:
     return ("ein" if th == 1 else german_number(th)) + "tausend" + (german_number(r) if r else "")
 
 
+def _tiny_numbers() -> list[int]:
+    """The numbers of the tiny translation corpora: 0..2999 and a fixed spread up to 999,999."""
+    return sorted(set(range(3000)) | {(k * 7919) % 1_000_000 for k in range(1, 2001)})
+
+
 def tiny_deen_pairs() -> Iterator[Pair]:
     """German -> English number names for tests (the numbers of :func:`tiny_enfr_pairs`)."""
-    numbers = sorted(set(range(3000)) | {(k * 7919) % 1_000_000 for k in range(1, 2001)})
-    for n in numbers:
+    for n in _tiny_numbers():
         yield Pair(f"tiny-deen/{n}", german_number(n), english_number(n), f"tiny-deen/{n}")
 
 
@@ -664,8 +668,7 @@ def ding_pairs(path: Path) -> Iterator[Pair]:
 def tiny_enfr_pairs() -> Iterator[Pair]:
     """English -> French number names for tests: 0..2999 and a fixed spread up to 999,999.
     A real (if narrow) translation task, generated, so the same on every machine."""
-    numbers = sorted(set(range(3000)) | {(k * 7919) % 1_000_000 for k in range(1, 2001)})
-    for n in numbers:
+    for n in _tiny_numbers():
         yield Pair(f"tiny-enfr/{n}", english_number(n), french_number(n), f"tiny-enfr/{n}")
 
 
