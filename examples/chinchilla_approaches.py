@@ -7,6 +7,7 @@ behind the README's recommendation). Run from the repo root:
 
     python examples/chinchilla_approaches.py [--data data/cpu_decoder_sizes] [--validation ../shared/validation]
         [--isoflop data/cpu_isoflop] [--ladder data/cpu_ladder] [--out examples_out] [--boot 100]
+    python examples/chinchilla_approaches.py --data data/cpu_isoflop_bpe [--spec examples/sweeps/cpu_isoflop_bpe.yaml]
 
 Ladders: Epoch's extraction of Hoffmann et al.'s points (IsoFLOP-shaped; Hoffmann's nine
 budgets 6e18-3e21 and the budgets found by binning), OPT's training curves (Zhang et al. 2022,
@@ -15,11 +16,19 @@ a size ladder with no budgets: Approach 1 against the parametric law), both from
 (``--isoflop``) when it has 4+ complete budgets; our BPE size ladder (``--ladder``: 6 sizes x 4
 fixed token budgets, no two runs at one compute, so no IsoFLOP budgets): the parametric laws
 fitted on the smaller sizes against its compute frontier, and Approach 1 on its final points.
+
+``--data`` pointing at an IsoFLOP ladder made by ``scalelaw sweep`` (its run names carry the
+sweep's budget label, ``..._C7.5e10_...``) analyses that ladder alone, complete or not: a budget
+counts only when every run planned for it has a complete log (the plan: the folder's logs, its
+``index*.csv`` and the sweep spec, ``--spec`` or the ``examples/sweeps/*.yaml`` whose ``name`` is
+the runs' prefix); the others are listed and skipped, and the backtest fits all but the largest
+third of the complete budgets (``ladder_status``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -40,6 +49,10 @@ def show_comparison(label, cmp):
     t = cmp.backtest.pivot_table(index="C", columns="approach", values="rel_err")
     print("backtest relative error of each held-out budget's optimum loss:")
     print((100 * t).round(2).to_string(float_format=lambda v: f"{v:+.2f}%"))
+    rec = cmp.backtest[cmp.backtest["approach"].str.startswith("recommended")]
+    for r in rec.itertuples():
+        print(f"  recommended at C={r.C:.3g}: truth {r.truth:.4f}, predicted {r.pred:.4f} ({100 * r.rel_err:+.2f}%), "
+              f"{cmp.level:.0%} interval [{r.lo:.4f}, {r.hi:.4f}]: {'covers' if r.covered else 'MISSES'}")
     return {row.approach: {"mean": row.backtest_mean_err, "max": row.backtest_max_err,
                            "coverage": row.backtest_coverage} for row in cmp.table.itertuples()}
 
@@ -57,8 +70,152 @@ def show_envelope(label, bt):
     return out
 
 
-def main(data, out, validation=None, isoflop_dir=None, n_boot=100, ladder_dir=None):
+# the budget label ``scalelaw sweep`` puts in a run's name for a ``flops:`` grid axis (C7.5e10)
+BUDGET_LABEL = re.compile(r"(?:^|_)C(\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?=_|$)")
+
+
+def budget_of(run_name):
+    """The sweep's budget label in a run name as FLOPs (``isob_C7.5e10_d_model12_seed0`` -> 7.5e10), or None."""
+    m = BUDGET_LABEL.search(str(run_name))
+    return float(m.group(1)) if m else None
+
+
+def _header(path):
+    try:
+        with open(path) as fh:
+            return json.loads(fh.readline()).get("header", {}) or {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _spec_runs(folder, spec, names):
+    """Run names the sweep spec plans: ``spec`` if given, else the ``examples/sweeps/*.yaml`` whose
+    ``name`` is the prefix of the folder's runs (the part before their budget label); (names, spec path)."""
+    import yaml
+
+    from scalelaw.train.sweep import expand
+
+    if spec is None:
+        prefixes = {BUDGET_LABEL.split(n)[0] for n in names if budget_of(n) is not None}
+        for path in sorted((ROOT / "examples" / "sweeps").glob("*.yaml")):
+            try:
+                if (yaml.safe_load(path.read_text()) or {}).get("name") in prefixes:
+                    spec = path
+                    break
+            except yaml.YAMLError:
+                continue
+        if spec is None:
+            return [], None
+    return [cfg.name for cfg in expand(spec)], Path(spec)
+
+
+def ladder_status(folder, spec=None):
+    """Which budgets of an IsoFLOP ladder made by ``scalelaw sweep`` are complete.
+
+    The plan is the union of the folder's logs, its ``index*.csv`` rows and the sweep spec's runs
+    (``spec``, else found by the runs' name prefix); a run counts as done only when its log is in
+    the folder with header status ``complete``. Returns ``(files, table, spec)``: the complete
+    budgets' log files, one row per budget (C, planned, done, complete, missing: the runs not
+    done with their status), and the spec used (None when none was found).
+    """
+    folder = Path(folder)
+    status = {}
+    logs = {}
+    for f in sorted(folder.glob("*.jsonl")):
+        h = _header(f)
+        name = h.get("run") or f.stem
+        logs[name] = f
+        status[name] = h.get("status") or "no header"
+    for idx in sorted(folder.glob("index*.csv")):
+        try:
+            rows = pd.read_csv(idx, usecols=["run", "status"])
+        except (ValueError, OSError):
+            continue
+        for row in rows.itertuples():
+            status.setdefault(str(row.run), "no log")
+    planned, spec_path = _spec_runs(folder, spec, list(status))
+    for name in planned:
+        status.setdefault(name, "no log")
+    rows, files = [], []
+    budgets = {}
+    for name, st in status.items():
+        C = budget_of(name)
+        if C is not None:
+            budgets.setdefault(C, []).append(name)
+    for C in sorted(budgets):
+        names = sorted(budgets[C])
+        done = [n for n in names if status[n] == "complete" and n in logs]
+        missing = {n: status[n] for n in names if n not in done}
+        rows.append({"C": C, "planned": len(names), "done": len(done), "complete": not missing, "missing": missing})
+        if not missing:
+            files += [logs[n] for n in done]
+    return files, pd.DataFrame(rows, columns=["C", "planned", "done", "complete", "missing"]), spec_path
+
+
+def is_isoflop_ladder(folder):
+    """A folder of sweep logs whose run names all carry a budget label (``_C7.5e10_``)."""
+    names = [_header(f).get("run") or f.stem for f in Path(folder).glob("*.jsonl")]
+    return bool(names) and all(budget_of(n) is not None for n in names)
+
+
+def show_isoflop_ladder(folder, n_boot, spec=None):
+    """An IsoFLOP ladder, complete or partial: its complete budgets' approaches, backtested on
+    the largest third of them (and on half when 3 budgets are still left to fit)."""
+    folder = Path(folder)
+    files, table, spec_path = ladder_status(folder, spec)
+    print(f"\n== {folder.name}: IsoFLOP ladder; plan from its logs, index and "
+          f"{spec_path if spec_path else 'no sweep spec (none found: pass --spec)'}")
+    for row in table.itertuples():
+        state = "complete" if row.complete else "INCOMPLETE, skipped"
+        print(f"  budget C={row.C:.3g}: {row.done} of {row.planned} runs complete: {state}")
+        by_status = {}
+        for name, st in (row.missing or {}).items():
+            by_status.setdefault(st, []).append(name)
+        for st, names in by_status.items():
+            print(f"      {len(names)} {st}" + (f": {', '.join(names)}" if len(names) <= 3 else ""))
+    results = {"budgets": table}
+    if not files:
+        print("  no complete budget yet")
+        return results
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runs = pd.concat([sl.read_logs(f) for f in files], ignore_index=True)
+    pts = sl.final_points(runs, split="val")
+    inputs = {"N": "n_params", "D": "n_tokens"}  # the nominal budgets C = 6ND
+    n_ok = int(table["complete"].sum())
+    print(f"  {len(pts)} complete runs in {n_ok} complete budget(s)")
+    # half the budgets held out differs from a third only from 6 budgets on (3 are kept to fit)
+    splits = (("largest third held out", 1 / 3),) + ((("half the budgets held out", 0.5),) if n_ok >= 6 else ())
+    for label, holdout in splits:
+        try:
+            cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs,
+                                        curve_columns={"x": "flops"}, holdout=holdout)
+        except ValueError as err:
+            print(f"  {label}: too few complete budgets to backtest ({err})")
+            if holdout < 0.5:
+                _show_profiles(pts, inputs, n_boot, results)
+            break
+        key = "isoflop" if holdout < 0.5 else "isoflop_half"
+        results[key] = show_comparison(f"{folder.name}: approaches, {label}", cmp)
+        results[key + "_backtest"] = cmp.backtest
+    return results
+
+
+def _show_profiles(pts, inputs, n_boot, results):
+    try:
+        iso = sl.isoflop(pts, inputs=inputs, n_boot=n_boot)
+        print(iso.report())
+        results["optima"] = iso.optima
+    except ValueError as err:
+        print(f"  {err}")
+
+
+def main(data, out, validation=None, isoflop_dir=None, n_boot=100, ladder_dir=None, spec=None):
     results = {}
+    if Path(data).is_dir() and is_isoflop_ladder(data):
+        print(f"{data} is an IsoFLOP ladder: analysing it alone (the published ladders and the other "
+              "bundled sets run without --data)")
+        return show_isoflop_ladder(data, n_boot, spec)
     validation = Path(validation) if validation else ROOT.parent / "shared" / "validation"
     epoch = validation / "chinchilla_svg_extracted.csv"
     if epoch.exists():
@@ -149,6 +306,8 @@ if __name__ == "__main__":
                       extra=[("--validation", str, None, "folder of the published data (default ../shared/validation)"),
                              ("--isoflop", str, None, "our IsoFLOP set (default data/cpu_isoflop)"),
                              ("--ladder", str, None, "our BPE size ladder (default data/cpu_ladder)"),
+                             ("--spec", str, None, "sweep spec of an IsoFLOP ladder given as --data (default: "
+                              "the examples/sweeps/*.yaml named like its runs)"),
                       ("--boot", int, 100, "bootstrap resamples per fit")])
     main(args.data, args.out, validation=args.validation, isoflop_dir=args.isoflop, n_boot=args.boot,
-         ladder_dir=args.ladder)
+         ladder_dir=args.ladder, spec=args.spec)
