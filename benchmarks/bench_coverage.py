@@ -172,9 +172,12 @@ def cpu_cases():
     yield Case("cpu_frontier", "data/cpu_decoder_sizes frontier L(C): power_law fit on the smaller 2/3 of C",
                "power_law", front[front["flops"] < xcut], front[front["flops"] >= xcut], {"x": "flops"}, "loss")
 
-    if (DATA / "cpu_schedules").is_dir():  # two sizes, seven BPE schedules each (examples/lr_annealing_schedules.py)
-        for size in ("sch_d2-32", "sch_d4-64"):
+    if (DATA / "cpu_schedules").is_dir():  # two sizes, seven BPE schedules each
+        for size in ("sch_d2-32", "sch_d4-64"):  # examples/lr_annealing_schedules.py's split
             yield _schedule_case(f"cpu_schedules_{size[4:]}", "cpu_schedules", size, 101)
+        for size in ("sch_d2-32", "sch_d4-64"):  # examples/schedule_optimum.py's (and Luo et al.'s 3-run protocol)
+            yield _schedule_case(f"cpu_schedules3_{size[4:]}", "cpu_schedules", size, 101,
+                                 train_names=("constant", "cosine", "step"))
 
     dc = _read("cpu_dcpt")
     inputs = {"N": "n_params", "D": "n_tokens", "r": "mix_ratio"}
@@ -187,9 +190,11 @@ def cpu_cases():
                        "dcpt", rows[~held], rows[held], inputs, "loss", side=side)
 
 
-def _schedule_case(name, folder, prefix, min_step):
-    """lr_annealing fitted on the constant + cosine curves of one schedule sweep (runs starting with
-    ``prefix``; every logged validation step >= ``min_step``), predicting the other schedules."""
+def _schedule_case(name, folder, prefix, min_step, train_names=("constant", "cosine")):
+    """lr_annealing fitted on the ``train_names`` curves (default constant + cosine) of one schedule
+    sweep (runs starting with ``prefix``; every logged validation step >= ``min_step``), predicting
+    the other schedules. With two fitted runs no run can be left out in the calibration (its
+    SCHEDULE_SHAPE_WARNING); with three it can."""
     lrs = _read(folder)
     curves = lrs[(lrs["split"] == "val") & (lrs["step"] >= min_step)].copy()
     if prefix:
@@ -197,9 +202,9 @@ def _schedule_case(name, folder, prefix, min_step):
     curves["name"] = curves["run"].map(lambda r: r.split("_")[-2])
     warm = int(S.parse_spec(curves["schedule"].iloc[0])[1].get("warmup", 0))
     sched = {r: S.from_spec(s) for r, s in curves.groupby("run")["schedule"].first().items()}
-    train = curves["name"].isin(["constant", "cosine"])
+    train = curves["name"].isin(list(train_names))
     what = f"data/{folder}{' ' + prefix if prefix else ''}"
-    return Case(name, f"{what}: lr_annealing fit on constant + cosine (steps >= {min_step}), predict the other "
+    return Case(name, f"{what}: lr_annealing fit on {' + '.join(train_names)} (steps >= {min_step}), predict the other "
                 f"{curves.loc[~train, 'name'].nunique()}", "lr_annealing", curves[train], curves[~train],
                 {"step": "step"}, "loss", schedules=sched, warmup_steps=warm)
 
