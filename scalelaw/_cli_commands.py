@@ -375,6 +375,8 @@ def cmd_isoflop(args):
 
     df = _select_split(load_table(args.data), args)
     inputs = dict(_parse_assignment(v, "--var") for v in args.var)
+    if args.backtest_frontier:
+        return _backtest_frontier(df, inputs, args)
     if args.envelope:
         x = inputs.get("C", "flops")
         result = sl.envelope(df, x=x, y=args.target, n=inputs.get("N", "n_params"),
@@ -404,6 +406,31 @@ def cmd_isoflop(args):
     for path, what in ((args.output, "saved to"), (args.plot, "wrote")):
         if path:
             print(f"{what} {path}")
+
+
+def _backtest_frontier(df, inputs, args):
+    """``scalelaw isoflop --backtest-frontier``: :func:`scalelaw.approaches.backtest_frontier` on the
+    final point of each run (logs with ``run`` and ``step``), or on the table's rows as they are."""
+    import scalelaw as sl
+    from scalelaw.approaches import backtest_frontier
+
+    if args.final_points or {"run", "step"} <= set(df.columns):
+        df = sl.final_points(df, split=None)
+    laws = tuple(args.law) or ("chinchilla", "kaplan_nd")
+    bt = backtest_frontier(df, n=inputs.get("N", "n_params"), d=inputs.get("D", "n_tokens"), y=args.target,
+                           holdout=args.holdout, laws=laws, seed=args.seed)
+    summary = {law: {"mean_abs_err": float(bt[law + "_err"].abs().mean()),
+                     "max_abs_err": float(bt[law + "_err"].abs().max())} for law in laws}
+    if args.json:
+        _print_json({"fitted_sizes": bt.attrs["fitted_sizes"], "held_sizes": bt.attrs["held_sizes"],
+                     "summary": summary, "points": bt.to_dict(orient="records")})
+        return
+    print(f"laws fitted on {len(bt.attrs['fitted_sizes'])} sizes (N <= {max(bt.attrs['fitted_sizes']):.4g}), "
+          f"predicting the {len(bt)} compute-frontier point(s) of the held-out sizes "
+          f"{', '.join(f'{v:.4g}' for v in bt.attrs['held_sizes'])}:")
+    print(bt.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    for law, s in summary.items():
+        print(f"{law}: mean |rel err| {s['mean_abs_err']:.2%}, max {s['max_abs_err']:.2%}")
 
 
 def cmd_app(args):

@@ -105,6 +105,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("-o", "--output", default=None, help="save the result as JSON")
     p.add_argument("--plot", default=None, metavar="HTML", help="write the profiles figure")
+    p.add_argument("--backtest-frontier", action="store_true",
+                   help="a size ladder trained at fixed token counts (no IsoFLOP budgets; --var N=.. --var D=..): fit "
+                        "each --law on the smaller sizes' final points, predict the compute-frontier points of the "
+                        "largest --holdout fraction of sizes")
+    p.add_argument("--holdout", type=float, default=1 / 3, help="--backtest-frontier: fraction of sizes held out")
+    p.add_argument("--law", action="append", default=[], help="--backtest-frontier: a law to backtest (repeat; "
+                   "default chinchilla and kaplan_nd)")
 
     for name in _TRAINER_COMMANDS:
         sub.add_parser(name, help=f"trainer: {name} (see `scalelaw {name} --help`)", add_help=False)

@@ -66,3 +66,49 @@ def test_cpu_ladder_has_no_isoflop_budgets_and_its_frontier_backtest():
     bt = backtest_frontier(pts)
     assert len(bt) == 2 and (bt["N"] >= 6e5).all()
     assert (bt["chinchilla_err"] > 0).all() and bt["chinchilla_err"].max() < 0.025
+
+
+def test_cli_backtest_frontier(tmp_path, capsys):
+    """``scalelaw isoflop --backtest-frontier``: the same rows as the function, as JSON and as a table;
+    a missing column is named."""
+    import json
+
+    from scalelaw.cli import main
+
+    data = tmp_path / "ladder.csv"
+    g = grid(noise=0.002, seed=1)
+    g.to_csv(data, index=False)
+    ref = backtest_frontier(g, laws=("chinchilla",), holdout=0.5)
+    code = main(["isoflop", str(data), "--var", "N=n_params", "--var", "D=n_tokens", "--backtest-frontier",
+                 "--law", "chinchilla", "--holdout", "0.5", "--json"])
+    assert code in (0, None)
+    out = json.loads(capsys.readouterr().out)
+    assert out["held_sizes"] == pytest.approx(ref.attrs["held_sizes"]) and len(out["held_sizes"]) == 3
+    got = pd.DataFrame(out["points"])
+    assert got["chinchilla"].to_numpy() == pytest.approx(ref["chinchilla"].to_numpy())
+    assert out["summary"]["chinchilla"]["max_abs_err"] == pytest.approx(ref["chinchilla_err"].abs().max())
+    code = main(["isoflop", str(data), "--var", "N=n_params", "--var", "D=n_tokens", "--backtest-frontier"])
+    text = capsys.readouterr().out
+    assert "chinchilla: mean |rel err|" in text and "kaplan_nd: mean |rel err|" in text
+    code = main(["isoflop", str(data), "--var", "N=n_params", "--var", "D=tokens", "--backtest-frontier"])
+    assert code not in (0, None) and "'tokens'" in capsys.readouterr().err
+
+
+def test_cli_backtest_frontier_takes_each_runs_final_point(tmp_path, capsys):
+    """Logs with run and step: each run's last row is its point (checkpoints are not runs)."""
+    import json
+
+    from scalelaw.cli import main
+
+    g = grid()
+    rows = []
+    for i, r in enumerate(g.itertuples()):
+        for frac in (0.5, 1.0):  # a mid-run checkpoint with a higher loss, then the final point
+            rows.append({"run": f"r{i}", "step": int(100 * frac), "n_params": r.n_params,
+                         "n_tokens": r.n_tokens * frac, "loss": r.loss * (1.2 if frac < 1 else 1.0)})
+    data = tmp_path / "curves.csv"
+    pd.DataFrame(rows).to_csv(data, index=False)
+    main(["isoflop", str(data), "--var", "N=n_params", "--var", "D=n_tokens", "--backtest-frontier",
+          "--law", "chinchilla", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert max(abs(p["chinchilla_err"]) for p in out["points"]) < 1e-3  # the law's own final points
