@@ -198,7 +198,28 @@ def show_isoflop_ladder(folder, n_boot, spec=None):
         key = "isoflop" if holdout < 0.5 else "isoflop_half"
         results[key] = show_comparison(f"{folder.name}: approaches, {label}", cmp)
         results[key + "_backtest"] = cmp.backtest
+        results[key + "_own"] = show_own_isoflop(cmp, n_boot)
     return results
+
+
+def show_own_isoflop(cmp, n_boot):
+    """Approach 2 on its own (``sl.isoflop`` on the fitted budgets' points, its calibrated
+    ``predict(C)``) at each held-out budget: error and interval, as a user calling it would get."""
+    held = cmp.backtest[cmp.backtest["approach"] == "2 isoflop"]
+    if held.empty:
+        return None
+    pts = cmp.fits["2 isoflop"].points
+    fitted = pts[pts["budget"] < held["C"].min() * (1 - 1e-9)]
+    iso = sl.isoflop(fitted[["N", "C", "loss"]], inputs={"N": "N", "C": "C"}, n_boot=n_boot, level=cmp.level)
+    p = iso.predict(held["C"].to_numpy(float))
+    rows = []
+    for j, r in enumerate(held.itertuples()):
+        lo, hi = p["loss_lo"][j], p["loss_hi"][j]
+        rows.append({"C": r.C, "err": p["loss"][j] / r.truth - 1, "lo": lo, "hi": hi, "covered": bool(lo <= r.truth <= hi)})
+        print(f"  Approach 2's own predict at C={r.C:.3g}: {p['loss'][j]:.4f} ({100 * rows[-1]['err']:+.2f}%), "
+              f"{cmp.level:.0%} interval ({iso.calibration.method if iso.calibration else 'bootstrap'}) [{lo:.4f}, {hi:.4f}]: "
+              f"{'covers' if rows[-1]['covered'] else 'MISSES'}")
+    return pd.DataFrame(rows)
 
 
 def _show_profiles(pts, inputs, n_boot, results):

@@ -91,3 +91,51 @@ def test_cpu_isoflop_floors_collapse_on_the_fitted_budgets():
         warnings.simplefilter("ignore")
         cmp = sl.compare_approaches(few, inputs={"N": "n_params", "D": "n_tokens"}, n_boot=0)
     assert any(w.startswith(f"recommended path ({cmp.recommended})") for w in cmp.warnings)
+
+
+def hidden_floor_ladder(seed, nb=6, noise=0.005):
+    """Hoffmann's law (E = 1.69) on budgets 1e15 x 2^k, where L_opt is 7.0 to 4.0 and 4 budgets
+    with 0.5% noise often cannot see the floor (benchmarks/study_isoflop_interval.py)."""
+    rng = np.random.default_rng(100 + seed)
+    G = (ALPHA * A / (BETA * B)) ** (1 / (ALPHA + BETA))
+    rows = []
+    for C in 1e15 * 2.0 ** np.arange(nb):
+        for N in G * (C / 6) ** (BETA / (ALPHA + BETA)) * np.geomspace(1 / 4, 4, 6):
+            L = 1.69 + A / N ** ALPHA + B / (C / (6 * N)) ** BETA
+            rows.append({"n_params": N, "flops": C, "loss": L * np.exp(noise * rng.standard_normal())})
+    return pd.DataFrame(rows)
+
+
+def test_interval_covers_when_the_fitted_floor_collapses_below_a_known_floor():
+    """Fitted on 4 budgets whose floor (E = 1.69) the noise hides, Approach 2's L_opt(C) puts L_inf
+    at 0 and lands low two doublings out; its interval (one rolling origin: the documented fallback,
+    which says it is not calibrated) still covers both held-out minima at 80%, and is wider further out."""
+    df = hidden_floor_ladder(seed=0)
+    full = sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, n_boot=0)
+    held = full.optima.iloc[-2:]
+    fit = sl.isoflop(df[df["flops"] < held["C"].min()], inputs={"N": "n_params", "C": "flops"}, n_boot=50, seed=0)
+    assert fit.params["L_inf"] < 1e-3  # the known floor 1.69 is not seen
+    p = fit.predict(held["C"].to_numpy(), level=0.8)
+    truth = held["loss_opt"].to_numpy()
+    assert p["loss"][-1] < truth[-1]  # a pure power law: too low
+    assert fit.calibration.method == "fallback" and "NOT calibrated" in p["interval"]
+    assert np.all((p["loss_lo"] <= truth) & (truth <= p["loss_hi"]))
+    assert np.all(np.diff(np.log(p["loss_hi"] / p["loss_lo"])) > 0)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ISO.is_dir(), reason="data/cpu_isoflop not bundled")
+def test_cpu_isoflop_intervals_cover_the_held_out_budgets():
+    """Fit 4 budgets, hold out 1.6e12 and 3.2e12: the recommended path's 80% interval covers both
+    held-out minima, though its point lands 3.5% low at 3.2e12 (its floor is 0); it is the
+    fallback width (one rolling origin) and the warnings say so."""
+    files = [f for f in sorted(ISO.glob("*.jsonl"))
+             if json.loads(f.open().readline()).get("header", {}).get("status") == "complete"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pts = sl.final_points(pd.concat([sl.read_logs(f) for f in files], ignore_index=True), split="val")
+        cmp = sl.compare_approaches(pts, inputs={"N": "n_params", "D": "n_tokens"}, n_boot=30, level=0.8)
+    rec = cmp.backtest[cmp.backtest["approach"].str.startswith("recommended")]
+    assert len(rec) == 2 and rec["covered"].all()
+    assert rec["rel_err"].iloc[-1] < -0.02
+    assert any("fallback width" in w for w in cmp.warnings)
