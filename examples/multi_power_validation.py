@@ -6,9 +6,12 @@ published shape) and with every parameter free, and prints the mean |relative er
 held-out schedule, their mean and the worst, beside the authors' published parameters evaluated
 the same way (their reported means: 0.110% at 25M, 0.142% at 100M). ``--authors`` adds the
 authors' own fitting procedure re-implemented (multi_power.fit_authors_procedure: a simplified
-start, then AdamW stopped early; a few minutes a size). Run from the repo root:
+start, then AdamW stopped early; a few minutes a size). ``--select`` chooses between the two by
+leaving one fitted schedule out (multi_power_cv.select_fit_method: only the three fitted curves
+enter the choice) and prints each fold's errors, the choice and its held-out errors. Run from the
+repo root (OPENBLAS_NUM_THREADS=1 speeds the authors' start fits up a lot on a busy machine):
 
-    python examples/multi_power_validation.py [--sizes 25M,100M] [--free] [--authors]
+    python examples/multi_power_validation.py [--sizes 25M,100M] [--free] [--authors] [--select]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 import scalelaw as sl
 from _mpl_curves import NAMES, PUBLISHED, TRAIN, VALIDATION, load
 from scalelaw.laws.multi_power import fit_authors_procedure, multi_power
+from scalelaw.multi_power_cv import select_fit_method
 
 PARAMS = ["L0", "A", "alpha", "B", "C", "beta", "gamma"]
 
@@ -45,7 +49,7 @@ def line(label, errs, seconds=None):
     return {"mean": float(np.mean(list(held.values()))), "worst": worst, "worst_err": held[worst], "per": held}
 
 
-def main(sizes, free, authors=False):
+def main(sizes, free, authors=False, select=False):
     if not VALIDATION.exists():
         print(f"{VALIDATION} not found: these are published curves read from ../shared/validation")
         return {}
@@ -74,7 +78,59 @@ def main(sizes, free, authors=False):
             results[(size, "authors")] = line("authors' procedure", errors(
                 lambda n, s: multi_power(lrs[n], **P, steps=s), curves), took)
             print("    params: " + ", ".join(f"{k} {v:.4g}" for k, v in P.items()))
+        if select:
+            t = time.perf_counter()
+            sel = select_fit_method(curves[curves["run"].isin(TRAIN)], lrs)
+            took = time.perf_counter() - t
+            for m, errs in sel["folds"].items():
+                print(f"  leave-one-fitted-out {m:<8} CV {100 * sel['cv'][m]:.3f}%  ("
+                      + ", ".join(f"{r} {100 * e:.3f}%" for r, e in errs.items()) + ")")
+            results[(size, "selected")] = line(f"selected: {sel['method']}", errors(
+                lambda n, s: multi_power(lrs[n], **sel["params"], steps=s), curves), took)
+            results[(size, "selected")].update(method=sel["method"], cv=sel["cv"], folds=sel["folds"])
+            print("    params: " + ", ".join(f"{k} {v:.4g}" for k, v in sel["params"].items()))
     return results
+
+
+def cpu_set(sizes=("d2-32", "d4-64"), fit_on=("constant", "cosine", "step"), min_step=101):
+    """select_fit_method on our own CPU schedule set (BPE, 1,953 steps, peak 1e-2, warm-up 100):
+    fit each size's constant, cosine and step runs (seed 0, val, steps >= 101, the warm-up inside
+    LD as examples/schedule_optimum.py fits them) and score both methods on the other schedules."""
+    from _common import DATA
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logs = sl.read_logs(DATA / "cpu_schedules")
+    logs = logs[(logs["split"] == "val") & (logs["step"] >= min_step) & logs["run"].str.endswith("_seed0")]
+    logs = logs.assign(kind=logs["run"].str.split("_").str[-2])
+    out = {}
+    for size in sizes:
+        mine = logs[logs["run"].str.startswith(f"sch_{size}_")]
+        lrs = {r: sl.schedules.from_spec(g["schedule"].iloc[0]) for r, g in mine.groupby("run")}
+        fitted = mine[mine["kind"].isin(fit_on)]
+        t = time.perf_counter()
+        sel = select_fit_method(fitted, lrs)
+        took = time.perf_counter() - t
+        print(f"{size}: fit {', '.join(fit_on)}; chose {sel['method']} ({took:.0f} s)")
+        for m, errs in sel["folds"].items():
+            print(f"  leave-one-fitted-out {m:<8} CV {100 * sel['cv'][m]:.3f}%  ("
+                  + ", ".join(f"{r.split('_')[-2]} {100 * e:.3f}%" for r, e in errs.items()) + ")")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            default = dict(sl.fit("multi_power", fitted, schedules=lrs).params)
+        authors = sel["params"] if sel["method"] == "authors" else fit_authors_procedure(fitted, lrs)
+        fits = {"default (huber)": default, "authors": authors, f"selected ({sel['method']})": sel["params"]}
+        for label, P in fits.items():
+            held = {k: float(np.mean(np.abs(multi_power(lrs[r], **P, steps=g["step"].to_numpy()) - g["loss"].to_numpy())
+                                     / g["loss"].to_numpy()))
+                    for (r, k), g in mine[~mine["kind"].isin(fit_on)].groupby(["run", "kind"])}
+            worst = max(held, key=held.get)
+            print(f"  {label:<20} held-out mean {100 * np.mean(list(held.values())):.3f}%  worst {worst} "
+                  f"{100 * held[worst]:.3f}%  (" + ", ".join(f"{k} {100 * e:.3f}%" for k, e in held.items()) + ")")
+            print("    params: " + ", ".join(f"{k} {v:.4g}" for k, v in P.items()))
+        out[size] = {"method": sel["method"], "cv": sel["cv"], "folds": sel["folds"], "params": sel["params"],
+                     "default": default}
+    return out
 
 
 if __name__ == "__main__":
@@ -83,5 +139,14 @@ if __name__ == "__main__":
     ap.add_argument("--free", action="store_true", help="also fit with every parameter free (slower)")
     ap.add_argument("--authors", action="store_true",
                     help="also fit with the authors' own procedure (multi_power.fit_authors_procedure; minutes)")
+    ap.add_argument("--select", action="store_true",
+                    help="also choose between the default and the authors' fit by leaving one fitted schedule "
+                         "out (multi_power_cv.select_fit_method; minutes)")
+    ap.add_argument("--cpu-set", action="store_true",
+                    help="instead: the same choice on data/cpu_schedules (each size fitted on constant, cosine, "
+                         "step; scored on the other seed-0 schedules)")
     args = ap.parse_args()
-    main(args.sizes.split(","), args.free, args.authors)
+    if args.cpu_set:
+        cpu_set()
+    else:
+        main(args.sizes.split(","), args.free, args.authors, args.select)

@@ -28,7 +28,8 @@ multi-start; variable projection seeds: for fixed alpha, C, beta, gamma the law 
 L0, A, B). By default beta and gamma are held at 0.6 and 0.64: ``FIT_NOTES`` below says why
 (the free fit generalises worse across schedules) and what was measured. The authors' own fitting
 procedure (a simplified start, then AdamW stopped early) is re-implemented as
-:func:`fit_authors_procedure`.
+:func:`fit_authors_procedure`; :func:`scalelaw.multi_power_cv.select_fit_method` chooses
+between the two by leaving one fitted schedule out.
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ so never went down those valleys. Holding the shape at the values the authors' f
 100M and 400M alike (beta 0.58-0.60, gamma 0.63-0.66) gives 0.121% (25M) and 0.125% (100M): below
 the published 0.142% at 100M, above the published 0.110% at 25M; the worst schedule is
 cosine_72000 (3x the fitted horizon) at 0.32% and 0.39% (published: 0.23%, 0.25%).
-Leaving one fitted schedule out does not choose between the two methods reliably here: it prefers
-the free fit at 100M (0.093% vs 0.144%) where the held-out schedules say the opposite; three
-fitted schedules are too few to pick a fit method with, so the library does not do it silently.
+Leaving one fitted schedule out did not choose between the held and the free shape reliably: it
+preferred the free fit at 100M (0.093% vs 0.144%) where the held-out schedules say the opposite.
+Between the default and the authors' procedure it does choose, see below and multi_power_cv.
 Other choices measured with the shape held (25M / 100M held-out means): squared log loss instead
 of Huber 0.127% / -; fitting only steps >= 4,000 0.168% / 0.133%; C held at 2 too 0.134% / -;
 the warm-up left out of LD (warmup_steps=2160) 0.120% / 0.136%.
@@ -88,14 +89,23 @@ L-BFGS-B from a grid, then at most 200 AdamW steps from C = 1, beta = gamma = 0.
 20 without improvement. It reproduces the published parameters (100M: every one within 0.1%;
 25M: L0 3.0435, B 365.1, C 2.00, beta 0.573, gamma 0.629 against 3.0405, 363.8, 2.07, 0.583,
 0.641) and gives held-out means of 0.090% (25M; worst cosine_72000 0.152%) and 0.143% (100M;
-0.245%), against the default's 0.121% and 0.125%: better at 25M, worse at 100M, so which of the
-two generalises better is not settled by the data the library could choose on, and the default
-stays. It is an option (a few minutes a size: the 135 start fits), not a FitResult: pass its
-parameters to multi_power() or as sl.fit(..., fixed=params). Its constants were set for the
-authors' scale (peak LR 3e-4, B in the hundreds): on synthetic curves at a peak of 3e-3 it
-stopped 3% off (tests/test_multi_power.py uses their scale).
-Default, free and authors' fits: examples/multi_power_validation.py [--free] [--authors]; the
-variants are the same fit with fixed=, loss= or the rows restricted."""
+0.245%), against the default's 0.121% and 0.125%: better at 25M, worse at 100M. It is an option
+(15-20 s a size with OPENBLAS_NUM_THREADS=1; minutes on a busy machine with threaded BLAS, whose
+threads make the 135 small start fits ~20x slower), not a FitResult: pass its parameters to
+multi_power() or as sl.fit(..., fixed=params). Its constants were set for the authors' scale
+(peak LR 3e-4, B in the hundreds): on synthetic curves at a peak of 3e-3 it stopped 3% off
+(tests/test_multi_power.py uses their scale).
+Choosing between the two: multi_power_cv.select_fit_method leaves each fitted schedule out in
+turn (fit the two others with each method, score the left-out one's mean |relative error|) and
+refits the method with the lower mean; its rule was fixed before any held-out error was computed
+(that module's docstring says why). On the published curves it chose the authors' procedure at
+25M (CV 0.115% against the default's 0.161%) and the default at 100M (0.144% against 0.302%),
+which gives held-out means of 0.090% (25M; worst cosine_72000 0.152%) and 0.125% (100M; worst
+cosine_72000 0.393%): both at or below the published 0.110% and 0.142%. It costs about a minute
+a size (four fits of each method), so sl.fit keeps the single Huber fit as its default (which
+also has a bootstrap; the authors' fit, given to sl.fit as fixed parameters, has none).
+Default, free, authors' and selected fits: examples/multi_power_validation.py [--free] [--authors]
+[--select]; the variants are the same fit with fixed=, loss= or the rows restricted."""
 
 
 def lr_sum(lr):
@@ -488,7 +498,9 @@ def fit_authors_procedure(data, schedules, *, step="step", target="loss", run="r
         y = d[target].to_numpy(float)
         if st.min() < 1 or st.max() > len(lr):
             raise ValueError(f"fit_authors_procedure: run {name!r} has steps outside 1..{len(lr)} (its schedule)")
-        nodes = LDNodes(*ld_nodes(lr, st, warmup_steps, ratio=0.0), n_rows=len(st))
+        # merged nodes (the library's fast LD, error < 1e-8 in the sum): the exact sum made the
+        # AdamW stage ~10x slower for the same result to the digits that matter
+        nodes = LDNodes(*ld_nodes(lr, st, warmup_steps), n_rows=len(st))
         curves.append((y, lr_sum(lr)[st - 1], np.max(lr) - lr[st - 1], nodes))
     lowest = min(c[0].min() for c in curves)
     logS = np.concatenate([np.log(c[1]) for c in curves])
