@@ -75,3 +75,22 @@ def test_index_rows_count_as_planned_runs(example, tmp_path):
     _, table, _ = example.ladder_status(tmp_path)
     row = table.set_index("C").loc[2e11]
     assert not row["complete"] and row["planned"] == 8 and row["missing"] == {"iso_C2e11_d_model56_seed0": "no log"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ISO.is_dir(), reason="data/cpu_isoflop not bundled")
+def test_partial_ladder_backtests_the_complete_budgets_only(example, tmp_path, capsys):
+    """4 of 6 budgets complete: fit 3, hold out the largest complete one (8e11); the two budgets
+    without logs are named as skipped and never fitted."""
+    for f in ISO.glob("*.jsonl"):
+        if example.budget_of(f.stem) < 1e12:
+            shutil.copy(f, tmp_path)
+    res = example.show_isoflop_ladder(tmp_path, n_boot=10)
+    out = capsys.readouterr().out
+    assert "budget C=1.6e+12: 0 of 6 runs complete: INCOMPLETE, skipped" in out
+    assert "budget C=3.2e+12: 0 of 6 runs complete: INCOMPLETE, skipped" in out
+    bt = res["isoflop_backtest"]
+    assert sorted(bt["C"].round(-9).unique()) == [8e11]
+    own = res["isoflop_own"]
+    assert len(own) == 1 and own["lo"].iloc[0] < own["hi"].iloc[0]
+    assert "isoflop_half" not in res  # fewer than 6 complete budgets: a third and half are one split
