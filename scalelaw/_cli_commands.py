@@ -414,6 +414,12 @@ def _backtest_frontier(df, inputs, args):
     import scalelaw as sl
     from scalelaw.approaches import backtest_frontier
 
+    note = None
+    if args.split is None and "split" in df.columns and df["split"].nunique() > 1:
+        if "val" not in set(df["split"]):
+            raise ValueError(f"{args.data}: rows of several splits ({sorted(map(str, df['split'].unique()))}); "
+                             "pass --split NAME")
+        df, note = df[df["split"] == "val"], "(the val split: pass --split to choose another)"
     if args.final_points or {"run", "step"} <= set(df.columns):
         df = sl.final_points(df, split=None)
     laws = tuple(args.law) or ("chinchilla", "kaplan_nd")
@@ -425,6 +431,8 @@ def _backtest_frontier(df, inputs, args):
         _print_json({"fitted_sizes": bt.attrs["fitted_sizes"], "held_sizes": bt.attrs["held_sizes"],
                      "summary": summary, "points": bt.to_dict(orient="records")})
         return
+    if note:
+        print(note)
     print(f"laws fitted on {len(bt.attrs['fitted_sizes'])} sizes (N <= {max(bt.attrs['fitted_sizes']):.4g}), "
           f"predicting the {len(bt)} compute-frontier point(s) of the held-out sizes "
           f"{', '.join(f'{v:.4g}' for v in bt.attrs['held_sizes'])}:")

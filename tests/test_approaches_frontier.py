@@ -95,7 +95,8 @@ def test_cli_backtest_frontier(tmp_path, capsys):
 
 
 def test_cli_backtest_frontier_takes_each_runs_final_point(tmp_path, capsys):
-    """Logs with run and step: each run's last row is its point (checkpoints are not runs)."""
+    """Logs with run and step: each run's last row is its point (checkpoints are not runs), of the
+    val split when the logs hold several and no --split is given."""
     import json
 
     from scalelaw.cli import main
@@ -104,11 +105,16 @@ def test_cli_backtest_frontier_takes_each_runs_final_point(tmp_path, capsys):
     rows = []
     for i, r in enumerate(g.itertuples()):
         for frac in (0.5, 1.0):  # a mid-run checkpoint with a higher loss, then the final point
-            rows.append({"run": f"r{i}", "step": int(100 * frac), "n_params": r.n_params,
+            rows.append({"run": f"r{i}", "step": int(100 * frac), "n_params": r.n_params, "split": "val",
                          "n_tokens": r.n_tokens * frac, "loss": r.loss * (1.2 if frac < 1 else 1.0)})
+        rows.append({**rows[-1], "split": "train", "loss": r.loss * 0.7})  # train loss, same final step
     data = tmp_path / "curves.csv"
     pd.DataFrame(rows).to_csv(data, index=False)
     main(["isoflop", str(data), "--var", "N=n_params", "--var", "D=n_tokens", "--backtest-frontier",
           "--law", "chinchilla", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert max(abs(p["chinchilla_err"]) for p in out["points"]) < 1e-3  # the law's own final points
+    # a table with several splits and no val: the user must choose
+    pd.DataFrame(rows).replace({"split": {"val": "eval"}}).to_csv(data, index=False)
+    code = main(["isoflop", str(data), "--var", "N=n_params", "--var", "D=n_tokens", "--backtest-frontier"])
+    assert code not in (0, None) and "--split" in capsys.readouterr().err
