@@ -6,10 +6,10 @@ published shape) and with every parameter free, and prints the mean |relative er
 held-out schedule, their mean and the worst, beside the authors' published parameters evaluated
 the same way (their reported means: 0.110% at 25M, 0.142% at 100M). ``--authors`` adds the
 authors' own fitting procedure re-implemented (multi_power.fit_authors_procedure: a simplified
-start, then AdamW stopped early; a few minutes a size). ``--select`` chooses between the two by
+start, then AdamW stopped early; 15-20 s a size). ``--select`` chooses between the two by
 leaving one fitted schedule out (multi_power_cv.select_fit_method: only the three fitted curves
 enter the choice) and prints each fold's errors, the choice and its held-out errors. Run from the
-repo root (OPENBLAS_NUM_THREADS=1 speeds the authors' start fits up a lot on a busy machine):
+repo root:
 
     python examples/multi_power_validation.py [--sizes 25M,100M] [--free] [--authors] [--select]
 """
@@ -138,10 +138,10 @@ if __name__ == "__main__":
     ap.add_argument("--sizes", default="25M,100M")
     ap.add_argument("--free", action="store_true", help="also fit with every parameter free (slower)")
     ap.add_argument("--authors", action="store_true",
-                    help="also fit with the authors' own procedure (multi_power.fit_authors_procedure; minutes)")
+                    help="also fit with the authors' own procedure (multi_power.fit_authors_procedure; 15-20 s a size)")
     ap.add_argument("--select", action="store_true",
                     help="also choose between the default and the authors' fit by leaving one fitted schedule "
-                         "out (multi_power_cv.select_fit_method; minutes)")
+                         "out (multi_power_cv.select_fit_method; about a minute a size)")
     ap.add_argument("--cpu-set", action="store_true",
                     help="instead: the same choice on data/cpu_schedules (each size fitted on constant, cosine, "
                          "step; scored on the other seed-0 schedules)")

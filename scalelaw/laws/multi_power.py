@@ -90,8 +90,8 @@ L-BFGS-B from a grid, then at most 200 AdamW steps from C = 1, beta = gamma = 0.
 25M: L0 3.0435, B 365.1, C 2.00, beta 0.573, gamma 0.629 against 3.0405, 363.8, 2.07, 0.583,
 0.641) and gives held-out means of 0.090% (25M; worst cosine_72000 0.152%) and 0.143% (100M;
 0.245%), against the default's 0.121% and 0.125%: better at 25M, worse at 100M. It is an option
-(15-20 s a size with OPENBLAS_NUM_THREADS=1; minutes on a busy machine with threaded BLAS, whose
-threads make the 135 small start fits ~20x slower), not a FitResult: pass its parameters to
+(15-20 s a size; its 135 small start fits run with BLAS on one thread, which on a busy machine
+is 10-20x faster than threaded BLAS), not a FitResult: pass its parameters to
 multi_power() or as sl.fit(..., fixed=params). Its constants were set for the authors' scale
 (peak LR 3e-4, B in the hundreds): on synthetic curves at a peak of 3e-3 it stopped 3% off
 (tests/test_multi_power.py uses their scale).
@@ -454,6 +454,19 @@ def _huber(r, delta):
     return np.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta))
 
 
+def _one_blas_thread():
+    """BLAS on one thread while the start's 135 small L-BFGS-B fits run: each makes thousands of
+    tiny BLAS calls, which a threaded BLAS makes 10-20x slower on a busy machine (20 small fits:
+    8.0 s with two BLAS threads, 0.62 s with one, on the shared 2-core CPU)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # an older install without the dependency: only slower
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def fit_authors_procedure(data, schedules, *, step="step", target="loss", run="run", warmup_steps=0,
                           delta=1e-3, **settings):
     """Fit the Multi-Power Law the way Luo et al.'s released code does; returns the seven parameters.
@@ -474,7 +487,7 @@ def fit_authors_procedure(data, schedules, *, step="step", target="loss", run="r
 
     ``data``: rows with ``run``, ``step`` and ``target`` columns; ``schedules``: {run: per-step
     LR}; ``warmup_steps``: LD's convention (0: the authors' code, see the module docstring).
-    A few minutes on three 24,000-step curves (the 135 start fits). Use the result with
+    15-20 s on three 24,000-step curves (mostly the 135 start fits). Use the result with
     ``multi_power(lr, **params)`` or ``sl.fit("multi_power", ..., fixed=params)``.
     """
     from itertools import product
@@ -520,11 +533,12 @@ def fit_authors_procedure(data, schedules, *, step="step", target="loss", run="r
     best_f, best_x = np.inf, None
     grid = product(np.linspace(lowest - 0.2, lowest + 0.2, 5), np.linspace(np.exp(icpt) - 0.1, np.exp(icpt) + 0.1, 3),
                    np.linspace(-slope - 0.1, -slope + 0.1, 3), np.linspace(100, 1000, 3))
-    for p0 in grid:
-        res = minimize(start_objective, np.array(p0), method="L-BFGS-B", bounds=[(0, None)] * 4,
-                       options={"maxiter": 100000, "ftol": 1e-9, "gtol": 1e-6, "eps": 1e-8})
-        if res.fun < best_f:
-            best_f, best_x = res.fun, res.x
+    with _one_blas_thread():
+        for p0 in grid:
+            res = minimize(start_objective, np.array(p0), method="L-BFGS-B", bounds=[(0, None)] * 4,
+                           options={"maxiter": 100000, "ftol": 1e-9, "gtol": 1e-6, "eps": 1e-8})
+            if res.fun < best_f:
+                best_f, best_x = res.fun, res.x
 
     def objective(P):  # P (K, 7) -> (K,)
         total = 0.0
