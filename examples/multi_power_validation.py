@@ -6,7 +6,7 @@ published shape) and with every parameter free, and prints the mean |relative er
 held-out schedule, their mean and the worst, beside the authors' published parameters evaluated
 the same way (their reported means: 0.110% at 25M, 0.142% at 100M). ``--authors`` adds the
 authors' own fitting procedure re-implemented (multi_power.fit_authors_procedure: a simplified
-start, then AdamW stopped early; 15-20 s a size). ``--select`` chooses between the two by
+start, then AdamW stopped early; 10-20 s a size). ``--select`` chooses between the two by
 leaving one fitted schedule out (multi_power_cv.select_fit_method: only the three fitted curves
 enter the choice) and prints each fold's errors, the choice and its held-out errors. Run from the
 repo root:
@@ -138,7 +138,7 @@ if __name__ == "__main__":
     ap.add_argument("--sizes", default="25M,100M")
     ap.add_argument("--free", action="store_true", help="also fit with every parameter free (slower)")
     ap.add_argument("--authors", action="store_true",
-                    help="also fit with the authors' own procedure (multi_power.fit_authors_procedure; 15-20 s a size)")
+                    help="also fit with the authors' own procedure (multi_power.fit_authors_procedure; 10-20 s a size)")
     ap.add_argument("--select", action="store_true",
                     help="also choose between the default and the authors' fit by leaving one fitted schedule "
                          "out (multi_power_cv.select_fit_method; about a minute a size)")

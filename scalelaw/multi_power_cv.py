@@ -23,8 +23,9 @@ reason to exist: with three folds every extra candidate is one more chance of pi
 by luck. The authors' procedure stops by patience (20 AdamW steps without improvement; 93 steps
 on the 25M curves), not at its 200-step cap, so a grid of step caps would not describe it.
 
-Cost: (number of folds + 1) fits per candidate: on three 24,000-step curves about 4 x 6 s for
-``huber`` and 4 x ~1 min for ``authors`` (the start's 135 small fits), on an idle core.
+Cost: (number of folds + 1) fits per candidate (the winner's last fit only): on three 24,000-step
+curves about 4 x 5 s for ``huber`` and 3-4 x 10 s for ``authors`` (mostly the start's 135 small
+fits), 35-50 s in all on a busy 2-core CPU, against 5 s for the default fit alone.
 What it chose on the published curves and on data/cpu_schedules: ``FIT_NOTES`` below.
 """
 
@@ -47,7 +48,7 @@ other six (never seen by the choice):
         held-out: chosen 0.090 (worst cosine_72000 0.152); huber would give 0.121 (0.321)
   100M  CV: huber 0.144 (0.076, 0.192, 0.164), authors 0.302 (0.434, 0.053, 0.420) -> huber
         held-out: chosen 0.125 (worst cosine_72000 0.393); authors would give 0.143 (0.245)
-  Published: 0.110 (25M), 0.142 (100M). 73 s and 50 s a size (a busy 2-core machine).
+  Published: 0.110 (25M), 0.142 (100M). 48 s and 35 s a size (a busy 2-core machine).
 data/cpu_schedules (fit constant, cosine, step of seed 0 at steps >= 101; score linear, wsd,
 wsdcos, optimum):
   d2-32 CV: huber 0.271 (left out: constant 0.179, cosine 0.270, step 0.363), authors 0.328

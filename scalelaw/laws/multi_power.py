@@ -90,7 +90,7 @@ L-BFGS-B from a grid, then at most 200 AdamW steps from C = 1, beta = gamma = 0.
 25M: L0 3.0435, B 365.1, C 2.00, beta 0.573, gamma 0.629 against 3.0405, 363.8, 2.07, 0.583,
 0.641) and gives held-out means of 0.090% (25M; worst cosine_72000 0.152%) and 0.143% (100M;
 0.245%), against the default's 0.121% and 0.125%: better at 25M, worse at 100M. It is an option
-(15-20 s a size; its 135 small start fits run with BLAS on one thread, which on a busy machine
+(10-20 s a size; its 135 small start fits run with BLAS on one thread, which on a busy machine
 is 10-20x faster than threaded BLAS), not a FitResult: pass its parameters to
 multi_power() or as sl.fit(..., fixed=params). Its constants were set for the authors' scale
 (peak LR 3e-4, B in the hundreds): on synthetic curves at a peak of 3e-3 it stopped 3% off
@@ -101,7 +101,10 @@ refits the method with the lower mean; its rule was fixed before any held-out er
 (that module's docstring says why). On the published curves it chose the authors' procedure at
 25M (CV 0.115% against the default's 0.161%) and the default at 100M (0.144% against 0.302%),
 which gives held-out means of 0.090% (25M; worst cosine_72000 0.152%) and 0.125% (100M; worst
-cosine_72000 0.393%): both at or below the published 0.110% and 0.142%. It costs about a minute
+cosine_72000 0.393%): both at or below the published 0.110% and 0.142%. On data/cpu_schedules
+it kept the default at both sizes where the authors' fit would have been better by 0.05 points
+(0.276% vs 0.227%, 0.582% vs 0.529%): three folds tell apart methods whose errors differ by a
+factor 1.4-2, not 1.1-1.2 (multi_power_cv.FIT_NOTES). It costs 35-50 s
 a size (four fits of each method), so sl.fit keeps the single Huber fit as its default (which
 also has a bootstrap; the authors' fit, given to sl.fit as fixed parameters, has none).
 Default, free, authors' and selected fits: examples/multi_power_validation.py [--free] [--authors]
@@ -487,7 +490,7 @@ def fit_authors_procedure(data, schedules, *, step="step", target="loss", run="r
 
     ``data``: rows with ``run``, ``step`` and ``target`` columns; ``schedules``: {run: per-step
     LR}; ``warmup_steps``: LD's convention (0: the authors' code, see the module docstring).
-    15-20 s on three 24,000-step curves (mostly the 135 start fits). Use the result with
+    10-20 s on three 24,000-step curves (mostly the 135 start fits). Use the result with
     ``multi_power(lr, **params)`` or ``sl.fit("multi_power", ..., fixed=params)``.
     """
     from itertools import product
