@@ -13,7 +13,8 @@ sizes. :func:`select_fit_method` lets the fitted data choose, never the schedule
     CV(m) = mean over those folds of e_m(r); choose argmin CV (ties: the first of ``methods``,
     the default ``huber``); refit the chosen method on every run.
 
-Why this rule (fixed before any held-out error was looked at): it scores what the user asks of
+Why this rule (written before it was first run, not changed after; the held-out schedules never
+enter it): it scores what the user asks of
 the law, predicting a schedule it was not fitted on, with the paper's own metric, and uses only
 the fitted runs. A fold whose remaining runs hold no LR decrease could not fit the loss-drop
 term at all (B and C unidentified), so it would score the law's power-law part against an
@@ -59,8 +60,8 @@ wsdcos, optimum):
             The Huber fit there is the degenerate one (L0 at its bound 0, alpha 0.15, C 0.012):
             the choice keeps it; the authors' fit is not degenerate (L0 2.38, C 2.1).
   So the choice was right on the published curves and wrong, by 0.05 points of error in the
-  held-out mean, on both CPU sizes: three folds separate methods whose errors differ by a
-  factor ~1.4-2 (Luo's), not by ~1.1-1.2 (ours).
+  held-out mean, on both CPU sizes: these three folds told apart methods whose errors differ
+  by a factor ~1.4-2 (Luo's) but not ~1.1-1.2 (ours).
 """
 
 

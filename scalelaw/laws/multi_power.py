@@ -97,14 +97,14 @@ multi_power() or as sl.fit(..., fixed=params). Its constants were set for the au
 (tests/test_multi_power.py uses their scale).
 Choosing between the two: multi_power_cv.select_fit_method leaves each fitted schedule out in
 turn (fit the two others with each method, score the left-out one's mean |relative error|) and
-refits the method with the lower mean; its rule was fixed before any held-out error was computed
-(that module's docstring says why). On the published curves it chose the authors' procedure at
+refits the method with the lower mean; the rule was written before it was first run and not
+changed after (that module's docstring says why). On the published curves it chose the authors' procedure at
 25M (CV 0.115% against the default's 0.161%) and the default at 100M (0.144% against 0.302%),
 which gives held-out means of 0.090% (25M; worst cosine_72000 0.152%) and 0.125% (100M; worst
 cosine_72000 0.393%): both at or below the published 0.110% and 0.142%. On data/cpu_schedules
 it kept the default at both sizes where the authors' fit would have been better by 0.05 points
-(0.276% vs 0.227%, 0.582% vs 0.529%): three folds tell apart methods whose errors differ by a
-factor 1.4-2, not 1.1-1.2 (multi_power_cv.FIT_NOTES). It costs 35-50 s
+(0.276% vs 0.227%, 0.582% vs 0.529%): here three folds told apart methods whose errors differ
+by a factor 1.4-2 but not 1.1-1.2 (multi_power_cv.FIT_NOTES). It costs 35-50 s
 a size (four fits of each method), so sl.fit keeps the single Huber fit as its default (which
 also has a bootstrap; the authors' fit, given to sl.fit as fixed parameters, has none).
 Default, free, authors' and selected fits: examples/multi_power_validation.py [--free] [--authors]
