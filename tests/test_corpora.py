@@ -45,7 +45,8 @@ def _pairs(split, root):
 def test_tiny_build_is_fast_and_complete(tiny_root):
     root, metas, elapsed = tiny_root
     assert elapsed < 30  # seconds; about one on a laptop
-    assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr", "deen"}
+    assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr", "deen",
+                                                    "numwords"}
     for name in TEXT_NAMES:
         folder = root / "tiny" / name
         assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "train.bin", "val.bin"]
@@ -441,3 +442,130 @@ def test_ding_pairs_group_by_dictionary_line(tmp_path):
     assert [p.doc_id for p in pairs] == ["ding/2/0", "ding/2/1", "ding/2/2"]
     with pytest.raises(FileNotFoundError, match="trans-de-en"):
         list(cs.ding_pairs(tmp_path / "missing"))
+
+
+# --- numwords: English -> French number words from num2words --------------------------------
+
+# A reference written by hand from French and English grammar, not from num2words: traditional
+# French spelling (vingt et un, quatre-vingts with its plural s only when final, deux cents but
+# deux cent un), British "and", ordinals as cardinal + ième (quatre-vingtième, deux centième).
+NUMWORDS_REFERENCE = [
+    (0, "cardinal", "zero", "zéro"),
+    (21, "cardinal", "twenty-one", "vingt et un"),
+    (71, "cardinal", "seventy-one", "soixante et onze"),
+    (80, "cardinal", "eighty", "quatre-vingts"),
+    (81, "cardinal", "eighty-one", "quatre-vingt-un"),
+    (99, "cardinal", "ninety-nine", "quatre-vingt-dix-neuf"),
+    (200, "cardinal", "two hundred", "deux cents"),
+    (201, "cardinal", "two hundred and one", "deux cent un"),
+    (80_000, "cardinal", "eighty thousand", "quatre-vingt mille"),
+    (2_000_000, "cardinal", "two million", "deux millions"),
+    (1_000_000_000 - 1, "cardinal",
+     "nine hundred and ninety-nine million, nine hundred and ninety-nine thousand, "
+     "nine hundred and ninety-nine",
+     "neuf cent quatre-vingt-dix-neuf millions neuf cent quatre-vingt-dix-neuf mille "
+     "neuf cent quatre-vingt-dix-neuf"),
+    (1, "ordinal", "first", "premier"),
+    (5, "ordinal", "fifth", "cinquième"),
+    (9, "ordinal", "ninth", "neuvième"),
+    (21, "ordinal", "twenty-first", "vingt et unième"),
+    (80, "ordinal", "eightieth", "quatre-vingtième"),
+    (200, "ordinal", "two hundredth", "deux centième"),
+    (1000, "ordinal", "one thousandth", "millième"),
+    (1980, "year", "nineteen eighty", "mille neuf cent quatre-vingts"),
+    (1905, "year", "nineteen oh-five", "mille neuf cent cinq"),
+]
+
+
+@pytest.mark.parametrize("n, kind, en, fr", NUMWORDS_REFERENCE)
+def test_numwords_pairs_match_a_hand_written_reference(n, kind, en, fr):
+    pytest.importorskip("num2words")
+    forms = {k: (e, f) for k, e, f in cs.numwords_forms(n)}
+    assert forms[kind] == (en, fr)
+
+
+def test_numwords_forms_by_range():
+    pytest.importorskip("num2words")
+    assert [k for k, _, _ in cs.numwords_forms(0)] == ["cardinal"]          # no "zeroth"
+    assert [k for k, _, _ in cs.numwords_forms(1980)] == ["cardinal", "ordinal", "year"]
+    assert [k for k, _, _ in cs.numwords_forms(2005)] == ["cardinal", "ordinal"]  # year = cardinal
+    assert [k for k, _, _ in cs.numwords_forms(10**6)] == ["cardinal"]      # ordinals < 10**6
+
+
+def test_numwords_cardinals_agree_with_the_hand_written_number_names():
+    # english_number / french_number (used by the tiny corpora) were written by hand from the
+    # grammar; num2words differs only in English commas between groups.
+    pytest.importorskip("num2words")
+    numbers = [n for n in cs.numwords_numbers(draws=3_000) if n < 10**6][::4]
+    assert len(numbers) > 500
+    for n in numbers:
+        (_, en, fr), *_ = cs.numwords_forms(n)
+        assert fr == cs.french_number(n), n
+        assert en.replace(",", "") == cs.english_number(n), n
+
+
+def test_numwords_numbers_are_reproducible_and_log_uniform():
+    numbers = cs.numwords_numbers(draws=12_000)
+    assert numbers == cs.numwords_numbers(draws=12_000) == sorted(set(numbers))
+    assert set(range(1000)) | set(cs.NUMWORDS_YEARS) <= set(numbers)
+    assert numbers[-1] < cs.NUMWORDS_MAX
+    # log-uniform: each decade 10**4..10**9 gets about 1/6 of the 12,000 draws (duplicates are
+    # rare above 10**4); binomial sd is ~41, so +-10% (200) is a > 4 sd band
+    for k in range(4, 9):
+        count = sum(10**k <= n < 10**(k + 1) for n in numbers)
+        assert abs(count - 2_000) < 200, (k, count)
+    assert cs.numwords_numbers(draws=100, seed=1) != cs.numwords_numbers(draws=100, seed=2)
+
+
+def test_numwords_source_determines_target_and_fits_seq_len():
+    pytest.importorskip("num2words")
+    longest = [777_777_777, 797_797_797, 977_977_977, 777_777, 797_797]
+    pairs = list(cs.numwords_pairs(cs.numwords_numbers(draws=300) + longest))
+    target_of = {}
+    for p in pairs:
+        assert target_of.setdefault(p.src, p.tgt) == p.tgt, p.src
+        assert p.group == "numwords/" + p.doc_id.split("/")[1]
+    # the trainer cuts a side at seq_len 128 and needs one more target slot for EOS
+    assert max(len(p.src.encode()) for p in pairs) <= 128
+    assert max(len(p.tgt.encode()) for p in pairs) <= 127
+
+
+def test_numwords_build_is_offline_and_splits_by_number(tmp_path, monkeypatch):
+    pytest.importorskip("num2words")
+    numbers = cs.numwords_numbers(draws=1_500)
+    monkeypatch.setattr(cs, "numwords_numbers", lambda: numbers)
+    monkeypatch.setattr(corpora, "_run", lambda *a, **k: pytest.fail("no download for numwords"))
+    meta = corpora.build(tmp_path, names="numwords", progress=False)["numwords"]
+    assert meta["sources"][0]["versions"]["num2words"]
+    number_of = {en: n for n in numbers for _, en, _ in cs.numwords_forms(n)}
+    split_numbers = {}
+    for split in corpora.SPLITS:
+        src, so, tgt, to = corpora.load_pairs("numwords", split, tmp_path)
+        srcs = [src[a:b].tobytes().decode() for a, b in zip(so[:-1], so[1:])]
+        split_numbers[split] = {number_of[s] for s in srcs}
+        assert len(srcs) == meta["n_docs"][split]
+    assert not split_numbers["train"] & split_numbers["val"]
+    assert split_numbers["train"] | split_numbers["val"] == set(numbers)
+    assert 0.01 < len(split_numbers["val"]) / len(numbers) < 0.03
+
+
+def test_numwords_bad_input_is_refused(monkeypatch):
+    pytest.importorskip("num2words")
+    for bad in (-1, 10**9, 2.5, "12", True):
+        with pytest.raises(ValueError, match=r"numwords: a number must be an int in \[0, 1,000,000,000\)"):
+            cs.numwords_forms(bad)
+    with pytest.raises(ValueError, match="draws must be >= 0"):
+        cs.numwords_numbers(draws=-1)
+    monkeypatch.setitem(__import__("sys").modules, "num2words", None)
+    with pytest.raises(ImportError, match="numwords corpus needs the num2words package"):
+        next(cs.numwords_pairs([1]))
+    monkeypatch.setitem(corpora.PYTHON_PACKAGES, "no-such-generator", "1.0")
+    with pytest.raises(RuntimeError, match="no-such-generator is not installed"):
+        corpora._python_package_version("no-such-generator")
+
+
+def test_numwords_build_warns_on_another_num2words_version(monkeypatch):
+    pytest.importorskip("num2words")
+    monkeypatch.setitem(corpora.PYTHON_PACKAGES, "num2words", "0.0.1")
+    with pytest.warns(UserWarning, match="num2words: using .* not the measured 0.0.1"):
+        corpora._python_package_version("num2words")

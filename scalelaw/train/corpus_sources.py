@@ -13,6 +13,7 @@ import ast
 import gzip
 import html.parser
 import math
+import random
 import re
 import struct
 import tarfile
@@ -665,6 +666,77 @@ def ding_pairs(path: Path) -> Iterator[Pair]:
                 yield Pair(f"ding/{i}/{j}", de, en, f"ding/{i}")
 
 
+# --- numwords: English -> French number words from num2words (PyPI) -------------------------
+
+NUMWORDS_SEED = 20261129
+NUMWORDS_DRAWS = 60_000       # log-uniform draws over [10**3, 10**9), before duplicates
+NUMWORDS_MAX = 10**9
+NUMWORDS_ORDINAL_MAX = 10**6  # ordinals only below a million (see numwords_french_ordinal)
+NUMWORDS_YEARS = range(1100, 2100)
+# num2words (0.5.14) writes a French ordinal as the cardinal + "ième" and keeps the plural s of a
+# final "vingts"/"cents" (quatre-vingtsième); French drops it: quatre-vingtième, deux centième.
+_FR_ORDINAL_PLURAL = re.compile(r"(vingt|cent)sième$")
+
+
+def numwords_numbers(draws: int = NUMWORDS_DRAWS, seed: int = NUMWORDS_SEED) -> list[int]:
+    """The numbers of the ``numwords`` corpus, sorted and unique: every integer 0..999, the
+    years 1100..2099, and ``draws`` integers ``floor(10**u)`` with ``u`` uniform on [3, 9)
+    (log-uniform over 1,000..999,999,999: each decade equally likely), from Python's
+    ``random.Random(seed)``, whose ``uniform`` is the same on every platform and version."""
+    if draws < 0:
+        raise ValueError(f"numwords: draws must be >= 0, got {draws}")
+    rng = random.Random(seed)
+    drawn = {min(int(10 ** rng.uniform(3, 9)), NUMWORDS_MAX - 1) for _ in range(draws)}
+    return sorted(set(range(1000)) | set(NUMWORDS_YEARS) | drawn)
+
+
+def numwords_french_ordinal(n: int) -> str:
+    """French ordinal words of ``1 <= n < 10**6`` by num2words, with its plural-s slip fixed."""
+    from num2words import num2words
+
+    return _FR_ORDINAL_PLURAL.sub(r"\1ième", num2words(n, lang="fr", to="ordinal"))
+
+
+def numwords_forms(n: int) -> list[tuple[str, str, str]]:
+    """``(kind, English, French)`` pairs of one number: its cardinal (every n), ordinal
+    (1 <= n < 10**6) and, for 1100..2099, the English reading of a year (``nineteen eighty``)
+    with the French one, which is the cardinal (``mille neuf cent quatre-vingts``)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < NUMWORDS_MAX:
+        raise ValueError(f"numwords: a number must be an int in [0, {NUMWORDS_MAX:,}), got {n!r}")
+    from num2words import num2words
+
+    french = num2words(n, lang="fr")
+    forms = [("cardinal", num2words(n, lang="en"), french)]
+    if 1 <= n < NUMWORDS_ORDINAL_MAX:
+        forms.append(("ordinal", num2words(n, lang="en", to="ordinal"), numwords_french_ordinal(n)))
+    if n in NUMWORDS_YEARS:
+        year = num2words(n, lang="en", to="year")
+        if year != forms[0][1]:  # 2000-2009 read as cardinals: already there
+            forms.append(("year", year, french))
+    return forms
+
+
+def numwords_pairs(numbers=None) -> Iterator[Pair]:
+    """English -> French number words (num2words, LGPL-2.1): every form of each number of
+    :func:`numwords_numbers` (or ``numbers``). One number is one split group, so a held-out
+    number's cardinal, ordinal and year are all held out and no held-out number is trained on."""
+    try:
+        import num2words  # noqa: F401
+    except ImportError:
+        raise ImportError("the numwords corpus needs the num2words package: "
+                          "pip install 'scalelaw[train]' (or num2words>=0.5.14)") from None
+    for n in numwords_numbers() if numbers is None else numbers:
+        for kind, en, fr in numwords_forms(n):
+            yield Pair(f"numwords/{n}/{kind}", en, fr, f"numwords/{n}")
+
+
+def tiny_numwords_pairs() -> Iterator[Pair]:
+    """The tiny ``numwords``: the numbers of :func:`tiny_enfr_pairs` with hand-written names, so
+    the smoke-test build needs no num2words (the full corpus's forms are tested separately)."""
+    for n in _tiny_numbers():
+        yield Pair(f"tiny-numwords/{n}", english_number(n), french_number(n), f"tiny-numwords/{n}")
+
+
 def tiny_enfr_pairs() -> Iterator[Pair]:
     """English -> French number names for tests: 0..2999 and a fixed spread up to 999,999.
     A real (if narrow) translation task, generated, so the same on every machine."""
@@ -681,4 +753,6 @@ __all__ = [
     "licence_documents", "strip_proofs", "metamath_documents", "help_paragraphs",
     "libreoffice_pairs", "tiny_general_documents", "tiny_code_documents", "tiny_legal_documents",
     "tiny_math_documents", "tiny_enfr_pairs", "english_number", "french_number",
+    "numwords_numbers", "numwords_forms", "numwords_french_ordinal", "numwords_pairs",
+    "tiny_numwords_pairs",
 ]
