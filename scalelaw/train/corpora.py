@@ -142,9 +142,9 @@ CORPORA: dict[str, dict] = {
                        "0..999 and of 60,000 log-uniform draws up to 10**9, ordinals below "
                        "10**6, English year readings of 1100..2099. The target is a function "
                        "of the source.",
-        "licence": "LGPL (num2words, the generator)",
+        "licence": "LGPL-2.1-or-later (num2words, the generator)",
         "sources": [
-            {"id": "numwords", "packages": ["num2words"], "licence": "LGPL",
+            {"id": "numwords", "packages": ["num2words"], "licence": "LGPL-2.1-or-later",
              "detail": "num2words(n, lang='en'|'fr', to='cardinal'|'ordinal'|'year'), numbers "
                        "from corpus_sources.numwords_numbers (seeded); one number is one group"},
         ],
