@@ -54,6 +54,7 @@ def test_warning_when_the_recommended_floor_collapses_and_not_when_the_law_has_o
     assert _floor(pure.fits[pure.recommended])[1] < 1e-3
     hits = [w for w in pure.warnings if w.startswith("recommended path")]
     assert len(hits) == 1 and pure.recommended in hits[0] and "at its bound 0" in hits[0]
+    assert "per doubling of C" in hits[0]
 
 
 @pytest.mark.slow
@@ -139,3 +140,21 @@ def test_cpu_isoflop_intervals_cover_the_held_out_budgets():
     assert len(rec) == 2 and rec["covered"].all()
     assert rec["rel_err"].iloc[-1] < -0.02
     assert any("fallback width" in w for w in cmp.warnings)
+
+
+def test_floor_warning_says_whether_the_minima_descent_slows_or_speeds_up():
+    from scalelaw.approaches import _descent
+
+    C = 1e11 * 2.0 ** np.arange(4)
+
+    def optima(drops):
+        L = 4.5 * np.exp(-np.concatenate([[0.0], np.cumsum(drops)]))
+        return pd.DataFrame({"C": C[:len(L)], "loss_opt": L, "convex": True, "edge": False})
+
+    fast = _descent(optima([0.02, 0.03, 0.04]))
+    assert "0.020" in fast and "0.040" in fast and "speeding up" in fast
+    slow = _descent(optima([0.05, 0.04, 0.03]))
+    assert "0.050" in slow and "0.030" in slow and "slowing" in slow
+    edge = optima([0.02, 0.03, 0.04]).assign(edge=[True, False, False, False])
+    assert "0.030" in _descent(edge).split("smallest")[0]  # edge budgets are not read
+    assert _descent(optima([0.02])) == ""  # two budgets: one drop, nothing to compare
