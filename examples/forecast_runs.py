@@ -88,11 +88,14 @@ def load_set(name):
             return None
         curves, lrs = load(name[4:])
         return curves, lrs, WARMUP, 1
+    size = {"cpu": "d2-32"}.get(name, name[4:])  # cpu_d2-32, cpu_d4-64 ("cpu": the smaller)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         df = sl.read_logs(DATA / "cpu_schedules")
-    # one size (the law has no size term): the smaller, every logged point after the warm-up
-    v = df[(df["split"] == "val") & (df["step"] >= 101) & df["run"].str.startswith("sch_d2-32_")]
+    # one size at a time (the law has no size term), every logged point after the warm-up
+    v = df[(df["split"] == "val") & (df["step"] >= 101) & df["run"].str.startswith(f"sch_{size}_")]
+    if v.empty:
+        raise SystemExit(f"{name}: no val rows of runs sch_{size}_* in data/cpu_schedules")
     lrs = {r: sl.schedules.from_spec(s) for r, s in v.groupby("run")["schedule"].first().items()}
     warm = int(sl.schedules.parse_spec(v["schedule"].iloc[0])[1].get("warmup", 0))
     return v[["run", "step", "loss"]], lrs, warm, 101
@@ -103,7 +106,10 @@ def law_warmup(law, warm):
     return warm if law == "lr_annealing" else 0
 
 
-def score(set_name, law, n_boot, interval, verbose=False):
+WAYS = ("alone", "prior", "using")
+
+
+def score(set_name, law, n_boot, interval, verbose=False, ways=WAYS):
     loaded = load_set(set_name)
     if loaded is None:
         print(f"{set_name}: data not found, skipped")
@@ -117,15 +123,19 @@ def score(set_name, law, n_boot, interval, verbose=False):
         true = float(d.loc[d["step"].idxmax(), "loss"])
         if d["step"].max() < len(lr):
             lr = lr[: int(d["step"].max())]  # the run stops early (wsdcon): forecast its last logged step
-        others = curves[curves["run"] != run]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            prior = sl.fit(law, others, schedules={r: lrs[r] for r in others["run"].unique()}, warmup_steps=W)
+        others = curves[curves["run"] != run]  # the forecast run is never in its prior or using=
+        other_lrs = {r: lrs[r] for r in others["run"].unique()}
+        kws = {"alone": {}, "using": {"using": others, "schedules": other_lrs}}
+        if "prior" in ways:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                kws["prior"] = {"prior": sl.fit(law, others, schedules=other_lrs, warmup_steps=W)}
         for cut in CUTS:
             part = d[d["step"] <= cut * len(lr)]
             if len(part) < 3:  # too few logged points before the cut to fit
                 continue
-            for way, kw in (("alone", {}), ("prior", {"prior": prior})):
+            for way in ways:
+                kw = kws[way]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     fc = sl.forecast(part, schedule=lr, law=law, warmup_steps=W, n_boot=n_boot, level=0.9,
@@ -162,10 +172,10 @@ def summarise(table):
     return by
 
 
-def main(law, sets, n_boot, interval="calibrated", verbose=False):
+def main(law, sets, n_boot, interval="calibrated", verbose=False, ways=WAYS):
     rows = []
     for s in sets:
-        rows += score(s, law, n_boot, interval, verbose)
+        rows += score(s, law, n_boot, interval, verbose, ways)
     table = pd.DataFrame(rows)
     if table.empty:
         print("nothing scored")
@@ -177,9 +187,13 @@ def main(law, sets, n_boot, interval="calibrated", verbose=False):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--law", default="lr_annealing", choices=["lr_annealing", "multi_power"])
-    ap.add_argument("--sets", default="mpl_25M,mpl_100M,cpu")
+    ap.add_argument("--sets", default="mpl_25M,mpl_100M,cpu_d2-32,cpu_d4-64")
     ap.add_argument("--boot", type=int, default=100, help="bootstrap resamples per forecast")
     ap.add_argument("--interval", default="calibrated", choices=["calibrated", "parameter"])
+    ap.add_argument("--ways", default=",".join(WAYS), help="which forecasts to make: alone, prior, using")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every forecast as it is made")
     args = ap.parse_args()
-    main(args.law, args.sets.split(","), args.boot, args.interval, args.verbose)
+    ways = args.ways.split(",")
+    if not set(ways) <= set(WAYS):
+        ap.error(f"--ways: choose from {', '.join(WAYS)}, got {args.ways!r}")
+    main(args.law, args.sets.split(","), args.boot, args.interval, args.verbose, ways)

@@ -113,6 +113,15 @@ def _one_curve(partial, step, target, split):
     return pd.DataFrame({"run": _RUN, "step": df[step].to_numpy(np.int64), "loss": df[target].to_numpy(float)}), split
 
 
+def _run_name(partial):
+    """The partial curve's run name, if it has a ``run`` column with one value."""
+    if isinstance(partial, pd.DataFrame) and "run" in partial.columns:
+        names = pd.unique(partial["run"].dropna().astype(str))
+        if len(names) == 1:
+            return names[0]
+    return None
+
+
 def _decayed(lr, cut, warmup):
     """Has the LR fallen anywhere in steps warmup+1..cut?"""
     seg = np.asarray(lr[max(int(warmup), 0):int(cut)], dtype=float)
@@ -246,6 +255,77 @@ def _prior_calibration(prior, frac, fit):
                            hi=[0.0], fold_names=names)
 
 
+def _using_backtests(fit, frac):
+    """The forecast backtests inside ``using=``'s finished runs: {run: (log errors, horizon fractions)}.
+
+    ``fit`` is the forecast's own joint fit (the finished runs and the partial curve, one
+    parameter set). For each finished run j: refit on every row but j's after the same fraction
+    ``frac`` of its logged steps as the forecast's cut (the other runs whole, the partial curve,
+    j's first part), warm-started at ``fit`` (one batched Levenberg-Marquardt member per run),
+    and predict j's rest: the forecast itself, made for a run whose end is known. Errors are
+    log(observed) - log(predicted) at u = (step - cut) / (end - cut). Runs with fewer than 3
+    logged points before their cut, or whose refit fails, give none."""
+    from scalelaw.fitting.search import make_pred_fn
+    from scalelaw.fitting.solver import batched_lm
+
+    X, y, w = fit._features()
+    table = fit.table.reset_index(drop=True)
+    runs = table["run"].astype(str).to_numpy()
+    steps = table[fit.inputs.get("step", "step")].to_numpy(dtype=float)
+    masks, rests, us, names = [], [], [], []
+    for r in pd.unique(runs):
+        if r == _RUN:
+            continue
+        idx = np.flatnonzero(runs == r)
+        end = steps[idx].max()
+        cut = frac * end
+        rest = idx[steps[idx] > cut]
+        if np.count_nonzero(steps[idx] <= cut) < 3 or len(rest) == 0:
+            continue
+        m = np.ones(len(y), dtype=bool)
+        m[rest] = False
+        masks.append(m)
+        rests.append(rest)
+        us.append((steps[rest] - cut) / (end - cut))
+        names.append(r)
+    if not masks:
+        return {}
+    spec = fit.spec
+    pred_fn = make_pred_fn(fit.law, X, fit.info, spec)
+    theta = spec.to_theta({k: np.array([v]) for k, v in fit.params.items()})
+    lo, hi = spec.theta_bounds()
+    M = np.stack(masks).astype(float)
+    with np.errstate(all="ignore"):
+        res = batched_lm(pred_fn, np.repeat(theta, len(M), axis=0), y, w[None, :] * M, fit.loss, fit.delta, lo, hi)
+        P = np.asarray(pred_fn(res.theta), dtype=float)
+    out = {}
+    for k, rest in enumerate(rests):
+        with np.errstate(all="ignore"):
+            e = np.log(y[rest]) - np.log(P[k, rest])
+        if np.isfinite(res.objective[k]) and np.all(np.isfinite(e)):
+            out[names[k]] = (e, us[k])
+    return out
+
+
+def _using_calibration(fit, frac):
+    """The error model of a forecast with ``using=``: the forecast backtests of
+    :func:`_using_backtests`, one fold per finished run, modelled by
+    :func:`scalelaw.calibration.fit_error_model` against the horizon fraction as with ``prior=``
+    (:func:`_prior_calibration`). None with fewer than 3 usable runs (the library's calibration
+    is used then)."""
+    from scalelaw.calibration import fit_error_model, fit_residual_scale
+
+    folds = _using_backtests(fit, frac)
+    if len(folds) < 3:
+        return None
+    _, y, _ = fit._features()
+    names = list(folds)
+    return fit_error_model(np.concatenate([folds[r][0] for r in names]), np.concatenate([folds[r][1] for r in names]),
+                           np.concatenate([np.full(len(folds[r][0]), k) for k, r in enumerate(names)]),
+                           noise_floor=fit_residual_scale(fit, y), coords=["horizon fraction"], lo=[0.0], hi=[0.0],
+                           fold_names=[f"forecast run {r} from {frac:.0%} of it, with the other runs" for r in names])
+
+
 def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, schedules=None,
              warmup_steps=0, step="step", target="loss", split=None, level=0.9, n_boot=200,
              interval="calibrated", seed=0):
@@ -289,10 +369,24 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
             warm = warmup_steps
         identified = True
     elif using is not None:
+        for col in ("run", step, target):
+            if col not in using.columns:
+                raise ValueError(f"forecast(using=...): the finished curves have no column {col!r}; columns: "
+                                 f"{', '.join(map(str, using.columns))}")
+        if schedules is None and "schedule" in using.columns:
+            # our trainer logs each run's schedule string: read it as fit() would
+            schedules = {str(r): s for r, s in using.dropna(subset=["schedule"]).groupby("run")["schedule"].first().items()}
         if schedules is None:
-            raise ValueError("forecast(using=...) needs schedules={run: schedule} for the finished curves")
+            raise ValueError("forecast(using=...) needs schedules={run: schedule} for the finished curves "
+                             "(or a 'schedule' column in them)")
         other = using[using["split"] == split] if (split is not None and "split" in using.columns) else using
         other = other[["run", step, target]].rename(columns={step: "step", target: "loss"})
+        own = _run_name(partial)
+        if own is not None and own in set(other["run"].astype(str)):
+            # the run being forecast is not a finished run: its own end would leak into the fit
+            other = other[other["run"].astype(str) != own]
+            notes.append(f"using= held the run being forecast ({own!r}); its rows there were left out (a forecast "
+                         "borrows from the other runs only)")
         data = pd.concat([other, curve], ignore_index=True)
         sched = {**{str(k): v for k, v in schedules.items()}, _RUN: lr}
         data["run"] = data["run"].astype(str)
@@ -347,10 +441,12 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
             cal = None
             if prior is not None and interval == "calibrated" and cut < len(lr):
                 cal = _prior_calibration(prior, cut / len(lr), fit)
+            elif using is not None and interval == "calibrated" and cut < len(lr):
+                cal = _using_calibration(fit, cut / len(lr))
             fit.bootstrap(n_boot, seed=seed, calibrate=(interval == "calibrated" and cal is None))
             if cal is None:
                 lo, hi = fit.predict_interval(schedule=lr, warmup_steps=warm, steps=steps, level=level, kind=interval)
-            else:  # the prior's forecast backtests, at each step's horizon fraction
+            else:  # the forecast backtests inside the prior's or using='s runs, at each step's horizon fraction
                 lo, hi = fit.predict_interval(schedule=lr, warmup_steps=warm, steps=steps, level=level,
                                               kind="parameter")
                 lo, hi = cal.interval(pred, (steps - cut) / (len(lr) - cut), level, lo, hi)
