@@ -114,3 +114,20 @@ def test_using_reads_schedules_from_the_logs_and_drops_the_run_itself():
     with pytest.raises(ValueError, match="finished curves have no column 'run'"):
         sl.forecast(part, schedule=specs["wsd30"], warmup_steps=WARM, n_boot=0, using=df.drop(columns="run"),
                     schedules=specs)
+
+
+def test_using_says_when_the_run_goes_beyond_the_finished_runs_lr_area():
+    df, _ = runs(["cosine", "wsd10", "wsd30", "constant"], noise=2e-4)
+    short = df[df["run"] != "constant"]
+    part = df[(df["run"] == "constant") & (df["step"] <= 1000)]
+    kw = dict(warmup_steps=WARM, n_boot=0)
+    # constant's LR area exceeds cosine's and the WSDs': its end is beyond what using= covers
+    fc = sl.forecast(part, schedule=SCHEDS["constant"], using=short,
+                     schedules={r: SCHEDS[r] for r in ["cosine", "wsd10", "wsd30"]}, **kw)
+    ratio = SCHEDS["constant"].sum() / SCHEDS["wsd10"].sum()
+    assert any(f"is {ratio:.2f}x the largest of the finished runs'" in w for w in fc["warnings"])
+    # a run inside the finished runs' range says nothing of the kind
+    part = df[(df["run"] == "cosine") & (df["step"] <= 1000)]
+    inside = sl.forecast(part, schedule=SCHEDS["cosine"], using=df[df["run"] != "cosine"],
+                         schedules={r: SCHEDS[r] for r in ["constant", "wsd10", "wsd30"]}, **kw)
+    assert not any("LR area" in w for w in inside["warnings"])
