@@ -55,11 +55,12 @@ With ``law="multi_power"`` (Luo's runs and cuts, ``--boot 30``; the table in
 and 89% at 100M at every cut (mean 90% half-widths 0.44-0.69%; lr_annealing's 0.63-1.36%); it
 covered 33-78% when calibrated inside the partial run. Alone: 0-14% of the cuts made before the
 LR fell (or before a quarter of its fall, ``MIN_SEEN_DECAY``), 50-100% of the others.
-multi_power with ``using=`` (``--law multi_power --ways using --cuts 0.5 --boot 30``, about 50 s
-a forecast on Luo's curves, 30 s on ours; the other cuts in ``examples/forecast_runs.py``): from
-half of each run 0.24/0.58% (25M) and 0.24/0.52% (100M), covering 89% and 100% (mean 90%
-half-widths 0.72% and 0.67%); on data/cpu_schedules 0.47/0.82% (d2-32) and 1.9/3.3% (d4-64),
-covering 100% and 86% (the miss: d4-64's wsdcos, +3.3%).
+multi_power with ``using=`` (``--law multi_power --ways using --boot 30``, ``--cuts 0.5`` then
+``--cuts 0.25,0.75``; about 30-50 s a forecast): on Luo's curves 0.27/0.58%, 0.24/0.57%,
+0.21/0.55% (25M) and 0.28/0.52%, 0.24/0.52%, 0.22/0.50% (100M), covering 89 / 89 / 100% and
+89 / 100 / 100% (mean 90% half-widths from half a run 0.72% and 0.67%); from half of each run on
+data/cpu_schedules 0.47/0.82% (d2-32) and 1.9/3.3% (d4-64), covering 100% and 86% (the miss:
+d4-64's wsdcos, +3.3%; the CPU set's other cuts not measured in the time).
 
 The interval (default ``interval="calibrated"``) is a prediction interval for the logged loss;
 ``interval="parameter"`` gives the bare bootstrap band (block bootstrap over the logged steps),
