@@ -72,37 +72,37 @@ half-width in % (in brackets); 9 runs per row (all cuts, the unidentified ones b
 Session 5 (2026-11-29, 19:10-19:17Z for lr_annealing: ``--law lr_annealing --boot 30`` with the
 default sets and ways, 7 minutes; multi_power ``--law multi_power --ways using --cuts 0.5 --boot 30``,
 19:24-19:46Z, about 50 s a forecast on Luo's curves and 30 s on ours, then ``--cuts 0.25,0.75``,
-19:46-20:05Z for Luo's curves; half-widths of those not kept): ``using=`` on every set and both
+19:46-20:16Z): ``using=`` on every set and both
 sizes of data/cpu_schedules (7 runs per row there; the 25M and 100M alone and prior rows of
 lr_annealing came out as in the table above). Same columns, the interval's mean half-width in
 brackets:
 
 | set | way | cut | lr_annealing | multi_power |
 |---|---|---|---|---|
-| 25M | using | 25% | 0.28 / 1.01 / 89% (0.87) | 0.27 / 0.58 / 89% |
+| 25M | using | 25% | 0.28 / 1.01 / 89% (0.87) | 0.27 / 0.58 / 89% (0.80) |
 | 25M | using | 50% | 0.25 / 0.88 / 89% (0.74) | 0.24 / 0.58 / 89% (0.72) |
-| 25M | using | 75% | 0.19 / 0.65 / 100% (0.66) | 0.21 / 0.55 / 100% |
-| 100M | using | 25% | 0.27 / 0.84 / 89% (0.80) | 0.28 / 0.52 / 89% |
+| 25M | using | 75% | 0.19 / 0.65 / 100% (0.66) | 0.21 / 0.55 / 100% (0.70) |
+| 100M | using | 25% | 0.27 / 0.84 / 89% (0.80) | 0.28 / 0.52 / 89% (0.79) |
 | 100M | using | 50% | 0.24 / 0.73 / 89% (0.69) | 0.24 / 0.52 / 100% (0.67) |
-| 100M | using | 75% | 0.21 / 0.52 / 100% (0.57) | 0.22 / 0.50 / 100% |
+| 100M | using | 75% | 0.21 / 0.52 / 100% (0.57) | 0.22 / 0.50 / 100% (0.69) |
 | cpu d2-32 | alone | 25% | 3.01 / 3.76 / 100% (5.53) | |
 | cpu d2-32 | alone | 50% | 4.07 / 5.40 / 14% (1.26) | |
 | cpu d2-32 | alone | 75% | 2.75 / 5.46 / 43% (2.49) | |
 | cpu d2-32 | prior | 25% | 1.29 / 2.51 / 86% (2.36) | |
 | cpu d2-32 | prior | 50% | 1.32 / 2.61 / 86% (2.47) | |
 | cpu d2-32 | prior | 75% | 1.31 / 2.72 / 100% (3.29) | |
-| cpu d2-32 | using | 25% | 1.24 / 2.49 / 71% (2.64) | |
+| cpu d2-32 | using | 25% | 1.24 / 2.49 / 71% (2.64) | 0.46 / 0.81 / 100% (0.86) |
 | cpu d2-32 | using | 50% | 1.24 / 2.51 / 86% (2.52) | 0.47 / 0.82 / 100% (0.92) |
-| cpu d2-32 | using | 75% | 1.24 / 2.56 / 100% (3.09) | |
+| cpu d2-32 | using | 75% | 1.24 / 2.56 / 100% (3.09) | 0.47 / 0.81 / 100% (1.08) |
 | cpu d4-64 | alone | 25% | 6.10 / 7.63 / 100% (13.9) | |
 | cpu d4-64 | alone | 50% | 6.80 / 9.42 / 29% (3.00) | |
 | cpu d4-64 | alone | 75% | 3.64 / 7.72 / 57% (2.45) | |
 | cpu d4-64 | prior | 25% | 1.59 / 3.55 / 71% (2.84) | |
 | cpu d4-64 | prior | 50% | 1.62 / 3.91 / 71% (3.14) | |
 | cpu d4-64 | prior | 75% | 1.71 / 4.03 / 100% (4.62) | |
-| cpu d4-64 | using | 25% | 1.53 / 3.67 / 71% (2.71) | |
+| cpu d4-64 | using | 25% | 1.53 / 3.67 / 71% (2.71) | 1.85 / 3.29 / 86% (2.46) |
 | cpu d4-64 | using | 50% | 1.53 / 3.68 / 71% (3.09) | 1.88 / 3.33 / 86% (2.80) |
-| cpu d4-64 | using | 75% | 1.59 / 3.81 / 100% (4.28) | |
+| cpu d4-64 | using | 75% | 1.59 / 3.81 / 100% (4.28) | 1.91 / 3.36 / 86% (3.81) |
 
 - ``using=`` forecasts barely depend on the cut: one parameter set is fitted to eight finished
   runs and one partial one, so the partial curve moves it little (lr_annealing's mean error
@@ -121,9 +121,9 @@ brackets:
   (0.47% against 1.24%: it follows the fast final decays more closely) and worse on d4-64 (1.9%
   against 1.5%). At 50%, 31 of its 32 intervals covered (misses: cosine_24000 at 25M, +0.57%;
   d4-64's wsdcos, +3.3%); on Luo's curves at all three cuts 50 of 54 (also missed: constant_72000
-  at 25M and cosine_72000 at 100M from 25%, +0.56% and -0.45%: the two long runs). The CPU set's
-  25% and 75% cuts were not measured in the time; on Luo's the cuts differ little (0.21-0.28%
-  mean), as with lr_annealing.
+  at 25M and cosine_72000 at 100M from 25%, +0.56% and -0.45%: the two long runs); on ours 39 of
+  42 (d4-64's wsdcos at every cut, +3.3%). The cuts differ little (0.21-0.28% mean on Luo's,
+  0.46-0.47% and 1.85-1.91% on ours), as with lr_annealing.
 - On data/cpu_schedules alone forecasts are poor (3-7% mean): at 25% most runs have not begun
   to decay and at 50% wsd, wsdcos and step (and d2-32's optimum) have seen under a quarter of
   their LR's fall; the decay is then held at ~0 (warned). Borrow from the finished runs.

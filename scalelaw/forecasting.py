@@ -58,9 +58,9 @@ LR fell (or before a quarter of its fall, ``MIN_SEEN_DECAY``), 50-100% of the ot
 multi_power with ``using=`` (``--law multi_power --ways using --boot 30``, ``--cuts 0.5`` then
 ``--cuts 0.25,0.75``; about 30-50 s a forecast): on Luo's curves 0.27/0.58%, 0.24/0.57%,
 0.21/0.55% (25M) and 0.28/0.52%, 0.24/0.52%, 0.22/0.50% (100M), covering 89 / 89 / 100% and
-89 / 100 / 100% (mean 90% half-widths from half a run 0.72% and 0.67%); from half of each run on
-data/cpu_schedules 0.47/0.82% (d2-32) and 1.9/3.3% (d4-64), covering 100% and 86% (the miss:
-d4-64's wsdcos, +3.3%; the CPU set's other cuts not measured in the time).
+89 / 100 / 100% (mean 90% half-widths 0.67-0.80%); on data/cpu_schedules 0.46/0.81%, 0.47/0.82%,
+0.47/0.81% (d2-32) and 1.9/3.3%, 1.9/3.3%, 1.9/3.4% (d4-64), covering 100% at every cut and 86%
+(the miss: d4-64's wsdcos, +3.3%, at every cut).
 
 The interval (default ``interval="calibrated"``) is a prediction interval for the logged loss;
 ``interval="parameter"`` gives the bare bootstrap band (block bootstrap over the logged steps),
