@@ -55,6 +55,24 @@ def folds(prior, frac):
     return out
 
 
+def leave_one_fold_out(folds_by_run, level):
+    """Each run's forecast backtest left out in turn: the error model fitted to the other runs'
+    folds (``{run: (log errors, distances)}``), its half-width at distance 1 (the run's end), and
+    whether that covers the left-out run's end error. Returns (covered flags, half-widths)."""
+    names = list(folds_by_run)
+    cov, half = [], []
+    for k in names:
+        o = [r for r in names if r != k]
+        cal = fit_error_model(np.concatenate([folds_by_run[r][0] for r in o]),
+                              np.concatenate([folds_by_run[r][1] for r in o]),
+                              np.concatenate([np.full(len(folds_by_run[r][0]), i) for i, r in enumerate(o)]),
+                              noise_floor=0.0)
+        h = float(cal.half_width(np.array([1.0]), level)[0])
+        cov.append(abs(folds_by_run[k][0][-1]) <= h)
+        half.append(h)
+    return cov, half
+
+
 def main(law, sizes, level=0.9):
     from _mpl_curves import VALIDATION, WARMUP, load
 
@@ -71,15 +89,7 @@ def main(law, sizes, level=0.9):
         for frac in CUTS:
             f = folds(prior, frac)
             names = list(f)
-            cov, half = [], []
-            for k in names:
-                o = [r for r in names if r != k]
-                cal = fit_error_model(np.concatenate([f[r][0] for r in o]), np.concatenate([f[r][1] for r in o]),
-                                      np.concatenate([np.full(len(f[r][0]), i) for i, r in enumerate(o)]),
-                                      noise_floor=0.0)
-                h = float(cal.half_width(np.array([1.0]), level)[0])
-                cov.append(abs(f[k][0][-1]) <= h)
-                half.append(h)
+            cov, half = leave_one_fold_out(f, level)
             hits += sum(cov)
             total += len(cov)
             print(f"{size} {law} cut {frac:.0%}: left-out run's end covered {sum(cov)}/{len(cov)}, mean half-width "

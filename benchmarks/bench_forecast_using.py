@@ -47,21 +47,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import scalelaw as sl  # noqa: E402
 from scalelaw import forecasting as F  # noqa: E402
-from scalelaw.calibration import fit_error_model  # noqa: E402
-from forecast_runs import CUTS, law_warmup, load_set  # noqa: E402
+from forecast_runs import CUTS, law_warmup, load_set, runs_to_forecast  # noqa: E402
+from bench_forecast_prior_insample import leave_one_fold_out  # noqa: E402
 
 
 def held_out(set_name, law, n_boot, library=True, level=0.9):
     curves, lrs, warm, _ = load_set(set_name)
     W = law_warmup(law, warm)
     rows = []
-    for run in curves["run"].unique():
-        d = curves[curves["run"] == run]
-        lr = lrs[run]
-        true = float(d.loc[d["step"].idxmax(), "loss"])
-        if d["step"].max() < len(lr):
-            lr = lr[: int(d["step"].max())]
-        others = curves[curves["run"] != run]
+    for run, d, lr, true, others in runs_to_forecast(curves, lrs):
         for cut in CUTS:
             part = d[d["step"] <= cut * len(lr)]
             if len(part) < 3:
@@ -104,14 +98,7 @@ def insample(set_name, law, level=0.9):
     for frac in CUTS:
         folds = F._using_backtests(fit, frac)  # the forecast's own folds
         names = list(folds)
-        cov, half = [], []
-        for k in names:
-            o = [r for r in names if r != k]
-            m = fit_error_model(np.concatenate([folds[r][0] for r in o]), np.concatenate([folds[r][1] for r in o]),
-                                np.concatenate([np.full(len(folds[r][0]), i) for i, r in enumerate(o)]), noise_floor=0.0)
-            h = float(m.half_width(np.array([1.0]), level)[0])
-            cov.append(abs(folds[k][0][-1]) <= h)
-            half.append(h)
+        cov, half = leave_one_fold_out(folds, level)
         hits += sum(cov)
         total += len(cov)
         print(f"{set_name} {law} cut {frac:.0%}: left-out run's end covered {sum(cov)}/{len(cov)}, mean half-width "

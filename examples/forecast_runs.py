@@ -172,6 +172,20 @@ def law_warmup(law, warm):
 WAYS = ("alone", "prior", "using")
 
 
+def runs_to_forecast(curves, lrs):
+    """Each run of a set as a forecast target: ``(run, its rows, its schedule up to its last
+    logged step, its true final loss, the other runs)``. A run that stops early (wsdcon) is
+    forecast at its last logged step; the forecast run is never among the others (its prior or
+    ``using=``)."""
+    for run in curves["run"].unique():
+        d = curves[curves["run"] == run]
+        lr = lrs[run]
+        true = float(d.loc[d["step"].idxmax(), "loss"])
+        if d["step"].max() < len(lr):
+            lr = lr[: int(d["step"].max())]
+        yield run, d, lr, true, curves[curves["run"] != run]
+
+
 def score(set_name, law, n_boot, interval, verbose=False, ways=WAYS, cuts=CUTS):
     loaded = load_set(set_name)
     if loaded is None:
@@ -180,13 +194,7 @@ def score(set_name, law, n_boot, interval, verbose=False, ways=WAYS, cuts=CUTS):
     curves, lrs, warm, _ = loaded
     W = law_warmup(law, warm)
     rows = []
-    for run in curves["run"].unique():
-        d = curves[curves["run"] == run]
-        lr = lrs[run]
-        true = float(d.loc[d["step"].idxmax(), "loss"])
-        if d["step"].max() < len(lr):
-            lr = lr[: int(d["step"].max())]  # the run stops early (wsdcon): forecast its last logged step
-        others = curves[curves["run"] != run]  # the forecast run is never in its prior or using=
+    for run, d, lr, true, others in runs_to_forecast(curves, lrs):
         other_lrs = {r: lrs[r] for r in others["run"].unique()}
         kws = {"alone": {}, "using": {"using": others, "schedules": other_lrs}}
         if "prior" in ways:
