@@ -223,6 +223,39 @@ def _decay_seen(lr, cut, warmup):
     return float((peak - seen.min()) / (peak - floor)) if seen.size else 0.0
 
 
+def _masked_refits(fit, masks):
+    """Refits of ``fit`` on the rows each boolean mask keeps, all at once: the batched
+    Levenberg-Marquardt engine warm-started at ``fit``'s parameters (one member per mask; the
+    same refits :mod:`scalelaw.calibration` makes for its folds). Returns the solver's result
+    and the predictions of every refit at every fitted row (one row per mask)."""
+    from scalelaw.fitting.search import make_pred_fn
+    from scalelaw.fitting.solver import batched_lm
+
+    X, y, w = fit._features()
+    spec = fit.spec
+    pred_fn = make_pred_fn(fit.law, X, fit.info, spec)
+    theta = spec.to_theta({k: np.array([v]) for k, v in fit.params.items()})
+    lo, hi = spec.theta_bounds()
+    M = np.stack(masks).astype(float)
+    with np.errstate(all="ignore"):
+        res = batched_lm(pred_fn, np.repeat(theta, len(M), axis=0), y, w[None, :] * M, fit.loss, fit.delta, lo, hi)
+        P = np.asarray(pred_fn(res.theta), dtype=float)
+    return res, P
+
+
+def _horizon_error_model(errors, fractions, names, fit):
+    """:func:`scalelaw.calibration.fit_error_model` of forecast backtests against the horizon
+    fraction u (one fold per entry of ``errors``; sigma(u)^2 = s0^2 + (c u)^2), its floor never
+    below ``fit``'s own residual scale: the interval model of ``prior=`` and ``using=`` forecasts."""
+    from scalelaw.calibration import fit_error_model, fit_residual_scale
+
+    _, y, _ = fit._features()
+    return fit_error_model(np.concatenate(errors), np.concatenate(fractions),
+                           np.concatenate([np.full(len(e), k) for k, e in enumerate(errors)]),
+                           noise_floor=fit_residual_scale(fit, y), coords=["horizon fraction"], lo=[0.0],
+                           hi=[0.0], fold_names=list(names))
+
+
 def _prior_loro(prior):
     """Leave-one-run-out refits of ``prior``: {run: (prediction at every fitted row, L0)}.
 
@@ -233,26 +266,14 @@ def _prior_loro(prior):
         return _LORO[prior]
     except (KeyError, TypeError):
         pass
-    from scalelaw.fitting.search import make_pred_fn
-    from scalelaw.fitting.solver import batched_lm
-
-    X, y, w = prior._features()
     runs = prior.table["run"].astype(str).to_numpy() if "run" in prior.table.columns else np.array([])
     names = list(pd.unique(runs))
     out = {}
     if len(names) >= 3 and "L0" in prior.spec.free:
-        spec = prior.spec
-        pred_fn = make_pred_fn(prior.law, X, prior.info, spec)
-        theta = spec.to_theta({k: np.array([v]) for k, v in prior.params.items()})
-        lo, hi = spec.theta_bounds()
-        M = np.stack([runs != r for r in names]).astype(float)
-        with np.errstate(all="ignore"):
-            res = batched_lm(pred_fn, np.repeat(theta, len(M), axis=0), y, w[None, :] * M, prior.loss,
-                             prior.delta, lo, hi)
-            P = np.asarray(pred_fn(res.theta), dtype=float)
+        res, P = _masked_refits(prior, [runs != r for r in names])
         for k, r in enumerate(names):
             if np.isfinite(res.objective[k]) and np.all(np.isfinite(P[k])):
-                out[r] = (P[k].copy(), spec.values(res.theta[k])["L0"])
+                out[r] = (P[k].copy(), prior.spec.values(res.theta[k])["L0"])
     try:
         _LORO[prior] = out
     except TypeError:
@@ -289,8 +310,6 @@ def _prior_calibration(prior, frac, fit):
     fold's prior differs) and the level set from a partial curve. Returns None with fewer than 3
     usable runs (the forecast then calibrates inside the partial curve, as without a prior).
     """
-    from scalelaw.calibration import fit_error_model, fit_residual_scale
-
     loro = _prior_loro(prior)
     if len(loro) < 3:
         return None
@@ -298,8 +317,8 @@ def _prior_calibration(prior, frac, fit):
     table = prior.table.reset_index(drop=True)
     runs = table["run"].astype(str).to_numpy()
     steps = table[prior.inputs.get("step", "step")].to_numpy(dtype=float)
-    errors, dists, folds, names = [], [], [], []
-    for k, (r, (pred, L0)) in enumerate(loro.items()):
+    errors, dists, names = [], [], []
+    for r, (pred, L0) in loro.items():
         idx = np.flatnonzero(runs == r)
         st = steps[idx]
         end = st.max()
@@ -315,14 +334,10 @@ def _prior_calibration(prior, frac, fit):
             continue
         errors.append(e)
         dists.append((steps[rest] - cut) / (end - cut))
-        folds.append(np.full(len(e), k))
         names.append(f"forecast run {r} from {frac:.0%} of it, the prior refitted without it")
     if len(errors) < 3:
         return None
-    _, yf, _ = fit._features()
-    return fit_error_model(np.concatenate(errors), np.concatenate(dists), np.concatenate(folds),
-                           noise_floor=fit_residual_scale(fit, yf), coords=["horizon fraction"], lo=[0.0],
-                           hi=[0.0], fold_names=names)
+    return _horizon_error_model(errors, dists, names, fit)
 
 
 def _using_backtests(fit, frac):
@@ -335,10 +350,7 @@ def _using_backtests(fit, frac):
     and predict j's rest: the forecast itself, made for a run whose end is known. Errors are
     log(observed) - log(predicted) at u = (step - cut) / (end - cut). Runs with fewer than 3
     logged points before their cut, or whose refit fails, give none."""
-    from scalelaw.fitting.search import make_pred_fn
-    from scalelaw.fitting.solver import batched_lm
-
-    X, y, w = fit._features()
+    _, y, _ = fit._features()
     table = fit.table.reset_index(drop=True)
     runs = table["run"].astype(str).to_numpy()
     steps = table[fit.inputs.get("step", "step")].to_numpy(dtype=float)
@@ -360,14 +372,7 @@ def _using_backtests(fit, frac):
         names.append(r)
     if not masks:
         return {}
-    spec = fit.spec
-    pred_fn = make_pred_fn(fit.law, X, fit.info, spec)
-    theta = spec.to_theta({k: np.array([v]) for k, v in fit.params.items()})
-    lo, hi = spec.theta_bounds()
-    M = np.stack(masks).astype(float)
-    with np.errstate(all="ignore"):
-        res = batched_lm(pred_fn, np.repeat(theta, len(M), axis=0), y, w[None, :] * M, fit.loss, fit.delta, lo, hi)
-        P = np.asarray(pred_fn(res.theta), dtype=float)
+    res, P = _masked_refits(fit, masks)
     out = {}
     for k, rest in enumerate(rests):
         with np.errstate(all="ignore"):
@@ -383,17 +388,11 @@ def _using_calibration(fit, frac):
     :func:`scalelaw.calibration.fit_error_model` against the horizon fraction as with ``prior=``
     (:func:`_prior_calibration`). None with fewer than 3 usable runs (the library's calibration
     is used then)."""
-    from scalelaw.calibration import fit_error_model, fit_residual_scale
-
     folds = _using_backtests(fit, frac)
     if len(folds) < 3:
         return None
-    _, y, _ = fit._features()
-    names = list(folds)
-    return fit_error_model(np.concatenate([folds[r][0] for r in names]), np.concatenate([folds[r][1] for r in names]),
-                           np.concatenate([np.full(len(folds[r][0]), k) for k, r in enumerate(names)]),
-                           noise_floor=fit_residual_scale(fit, y), coords=["horizon fraction"], lo=[0.0], hi=[0.0],
-                           fold_names=[f"forecast run {r} from {frac:.0%} of it, with the other runs" for r in names])
+    return _horizon_error_model([e for e, _ in folds.values()], [u for _, u in folds.values()],
+                                [f"forecast run {r} from {frac:.0%} of it, with the other runs" for r in folds], fit)
 
 
 def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, schedules=None,
