@@ -733,15 +733,19 @@ def numwords_pairs(numbers=None) -> Iterator[Pair]:
 def tiny_numwords_pairs() -> Iterator[Pair]:
     """The tiny ``numwords``: the numbers of :func:`tiny_enfr_pairs` with hand-written names, so
     the smoke-test build needs no num2words (the full corpus's forms are tested separately)."""
-    for n in _tiny_numbers():
-        yield Pair(f"tiny-numwords/{n}", english_number(n), french_number(n), f"tiny-numwords/{n}")
+    return _tiny_number_pairs("tiny-numwords")
 
 
 def tiny_enfr_pairs() -> Iterator[Pair]:
     """English -> French number names for tests: 0..2999 and a fixed spread up to 999,999.
     A real (if narrow) translation task, generated, so the same on every machine."""
+    return _tiny_number_pairs("tiny-enfr")
+
+
+def _tiny_number_pairs(prefix: str) -> Iterator[Pair]:
+    """English -> French hand-written number names of :func:`_tiny_numbers`, ids ``prefix/n``."""
     for n in _tiny_numbers():
-        yield Pair(f"tiny-enfr/{n}", english_number(n), french_number(n), f"tiny-enfr/{n}")
+        yield Pair(f"{prefix}/{n}", english_number(n), french_number(n), f"{prefix}/{n}")
 
 
 __all__ = [
