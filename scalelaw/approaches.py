@@ -129,7 +129,8 @@ def _near_points(points, optima, near):
 
 
 def _fit_one(name, pts, curves, opts, n_boot, seed):
-    """The fitted object of one approach on ``pts`` (columns N, C, loss, budget) and ``curves``."""
+    """The fitted object of one approach on ``pts`` (columns N, C, loss, budget; C_counted with
+    ``counted=``) and ``curves``."""
     from scalelaw.api import fit as fit_law
     from scalelaw.envelopes import envelope
 
@@ -137,12 +138,14 @@ def _fit_one(name, pts, curves, opts, n_boot, seed):
         if curves is not None:
             return envelope(curves, x=opts["x"], y=opts["y"], n=opts["n"], split=opts["split"],
                             n_boot=n_boot, seed=seed)
+        x = opts.get("counted") or "C"
         frame = pts.assign(run=np.arange(len(pts)).astype(str))
-        return envelope(frame, x="C", y="loss", n="N", split=None, min_x=float(pts["C"].min()),
+        return envelope(frame, x=x, y="loss", n="N", split=None, min_x=float(pts[x].min()),
                         n_boot=n_boot, seed=seed)
     if name == "2 isoflop":
         return isoflop(pts, inputs={"N": "N", "C": "C"}, target="loss", budgets=opts["budgets"],
-                       tol=opts["tol"], profile=opts["profile"], n_boot=n_boot, seed=seed)
+                       tol=opts["tol"], profile=opts["profile"], n_boot=n_boot, seed=seed,
+                       counted=opts.get("counted"))
     if name == "3 near-optimum":
         iso = isoflop(pts, inputs={"N": "N", "C": "C"}, target="loss", budgets=opts["budgets"],
                       tol=opts["tol"], profile=opts["profile"], n_boot=0)
@@ -154,8 +157,27 @@ def _fit_one(name, pts, curves, opts, n_boot, seed):
     return f
 
 
-def _predict_one(obj, C, level):
-    """{"N", "loss", "a", and _lo/_hi where there are draws} at compute C (arrays)."""
+def _to_nominal(fit, C, knots):
+    """The nominal budget C_nom = 6 N D whose optimum (of the chinchilla ``fit``) has counted compute
+    ``C``: C_nom = C / r(N_opt(C_nom)), by fixed-point iteration (r varies slowly with N, so it
+    contracts: d ln r / d ln C_nom is about -a / 2 for our trainer's models)."""
+    from scalelaw.isoflops import ratio_at
+
+    C = np.atleast_1d(np.asarray(C, dtype=float))
+    Cn = C / ratio_at(knots, np.asarray(fit.optimum(C=C)["N"], float))
+    for _ in range(50):
+        new = C / ratio_at(knots, np.asarray(fit.optimum(C=Cn)["N"], float))
+        if np.allclose(new, Cn, rtol=1e-10):
+            break
+        Cn = new
+    return Cn
+
+
+def _predict_one(obj, C, level, nominal=None, knots=None):
+    """{"N", "loss", "a", and _lo/_hi where there are draws} at compute C (arrays): C on the power
+    laws' axis (counted compute with ``counted=``). Approach 3 keeps the nominal C = 6 N D
+    constraint: it takes ``nominal`` (the budgets' own), else C converted by :func:`_to_nominal`
+    with the ratio ``knots`` (or C itself without them)."""
     if hasattr(obj, "approach"):
         p = obj.predict(np.atleast_1d(C), level=level, kind="parameter")  # calibrated once, here
         out = {"N": p["N"], "loss": p["loss"], "a": obj.params["a"]}
@@ -166,7 +188,9 @@ def _predict_one(obj, C, level):
             q = (1 - level) / 2
             out["a_lo"], out["a_hi"] = obj.draws["a"].quantile(q), obj.draws["a"].quantile(1 - q)
         return out
-    return _chinchilla_optimum(obj, C, level)
+    if nominal is None:
+        nominal = C if knots is None else _to_nominal(obj, C, knots)
+    return _chinchilla_optimum(obj, nominal, level)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,13 +208,19 @@ def _budget_split(optima, frac):
 
 def _subset(pts, curves, thr, opts):
     """Points of budgets below ``thr`` (and unbinned points below it), and curves of runs that
-    end below it (a run of a held-out budget is one the user would not have trained)."""
+    end below it (a run of a held-out budget is one the user would not have trained). With
+    ``counted=`` the curves' compute is counted: a run's end is brought back to its nominal budget
+    by its size's ratio r(N) before it is compared with the nominal ``thr``."""
     tol = 10 ** (-opts["tol"])
     b = pts["budget"].to_numpy(float)
     keep = np.where(np.isnan(b), pts["C"].to_numpy(float) < thr * tol, b < thr * (1 - 1e-9))
     cur = None
     if curves is not None:
         ends = curves.groupby("run")[opts["x"]].transform("max")
+        if opts.get("knots") is not None:
+            from scalelaw.isoflops import ratio_at
+
+            ends = ends / ratio_at(opts["knots"], curves[opts["n"]].to_numpy(float))
         cur = curves[ends < thr * tol]
     return pts[keep], cur
 
@@ -202,7 +232,7 @@ def _errors(obj_pred, truth):
 def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C: float | None = None,
                        holdout: float = 1 / 3, budgets=None, tol: float = 0.05, profile: str = "parabola",
                        near: float = 3.0, n_boot: int = 100, level: float = 0.9, seed: int = 0,
-                       curve_columns: dict | None = None) -> ApproachComparison:
+                       curve_columns: dict | None = None, counted: str | None = None) -> ApproachComparison:
     """Approaches 1, 2 and 3 (and 3 near the optimum) side by side, each backtested.
 
     Parameters
@@ -221,7 +251,16 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
     n_boot : int
         Bootstrap resamples for the intervals.
     curve_columns : dict, optional
-        ``{"x": "flops", "y": "loss", "n": "n_params", "split": "val"}`` for ``curves``.
+        ``{"x": "flops", "y": "loss", "n": "n_params", "split": "val"}`` for ``curves`` (with
+        ``counted=``, ``x`` defaults to that column).
+    counted : str, optional
+        A column of each run's counted compute (``"flops_with_head"`` in our trainer's logs: LM
+        head included; :func:`scalelaw.isoflop`'s ``counted``). Budgets stay the nominal ones (the
+        held-out truth is each nominal budget's own minimum), but approaches 1 and 2 fit and predict
+        against counted compute, ``C`` is counted compute, and every held-out minimum is predicted at
+        its counted compute C_nominal r(N_opt). Approach 3 keeps the nominal constraint C = 6 N D:
+        it predicts each held-out budget at its nominal C, and a counted ``C`` is converted by
+        C_nom = C / r(N_opt(C_nom)).
     """
     if not 0 < holdout < 1:
         raise ValueError(f"compare_approaches: holdout must be in (0, 1), got {holdout!r}")
@@ -230,10 +269,24 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
     frame = as_frame(df)
     inputs = inputs or {"N": "n_params", "C": "flops"}
     N, Cc, y = _columns(frame, inputs, target)
+    base = pd.DataFrame({"N": N, "C": Cc, "loss": y})
+    if counted is not None:
+        from scalelaw.fitting.data import numeric_column
+
+        base["C_counted"] = numeric_column(frame, counted, "counted compute", positive=True)
     opts = {"budgets": budgets, "tol": tol, "profile": profile, "near": near,
-            **{"x": "flops", "y": "loss", "n": "n_params", "split": "val", **(curve_columns or {})}}
-    full_iso = isoflop(pd.DataFrame({"N": N, "C": Cc, "loss": y}), inputs={"N": "N", "C": "C"},
-                       budgets=budgets, tol=tol, profile=profile, n_boot=0)
+            "counted": None if counted is None else "C_counted",
+            **{"x": counted or "flops", "y": "loss", "n": "n_params", "split": "val", **(curve_columns or {})}}
+    full_iso = isoflop(base, inputs={"N": "N", "C": "C"}, budgets=budgets, tol=tol, profile=profile, n_boot=0,
+                       counted=opts.get("counted"))
+    c = full_iso.options.get("counted")
+    opts["knots"] = None if c is None else (np.asarray(c["ln_N"]), np.asarray(c["ln_r"]))
+    knots = opts["knots"]
+
+    def fc(rows):
+        """The rows' compute on the power laws' axis (counted with ``counted=``)."""
+        return rows["C_counted" if counted is not None else "C"].to_numpy(float)
+
     pts = full_iso.points
     warnings = list(full_iso.warnings)
     if curves is not None:
@@ -241,7 +294,7 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
         if "run" not in curves.columns:
             raise KeyError("compare_approaches: curves need a 'run' column (one curve per run)")
     held, thr = _budget_split(full_iso.optima, holdout)
-    target_C = float(C) if C is not None else 10 * float(full_iso.optima["C"].max())
+    target_C = float(C) if C is not None else 10 * float(np.nanmax(fc(full_iso.optima)))
 
     # ---- backtest: fit below thr, predict the held-out budgets' minima ------------------------
     train_pts, train_cur = _subset(pts, curves, thr, opts)
@@ -250,14 +303,15 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
     for name in APPROACHES:
         try:
             obj = _fit_one(name, train_pts, train_cur, opts, n_boot, seed)
-            p = _predict_one(obj, held["C"].to_numpy(float), level)
+            p = _predict_one(obj, fc(held), level, nominal=held["C"].to_numpy(float))
         except (ValueError, KeyError) as err:
             warnings.append(f"backtest of {name}: {err}")
             continue
         bt_fits[name] = obj
         for j, c in enumerate(held["C"]):
             lo, hi = p.get("loss_lo", [np.nan] * len(truth))[j], p.get("loss_hi", [np.nan] * len(truth))[j]
-            rows.append({"approach": name, "C": float(c), "truth": truth[j], "best_run": float(held["best_loss"].iloc[j]),
+            rows.append({"approach": name, "C": float(c), "C_fit": float(fc(held)[j]), "truth": truth[j],
+                         "best_run": float(held["best_loss"].iloc[j]),
                          "pred": float(p["loss"][j]), "rel_err": float(p["loss"][j] / truth[j] - 1),
                          "lo": float(lo), "hi": float(hi), "covered": bool(lo <= truth[j] <= hi)})
 
@@ -278,18 +332,18 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
         inner_thr = float(inner_opt["C"].iloc[m])
         inner_held = inner_opt.iloc[m:]
         inner_pts, inner_cur = _subset(train_pts, train_cur, inner_thr, opts)
-        cmax = float(inner_opt["C"].iloc[m - 1])
+        cmax = float(fc(inner_opt)[m - 1])
         for name in APPROACHES:
             try:
                 # approach 2 weighs its minima by their bootstrap spread: it needs draws here too
                 obj = _fit_one(name, inner_pts, inner_cur, opts, min(n_boot, 50) if name == "2 isoflop" else 0,
                                seed)
-                p = _predict_one(obj, inner_held["C"].to_numpy(float), level)
+                p = _predict_one(obj, fc(inner_held), level, nominal=inner_held["C"].to_numpy(float))
             except (ValueError, KeyError):
                 continue
             # log(observed) - log(predicted) and the distance in decades beyond the fitted budgets
             errs[name][0].extend(np.log(inner_held["loss_opt"].to_numpy(float) / p["loss"]))
-            errs[name][1].extend(np.log10(inner_held["C"].to_numpy(float) / cmax))
+            errs[name][1].extend(np.log10(fc(inner_held) / cmax))
             errs[name][2].extend([m] * len(inner_held))
     for name, (e, d, g) in errs.items():
         if e:
@@ -309,8 +363,9 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
         from scalelaw.calibration import fit_error_model, residual_scale
 
         try:
-            p_in = _predict_one(obj, fitted["C"].to_numpy(float), level)["loss"]
-            floor = residual_scale(np.log(fitted["loss_opt"].to_numpy(float) / p_in))
+            ok = np.isfinite(fc(fitted))  # a non-convex budget has no optimum, so no counted C
+            p_in = _predict_one(obj, fc(fitted)[ok], level, nominal=fitted["C"].to_numpy(float)[ok])["loss"]
+            floor = residual_scale(np.log(fitted["loss_opt"].to_numpy(float)[ok] / p_in))
         except (ValueError, KeyError):
             floor = 0.0
         # no rolling backtest (too few budgets): calibration's conservative fallback, with its warning
@@ -325,8 +380,8 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
     if not bt.empty and recommended in bt["approach"].values:
         rec = bt[bt["approach"] == recommended].copy()
         if calibration is not None:
-            cmax_train = float(fitted["C"].max())
-            lo, hi = calibration.interval(rec["pred"].to_numpy(), np.log10(rec["C"].to_numpy() / cmax_train),
+            cmax_train = float(np.nanmax(fc(fitted)))
+            lo, hi = calibration.interval(rec["pred"].to_numpy(), np.log10(rec["C_fit"].to_numpy() / cmax_train),
                                           level, rec["lo"].to_numpy(), rec["hi"].to_numpy())
             rec["lo"], rec["hi"] = lo, hi
         rec["covered"] = (rec["lo"] <= rec["truth"]) & (rec["truth"] <= rec["hi"])
@@ -338,7 +393,7 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
     for name in APPROACHES:
         try:
             obj = _fit_one(name, pts, curves, opts, n_boot, seed)
-            p = _predict_one(obj, target_C, level)
+            p = _predict_one(obj, target_C, level, knots=knots)
         except (ValueError, KeyError) as err:
             warnings.append(f"{name} on all budgets: {err}")
             continue
@@ -372,7 +427,7 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
         cal = error_model(recommended, fits[recommended])
         if cal is not None:
             lo, hi = cal.interval(np.array([r["loss_opt"]]),
-                                  np.array([max(np.log10(target_C / float(fitted["C"].max())), 0.0)]), level,
+                                  np.array([max(np.log10(target_C / float(np.nanmax(fc(fitted)))), 0.0)]), level,
                                   np.array([r["loss_lo"]]), np.array([r["loss_hi"]]))
             r.update(loss_lo=float(lo[0]), loss_hi=float(hi[0]))
         r.update(approach="recommended: " + recommended)

@@ -31,6 +31,25 @@ Budgets are grouped exactly when points share C, otherwise binned in log10 C: th
 windows of width ``2 * tol`` decades become budgets (Epoch's points extracted from Hoffmann's
 figure carry approximate C), and points in no window are reported as skipped.
 
+Counted compute (``counted=``): the nominal C = 6 N D (N non-embedding, Kaplan's convention) leaves
+out the tied LM head, ``6 vocab d_model`` FLOPs per training token, and for small models that is
+most of what a step costs (BPE vocab 1024 at d_model 20: a token costs 3.6x the nominal 6N). A
+small model then gets a hidden compute bonus that shrinks as the budget grows, which bends N_opt(C)
+and L_opt(C) (Porian et al. 2024, "Resolving Discrepancies in Compute-Optimal Scaling of Language
+Models", arXiv:2406.19146: last-layer FLOPs are a main cause of the Kaplan / Chinchilla
+discrepancy). With ``counted="flops_with_head"`` (the column ``read_logs`` derives from our
+trainer's headers) runs are still grouped by their nominal budget (they were planned that way;
+runs of one nominal budget are not iso-counted-FLOP) and each profile is fitted over ln N as
+before, but each optimum's compute is its counted compute,
+
+    C_counted(budget) = C_nominal * r(N_opt),     r(N) = counted / nominal compute of a run of size N,
+
+with ln r interpolated piecewise-linearly in ln N between the data's distinct sizes (each size's
+ratio the geometric mean over its runs; linear extrapolation from the two end sizes beyond them).
+The power laws N_opt = k C^a and L_opt(C) are fitted against C_counted, ``predict(C)`` takes
+counted compute, ``D_opt = C / (6 N_opt r(N_opt))`` (the tokens that compute buys at that size), and
+``b`` is the slope of ln D_opt against ln C_counted through the minima (no longer 1 - a).
+
 Uncertainty: a bootstrap over the points within each budget (resampled with replacement,
 every budget at once); each draw refits the profiles and the power laws, so the intervals of
 a, k and of ``predict(C)`` carry the minima's noise. These are *parameter* intervals: they do
@@ -49,7 +68,7 @@ import pandas as pd
 
 from scalelaw.fitting.data import as_frame, numeric_column
 
-__all__ = ["isoflop", "IsoflopResult", "assign_budgets", "load_isoflop", "PROFILES"]
+__all__ = ["isoflop", "IsoflopResult", "assign_budgets", "load_isoflop", "PROFILES", "ratio_knots", "ratio_at"]
 
 PROFILES = ("parabola", "law")
 FORMAT = "scalelaw-isoflop"
@@ -221,6 +240,31 @@ def _law_minimum(alpha, beta, coef):
 # ---------------------------------------------------------------------------------------------
 # Power laws through the minima
 
+def ratio_knots(N, ratio):
+    """(ln N knots, ln r knots) of the counted/nominal compute ratio: one knot per distinct size
+    (the geometric mean of its runs' ratios), sorted by N."""
+    N, ratio = np.asarray(N, float), np.asarray(ratio, float)
+    sizes = np.unique(N)
+    lr = np.array([np.mean(np.log(ratio[N == n])) for n in sizes])
+    return np.log(sizes), lr
+
+
+def ratio_at(knots, N):
+    """r(N) from :func:`ratio_knots`: ln r piecewise linear in ln N, linearly extrapolated from the
+    two end knots beyond them (constant with one knot); NaN where N is NaN."""
+    x, lr = np.asarray(knots[0], float), np.asarray(knots[1], float)
+    with np.errstate(all="ignore"):
+        u = np.log(np.asarray(N, float))
+    if len(x) == 1:
+        return np.where(np.isfinite(u), np.exp(lr[0]), np.nan)
+    out = np.interp(u, x, lr)
+    lo_slope = (lr[1] - lr[0]) / (x[1] - x[0])
+    hi_slope = (lr[-1] - lr[-2]) / (x[-1] - x[-2])
+    out = np.where(u < x[0], lr[0] + lo_slope * (u - x[0]), out)
+    out = np.where(u > x[-1], lr[-1] + hi_slope * (u - x[-1]), out)
+    return np.where(np.isfinite(u), np.exp(out), np.nan)
+
+
 def _power_fit(C, N, weights=None):
     """(Weighted) least squares in log-log: ln N = ln k + a ln C. Arrays (B, m) -> a (B,),
     ln k (B,); NaN minima (non-convex profiles of a draw) are left out of that draw's fit."""
@@ -322,13 +366,28 @@ class IsoflopResult:
         return f"<IsoflopResult approach {self.approach} ({self.profile}): {ps}; {len(self.optima)} budgets>"
 
     # ---- prediction ---------------------------------------------------------------------
+    @property
+    def counted(self):
+        """The counted-compute column the power laws are in (None: the nominal C)."""
+        return (self.options.get("counted") or {}).get("column")
+
+    @property
+    def fit_C(self) -> pd.Series:
+        """Each optimum's compute on the power laws' axis: ``C_counted`` with ``counted=``, else ``C``."""
+        return self.optima["C_counted"] if self.counted else self.optima["C"]
+
+    def _ratio(self, N):
+        c = self.options.get("counted")
+        return 1.0 if not c else ratio_at((c["ln_N"], c["ln_r"]), N)
+
     def _predict_params(self, P, C):
         N = np.exp(np.log(P["k"]) + P["a"] * np.log(C))
-        return N, C / (6.0 * N), loss_at(P, C, self.loss_law)
+        return N, C / (6.0 * N * self._ratio(N)), loss_at(P, C, self.loss_law)
 
     def predict(self, C, level: float | None = None, kind: str = "prediction") -> dict:
         """N_opt, D_opt = C / (6 N_opt) and L_opt at compute ``C`` (scalar or array), with
-        intervals at ``level`` (``N_lo``, ``N_hi``, ...).
+        intervals at ``level`` (``N_lo``, ``N_hi``, ...). A result fitted with ``counted=`` takes
+        counted compute and gives D_opt = C / (6 N_opt r(N_opt)) (module docstring).
 
         N and D: percentile bootstrap intervals (when there are draws). loss: with
         ``kind="prediction"`` (default) and a calibration, :mod:`scalelaw.calibration`'s prediction
@@ -357,7 +416,7 @@ class IsoflopResult:
             out["interval"] = "parameter"
         if kind == "prediction" and self.calibration is not None:
             with np.errstate(divide="ignore"):
-                dist = np.maximum(np.log10(Cv / float(self.optima.loc[self.optima["used"], "C"].max())), 0.0)
+                dist = np.maximum(np.log10(Cv / float(self.fit_C[self.optima["used"].astype(bool)].max())), 0.0)
             lo, hi = self.calibration.interval(L, dist, level, out.get("loss_lo"), out.get("loss_hi"))
             out.update(loss_lo=lo, loss_hi=hi, level=level, interval=self.calibration.describe(level))
         if scalar:
@@ -382,8 +441,12 @@ class IsoflopResult:
         for k, v in self.params.items():
             extra = f"  [{ci.loc[k, 'lower']:.4g}, {ci.loc[k, 'upper']:.4g}]" if ci is not None else ""
             lines.append(f"  {k:<8} {v:.6g}{extra}")
-        lines.append(f"  N_opt = k C^a, D_opt = C / (6 N_opt); L_opt(C): {self.loss_law}")
-        cols = [c for c in ("C", "n_sizes", "N_opt", "N_opt_lo", "N_opt_hi", "D_opt", "loss_opt",
+        if self.counted:
+            lines.append(f"  C: counted compute ({self.counted}) of each nominal budget's optimum, C_counted = "
+                         "C_nominal r(N_opt); D_opt = C / (6 N_opt r(N_opt)); b: the slope of D_opt")
+        else:
+            lines.append(f"  N_opt = k C^a, D_opt = C / (6 N_opt); L_opt(C): {self.loss_law}")
+        cols = [c for c in ("C", "C_counted", "n_sizes", "N_opt", "N_opt_lo", "N_opt_hi", "D_opt", "loss_opt",
                             "loss_opt_lo", "loss_opt_hi", "edge", "convex") if c in self.optima.columns]
         table = self.optima[cols]
         if len(table) > 20:  # an envelope: every ~len/12-th row and the last
@@ -506,7 +569,7 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
             profile: str = "parabola", loss_law: str = "power_law", n_boot: int = 200,
             level: float = 0.9, seed: int = 0, min_sizes: int | None = None,
             drop_edge: bool = False, weight: bool | str = True, calibrate: bool = True,
-            window: int | None = None) -> IsoflopResult:
+            window: int | None = None, counted: str | None = None) -> IsoflopResult:
     """Approach 2 of Hoffmann et al. 2022: IsoFLOP profiles, minima, power laws through them.
 
     Parameters
@@ -546,6 +609,13 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
     window : int, optional
         Parabola only: fit each budget's parabola to the ``window`` sizes nearest its best run
         (at least 3); None: every size (Hoffmann's choice).
+    counted : str, optional
+        A column of each run's counted compute (e.g. ``"flops_with_head"``, which ``read_logs``
+        derives for our trainer's logs: LM head included). Budgets stay grouped by the nominal C
+        and profiles are fitted over ln N as without it, but each optimum's compute becomes
+        C_nominal * r(N_opt) (``optima["C_counted"]``, ``optima["ratio"]``) and the power laws,
+        ``predict`` and the calibration are in counted compute (module docstring; Porian et al.
+        2024). None: the nominal C throughout.
     calibrate : bool
         Calibrate ``predict``'s loss interval on rolling-origin backtests over the budgets: fit
         L_opt(C) on the first 3, 4, ... budgets, predict the later ones, and fit
@@ -585,6 +655,16 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
     N, C, y = _columns(frame, inputs, target)
     min_sizes = _MIN_SIZES[profile] if min_sizes is None else int(min_sizes)
     warnings: list[str] = []
+    knots = None
+    if counted is not None:
+        if not isinstance(counted, str):
+            raise TypeError(f"isoflop: counted must be a column name (e.g. 'flops_with_head'), got {counted!r}")
+        ratio = numeric_column(frame, counted, "counted compute", positive=True) / C
+        knots = ratio_knots(N, ratio)
+        spread = max((np.ptp(np.log(ratio[N == n])) for n in np.unique(N)), default=0.0)
+        if spread > 0.01:
+            warnings.append(f"counted compute {counted!r}: runs of one size differ by up to {np.expm1(spread):.1%} "
+                            "in counted/nominal compute; r(N) is their geometric mean")
 
     budget_of, found = assign_budgets(C, budgets, tol, max(min_sizes, 5))
     skipped = int(np.isnan(budget_of).sum())
@@ -638,6 +718,9 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
     q = (1 - level) / 2
     Nopt_all = N0 * np.exp(x_star)
     Cb = np.array(kept)
+    # each optimum's compute on the power laws' axis: the budget, or its counted compute at N_opt
+    r_all = np.ones_like(Nopt_all) if knots is None else ratio_at(knots, Nopt_all)
+    Cfit = Cb[None, :] * r_all
     for j, (b, g) in enumerate(zip(kept, groups)):
         sizes = np.unique(N[g])
         ok = bool(convex[0, j])
@@ -653,6 +736,7 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
         row = {"C": float(b), "n_points": len(g), "n_sizes": len(sizes), "N_min": float(sizes.min()),
                "N_max": float(sizes.max()), "N_opt": float(Nopt_all[0, j]),
                "D_opt": float(b / (6 * Nopt_all[0, j])), "loss_opt": float(l_star[0, j]),
+               **({"C_counted": float(Cfit[0, j]), "ratio": float(r_all[0, j])} if knots is not None else {}),
                "best_loss": float(y[g].min()), "N_best": float(N[g][np.argmin(y[g])]),
                "edge": bool(edge), "convex": ok}
         if n_draw:
@@ -692,25 +776,31 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
         with np.errstate(all="ignore"):
             sL = np.log(optima["loss_opt_hi"] / optima["loss_opt_lo"]).to_numpy(float)[use] / 2 / _z(level)
         if scheme == "random":
-            wL, tau = _random_effects_weights(Cb[use], l_star[0, use], sL, loss_law)
+            wL, tau = _random_effects_weights(Cfit[0, use], l_star[0, use], sL, loss_law)
             optima["tau"] = tau
         else:
             wL = _inverse_variance(sL, 1e-4)
         optima.loc[use, "weight"] = wL
-    result = _fit_power_laws(Cb[use], Nopt_all[:, use], l_star[:, use], loss_law, warnings, None, wL)
-    params, draws = result
-    calibration = _calibrate_loss(Cb[use], l_star[0, use], loss_law, wL, params) if calibrate else None
+    Dopt = (Cb[None, :] / (6 * Nopt_all))[:, use] if knots is not None else None
+    params, draws = _fit_power_laws(Cfit[:, use] if knots is not None else Cb[use], Nopt_all[:, use],
+                                    l_star[:, use], loss_law, warnings, None, wL, Dopt=Dopt)
+    calibration = _calibrate_loss(Cfit[0, use], l_star[0, use], loss_law, wL, params) if calibrate else None
     if calibration is not None:
         warnings.extend(calibration.warnings)
 
     pts = pd.DataFrame({"N": N, "C": C, "loss": y, "budget": budget_of})
+    if knots is not None:
+        pts["C_counted"] = C * ratio
     return IsoflopResult(approach=2, profile=profile, inputs=inputs, target=target, loss_law=loss_law,
                          points=pts, optima=optima, params=params, draws=draws, warnings=warnings,
                          level=level, options={"tol": tol, "budgets": None if budgets is None else
                                                [float(b) for b in np.ravel(budgets)], "n_boot": n_draw,
                                                "seed": seed, "min_sizes": min_sizes, "drop_edge": drop_edge, "window": window,
                                                "weight": (scheme if n_draw else None),
-                                               "N0": N0, **shape}, calibration=calibration)
+                                               "N0": N0, **shape,
+                                               "counted": None if knots is None else
+                                               {"column": counted, "ln_N": knots[0].tolist(),
+                                                "ln_r": knots[1].tolist()}}, calibration=calibration)
 
 
 def _calibrate_loss(C, L, loss_law, weights, params):
@@ -841,13 +931,15 @@ def _inverse_variance(spread, floor):
     return w / w.mean()
 
 
-def _fit_power_laws(C, Nopt, Lopt, loss_law, warnings, wN=None, wL=None):
+def _fit_power_laws(C, Nopt, Lopt, loss_law, warnings, wN=None, wL=None, Dopt=None):
     """Row 0 of ``Nopt``/``Lopt`` (and of ``C``, which may be one row for all) is the fit, rows
     1.. bootstrap draws (NaN pads unequal lengths): params and a frame of draws. ``wN``, ``wL``:
-    weights per budget (one row, shared by the fit and every draw)."""
+    weights per budget (one row, shared by the fit and every draw). ``Dopt`` (counted compute):
+    b is the slope of ln D_opt against ln C, fitted as a is; without it b = 1 - a (C = 6 N D)."""
     C = np.broadcast_to(C, Nopt.shape)
     a, lk = _power_fit(C, Nopt, wN)
-    params = {"a": float(a[0]), "b": float(1 - a[0]), "k": float(np.exp(lk[0]))}
+    b = 1 - a if Dopt is None else _power_fit(C, Dopt, wN)[0]
+    params = {"a": float(a[0]), "b": float(b[0]), "k": float(np.exp(lk[0]))}
     fitted = _loss_law_fit(C[0], Lopt[0], loss_law, weights=wL)
     if fitted is None:
         raise ValueError(f"too few optima to fit L_opt(C) with {loss_law}")
@@ -859,7 +951,7 @@ def _fit_power_laws(C, Nopt, Lopt, loss_law, warnings, wN=None, wL=None):
         rows = []
         for i in range(1, Nopt.shape[0]):
             with np.errstate(over="ignore"):  # a draw's wild slope gives k = inf, not a warning
-                row = {"a": a[i], "b": 1 - a[i], "k": np.exp(lk[i])}
+                row = {"a": a[i], "b": b[i], "k": np.exp(lk[i])}
             try:
                 with np.errstate(all="ignore"):
                     f = _loss_law_fit(C[i], Lopt[i], loss_law, start=lp, weights=wL)

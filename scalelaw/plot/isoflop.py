@@ -168,8 +168,10 @@ def plot_profiles(result, *, at=None, level=None, fig=None):
         fig.update_xaxes(type="log", title_text="compute C (FLOPs)", row=1, col=1)
     fig.update_yaxes(type="log", title_text=result.target, row=1, col=1)
 
-    lo_c = float(opt["C"].min())
-    hi_c = max(float(opt["C"].max()), float(at) if at else 0.0) * 3
+    # the power laws' axis: counted compute when the result was fitted with counted=
+    Cx = result.fit_C if result.approach == 2 else opt["C"]
+    lo_c = float(Cx.min())
+    hi_c = max(float(Cx.max()), float(at) if at else 0.0) * 3
     Cg = np.geomspace(lo_c / 3, hi_c, 80)
     pred = result.predict(Cg, level=level)
     for col, key, obs in ((2, "N", "N_opt"), (3, "loss", "loss_opt")):
@@ -179,11 +181,11 @@ def plot_profiles(result, *, at=None, level=None, fig=None):
                                  name="fit" if col == 2 else None, showlegend=col == 2, legendgroup="fit"),
                       row=1, col=col)
         used = opt.get("used", pd.Series(True, index=opt.index)).astype(bool)
-        fig.add_trace(go.Scatter(x=opt["C"][used], y=opt[obs][used], mode="markers",
+        fig.add_trace(go.Scatter(x=Cx[used], y=opt[obs][used], mode="markers",
                                  marker={"color": "black", "size": 7}, name="optima",
                                  showlegend=col == 2, legendgroup="optima"), row=1, col=col)
         if (~used).any():
-            fig.add_trace(go.Scatter(x=opt["C"][~used], y=opt[obs][~used], mode="markers",
+            fig.add_trace(go.Scatter(x=Cx[~used], y=opt[obs][~used], mode="markers",
                                      marker={"color": "black", "size": 7, "symbol": "x"}, name="not used",
                                      showlegend=col == 2, legendgroup="unused"), row=1, col=col)
         if at:
