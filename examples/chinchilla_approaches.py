@@ -23,6 +23,12 @@ counts only when every run planned for it has a complete log (the plan: the fold
 ``index*.csv`` and the sweep spec, ``--spec`` or the ``examples/sweeps/*.yaml`` whose ``name`` is
 the runs' prefix); the others are listed and skipped, and the backtest fits all but the largest
 third of the complete budgets (``ladder_status``).
+
+Our trainer's ladders are analysed twice: in the nominal budgets' compute C = 6 N D (N
+non-embedding, Kaplan's convention), and in counted compute, the ``flops_with_head`` column
+``read_logs`` derives from the logs' headers (6N, attention and the tied LM head's 6 vocab d_model
+per token; Porian et al. 2024): budgets stay the nominal ones and each optimum is placed at its
+counted compute (``compare_approaches(..., counted="flops_with_head")``).
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ import scalelaw as sl
 from _common import ROOT, out_path, parse_args
 from scalelaw.approaches import backtest_envelope, backtest_frontier
 
+# our trainer's logs: counted compute, LM head included (scalelaw.io.trainer_jsonl)
+COUNTED = "flops_with_head"
+AXES = (("nominal C = 6ND", None), ("counted C, LM head included", COUNTED))
 HOFFMANN_BUDGETS = [6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21]
 OPT_SIZES = {"125m": 125e6, "1.3b": 1.3e9, "6.7b": 6.7e9, "13b": 13e9, "30b": 30e9, "175b": 175e9}
 
@@ -50,8 +59,12 @@ def show_comparison(label, cmp):
     print("backtest relative error of each held-out budget's optimum loss:")
     print((100 * t).round(2).to_string(float_format=lambda v: f"{v:+.2f}%"))
     rec = cmp.backtest[cmp.backtest["approach"].str.startswith("recommended")]
+    if cmp.rolling:
+        print("  rolling backtest inside the fitted budgets, mean |rel err|: "
+              + ", ".join(f"{k} {100 * v:.2f}%" for k, v in cmp.rolling.items()))
     for r in rec.itertuples():
-        print(f"  recommended at C={r.C:.3g}: truth {r.truth:.4f}, predicted {r.pred:.4f} ({100 * r.rel_err:+.2f}%), "
+        at = f" (counted {r.C_fit:.3g})" if getattr(r, "C_fit", r.C) != r.C else ""
+        print(f"  recommended at C={r.C:.3g}{at}: truth {r.truth:.4f}, predicted {r.pred:.4f} ({100 * r.rel_err:+.2f}%), "
               f"{cmp.level:.0%} interval [{r.lo:.4f}, {r.hi:.4f}]: {'covers' if r.covered else 'MISSES'}")
     return {row.approach: {"mean": row.backtest_mean_err, "max": row.backtest_max_err,
                            "coverage": row.backtest_coverage} for row in cmp.table.itertuples()}
@@ -186,19 +199,24 @@ def show_isoflop_ladder(folder, n_boot, spec=None):
     print(f"  {len(pts)} complete runs in {n_ok} complete budget(s)")
     # half the budgets held out differs from a third only from 6 budgets on (3 are kept to fit)
     splits = (("largest third held out", 1 / 3),) + ((("half the budgets held out", 0.5),) if n_ok >= 6 else ())
-    for label, holdout in splits:
-        try:
-            cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs,
-                                        curve_columns={"x": "flops"}, holdout=holdout)
-        except ValueError as err:
-            print(f"  {label}: too few complete budgets to backtest ({err})")
-            if holdout < 0.5:
-                _show_profiles(pts, inputs, n_boot, results)
-            break
-        key = "isoflop" if holdout < 0.5 else "isoflop_half"
-        results[key] = show_comparison(f"{folder.name}: approaches, {label}", cmp)
-        results[key + "_backtest"] = cmp.backtest
-        results[key + "_own"] = show_own_isoflop(cmp, n_boot)
+    for axis, counted in AXES:
+        if counted is not None and counted not in pts.columns:
+            print(f"  ({counted} not in the logs: the counted-compute analysis is skipped)")
+            continue
+        for label, holdout in splits:
+            try:
+                cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs,
+                                            curve_columns={"x": counted or "flops"}, holdout=holdout,
+                                            counted=counted)
+            except ValueError as err:
+                print(f"  {label}: too few complete budgets to backtest ({err})")
+                if holdout < 0.5 and counted is None:
+                    _show_profiles(pts, inputs, n_boot, results)
+                break
+            key = ("isoflop" if holdout < 0.5 else "isoflop_half") + ("_counted" if counted else "")
+            results[key] = show_comparison(f"{folder.name}: approaches, {label}, {axis}", cmp)
+            results[key + "_backtest"] = cmp.backtest
+            results[key + "_own"] = show_own_isoflop(cmp, n_boot)
     return results
 
 
@@ -208,10 +226,13 @@ def show_own_isoflop(cmp, n_boot):
     held = cmp.backtest[cmp.backtest["approach"] == "2 isoflop"]
     if held.empty:
         return None
-    pts = cmp.fits["2 isoflop"].points
+    full = cmp.fits["2 isoflop"]
+    pts = full.points
     fitted = pts[pts["budget"] < held["C"].min() * (1 - 1e-9)]
-    iso = sl.isoflop(fitted[["N", "C", "loss"]], inputs={"N": "N", "C": "C"}, n_boot=n_boot, level=cmp.level)
-    p = iso.predict(held["C"].to_numpy(float))
+    counted = "C_counted" if full.counted else None
+    iso = sl.isoflop(fitted[["N", "C", "loss"] + ([counted] if counted else [])], inputs={"N": "N", "C": "C"},
+                     n_boot=n_boot, level=cmp.level, counted=counted)
+    p = iso.predict(held["C_fit"].to_numpy(float))
     rows = []
     for j, r in enumerate(held.itertuples()):
         lo, hi = p["loss_lo"][j], p["loss_hi"][j]
@@ -275,14 +296,18 @@ def main(data, out, validation=None, isoflop_dir=None, n_boot=100, ladder_dir=No
         inputs = {"N": "n_params", "D": "n_tokens"}  # the nominal budgets C = 6ND
         print(f"\n== {iso_dir.name}: our CPU IsoFLOP ladder, {len(pts)} complete runs")
         try:
-            cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs,
-                                        curve_columns={"x": "flops"})
-            results["cpu_isoflop"] = show_comparison(f"{iso_dir.name}: approaches", cmp)
-            # half the budgets held out: with 3 fitted budgets the rolling backtest cannot run and
-            # the recommendation is the documented fallback (scalelaw.approaches.FALLBACK)
-            cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs,
-                                        curve_columns={"x": "flops"}, holdout=0.5)
-            results["cpu_isoflop_half"] = show_comparison(f"{iso_dir.name}: approaches, half the budgets held out", cmp)
+            for axis, counted in AXES:
+                if counted is not None and counted not in pts.columns:
+                    continue
+                tag = "_counted" if counted else ""
+                kw = {"curve_columns": {"x": counted or "flops"}, "counted": counted}
+                cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs, **kw)
+                results["cpu_isoflop" + tag] = show_comparison(f"{iso_dir.name}: approaches, {axis}", cmp)
+                # half the budgets held out: with 3 fitted budgets the rolling backtest cannot run and
+                # the recommendation is the documented fallback (scalelaw.approaches.FALLBACK)
+                cmp = sl.compare_approaches(pts, inputs=inputs, n_boot=n_boot, curves=runs, holdout=0.5, **kw)
+                results["cpu_isoflop_half" + tag] = show_comparison(
+                    f"{iso_dir.name}: approaches, half the budgets held out, {axis}", cmp)
         except ValueError as err:
             print(f"  too few complete budgets to backtest ({err}); the profiles:")
             try:

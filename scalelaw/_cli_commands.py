@@ -378,7 +378,7 @@ def cmd_isoflop(args):
     if args.backtest_frontier:
         return _backtest_frontier(df, inputs, args)
     if args.envelope:
-        x = inputs.get("C", "flops")
+        x = args.counted or inputs.get("C", "flops")
         result = sl.envelope(df, x=x, y=args.target, n=inputs.get("N", "n_params"),
                              n_boot=args.bootstrap, level=args.level, seed=args.seed)
     else:
@@ -386,7 +386,8 @@ def cmd_isoflop(args):
             df = sl.final_points(df, split=None)
         budgets = [_parse_float(b, "--budget") for b in args.budget] or None
         result = sl.isoflop(df, inputs=inputs or None, target=args.target, budgets=budgets, tol=args.tol,
-                            profile=args.profile, n_boot=args.bootstrap, level=args.level, seed=args.seed)
+                            profile=args.profile, n_boot=args.bootstrap, level=args.level, seed=args.seed,
+                            counted=args.counted)
     at = [_parse_float(v, "--at C") for k, v in (_parse_assignment(a, "--at") for a in args.at)]
     preds = [result.predict(C=c) for c in at]
     if args.output:

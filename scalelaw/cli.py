@@ -97,6 +97,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", action="append", default=[], metavar="C",
                    help="nominal budget (repeat); default: found in the data")
     p.add_argument("--tol", type=float, default=0.05, help="budget bin half-width in decades of C")
+    p.add_argument("--counted", default=None, metavar="COLUMN",
+                   help="counted compute per run (e.g. flops_with_head, LM head included, derived from our trainer's "
+                        "logs): budgets stay grouped by the nominal C, each optimum is placed at its counted compute "
+                        "and --at C is counted compute (--envelope: the envelope's compute axis)")
     p.add_argument("--bootstrap", type=int, default=200, metavar="N", help="resamples (0: none)")
     p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
     p.add_argument("--at", action="append", default=[], metavar="C=VALUE",
