@@ -381,8 +381,9 @@ class IsoflopResult:
         return 1.0 if not c else ratio_at((c["ln_N"], c["ln_r"]), N)
 
     def _predict_params(self, P, C):
-        N = np.exp(np.log(P["k"]) + P["a"] * np.log(C))
-        return N, C / (6.0 * N * self._ratio(N)), loss_at(P, C, self.loss_law)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # a wild draw's k of 0 or inf
+            N = np.exp(np.log(P["k"]) + P["a"] * np.log(C))
+            return N, C / (6.0 * N * self._ratio(N)), loss_at(P, C, self.loss_law)
 
     def predict(self, C, level: float | None = None, kind: str = "prediction") -> dict:
         """N_opt, D_opt = C / (6 N_opt) and L_opt at compute ``C`` (scalar or array), with
