@@ -40,6 +40,14 @@ either sign: on ``data/cpu_isoflop_bpe`` (BPE, 7.5e10-2.4e12) the minima's desce
 forecasts land high (Approach 2, recommended there: +1.85% at 1.2e12, +3.36% at 2.4e12). On both
 ladders the interval (the fallback width: 4 fitted budgets give one rolling origin) covered
 every held-out budget (``benchmarks/study_isoflop_interval.py``).
+
+**Counted compute** (``counted="flops_with_head"``, our trainer's logs: the LM head's 6 vocab d_model
+FLOPs per token included; Porian et al. 2024, arXiv:2406.19146): budgets stay the nominal ones,
+approaches 1 and 2 fit and predict in counted compute (each held-out minimum at C_nominal r(N_opt),
+:mod:`scalelaw.isoflops`), Approach 3 keeps C = 6 N D. It is not the default: inside the fitted
+budgets it lowered Approach 2's rolling error on ``data/cpu_isoflop_bpe`` (0.49% to 0.10%) and raised
+it on ``data/cpu_isoflop`` (4.50% to 10.37%), and on synthetic ladders with the BPE ladder's geometry
+it did not help (``benchmarks/study_counted_compute.py``; README, "Counted compute").
 """
 
 from __future__ import annotations

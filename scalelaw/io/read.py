@@ -78,7 +78,10 @@ def read_logs(path_or_paths, format: str = "auto", *, columns=None, run=None, me
         Columns ``run, step, split, loss`` (str, int64, str, float64), then whichever of
         ``n_tokens, lr, n_params, n_params_total, n_enc_params, n_dec_params, flops, epoch,
         schedule, batch_size, seq_len, domain, mix_ratio`` are known, then other columns of a
-        table already in long form (e.g. ``lang``) and metadata keys. Sorted by run, split,
+        table already in long form (e.g. ``lang``) and metadata keys. Our trainer's logs also
+        get ``flops_with_head``: ``n_tokens`` times the training FLOPs per token with the tied LM
+        head (``count_params(...)["flops_per_token_with_head"]`` from the header's model config;
+        the logged ``flops`` leaves the head out, Kaplan's convention). Sorted by run, split,
         step. ``df.attrs`` holds:
 
         - ``"skipped"``: every message also warned as :class:`ReadLogsWarning`, each naming the
