@@ -49,6 +49,27 @@ def _lr_table(configs: list[TrainConfig]) -> np.ndarray:
     return table
 
 
+def _param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
+    """AdamW groups: weight decay on matrices and embeddings, none on LayerNorm weights and
+    biases; each with ``lr_scale``, the factor on the schedule's LR: ``L**-depth_lr_power`` for
+    the blocks of an encoder-decoder stack of ``L`` layers, 1 elsewhere."""
+    def scale(name: str) -> float:
+        m, p = cfg.model, cfg.depth_lr_power
+        if p and name.startswith("encoder.blocks."):
+            return float(m.n_enc_layer) ** -p
+        if p and name.startswith("decoder.blocks."):
+            return float(m.n_dec_layer) ** -p
+        return 1.0
+
+    groups: dict = {}
+    for name, prm in model.named_parameters():
+        decay = cfg.weight_decay if prm.dim() >= 2 else 0.0  # matrices and embeddings
+        key = (scale(name), decay)
+        groups.setdefault(key, {"params": [], "weight_decay": decay, "lr_scale": key[0]})
+        groups[key]["params"].append(prm)
+    return list(groups.values())
+
+
 class _Engine:
     n_models: int
 
@@ -104,14 +125,10 @@ class SingleEngine(_Engine):
         model.load_state_dict(states[0])
         self.module = model.to(device)
         self.fwd = torch.compile(model, mode=self.compile_mode) if self.compiled else model
-        decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices and embeddings
-        no_decay = [p for p in model.parameters() if p.dim() < 2]  # LayerNorm weights, biases
         # fused: one kernel for the whole update, where torch has one for the device
         self.fused_optimizer = fused_adamw_supported(device)
         self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}],
-            lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+            _param_groups(model, cfg), lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
             **({"fused": True} if self.fused_optimizer else {"foreach": True}))
         self.optimizer_name = f"torch AdamW ({'fused' if self.fused_optimizer else 'foreach'})"
 
@@ -124,7 +141,7 @@ class SingleEngine(_Engine):
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.cfg.grad_clip)
         for group in self.optimizer.param_groups:
-            group["lr"] = float(self.lr_table[step - 1, 0])
+            group["lr"] = float(self.lr_table[step - 1, 0]) * group["lr_scale"]
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return loss.detach().float()
