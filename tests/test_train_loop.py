@@ -273,10 +273,11 @@ def test_a_stack_retires_runs_that_ended(tiny):
     assert engine.eval_losses(next(data.val(("val", "general"), 3))[0])[1] == 0
 
 
-def test_depth_lr_power_scales_the_blocks_learning_rate_by_depth(shards, tmp_path):
-    """``depth_lr_power=p``: each stack's blocks train at LR * L**-p, the embeddings and final
-    norms at LR. AdamW's first step moves every weight by LR * (sign of its gradient + decay), so
-    the blocks of a 4-layer encoder move exactly 4**-p as far as with p = 0, the rest as far."""
+def test_enc_lr_depth_power_scales_the_encoder_blocks_learning_rate(shards, tmp_path):
+    """``enc_lr_depth_power=p``: the encoder's blocks train at LR * n_enc_layer**-p, everything
+    else (decoder, embeddings, final norms) at LR. AdamW's first step moves every weight by
+    LR * (sign of its gradient + decay), so a 4-layer encoder's blocks move exactly 4**-p as far
+    as with p = 0, and every other weight as far."""
     from scalelaw.train.data import PairBatches
     from scalelaw.train.engine import build_engine, initial_state
 
@@ -285,7 +286,7 @@ def test_depth_lr_power_scales_the_blocks_learning_rate_by_depth(shards, tmp_pat
     for power in (0.0, 0.5):
         cfg = get_preset("tiny-encdec", device="cpu", data_root=str(shards),
                          out_dir=str(tmp_path), n_steps=2, n_enc_layer=4, n_dec_layer=2,
-                         depth_lr_power=power, grad_clip=0.0,
+                         enc_lr_depth_power=power, grad_clip=0.0,
                          schedule="constant:n_steps={n_steps},peak=1e-3")
         state = initial_state(cfg)
         engine = build_engine([cfg], device, False, [state])
@@ -293,13 +294,12 @@ def test_depth_lr_power_scales_the_blocks_learning_rate_by_depth(shards, tmp_pat
         moved[power] = {k: (v - state[k]).abs().max().item()
                         for k, v in engine.model_state(0).items()}
     for key, d0 in moved[0.0].items():
-        want = 4 ** -0.5 if key.startswith("encoder.blocks.") else (
-            2 ** -0.5 if key.startswith("decoder.blocks.") else 1.0)
+        want = 4 ** -0.5 if key.startswith("encoder.blocks.") else 1.0
         assert d0 > 0 and moved[0.5][key] == pytest.approx(want * d0, rel=1e-4), key
 
 
-def test_depth_lr_power_is_checked():
-    with pytest.raises(ConfigError, match="depth_lr_power must be >= 0"):
-        get_preset("tiny-encdec", depth_lr_power=-1.0).validate()
+def test_enc_lr_depth_power_is_checked():
+    with pytest.raises(ConfigError, match="enc_lr_depth_power must be >= 0"):
+        get_preset("tiny-encdec", enc_lr_depth_power=-1.0).validate()
     with pytest.raises(ConfigError, match="arch='encdec' runs only"):
-        get_preset("tiny", depth_lr_power=0.5).validate()
+        get_preset("tiny", enc_lr_depth_power=0.5).validate()

@@ -126,11 +126,12 @@ class TrainConfig:
     beta2: float = 0.95  # 0.95 rather than 0.999: steadier with large LRs (GPT-3, nanoGPT)
     eps: float = 1e-8
     grad_clip: float = 1.0  # global gradient-norm clip per model; 0 disables it
-    # encdec only: the blocks of a stack of L layers train at LR * L**-depth_lr_power (the
-    # embeddings and final norms at LR). With Adam every block moves its weights by ~LR a step,
-    # so a deeper stack's output moves ~L times as far; 0.5 is depth-muP's Adam rule (Yang et
-    # al. 2023, arXiv:2310.02244), 0 (default) the same LR everywhere
-    depth_lr_power: float = 0.0
+    # encdec only: the encoder's blocks train at LR * n_enc_layer**-enc_lr_depth_power (all else
+    # at LR). With Adam every block moves its weights by ~LR a step, so a deeper encoder's output
+    # (the keys and values the decoder's cross-attention must learn to read) moves further each
+    # step; on numwords a 4-layer encoder learnt to read the source later than a 1-layer one
+    # (data/cpu_numwords_dlr/README.md). 0 (default): the same LR everywhere
+    enc_lr_depth_power: float = 0.0
     seed: int = 0  # model init and data order (batches are a pure function of seed and step)
     # --- hardware
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
@@ -249,11 +250,11 @@ class TrainConfig:
             raise ConfigError(f"peak_flops must be > 0 (FLOP/s, e.g. 989e12), got {self.peak_flops}")
         if self.grad_clip < 0 or self.weight_decay < 0 or self.ckpt_interval < 0:
             raise ConfigError("grad_clip, weight_decay and ckpt_interval must be >= 0")
-        if self.depth_lr_power < 0:
-            raise ConfigError(f"depth_lr_power must be >= 0, got {self.depth_lr_power}")
-        if self.depth_lr_power and self.model.arch != "encdec":
-            raise ConfigError("depth_lr_power is for arch='encdec' runs only (decoder-only runs "
-                              f"train stacked with one LR a model), got arch={self.model.arch!r}")
+        if self.enc_lr_depth_power < 0:
+            raise ConfigError(f"enc_lr_depth_power must be >= 0, got {self.enc_lr_depth_power}")
+        if self.enc_lr_depth_power and self.model.arch != "encdec":
+            raise ConfigError("enc_lr_depth_power is for arch='encdec' runs only (it scales the "
+                              f"encoder's LR), got arch={self.model.arch!r}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
             raise ConfigError("need 0 <= beta1, beta2 < 1 and eps > 0")
         if self.stop_at is not None and not 1 <= self.stop_at:

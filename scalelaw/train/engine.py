@@ -51,14 +51,11 @@ def _lr_table(configs: list[TrainConfig]) -> np.ndarray:
 
 def _param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
     """AdamW groups: weight decay on matrices and embeddings, none on LayerNorm weights and
-    biases; each with ``lr_scale``, the factor on the schedule's LR: ``L**-depth_lr_power`` for
-    the blocks of an encoder-decoder stack of ``L`` layers, 1 elsewhere."""
+    biases; each with ``lr_scale``, the factor on the schedule's LR: ``n_enc_layer **
+    -enc_lr_depth_power`` for an encoder-decoder's encoder blocks, 1 elsewhere."""
     def scale(name: str) -> float:
-        m, p = cfg.model, cfg.depth_lr_power
-        if p and name.startswith("encoder.blocks."):
-            return float(m.n_enc_layer) ** -p
-        if p and name.startswith("decoder.blocks."):
-            return float(m.n_dec_layer) ** -p
+        if cfg.enc_lr_depth_power and name.startswith("encoder.blocks."):
+            return float(cfg.model.n_enc_layer) ** -cfg.enc_lr_depth_power
         return 1.0
 
     groups: dict = {}
