@@ -17,6 +17,23 @@ from _common import out_path, parse_args, print_backtest
 INPUTS = {"N_e": "n_enc_params", "N_d": "n_dec_params"}
 
 
+LEVEL = 0.9  # issue 17's goal: the 90% bootstrap interval of p_e and of p_d excludes 0
+
+
+def mean_over_seeds(points):
+    """One point per (N_e, N_d): the mean final loss of its seeds. Near the loss floor one seed
+    moves a point by up to 1.7x (data/cpu_mt/README.md), so the law is fitted to seed means and
+    leave-one-out holds out a grid point, not one seed of it."""
+    keys = list(INPUTS.values())
+    seeds = points.groupby(keys)["loss"].transform("size")
+    if (seeds == 1).all():
+        return points
+    spread = points.groupby(keys)["loss"].agg(lambda x: x.max() / x.min())
+    print(f"  {seeds.min()}-{seeds.max()} seeds a point, averaged (max/min over seeds: "
+          f"{spread.min():.2f}-{spread.max():.2f})")
+    return points.groupby(keys, as_index=False).agg(loss=("loss", "mean"), run=("run", "first"))
+
+
 def main(data, out):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -24,10 +41,11 @@ def main(data, out):
     points = sl.final_points(df, split="val")
     print(f"{len(points)} runs: {points['n_enc_params'].nunique()} encoder x "
           f"{points['n_dec_params'].nunique()} decoder sizes")
+    points = mean_over_seeds(points)
     bt = sl.backtest("encdec", points, inputs=INPUTS, target="loss", holdout="loo")
     print_backtest("encdec", bt)
     fit = sl.fit("encdec", points, inputs=INPUTS, target="loss").bootstrap(n=500, seed=0)
-    print(fit.report())
+    print(fit.report(level=LEVEL))
     budget = float((points["n_enc_params"] + points["n_dec_params"]).max()) * 4
     opt = fit.optimum(budget=budget)
     print(f"best split of {budget:.3g} parameters: N_e={opt['N_e']:.3g}, N_d={opt['N_d']:.3g} "
