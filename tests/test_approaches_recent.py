@@ -74,3 +74,14 @@ def test_compare_approaches_chooses_recent_only_where_the_fitted_budgets_show_a_
                                   n_boot=0, C=1e14)
     assert steep.recommended == "2 isoflop recent"
     assert steep.rolling["2 isoflop recent"] < steep.rolling["2 isoflop"]
+
+
+def test_a_tie_in_the_rolling_backtest_goes_to_the_full_ladder_fit():
+    """One origin on 3 fitted budgets: Approach 2 and its local variant fit the same 3 minima (with
+    a collapsed floor, the same pure power law), so their rolling errors tie up to rounding."""
+    df = steepening_ladder(0.0)[0]
+    six = df[df["C"] < BUDGETS[6] * 0.99]  # 6 budgets: 4 fitted, 2 held out, 1 rolling origin
+    cmp = sl.compare_approaches(six, inputs={"N": "N", "C": "C"}, n_boot=0, C=1e14)
+    r = cmp.rolling
+    assert abs(r["2 isoflop"] - r["2 isoflop recent"]) < 1e-4
+    assert cmp.recommended != "2 isoflop recent"
