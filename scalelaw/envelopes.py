@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.fitting.data import as_frame
-from scalelaw.isoflops import IsoflopResult, _fit_power_laws
+from scalelaw.isoflops import IsoflopResult, _fit_power_laws, ratio_knots
 from scalelaw.points import below_all_before, frontier
 
 __all__ = ["envelope"]
@@ -131,9 +131,21 @@ def envelope(curves, x: str = "flops", y: str = "loss", *, n: str = "n_params", 
 
     params, draws = _fit_power_laws(pad(Cs), pad(Ns), pad(Ls), loss_law, warnings)
     front["used"] = True
+    # tokens per unit of compute: when the compute column is not 6 N D (our trainer's `flops`
+    # counts attention, `flops_with_head` the LM head too), D_opt(C) = C / (6 N r(N)) with
+    # r = compute / (6 N D) per size, as isoflop(counted=) does; else predict's D would overstate
+    # the tokens a budget buys by r (up to 5x for the smallest BPE models)
+    tokens_ratio = None
+    if d in sub.columns:
+        r = sub[x].to_numpy(float) / (6.0 * sub[n].to_numpy(float) * sub[d].to_numpy(float))
+        ok = np.isfinite(r) & (r > 0)
+        if ok.any() and np.max(np.abs(np.log(r[ok]))) > 1e-3:
+            ln_n, ln_r = ratio_knots(sub[n].to_numpy(float)[ok], r[ok])
+            tokens_ratio = {"column": x, "ln_N": ln_n.tolist(), "ln_r": ln_r.tolist()}
     pts = pd.DataFrame({"N": sub[n].to_numpy(float), "C": sub[x].to_numpy(float),
                         "loss": sub[y].to_numpy(float), "run": sub["run"].astype(str).to_numpy()})
     return IsoflopResult(approach=1, profile="envelope", inputs={"N": n, "C": x}, target=y,
                          loss_law=loss_law, points=pts, optima=front, params=params, draws=draws,
                          warnings=warnings, level=level,
-                         options={"min_x": lo, "split": split, "n_boot": n_draw, "seed": seed})
+                         options={"min_x": lo, "split": split, "n_boot": n_draw, "seed": seed,
+                                  "tokens_ratio": tokens_ratio})

@@ -377,7 +377,9 @@ class IsoflopResult:
         return self.optima["C_counted"] if self.counted else self.optima["C"]
 
     def _ratio(self, N):
-        c = self.options.get("counted")
+        """r(N), compute per token over 6N: ``counted=``'s ratio (Approach 2), or the envelope's
+        ``tokens_ratio`` when its compute column is not 6 N D (Approach 1); else 1."""
+        c = self.options.get("counted") or self.options.get("tokens_ratio")
         return 1.0 if not c else ratio_at((c["ln_N"], c["ln_r"]), N)
 
     def _predict_params(self, P, C):

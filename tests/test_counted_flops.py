@@ -179,3 +179,25 @@ def test_isoflop_counted_bad_column():
     bad = df.assign(C_counted=-1.0)
     with pytest.raises(ValueError, match="counted compute"):
         sl.isoflop(bad, inputs={"N": "N", "C": "C"}, n_boot=0, counted="C_counted")
+
+
+def test_envelope_tokens_follow_the_compute_column():
+    """Approach 1 on curves whose compute column costs r(N) x 6N a token (the LM head of a small
+    model): predict's D is the tokens that compute buys, C / (6 N r(N)), not C / (6 N)."""
+    rows = []
+    for N in (1e4, 3e4, 1e5, 3e5):
+        r = 1 + 3e4 / N  # a fixed per-token head cost: r falls with N
+        for D_end in (1e6, 4e6, 1.6e7):
+            for D in np.geomspace(D_end / 10, D_end, 8):
+                rows.append({"run": f"N{N:g}_D{D_end:g}", "split": "val", "n_params": N, "n_tokens": D,
+                             "flops_with_head": 6 * N * D * r, "loss": 2 + 30 / N ** 0.3 + 50 / D ** 0.3})
+    curves = pd.DataFrame(rows)
+    env = sl.envelope(curves, x="flops_with_head", n_boot=0)
+    p = env.predict(C=1e13)
+    r_at = 1 + 3e4 / p["N"]
+    assert p["D"] == pytest.approx(1e13 / (6 * p["N"] * r_at), rel=0.02)
+    # on a compute column that is exactly 6 N D nothing changes
+    nominal = sl.envelope(curves.assign(flops=6 * curves["n_params"] * curves["n_tokens"]), x="flops", n_boot=0)
+    q = nominal.predict(C=1e13)
+    assert q["D"] == pytest.approx(1e13 / (6 * q["N"]), rel=1e-9)
+    assert nominal.options.get("tokens_ratio") is None
