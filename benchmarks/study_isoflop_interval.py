@@ -4,7 +4,8 @@ covers it"). Measures, at 80 / 90 / 95%, the recommended path's interval from
 on the same budgets) against each held-out budget's own IsoFLOP minimum:
 
 1. real ladders: ``data/cpu_isoflop`` (fit 4 budgets, hold out 1.6e12 and 3.2e12, where every
-   floor fitted on the smaller budgets is 0 and every parametric path lands 3.5-4% low) and
+   floor fitted on the smaller budgets is 0 and every parametric path lands 3.5-4% low),
+   ``data/cpu_isoflop_bpe`` (largest third held out, and its largest budget alone) and
    Epoch's Chinchilla points (Hoffmann's 9 budgets, and the budgets found by binning), when
    ``../shared/validation`` has them;
 2. synthetic ladders with a known positive floor the fitted budgets often cannot see:
@@ -26,10 +27,16 @@ held-out budgets, and no rule was changed):
   Approach 2's own too (-3.95%, 80% [1.4699, 1.7503]). Both are the *fallback* width (one rolling
   origin: the interval says it is not calibrated), and the fallback's 0.05 log-loss per decade
   is what covers the floor it cannot see.
-- cpu_isoflop_bpe (BPE, complete 2026-11-29), fit 4 / predict 2: the recommended path (Approach 2)
+- cpu_isoflop_bpe (BPE, 6 budgets, session 5), fit 4 / predict 2: the recommended path (Approach 2)
   lands +1.85% / +3.36% (too high: the minima's descent speeds up) and its interval, the fallback
   width again, covers both at 80, 90 and 95% (80% at 2.4e12: [3.6477, 4.1042], truth 3.7465; mean
   half-width 4.5% / 7.0% / 10.3% at 80 / 90 / 95%).
+- cpu_isoflop_bpe with 8 budgets (session 6, `2 isoflop recent` in the candidates; `--boot 50`):
+  largest third held out (fit 5: 2 origins, fallback width): recent recommended, +1.73% / +2.42% /
+  +3.10%, covered 3 of 3 at 80, 90 and 95% (mean half-width 6.7 / 10.1 / 14.7%); Approach 2's own
+  +2.81% / +3.87% / +4.93%, 3 of 3. Largest budget held out (fit 7: 4 origins, **calibrated**):
+  recent, -0.08% at 9.6e12, covered at 80, 90 and 95% with half-widths 2.7 / 3.9 / 5.3%; Approach
+  2's own +0.82%, covered (2.2 / 3.1 / 4.2%).
 - Epoch, 9 budgets (fit 6, 3 origins, calibrated): recommended (envelope) 3 of 3 at every level,
   90% half-width ~4%; Approach 2's own 3 of 3. Binned budgets: near-optimum 5 of 5, 90% half-width ~2%.
 - Synthetic (12 seeds, 2 or 3 held-out budgets each): Approach 2's own interval covered 100% at
@@ -95,10 +102,11 @@ def own_isoflop(df, inputs, budgets, held_C, truth, n_boot, seed=0):
     return out
 
 
-def recommended(df, inputs, budgets, n_boot, levels=LEVELS, seed=0):
+def recommended(df, inputs, budgets, n_boot, levels=LEVELS, seed=0, holdout=1 / 3):
     out = []
     for level in levels:
-        cmp = sl.compare_approaches(df, inputs=inputs, budgets=budgets, n_boot=n_boot, level=level, seed=seed)
+        cmp = sl.compare_approaches(df, inputs=inputs, budgets=budgets, n_boot=n_boot, level=level, seed=seed,
+                                    holdout=holdout)
         rec = cmp.backtest[cmp.backtest["approach"].str.startswith("recommended")]
         floor0 = any(w.startswith("recommended path") for w in cmp.warnings)
         fallback = any("fallback" in w for w in cmp.warnings)
@@ -122,7 +130,11 @@ def real(validation, n_boot):
     sets = []
     for name in ("cpu_isoflop", "cpu_isoflop_bpe"):
         if Path("data", name).is_dir():
-            sets.append((f"{name} (fit 4, predict 2)", load_isoflop(f"data/{name}"), {"N": "n_params", "D": "n_tokens"}, None))
+            sets.append((f"{name} (largest third held out)", load_isoflop(f"data/{name}"),
+                         {"N": "n_params", "D": "n_tokens"}, None))
+    if Path("data", "cpu_isoflop_bpe").is_dir():  # 8 budgets: fit 7, hold out 9.6e12 (4 rolling origins)
+        sets.append(("cpu_isoflop_bpe (largest budget held out)", load_isoflop("data/cpu_isoflop_bpe"),
+                     {"N": "n_params", "D": "n_tokens"}, None, 1 / 8))
     epoch = Path(validation) / "chinchilla_svg_extracted.csv"
     if epoch.exists():
         d = pd.read_csv(epoch)
@@ -130,9 +142,9 @@ def real(validation, n_boot):
         sets += [("Epoch, Hoffmann's 9 budgets", d, inputs, HOFFMANN_BUDGETS), ("Epoch, binned budgets", d, inputs, None)]
     else:
         print(f"({epoch} not found: Epoch's points skipped)")
-    for label, df, inputs, budgets in sets:
+    for label, df, inputs, budgets, *holdout in sets:
         t = time.time()
-        rows, rec = recommended(df, inputs, budgets, n_boot)
+        rows, rec = recommended(df, inputs, budgets, n_boot, holdout=holdout[0] if holdout else 1 / 3)
         print(f"{label}: recommended {rows[0]['approach']} ({time.time() - t:.0f} s)")
         show("recommended path", rows)
         show("Approach 2's own predict", own_isoflop(df, inputs, budgets, rec["C"].to_numpy(float),
