@@ -76,6 +76,7 @@ def test_compare_approaches_chooses_recent_only_where_the_fitted_budgets_show_a_
     assert steep.rolling["2 isoflop recent"] < steep.rolling["2 isoflop"]
 
 
+@pytest.mark.slow
 def test_a_tie_in_the_rolling_backtest_goes_to_the_full_ladder_fit():
     """One origin on 3 fitted budgets: Approach 2 and its local variant fit the same 3 minima (with
     a collapsed floor, the same pure power law), so their rolling errors tie up to rounding."""
