@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.fitting.data import as_frame
-from scalelaw.isoflops import _columns, isoflop
+from scalelaw.isoflops import _columns, isoflop, ratio_at
 
 __all__ = ["compare_approaches", "backtest_envelope", "backtest_frontier", "ApproachComparison", "APPROACHES"]
 
@@ -171,14 +171,12 @@ def _fit_one(name, pts, curves, opts, n_boot, seed):
         frame = pts.assign(run=np.arange(len(pts)).astype(str))
         return envelope(frame, x=x, y="loss", n="N", split=None, min_x=float(pts[x].min()),
                         n_boot=n_boot, seed=seed)
-    if name == "2 isoflop":
-        return isoflop(pts, inputs={"N": "N", "C": "C"}, target="loss", budgets=opts["budgets"],
-                       tol=opts["tol"], profile=opts["profile"], n_boot=n_boot, seed=seed,
-                       counted=opts.get("counted"))
-    if name == "2 isoflop recent":
-        return isoflop(_recent_points(pts, RECENT), inputs={"N": "N", "C": "C"}, target="loss",
-                       budgets=opts["budgets"], tol=opts["tol"], profile=opts["profile"], n_boot=n_boot,
-                       seed=seed, counted=opts.get("counted"), loss_law="power")
+    if name in ("2 isoflop", "2 isoflop recent"):
+        recent = name == "2 isoflop recent"  # pure power laws through the RECENT largest budgets
+        return isoflop(_recent_points(pts, RECENT) if recent else pts, inputs={"N": "N", "C": "C"},
+                       target="loss", budgets=opts["budgets"], tol=opts["tol"], profile=opts["profile"],
+                       n_boot=n_boot, seed=seed, counted=opts.get("counted"),
+                       loss_law="power" if recent else "power_law")
     if name == "3 near-optimum":
         iso = isoflop(pts, inputs={"N": "N", "C": "C"}, target="loss", budgets=opts["budgets"],
                       tol=opts["tol"], profile=opts["profile"], n_boot=0)
@@ -194,8 +192,6 @@ def _to_nominal(fit, C, knots):
     """The nominal budget C_nom = 6 N D whose optimum (of the chinchilla ``fit``) has counted compute
     ``C``: C_nom = C / r(N_opt(C_nom)), by fixed-point iteration (r varies slowly with N, so it
     contracts: d ln r / d ln C_nom is about -a / 2 for our trainer's models)."""
-    from scalelaw.isoflops import ratio_at
-
     C = np.atleast_1d(np.asarray(C, dtype=float))
     Cn = C / ratio_at(knots, np.asarray(fit.optimum(C=C)["N"], float))
     for _ in range(50):
@@ -251,8 +247,6 @@ def _subset(pts, curves, thr, opts):
     if curves is not None:
         ends = curves.groupby("run")[opts["x"]].transform("max")
         if opts.get("knots") is not None:
-            from scalelaw.isoflops import ratio_at
-
             ends = ends / ratio_at(opts["knots"], curves[opts["n"]].to_numpy(float))
         cur = curves[ends < thr * tol]
     return pts[keep], cur

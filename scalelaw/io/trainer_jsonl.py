@@ -63,8 +63,7 @@ def looks_like(first: dict) -> bool:
     return is_header(first)
 
 
-
-def head_flops_per_token(header: dict, name: str, report: Report):
+def flops_per_token_with_head(header: dict, name: str, report: Report):
     """Training FLOPs per token with the LM head (``flops_per_token`` + ``6 vocab d_model``) of
     one trainer header, or None when its config does not say the model (reported if malformed)."""
     from scalelaw.model_size import count_params
@@ -93,11 +92,11 @@ def head_flops_per_token(header: dict, name: str, report: Report):
 
 
 def _with_head(frame, headers, name, report):
-    """``frame`` with ``flops_with_head = n_tokens * head_flops_per_token(header)`` per run."""
+    """``frame`` with ``flops_with_head = n_tokens * flops_per_token_with_head(header)`` per run."""
     import pandas as pd
 
     per_run = {key: f for key, h in headers.items()
-               if (f := head_flops_per_token(h, name, report)) is not None}
+               if (f := flops_per_token_with_head(h, name, report)) is not None}
     if not per_run or "n_tokens" not in frame.columns:
         return frame
     tokens = pd.to_numeric(frame["n_tokens"], errors="coerce")
