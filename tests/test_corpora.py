@@ -46,7 +46,7 @@ def test_tiny_build_is_fast_and_complete(tiny_root):
     root, metas, elapsed = tiny_root
     assert elapsed < 30  # seconds; about one on a laptop
     assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr", "deen",
-                                                    "numwords"}
+                                                    "numwords", "numdigits", "numparse"}
     for name in TEXT_NAMES:
         folder = root / "tiny" / name
         assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "train.bin", "val.bin"]
@@ -569,3 +569,83 @@ def test_numwords_build_warns_on_another_num2words_version(monkeypatch):
     monkeypatch.setitem(corpora.PYTHON_PACKAGES, "num2words", "0.0.1")
     with pytest.warns(UserWarning, match="num2words: using .* not the measured 0.0.1"):
         corpora._python_package_version("num2words")
+
+
+# --- numdigits / numparse: a number in digits <-> its French words (num2words) ----------------
+
+# Hand-written from French grammar (as NUMWORDS_REFERENCE), not from num2words.
+NUMDIGITS_REFERENCE = [
+    (0, "zéro"), (21, "vingt et un"), (71, "soixante et onze"), (80, "quatre-vingts"),
+    (97, "quatre-vingt-dix-sept"), (201, "deux cent un"), (1000, "mille"),
+    (80_000, "quatre-vingt mille"), (342_005, "trois cent quarante-deux mille cinq"),
+    (1_001_000, "un million mille"), (2_000_000, "deux millions"),
+    (30_000_071, "trente millions soixante et onze"),
+]
+
+
+@pytest.mark.parametrize("n, fr", NUMDIGITS_REFERENCE)
+def test_numdigits_and_numparse_pairs_match_a_hand_written_reference(n, fr):
+    pytest.importorskip("num2words")
+    (digits,) = cs.numdigits_pairs([n])
+    (parse,) = cs.numparse_pairs([n])
+    assert (digits.src, digits.tgt) == (str(n), fr)
+    assert (parse.src, parse.tgt) == (fr, str(n))
+    assert digits.group == parse.group == f"numwords/{n}"
+
+
+def test_numdigits_and_numparse_are_each_others_reverse_and_deterministic():
+    pytest.importorskip("num2words")
+    longest = [777_777_777, 797_797_797, 977_977_977, 999_999_999]
+    numbers = cs.numwords_numbers(draws=400) + longest
+    digits, parse = list(cs.numdigits_pairs(numbers)), list(cs.numparse_pairs(numbers))
+    assert digits == list(cs.numdigits_pairs(numbers))  # a pure function of the numbers
+    assert [(p.tgt, p.src, p.group) for p in parse] == [(p.src, p.tgt, p.group) for p in digits]
+    # the digits are the number itself; each number has one French name (the target is a
+    # function of the source both ways) and it is the one numwords pairs with its English
+    assert [int(p.src) for p in digits] == numbers
+    assert len({p.tgt for p in digits}) == len(numbers)
+    numwords_fr = {p.group: p.tgt for p in cs.numwords_pairs(numbers) if p.doc_id.endswith("/cardinal")}
+    assert {p.group: p.tgt for p in digits} == numwords_fr
+    # seq_len 112 (the cpu_numparse grid) holds every pair whole, with the EOS slot on the target
+    assert max(len(p.tgt.encode()) for p in digits) <= 111
+    assert max(len(p.src.encode()) for p in parse) <= 112
+
+
+def test_numdigits_and_numparse_build_offline_holding_out_numwords_numbers(tmp_path, monkeypatch):
+    pytest.importorskip("num2words")
+    numbers = cs.numwords_numbers(draws=1_500)
+    monkeypatch.setattr(cs, "numwords_numbers", lambda: numbers)
+    monkeypatch.setattr(corpora, "_run", lambda *a, **k: pytest.fail("no download for numdigits"))
+    metas = corpora.build(tmp_path, names=["numdigits", "numparse", "numwords"], progress=False)
+    split_numbers = {}
+    for name, number_side in (("numdigits", 0), ("numparse", 2)):
+        for split in corpora.SPLITS:
+            arrays = corpora.load_pairs(name, split, tmp_path)
+            data, off = arrays[number_side], arrays[number_side + 1]
+            split_numbers[name, split] = {int(data[a:b].tobytes()) for a, b in zip(off[:-1], off[1:])}
+            assert len(split_numbers[name, split]) == metas[name]["n_docs"][split]
+        assert not split_numbers[name, "train"] & split_numbers[name, "val"]
+        assert split_numbers[name, "train"] | split_numbers[name, "val"] == set(numbers)
+        assert 0.01 < len(split_numbers[name, "val"]) / len(numbers) < 0.03
+    # the same numbers are held out as in numwords (same split groups)
+    src, so, _, _ = corpora.load_pairs("numwords", "val", tmp_path)
+    english = {src[a:b].tobytes().decode() for a, b in zip(so[:-1], so[1:])}
+    numwords_val = {n for n in numbers if any(en in english for _, en, _ in cs.numwords_forms(n))}
+    assert split_numbers["numdigits", "val"] == split_numbers["numparse", "val"] == numwords_val
+
+
+def test_numdigits_bad_input_is_refused(monkeypatch):
+    pytest.importorskip("num2words")
+    for bad in (-1, 10**9, 2.5, "12", True):
+        with pytest.raises(ValueError, match=r"numparse: a number must be an int in \[0, 1,000,000,000\)"):
+            next(cs.numparse_pairs([bad]))
+    monkeypatch.setitem(__import__("sys").modules, "num2words", None)
+    with pytest.raises(ImportError, match="numdigits corpus needs the num2words package"):
+        next(cs.numdigits_pairs([1]))
+
+
+def test_tiny_numdigits_and_numparse_are_the_tiny_numbers_both_ways():
+    digits, parse = list(cs.tiny_numdigits_pairs()), list(cs.tiny_numparse_pairs())
+    assert len(digits) == len(parse) == 4_994
+    assert [(p.tgt, p.src) for p in parse] == [(p.src, p.tgt) for p in digits]
+    assert all(p.tgt == cs.french_number(int(p.src)) for p in digits)

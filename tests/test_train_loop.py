@@ -303,3 +303,37 @@ def test_enc_lr_depth_power_is_checked():
         get_preset("tiny-encdec", enc_lr_depth_power=-1.0).validate()
     with pytest.raises(ConfigError, match="arch='encdec' runs only"):
         get_preset("tiny", enc_lr_depth_power=0.5).validate()
+
+
+def test_trim_pairs_gives_the_padded_runs_losses_on_shorter_batches(shards, tmp_path):
+    """``trim_pairs``: each batch is cut to its longest source and target. PAD keys are masked,
+    PAD targets carry no loss and the decoder is causal, so the logged train, val and
+    val_rotated losses are the padded run's (up to float summation order), with less work."""
+    from scalelaw.train.data import PairData
+
+    logs = {}
+    for trim in (False, True):
+        cfg = get_preset("tiny-encdec", device="cpu", data_root=str(shards),
+                         out_dir=str(tmp_path / str(trim)), n_steps=12, eval_interval=6,
+                         eval_seqs=21, trim_pairs=trim)
+        result, = train(cfg, progress=False)
+        logs[trim] = read_log(result["path"])[1].set_index(["step", "split"]).loss
+        pairs, T = PairData(cfg, "train"), cfg.model.seq_len
+        widths = []
+        for step in range(1, 13):
+            idx = pairs.indices(step)
+            src, tgt_in, targets = pairs.arrays(idx)
+            longest = max(int(pairs.src_off[i + 1] - pairs.src_off[i]) for i in idx)
+            # trimmed: the batch ends at its longest source, and its last target column holds
+            # some row's last byte or EOS; padded: both sides are seq_len wide
+            assert src.shape[1] == (min(longest, T) if trim else T)
+            assert targets.shape == tgt_in.shape and (not trim or (targets[:, -1] != -1).any())
+            widths.append(src.shape[1] + targets.shape[1])
+        assert (min(widths) < 2 * T) if trim else (set(widths) == {2 * T})
+    assert set(logs[True].index.get_level_values("split")) == {"train", "val", "val_rotated"}
+    pd.testing.assert_series_equal(logs[True], logs[False], rtol=1e-4)
+
+
+def test_trim_pairs_is_for_encoder_decoders():
+    with pytest.raises(ConfigError, match="trim_pairs is for arch='encdec' runs only"):
+        get_preset("tiny", trim_pairs=True).validate()

@@ -132,6 +132,12 @@ class TrainConfig:
     # step; on numwords a 4-layer encoder learnt to read the source later than a 1-layer one
     # (data/cpu_numwords_dlr/README.md). 0 (default): the same LR everywhere
     enc_lr_depth_power: float = 0.0
+    # encdec only: cut each batch to its longest source and longest target (+ EOS) instead of
+    # padding both to seq_len. The loss is the same (PAD keys are masked, PAD targets carry no
+    # loss, the decoder is causal), the work is not: on numparse (targets of <= 10 digits) the
+    # decoder would otherwise run 112 positions for ~8 real ones. Logged flops stay the padded
+    # count. Off by default: the shape varies per batch, which torch.compile would recompile for
+    trim_pairs: bool = False
     seed: int = 0  # model init and data order (batches are a pure function of seed and step)
     # --- hardware
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
@@ -255,6 +261,9 @@ class TrainConfig:
         if self.enc_lr_depth_power and self.model.arch != "encdec":
             raise ConfigError("enc_lr_depth_power is for arch='encdec' runs only (it scales the "
                               f"encoder's LR), got arch={self.model.arch!r}")
+        if self.trim_pairs and self.model.arch != "encdec":
+            raise ConfigError("trim_pairs is for arch='encdec' runs only (it cuts translation "
+                              f"pairs' padding), got arch={self.model.arch!r}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
             raise ConfigError("need 0 <= beta1, beta2 < 1 and eps > 0")
         if self.stop_at is not None and not 1 <= self.stop_at:

@@ -730,6 +730,55 @@ def numwords_pairs(numbers=None) -> Iterator[Pair]:
             yield Pair(f"numwords/{n}/{kind}", en, fr, f"numwords/{n}")
 
 
+def _french_cardinals(numbers, corpus: str) -> Iterator[tuple[int, str]]:
+    """``(n, French cardinal words)`` of :func:`numwords_numbers` (or ``numbers``)."""
+    try:
+        from num2words import num2words
+    except ImportError:
+        raise ImportError(f"the {corpus} corpus needs the num2words package: "
+                          "pip install 'scalelaw[train]' (or num2words>=0.5.14)") from None
+    for n in numwords_numbers() if numbers is None else numbers:
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < NUMWORDS_MAX:
+            raise ValueError(f"{corpus}: a number must be an int in [0, {NUMWORDS_MAX:,}), got {n!r}")
+        yield n, num2words(n, lang="fr")
+
+
+# --- numdigits / numparse: a number in digits <-> its French words (num2words) -----------------
+# The same numbers as numwords and the same split groups ("numwords/<n>"), so all three corpora
+# hold out the same numbers. Unlike numwords, the two sides are not aligned word for word: in
+# digits a digit's meaning is its place value (the count of digits to its right), and French
+# words are compositional (quatre-vingt-dix-sept = 4 x 20 + 10 + 7), so the encoder has work to do.
+
+def numdigits_pairs(numbers=None) -> Iterator[Pair]:
+    """A number in plain decimal digits -> its French cardinal words (num2words, LGPL-2.1):
+    ``342005`` -> ``trois cent quarante-deux mille cinq``, for every number of
+    :func:`numwords_numbers` (or ``numbers``). One number is one split group, named as in
+    :func:`numwords_pairs`."""
+    for n, french in _french_cardinals(numbers, "numdigits"):
+        yield Pair(f"numdigits/{n}", str(n), french, f"numwords/{n}")
+
+
+def numparse_pairs(numbers=None) -> Iterator[Pair]:
+    """The reverse of :func:`numdigits_pairs`: French cardinal words -> the number in plain
+    decimal digits (``quatre-vingt-dix-sept`` -> ``97``). The encoder must parse the words (which
+    group a word belongs to, vingt after quatre, dix-sept as one value) before the decoder can
+    write the first digit, which depends on the whole source (the count of digits)."""
+    for n, french in _french_cardinals(numbers, "numparse"):
+        yield Pair(f"numparse/{n}", french, str(n), f"numwords/{n}")
+
+
+def tiny_numdigits_pairs() -> Iterator[Pair]:
+    """The tiny ``numdigits``: the numbers of :func:`tiny_enfr_pairs`, French hand-written."""
+    for n in _tiny_numbers():
+        yield Pair(f"tiny-numdigits/{n}", str(n), french_number(n), f"tiny-numdigits/{n}")
+
+
+def tiny_numparse_pairs() -> Iterator[Pair]:
+    """The tiny ``numparse``: the numbers of :func:`tiny_enfr_pairs`, French hand-written."""
+    for n in _tiny_numbers():
+        yield Pair(f"tiny-numparse/{n}", french_number(n), str(n), f"tiny-numparse/{n}")
+
+
 def tiny_numwords_pairs() -> Iterator[Pair]:
     """The tiny ``numwords``: the numbers of :func:`tiny_enfr_pairs` with hand-written names, so
     the smoke-test build needs no num2words (the full corpus's forms are tested separately)."""
@@ -758,5 +807,6 @@ __all__ = [
     "libreoffice_pairs", "tiny_general_documents", "tiny_code_documents", "tiny_legal_documents",
     "tiny_math_documents", "tiny_enfr_pairs", "english_number", "french_number",
     "numwords_numbers", "numwords_forms", "numwords_french_ordinal", "numwords_pairs",
-    "tiny_numwords_pairs",
+    "tiny_numwords_pairs", "numdigits_pairs", "numparse_pairs", "tiny_numdigits_pairs",
+    "tiny_numparse_pairs",
 ]

@@ -131,6 +131,7 @@ class PairData:
 
     Source: its bytes, cut to ``seq_len``, padded with PAD. Decoder input: BOS + target bytes;
     targets: target bytes + EOS; both cut to ``seq_len``, targets padded with -1 (no loss).
+    With ``trim_pairs`` each batch is cut to its longest source and target instead.
     """
 
     def __init__(self, cfg: TrainConfig, split: str):
@@ -142,6 +143,7 @@ class PairData:
         if self.n < 1:
             raise ConfigError(f"parallel corpus {cfg.pairs!r} ({split}) has no pairs")
         self.seed, self.batch, self.seq = cfg.seed, cfg.batch_size, cfg.model.seq_len
+        self.trim = cfg.trim_pairs
 
     def indices(self, step: int) -> np.ndarray:
         return np.random.default_rng([self.seed, step]).integers(0, self.n, size=self.batch)
@@ -166,6 +168,10 @@ class PairData:
             targets[row, :len(t)] = t
             if len(t) < T:
                 targets[row, len(t)] = EOS
+        if self.trim:  # trim_pairs: drop the columns that are padding in every row
+            s_len = max(1, int((src != PAD).sum(axis=1).max()))  # sources hold no byte 0
+            t_len = int((targets != -1).sum(axis=1).max())  # >= 1: EOS or a byte in every row
+            return src[:, :s_len], tgt_in[:, :t_len], targets[:, :t_len]
         return src, tgt_in, targets
 
 
