@@ -12,6 +12,7 @@ This is where the rule was chosen (not on the real data of bench_coverage.py).
 
 Usage: python benchmarks/bench_coverage_synthetic.py   (a few minutes on 2 CPUs)
        python benchmarks/bench_coverage_synthetic.py --floors   (the interpolation floor: see floors())
+       python benchmarks/bench_coverage_synthetic.py --forms    (the form spread, step 5: see forms())
 """
 import warnings
 
@@ -169,7 +170,122 @@ def floors():
     return df
 
 
+# ---- step 5: the form spread (scalelaw.form_spread) ---------------------------------------------
+def kaplan_floor(N, D):
+    """Kaplan's coupled form plus a floor: an N x D interaction Chinchilla's additive form lacks."""
+    return 1.7 + ((4e13 / N) ** (0.34 / 0.28) + 2e12 / D) ** 0.28
+
+
+def chinchilla_truth(N, D):
+    return 1.8 + 480 / N**0.34 + 2000 / D**0.36
+
+
+def chin_interact2(N, D):  # a stronger interaction, unequal exponents
+    return 1.8 + 480 / N**0.34 + 2000 / D**0.36 + 2e4 / (N**0.3 * D**0.2)
+
+
+def kaplan_truth(N, D):  # Gordon-like NMT magnitudes (losses 1.5-3.5)
+    return ((3e9 / N) ** (0.3 / 0.25) + 4e8 / D) ** 0.25
+
+
+def additive_small_floor(N, D):  # additive, small floor: what kaplan_nd (no floor, coupled) misfits
+    return 0.6 + 300 / N**0.32 + 300 / D**0.3
+
+
+def epoch_design(truth, rng, sigma=0.005):
+    """Like Epoch's Chinchilla points: IsoFLOP budgets 1e18-3e21, 10 sizes around each budget's
+    optimum (so the largest sizes of a budget see the fewest tokens), N in 6e7-1.6e10; fit N below
+    its 2/3 quantile, predict the rest (the corner: large N at short and mid D)."""
+    rows = []
+    for C in np.geomspace(1e18, 3e21, 12):
+        n_opt = 0.1 * (C / 6) ** 0.5
+        for N in n_opt * np.geomspace(0.15, 6.0, 10) * np.exp(rng.normal(0, 0.05, 10)):
+            if 6e7 <= N <= 1.6e10:
+                rows.append((N, C / (6 * N)))
+    N, D = np.array(rows).T
+    df = pd.DataFrame({"N": N, "D": D, "loss": truth(N, D) * np.exp(rng.normal(0, sigma, len(N)))})
+    q = df.N.quantile(2 / 3)
+    return df[df.N < q], df[df.N >= q]
+
+
+def grid_design(truth, rng, sigma=0.005):
+    """Like Gordon et al.'s NMT table: 6 sizes x 9 data sizes; fit the smaller 4 sizes, predict 2."""
+    Ns, Ds = np.geomspace(5e6, 5e8, 6), np.geomspace(1.5e7, 4e9, 9)
+    N, D = (a.ravel() for a in np.meshgrid(Ns, Ds, indexing="ij"))
+    df = pd.DataFrame({"N": N, "D": D, "loss": truth(N, D) * np.exp(rng.normal(0, sigma, len(N)))})
+    return df[df.N < Ns[-2]], df[df.N >= Ns[-2]]
+
+
+FORM_SCENARIOS = {  # name: (fitted law, design, truth); the *_right ones are controls (right form)
+    "epoch_chin_right": ("chinchilla", epoch_design, chinchilla_truth),
+    "epoch_interact": ("chinchilla", epoch_design, chin_interact),
+    "epoch_interact2": ("chinchilla", epoch_design, chin_interact2),
+    "epoch_kaplan_floor": ("chinchilla", epoch_design, kaplan_floor),
+    "grid_kaplan_right": ("kaplan_nd", grid_design, kaplan_truth),
+    "grid_additive_fit_kaplan": ("kaplan_nd", grid_design, additive_small_floor),
+    "grid_kaplan_fit_chin": ("chinchilla", grid_design, kaplan_truth),
+}
+FORM_RULES = ("none", "max", "quad", "sum", "half_quad")
+
+
+def _combine(h, s, rule):
+    return {"none": h, "max": np.maximum(h, s), "quad": np.sqrt(h ** 2 + s ** 2), "sum": h + s,
+            "half_quad": np.sqrt(h ** 2 + (0.5 * s) ** 2)}[rule]
+
+
+def forms(n_seeds=8, only=()):
+    """The form spread (scalelaw.calibration step 5): the calibrated half-width h(d) combined with
+    s(x) = |log G(x) - log L(x)| (G the nesting form, fitted once to the training rows) by each
+    rule of FORM_RULES ("none": the interval before step 5; "max": the rule used), on N x D
+    designs whose truth has an interaction the fitted form lacks (and two right-form controls,
+    where the rule must change nothing)."""
+    res = []
+    for name, (law, design, truth) in FORM_SCENARIOS.items():
+        if only and name not in only:
+            continue
+        for seed in range(n_seeds):
+            rng = np.random.default_rng(300 + seed)
+            tr, te = design(truth, rng)
+            fit = sl.fit(law, tr, inputs={"N": "N", "D": "D"}, target="loss").bootstrap(30, seed=0)
+            cal = fit.calibration
+            X = {"N": te.N.to_numpy(), "D": te.D.to_numpy()}
+            y = te["loss"].to_numpy()
+            pred = fit.predict(X, warn=False)
+            d = fit.extrapolation_distance(X)
+            s = cal.form_spread(X, pred)
+            s = np.zeros_like(pred) if s is None else s
+            e = np.log(y) - np.log(pred)
+            row = {"scen": name, "seed": seed, "c": (cal.form or {}).get("c", np.nan), "rms_err": np.sqrt(np.mean(e ** 2)),
+                   "med_spread": float(np.median(s)), "corr": float(np.corrcoef(np.abs(e), s)[0, 1]) if s.std() > 0 else 0.0}
+            for level in (0.8, 0.9, 0.95):
+                plo, phi = fit.predict_interval(X, level=level, kind="parameter")
+                h = cal.half_width(d, level)
+                a_lo = np.maximum(np.log(pred) - np.log(plo), 0.0)
+                a_hi = np.maximum(np.log(phi) - np.log(pred), 0.0)
+                for rule in FORM_RULES:
+                    hh = _combine(h, s, rule)
+                    lo, hi = pred * np.exp(-np.sqrt(a_lo ** 2 + hh ** 2)), pred * np.exp(np.sqrt(a_hi ** 2 + hh ** 2))
+                    row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
+                    row[f"{rule} {level} w"] = np.median((hi - lo) / y)
+                if level == 0.9:  # the library's own interval is the "max" rule
+                    lo, hi = fit.predict_interval(X, level=level)
+                    assert np.allclose(row["max 0.9"], np.mean((y >= lo) & (y <= hi)))
+            res.append(row)
+            print(name, seed, {k: round(v, 3) for k, v in row.items() if k in ("c", "rms_err", "med_spread", "corr")},
+                  {r: round(row[f"{r} 0.9"], 2) for r in FORM_RULES}, flush=True)
+    df = pd.DataFrame(res)
+    cols = [f"{r} {lv}" for lv in (0.8, 0.9, 0.95) for r in FORM_RULES]
+    print(df.groupby("scen", sort=False)[cols].mean().round(3).T.to_string())
+    print(df.groupby("scen", sort=False)[[f"{r} 0.9 w" for r in FORM_RULES]].median().round(4).T.to_string())
+    return df
+
+
 if __name__ == "__main__":
     import sys
 
-    floors() if "--floors" in sys.argv else main()
+    if "--floors" in sys.argv:
+        floors()
+    elif "--forms" in sys.argv:
+        forms()
+    else:
+        main()

@@ -267,6 +267,9 @@ class Calibration:
     # floor's own multiplier, step 3c, load as 1 and give the interval they gave); 2 = q_0 at d = 0
     # with the finite-sample correction; 3 = q_0 at d = 0 without it (step 3d)
     version: int = 1
+    # the nesting form's parameters (step 5, scalelaw.form_spread); None: no form spread (other
+    # laws, and calibrations saved before step 5, which load and give the interval they gave)
+    form: dict | None = None
 
     # ---- the model ----
     def distance(self, coords: np.ndarray) -> np.ndarray:
@@ -320,11 +323,24 @@ class Calibration:
         t = np.clip(d / self.ramp, 0.0, 1.0) if self.ramp > 0 else (d > 0).astype(float)
         return np.sqrt(h_in ** 2 + (h_ext ** 2 - h_in ** 2) * t)
 
-    def interval(self, pred, d, level: float, param_lo=None, param_hi=None):
+    def form_spread(self, feats, pred) -> np.ndarray | None:
+        """s(x) = |log G(x) - log pred| of the nesting form (step 5) at prediction features
+        ``feats`` (a mapping with N and D); None without a nesting form."""
+        if not self.form:
+            return None
+        from scalelaw.form_spread import spread
+
+        return spread(self.form, feats, pred)
+
+    def interval(self, pred, d, level: float, param_lo=None, param_hi=None, spread=None):
         """``(lower, upper)`` around ``pred`` (losses) at distances ``d``, combined per side, in
-        quadrature in log space, with the parameter band ``(param_lo, param_hi)`` if given."""
+        quadrature in log space, with the parameter band ``(param_lo, param_hi)`` if given.
+        ``spread``: the form spread s(x) (step 5, :meth:`form_spread`); the error half-width is
+        then max(h(d), s(x))."""
         pred = np.asarray(pred, dtype=float)
         h = self.half_width(d, level)
+        if spread is not None:
+            h = np.maximum(h, np.asarray(spread, dtype=float))
         a_lo = a_hi = 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
             if param_lo is not None:
@@ -360,7 +376,8 @@ class Calibration:
                 "inside_folds": int(self.inside_folds), "ramp": float(self.ramp),
                 "inside_scores": [float(v) for v in self.inside_scores],
                 "inside_score_weights": [float(v) for v in self.inside_score_weights],
-                "version": int(self.version)}
+                "version": int(self.version),
+                "form": None if not self.form else {k: float(v) for k, v in self.form.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Calibration":
@@ -650,6 +667,11 @@ def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max
     fit_fn = _fresh_fit_fn(fit, max_grid, n_polish, n_boot) if fresh else _warm_fit_fn(fit, X, y, w, n_boot, coords)
     cal = calibrate(law, table, fit_fn, coords=coords, coord_names=names, y=y, noise_floor=noise,
                     groups=groups, leave_one_level=("r",), min_train=fit.n_free + 1)
+    from scalelaw.form_spread import fit_nested
+
+    cal.form, why = fit_nested(fit)  # step 5: the nesting form (chinchilla, kaplan_nd)
+    if why:
+        cal.warnings.append(why)
     n_runs = len(pd.unique(pd.Series(groups))) if groups is not None else 0
     if groups is not None and n_runs < MIN_FOLDS and cal.method != "fallback":
         # every fold is a rolling cut along the fitted curves: none predicts another schedule

@@ -347,7 +347,8 @@ class FitResult:
         cal = self.calibration if self.calibration is not None else self.calibrate()
         pred = self.predict(X, warn=False, **kwargs)
         d = self.extrapolation_distance(X, **kwargs)
-        return cal.interval(pred, d, level, lo, hi)
+        spread = cal.form_spread(self._prediction_features(X, kwargs), pred) if cal.form else None
+        return cal.interval(pred, d, level, lo, hi, spread=spread)
 
     def extrapolation_distance(self, X=None, **kwargs) -> np.ndarray:
         """Distance (decades, over all inputs jointly) from each input to the box of the fitted data."""
