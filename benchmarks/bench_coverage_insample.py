@@ -20,6 +20,8 @@ distance > 0), where "q0" is "q" by design ("emp" under-covers the synthetic ext
 bench_coverage_synthetic.py).
 
 Usage: python benchmarks/bench_coverage_insample.py [--only epoch,mpl_25M,...]   (a few minutes)
+       python benchmarks/bench_coverage_insample.py --forms [--only ...]   (the form spread, step 5:
+       see forms(); only the chinchilla / kaplan_nd sets)
 """
 from __future__ import annotations
 
@@ -84,11 +86,94 @@ def leave_one_fold_out(bt):
     return {key: float(np.mean(v)) for key, v in cover.items() if v}
 
 
+def forms_one(case):
+    """Leave one backtest fold out, as leave_one_fold_out, with and without the form spread of
+    step 5: for the left-out fold, the law and the nesting form G are fitted afresh to the fold's
+    training rows (scalelaw.form_spread.fit_nested) and s = |log G - log L_fold| at its held-out
+    rows; the half-width is h(d) (from the other folds, format 3) or max(h(d), s)."""
+    import scalelaw as sl
+    from scalelaw.form_spread import fit_nested, spread
+
+    seen = {}
+    orig = C.fit_error_model
+
+    def record(e, d, g, **kw):
+        seen.update(e=np.asarray(e, float), d=np.asarray(d, float), g=np.asarray(g),
+                    p=np.asarray(kw.get("param_sd"), float), k=np.asarray(kw.get("interpolating"), bool),
+                    floor=kw["noise_floor"])
+        return orig(e, d, g, **kw)
+
+    C.fit_error_model = record
+    try:
+        fit = case.fit().bootstrap(30, seed=0)
+    finally:
+        C.fit_error_model = orig
+    X, _, _ = fit._features()
+    names, coords = C.coordinates(fit.law, X)
+    folds = C.make_folds(names, coords, leave_one_level=("r",))
+    table = fit.table.reset_index(drop=True)
+    e, d, g, p, k = seen["e"], seen["d"], seen["g"], np.nan_to_num(seen["p"]), seen["k"]
+    ok = np.isfinite(e) & np.isfinite(d)
+    e, d, g, p, k = e[ok], d[ok], g[ok], p[ok], k[ok]
+    cover = {(rule, lv): [] for rule in ("h", "max") for lv in LEVELS}
+    spreads = []
+    for f in np.unique(g):
+        tr = g != f
+        if len(np.unique(g[tr])) < C.MIN_FOLDS:
+            continue
+        cal = C.fit_error_model(e[tr], d[tr], g[tr], noise_floor=seen["floor"], param_sd=p[tr], interpolating=k[tr])
+        mask = folds[int(f)].train
+        try:
+            sub = sl.fit(fit.law.name, table.loc[mask], inputs=dict(fit.inputs), target=fit.target, loss=fit.loss,
+                         delta=fit.delta)
+            params, _ = fit_nested(sub)
+        except Exception:  # noqa: BLE001 - a fold the law cannot be fitted on: no spread
+            params = None
+        test = {n: np.asarray(X[n])[~mask] for n in ("N", "D")}
+        s = spread(params, test, sub.predict(test, warn=False)) if params else np.zeros(int((~mask).sum()))
+        if len(s) != int((~tr).sum()):
+            continue
+        spreads.append(float(np.median(s)))
+        for lv in LEVELS:
+            h = cal.half_width(d[~tr], lv)
+            z = stats.norm.ppf(0.5 + lv / 2) * p[~tr]
+            for rule, hh in (("h", h), ("max", np.maximum(h, s))):
+                cover[(rule, lv)].append(float(np.mean(np.abs(e[~tr]) <= np.sqrt(z ** 2 + hh ** 2))))
+    return {key: float(np.mean(v)) for key, v in cover.items() if v}, spreads
+
+
+def forms(only):
+    rows = []
+    print("| set | folds | median fold spread | " + " | ".join(f"{lv:g}: h / max(h, s)" for lv in LEVELS) + " |")
+    print("|---|---|---|" + "---|" * len(LEVELS))
+    for case in B.iter_cases(only):
+        if case.law not in ("chinchilla", "kaplan_nd"):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cov, spreads = forms_one(case)
+        if not cov:
+            print(f"| {case.name} | too few folds | | " + " | ".join("" for _ in LEVELS) + " |")
+            continue
+        rows.append(cov)
+        cells = [" / ".join(f"{100 * cov[(r, lv)]:.0f}%" for r in ("h", "max")) for lv in LEVELS]
+        print(f"| {case.name} | {len(spreads)} | {100 * np.median(spreads):.2f}% | " + " | ".join(cells) + " |",
+              flush=True)
+    if rows:
+        cells = [" / ".join(f"{100 * np.mean([row[(r, lv)] for row in rows]):.1f}%" for r in ("h", "max"))
+                 for lv in LEVELS]
+        print(f"| mean over {len(rows)} sets | | | " + " | ".join(cells) + " |")
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="", help="comma-separated set names (prefixes) to run")
+    ap.add_argument("--forms", action="store_true", help="the form spread (step 5) instead")
     args = ap.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
+    if args.forms:
+        return forms(only)
     rows = []
     print("| set | folds | " + " | ".join(f"{lv:g}: " + " / ".join(RULES) for lv in LEVELS) + " |")
     print("|---|---|" + "---|" * len(LEVELS))
