@@ -225,6 +225,9 @@ FORM_SCENARIOS = {  # name: (fitted law, design, truth); the *_right ones are co
     "grid_kaplan_right": ("kaplan_nd", grid_design, kaplan_truth),
     "grid_additive_fit_kaplan": ("kaplan_nd", grid_design, additive_small_floor),
     "grid_kaplan_fit_chin": ("chinchilla", grid_design, kaplan_truth),
+    # main()'s two (N, D) families (N and D/N drawn at random, 200 points): step 5 there
+    "random_interact": ("chinchilla", lambda truth, rng: scen_nd(truth, rng)[2:], chin_interact),
+    "random_kaplan": ("chinchilla", lambda truth, rng: scen_nd(truth, rng)[2:], kaplanish),
 }
 FORM_RULES = ("none", "max", "quad", "sum", "half_quad", "max_z")
 
@@ -288,7 +291,8 @@ if __name__ == "__main__":
 
     if "--floors" in sys.argv:
         floors()
-    elif "--forms" in sys.argv:
-        forms()
+    elif "--forms" in sys.argv:  # optionally followed by comma-separated scenario names
+        i = sys.argv.index("--forms")
+        forms(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
     else:
         main()
