@@ -101,14 +101,17 @@ def fit_nested(fit) -> tuple[dict | None, str | None]:
         return None, None
     if fit.spec.fixed:
         return None, "form spread: not used (the law has fixed parameters; the nesting form would not contain it)"
-    from scalelaw.api import fit as _fit
+    # through the search directly, as calibration's fold refits: scalelaw.fit sits above this layer
+    from scalelaw.fitting.search import search
 
     weights = "_weight" if "_weight" in fit.table.columns else None
     try:
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")
-            g = _fit(NESTED, fit.table, inputs=dict(fit.inputs), target=fit.target, loss=fit.loss, delta=fit.delta,
-                     weights=weights, seed=fit.seed, n_polish=8, max_grid=2000)
+            g = type(fit)._from_search(**search(
+                NESTED, fit.table, dict(fit.inputs), fit.target, loss=fit.loss, delta=fit.delta, fixed=None,
+                bounds=None, weights=weights, seed=fit.seed, params=None, n_polish=8, max_grid=2000,
+                options=NESTED.check_options({})))
     except Exception as err:  # noqa: BLE001 - a failed search: no spread, said in a warning
         return None, f"form spread: not used (the nesting form could not be fitted: {err})"
     # G contains the law: its optimum is at least as good; a worse one is a failed search
