@@ -451,7 +451,8 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
              "bound 0, so its L_opt(C) is a pure power law that cannot flatten")
             + _descent(full_iso.optima) + "; if the true "
             "minima flatten beyond the budgets (a floor the budgets cannot see yet), its forecast is too low "
-            "(data/cpu_isoflop: every parametric path 3-4% low two doublings out, README); if their descent "
+            "(data/cpu_isoflop: every parametric path 3-4% low two doublings out; data/cpu_isoflop_bpe's local "
+            "law: 2.0% low at 1.92e13, where the descent slowed; README); if their descent "
             "keeps speeding up, too high (data/cpu_isoflop_bpe: +3.4% at 2.4e12). Trust the interval, not the "
             "point, and add a budget")
     if recommended in fits:
@@ -502,6 +503,13 @@ def _descent(optima) -> str:
     lc, ll = np.log2(o["C"].to_numpy(float)), np.log(o["loss_opt"].to_numpy(float))
     drops = -np.diff(ll) / np.diff(lc)
     how = "speeding up" if drops[-1] > drops[0] else "slowing"
+    # a turn inside the ladder (data/cpu_isoflop_bpe: 0.026 -> 0.046, then 0.031) is what decides
+    # which local rate a forecast carries forward, so say where the descent was fastest or slowest
+    C = o["C"].to_numpy(float)
+    for j, word, other in ((int(np.argmax(drops)), "fastest", "slowing"), (int(np.argmin(drops)), "slowest", "speeding up")):
+        if 0 < j < len(drops) - 1:
+            how = (f"{word}, {drops[j]:.3f}, between {C[j]:.3g} and {C[j + 1]:.3g}, then {other}")
+            break
     return (f" (the minima fall {drops[0]:.3f} in log loss per doubling of C at the smallest budgets, "
             f"{drops[-1]:.3f} at the largest: {how})")
 

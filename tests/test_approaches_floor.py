@@ -145,11 +145,9 @@ def test_cpu_isoflop_intervals_cover_the_held_out_budgets():
 def test_floor_warning_says_whether_the_minima_descent_slows_or_speeds_up():
     from scalelaw.approaches import _descent
 
-    C = 1e11 * 2.0 ** np.arange(4)
-
     def optima(drops):
         L = 4.5 * np.exp(-np.concatenate([[0.0], np.cumsum(drops)]))
-        return pd.DataFrame({"C": C[:len(L)], "loss_opt": L, "convex": True, "edge": False})
+        return pd.DataFrame({"C": 1e11 * 2.0 ** np.arange(len(L)), "loss_opt": L, "convex": True, "edge": False})
 
     fast = _descent(optima([0.02, 0.03, 0.04]))
     assert "0.020" in fast and "0.040" in fast and "speeding up" in fast
@@ -158,3 +156,9 @@ def test_floor_warning_says_whether_the_minima_descent_slows_or_speeds_up():
     edge = optima([0.02, 0.03, 0.04]).assign(edge=[True, False, False, False])
     assert "0.030" in _descent(edge).split("smallest")[0]  # edge budgets are not read
     assert _descent(optima([0.02])) == ""  # two budgets: one drop, nothing to compare
+    # a turn inside the ladder is named with where it was (data/cpu_isoflop_bpe sped up, then slowed)
+    turn = optima([0.026, 0.046, 0.043, 0.031])
+    said = _descent(turn)
+    assert "0.026" in said and "0.031" in said and "fastest, 0.046, between 2e+11 and 4e+11, then slowing" in said
+    dip = optima([0.05, 0.01, 0.03])
+    assert "slowest, 0.010, between 2e+11 and 4e+11, then speeding up" in _descent(dip)
