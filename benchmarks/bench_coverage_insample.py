@@ -42,8 +42,9 @@ LEVELS = (0.8, 0.9, 0.95)
 RULES = ("q", "q0_v2", "q0", "emp", "emp_raw")
 
 
-def backtests(case):
-    """The training fit's backtest arrays (e, d, fold, param_sd, interpolating, noise floor)."""
+def fit_and_backtests(case):
+    """The training fit (bootstrapped, so calibrated) and its backtest arrays (e, d, fold,
+    param_sd, interpolating, noise floor), recorded as calibration hands them to its error model."""
     seen = {}
     orig = C.fit_error_model
 
@@ -58,7 +59,12 @@ def backtests(case):
         fit = case.fit().bootstrap(30, seed=0)  # calibrates: fit_error_model sees the backtests
     finally:
         C.fit_error_model = orig
-    return seen
+    return fit, seen
+
+
+def backtests(case):
+    """The training fit's backtest arrays (e, d, fold, param_sd, interpolating, noise floor)."""
+    return fit_and_backtests(case)[1]
 
 
 def leave_one_fold_out(bt):
@@ -94,20 +100,7 @@ def forms_one(case):
     import scalelaw as sl
     from scalelaw.form_spread import fit_nested, spread
 
-    seen = {}
-    orig = C.fit_error_model
-
-    def record(e, d, g, **kw):
-        seen.update(e=np.asarray(e, float), d=np.asarray(d, float), g=np.asarray(g),
-                    p=np.asarray(kw.get("param_sd"), float), k=np.asarray(kw.get("interpolating"), bool),
-                    floor=kw["noise_floor"])
-        return orig(e, d, g, **kw)
-
-    C.fit_error_model = record
-    try:
-        fit = case.fit().bootstrap(30, seed=0)
-    finally:
-        C.fit_error_model = orig
+    fit, seen = fit_and_backtests(case)
     X, _, _ = fit._features()
     names, coords = C.coordinates(fit.law, X)
     folds = C.make_folds(names, coords, leave_one_level=("r",))
