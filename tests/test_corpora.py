@@ -46,7 +46,7 @@ def test_tiny_build_is_fast_and_complete(tiny_root):
     root, metas, elapsed = tiny_root
     assert elapsed < 30  # seconds; about one on a laptop
     assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr", "deen",
-                                                    "numwords", "numdigits", "numparse"}
+                                                    "numwords", "numdigits", "numparse", "numsum"}
     for name in TEXT_NAMES:
         folder = root / "tiny" / name
         assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "train.bin", "val.bin"]
@@ -649,3 +649,77 @@ def test_tiny_numdigits_and_numparse_are_the_tiny_numbers_both_ways():
     assert len(digits) == len(parse) == 4_994
     assert [(p.tgt, p.src) for p in parse] == [(p.src, p.tgt) for p in digits]
     assert all(p.tgt == cs.french_number(int(p.src)) for p in digits)
+
+
+# --- numsum: "a+b" in digits -> the sum's French words (num2words) ---------------------------
+
+# Sums worked by hand, French written by hand from the grammar (not from num2words).
+NUMSUM_REFERENCE = [
+    (0, 0, "zéro"), (35, 36, "soixante et onze"), (45, 35, "quatre-vingts"),
+    (150, 51, "deux cent un"), (500, 500, "mille"), (478, 2655, "trois mille cent trente-trois"),
+    (9999, 1, "dix mille"), (9999, 9999, "dix-neuf mille neuf cent quatre-vingt-dix-huit"),
+]
+
+
+@pytest.mark.parametrize("a, b, fr", NUMSUM_REFERENCE)
+def test_numsum_pairs_match_a_hand_worked_reference(a, b, fr):
+    pytest.importorskip("num2words")
+    (pair,) = cs.numsum_pairs([(a, b)])
+    assert (pair.src, pair.tgt, pair.group) == (f"{a}+{b}", fr, f"numsum/{a + b}")
+
+
+def test_numsum_is_deterministic_and_its_targets_are_the_sums_french_words():
+    pytest.importorskip("num2words")
+    operands = cs.numsum_operands()
+    assert operands == cs.numsum_operands()  # a pure function of the seed
+    assert operands != cs.numsum_operands(seed=cs.NUMSUM_SEED + 1)
+    assert operands == sorted(set(operands)) and len(operands) > 45_000
+    # each digit count 1..4 drawn equally often; short (a, b) repeat, so after de-duplication
+    # 1-digit first operands are 16% and 4-digit ones 31%
+    shares = np.bincount([len(str(a)) for a, _ in operands], minlength=5)[1:] / len(operands)
+    assert all(0.15 < s < 0.35 for s in shares) and shares[0] < shares[1] < shares[2] < shares[3]
+    # long carries occur: a 4-digit sum column by column, e.g. 9999 + 1
+    assert sum(len(str(a + b)) > max(len(str(a)), len(str(b))) for a, b in operands) > 5_000
+    pairs = list(cs.numsum_pairs(operands[::40]))
+    for p in pairs:  # an independent computation: int arithmetic + the hand-written French
+        a, b = map(int, p.src.split("+"))
+        assert p.tgt == cs.french_number(a + b) and p.group == f"numsum/{a + b}"
+    assert max(len(p.tgt.encode()) for p in cs.numsum_pairs([(9999, 9999), (7777, 9999)])) <= 63
+
+
+def test_numsum_builds_offline_with_held_out_sums_never_trained_on(tmp_path, monkeypatch):
+    pytest.importorskip("num2words")
+    operands = cs.numsum_operands(draws=6_000)
+    monkeypatch.setattr(cs, "numsum_operands", lambda: operands)
+    monkeypatch.setattr(corpora, "_run", lambda *a, **k: pytest.fail("no download for numsum"))
+    meta = corpora.build(tmp_path, names=["numsum"], progress=False)["numsum"]
+    sums, seen = {}, set()
+    for split in corpora.SPLITS:
+        src, so, tgt, to = corpora.load_pairs("numsum", split, tmp_path)
+        srcs = [src[a:b].tobytes().decode() for a, b in zip(so[:-1], so[1:])]
+        assert len(srcs) == meta["n_docs"][split]
+        seen |= {tuple(map(int, s.split("+"))) for s in srcs}
+        sums[split] = {sum(map(int, s.split("+"))) for s in srcs}
+    assert seen == set(operands)  # nothing dropped
+    assert not sums["train"] & sums["val"]  # no held-out sum (so no held-out target) is trained on
+    assert 0.01 < meta["n_docs"]["val"] / len(operands) < 0.03
+
+
+def test_numsum_bad_input_is_refused(monkeypatch):
+    pytest.importorskip("num2words")
+    for bad in ((-1, 2), (2, 10**9), (2.5, 1), ("12", 1), (True, 1)):
+        with pytest.raises(ValueError, match=r"numsum: an operand must be an int in \[0, 500,000,000\)"):
+            next(cs.numsum_pairs([bad]))
+    with pytest.raises(ValueError, match="numsum: draws must be >= 0"):
+        cs.numsum_operands(draws=-1)
+    monkeypatch.setitem(__import__("sys").modules, "num2words", None)
+    with pytest.raises(ImportError, match="numsum corpus needs the num2words package"):
+        next(cs.numsum_pairs([(1, 2)]))
+
+
+def test_tiny_numsum_is_sums_in_hand_written_french():
+    pairs = list(cs.tiny_numsum_pairs())
+    assert len(pairs) == 3_000 and len({p.group for p in pairs}) > 1_000
+    for p in pairs:
+        a, b = map(int, p.src.split("+"))
+        assert p.tgt == cs.french_number(a + b) and p.group == f"tiny-numsum/{a + b}"

@@ -767,6 +767,59 @@ def numparse_pairs(numbers=None) -> Iterator[Pair]:
         yield Pair(f"numparse/{n}", french, str(n), f"numwords/{n}")
 
 
+# --- numsum: "a+b" in digits -> the sum's French words (num2words) -------------------------------
+# On numdigits a 1-layer encoder sufficed (data/cpu_numdigits/README.md): a digit's word needs only
+# the count of digits to its right. Here every word of the target depends on the whole source: a
+# digit of the sum is a digit of a plus one of b plus the carry from every column to its right,
+# so the encoder (or the decoder through cross-attention) must compute over the whole input.
+
+NUMSUM_SEED = 20261130
+NUMSUM_DRAWS = 60_000     # (a, b) draws before duplicates
+NUMSUM_MAX_DIGITS = 4     # operands have 1..4 digits (each count equally likely): sums < 20,000
+
+
+def numsum_operands(draws: int = NUMSUM_DRAWS, seed: int = NUMSUM_SEED,
+                    max_digits: int = NUMSUM_MAX_DIGITS) -> list[tuple[int, int]]:
+    """The ``(a, b)`` of the ``numsum`` corpus, sorted and unique: ``draws`` draws from Python's
+    ``random.Random(seed)`` (the same on every platform and version), each operand's digit count
+    uniform on 1..``max_digits`` and the operand uniform among the numbers of that many digits
+    (0..9 for one digit), so short and long operands and carries of every length all occur."""
+    if draws < 0 or max_digits < 1:
+        raise ValueError(f"numsum: draws must be >= 0 and max_digits >= 1, got {draws}, {max_digits}")
+    rng = random.Random(seed)
+
+    def operand() -> int:
+        k = rng.randint(1, max_digits)
+        return rng.randrange(0 if k == 1 else 10 ** (k - 1), 10 ** k)
+
+    return sorted({(operand(), operand()) for _ in range(draws)})
+
+
+def numsum_pairs(operands=None) -> Iterator[Pair]:
+    """``a+b`` in plain decimal digits -> the French cardinal words of ``a + b`` (num2words,
+    LGPL-2.1): ``478+2655`` -> ``trois mille cent trente-trois``, for every ``(a, b)`` of
+    :func:`numsum_operands` (or ``operands``). The split group is the sum (``numsum/<a+b>``), so
+    no held-out sum is ever a training target (nor is ``b+a`` of a held-out ``a+b``)."""
+    try:
+        from num2words import num2words
+    except ImportError:
+        raise ImportError("the numsum corpus needs the num2words package: "
+                          "pip install 'scalelaw[train]' (or num2words>=0.5.14)") from None
+    for a, b in numsum_operands() if operands is None else operands:
+        for x in (a, b):
+            if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < NUMWORDS_MAX // 2:
+                raise ValueError(f"numsum: an operand must be an int in [0, {NUMWORDS_MAX // 2:,}), "
+                                 f"got {x!r}")
+        yield Pair(f"numsum/{a}+{b}", f"{a}+{b}", num2words(a + b, lang="fr"), f"numsum/{a + b}")
+
+
+def tiny_numsum_pairs() -> Iterator[Pair]:
+    """The tiny ``numsum``: 3,000 fixed ``(a, b)`` below 5,000, French hand-written."""
+    for k in range(3000):
+        a, b = (k * 7919) % 5000, (k * 104_729 + 13) % 5000
+        yield Pair(f"tiny-numsum/{a}+{b}", f"{a}+{b}", french_number(a + b), f"tiny-numsum/{a + b}")
+
+
 def tiny_numdigits_pairs() -> Iterator[Pair]:
     """The tiny ``numdigits``: the numbers of :func:`tiny_enfr_pairs`, French hand-written."""
     for n in _tiny_numbers():
@@ -808,5 +861,5 @@ __all__ = [
     "tiny_math_documents", "tiny_enfr_pairs", "english_number", "french_number",
     "numwords_numbers", "numwords_forms", "numwords_french_ordinal", "numwords_pairs",
     "tiny_numwords_pairs", "numdigits_pairs", "numparse_pairs", "tiny_numdigits_pairs",
-    "tiny_numparse_pairs",
+    "tiny_numparse_pairs", "numsum_operands", "numsum_pairs", "tiny_numsum_pairs",
 ]
