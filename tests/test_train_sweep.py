@@ -275,3 +275,16 @@ def test_cpu_ladder_grows_depth_with_width():
     assert all(len(b) >= 4 for b in budgets.values())
     assert max(r.steps * r.tokens_per_step for r in runs) * 2.66 <= 22_505_696
     assert {r.tokenizer for r in runs} == {"bpe1024"}
+
+
+def test_cpu_ladder_d1_is_the_ladder_family_one_rung_down():
+    """data/cpu_ladder_d1: d1-16 at the ladder's aspect ratio, head size, budgets and schedule,
+    so its runs read together with data/cpu_ladder's; every budget inside one pass over the corpus."""
+    ladder = expand(ROOT / "examples" / "sweeps" / "cpu_ladder.yaml")
+    d1 = expand(ROOT / "examples" / "sweeps" / "cpu_ladder_d1.yaml")
+    assert {(r.model.n_layer, r.model.d_model, r.model.n_head) for r in d1} == {(1, 16, 1)}
+    assert {r.steps for r in d1} == {r.steps for r in ladder}
+    assert {r.schedule for r in d1} == {r.schedule for r in ladder}
+    assert not {r.name for r in d1} & {r.name for r in ladder}
+    assert all(r.name.startswith("cpul_d1-16_") and r.tokenizer == "bpe1024" for r in d1)
+    assert max(r.steps * r.tokens_per_step for r in d1) * 2.66 <= 22_505_696
