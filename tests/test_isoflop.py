@@ -461,3 +461,24 @@ def test_window_fits_each_parabola_to_the_sizes_nearest_the_best_run():
     assert err(iso) < err(full)
     with pytest.raises(ValueError, match="window must be"):
         sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, window=2)
+
+
+def test_a_parabola_dragged_below_every_run_by_a_far_size_is_flagged():
+    """One budget's largest size is far up its valley's steep side (an undertrained model, as
+    data/cpu_isoflop_bpe's d_model 240 at 3.84e13): the 6-size parabola's minimum falls > 1% below
+    the budget's best run and is flagged; the 5 sizes nearest the best run fit it exactly, unflagged,
+    and the symmetric budgets are never flagged."""
+    rows = []
+    for C in BUDGETS:
+        for x in (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5):  # ln(N / N_opt)
+            rel = 1.27 if (x == 1.5 and C == BUDGETS[-1]) else 1 + 0.02 * x * x
+            rows.append({"n_params": n_opt(C) * np.exp(x), "flops": C, "loss": l_opt(C) * rel})
+    df = pd.DataFrame(rows)
+    full = sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, n_boot=0)
+    flagged = [w for w in full.warnings if "lopsided" in w]
+    assert len(flagged) == 1 and f"C={BUDGETS[-1]:.3g}" in flagged[0] and "below" in flagged[0]
+    gap = full.optima["loss_opt"].iloc[-1] / full.optima["best_loss"].iloc[-1] - 1
+    assert gap < -0.01
+    local = sl.isoflop(df, inputs={"N": "n_params", "C": "flops"}, n_boot=0, window=5)
+    assert not [w for w in local.warnings if "lopsided" in w]
+    assert local.optima["loss_opt"].to_numpy() == pytest.approx(l_opt(np.array(BUDGETS)), rel=1e-9)
