@@ -14,6 +14,7 @@ This is where the rule was chosen (not on the real data of bench_coverage.py).
 Usage: python benchmarks/bench_coverage_synthetic.py   (a few minutes on 2 CPUs)
        python benchmarks/bench_coverage_synthetic.py --floors   (the interpolation floor: see floors())
        python benchmarks/bench_coverage_synthetic.py --forms    (the form spread, step 5: see forms())
+       python benchmarks/bench_coverage_synthetic.py --distance [names]  (box vs hull, step 2: distances())
 """
 import warnings
 
@@ -286,10 +287,60 @@ def forms(n_seeds=8, only=()):
     return df
 
 
+# ---- step 2: the distance to the box or to the convex hull of the fitted rows -------------------
+HULL_SCENARIOS = {  # name: (fitted law, inputs, make(rng) -> (train, test)): main()'s three + forms()'s
+    "interact": ("chinchilla", ("N", "D"), lambda r: scen_nd(chin_interact, r)[2:]),
+    "kaplan": ("chinchilla", ("N", "D"), lambda r: scen_nd(kaplanish, r)[2:]),
+    "twoterm": ("power_law", ("x",), lambda r: scen_x(r)[2:]),
+    **{name: (law, ("N", "D"), lambda r, d=design, t=truth: d(t, r)) for name, (law, design, truth) in FORM_SCENARIOS.items()
+       if not name.startswith("random")},  # random_*: the same designs as interact / kaplan
+}
+
+
+def distances(n_seeds=8, only=()):
+    """The library's interval (form spread included) with the calibration's extrapolation distance
+    to the fitted rows' box (before) or to their convex hull (scalelaw.calibration step 2), on the
+    same fits and bootstrap draws: main()'s seeds for its three families, forms()' for the others."""
+    import scalelaw.calibration as C
+
+    res = []
+    for name, (law, inputs, make) in HULL_SCENARIOS.items():
+        if only and name not in only:
+            continue
+        base = 100 if name in ("interact", "kaplan", "twoterm") else 300
+        for seed in range(n_seeds):
+            tr, te = make(np.random.default_rng(base + seed))
+            fit = sl.fit(law, tr, inputs={k: k for k in inputs}, target="loss").bootstrap(30, seed=0, calibrate=False)
+            X = {k: te[k].to_numpy() for k in inputs}
+            y = te["loss"].to_numpy()
+            row = {"scen": name, "seed": seed}
+            for kind in ("box", "hull"):
+                fit.calibration = C.calibrate_fit(fit, distance=kind)
+                d = fit.extrapolation_distance(X)
+                row[f"{kind} d"] = float(np.median(d))
+                row[f"{kind} c"] = fit.calibration.slope
+                for level in (0.8, 0.9, 0.95):
+                    lo, hi = fit.predict_interval(X, level=level)
+                    row[f"{kind} {level}"] = np.mean((y >= lo) & (y <= hi))
+                    row[f"{kind} {level} w"] = np.median((hi - lo) / y)
+            res.append(row)
+            print(name, seed, {k: round(v, 3) for k, v in row.items() if k not in ("scen", "seed") and not k.endswith(" w")},
+                  flush=True)
+    df = pd.DataFrame(res)
+    cols = [f"{k} {lv}" for lv in (0.8, 0.9, 0.95) for k in ("box", "hull")]
+    print(df.groupby("scen", sort=False)[cols + ["box d", "hull d", "box c", "hull c"]].mean().round(3).T.to_string())
+    print(df.groupby("scen", sort=False)[[f"{c} w" for c in cols]].median().round(4).T.to_string())
+    print("mean over scenarios:", df.groupby("scen")[cols].mean().mean().round(3).to_dict())
+    return df
+
+
 if __name__ == "__main__":
     import sys
 
-    if "--floors" in sys.argv:
+    if "--distance" in sys.argv:  # optionally followed by comma-separated scenario names
+        i = sys.argv.index("--distance")
+        distances(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
+    elif "--floors" in sys.argv:
         floors()
     elif "--forms" in sys.argv:  # optionally followed by comma-separated scenario names
         i = sys.argv.index("--forms")

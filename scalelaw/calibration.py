@@ -220,7 +220,8 @@ MIN_FOLDS = 3
 FALLBACK_SLOPE = 0.05   # log-loss error per decade beyond the data when nothing can be calibrated
 FALLBACK_NOISE_FACTOR = 2.0
 FALLBACK_DF = 2
-FORMAT = 3              # Calibration.version written now (see Calibration.version)
+FORMAT = 4              # Calibration.version written now (see Calibration.version)
+DISTANCE = "box"        # new calibrations' extrapolation distance: "box" or "hull" (step 2)
 
 
 # ---- distance ---------------------------------------------------------------------------------
@@ -261,6 +262,156 @@ def distance(coords: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum(excess ** 2, axis=1))
 
 
+def hull(coords: np.ndarray) -> np.ndarray:
+    """The vertices ``(m, k)`` of the convex hull of the rows of ``coords`` (log10 inputs).
+
+    Duplicate rows are dropped first and only the hull's vertices are kept (the distance to the
+    hull needs nothing else), so a calibration stores a few dozen points however many rows were
+    fitted. A row with NaN coordinates (D = 0 rows) counts as inside along them, as in the box:
+    it stands for the segment (square, ...) spanning the box's range of those coordinates at its
+    finite ones. A coordinate that is NaN in every row is NaN in the vertices and ignored by
+    :func:`hull_distance`. Degenerate sets (one value, collinear or coplanar points) are reduced
+    to the affine subspace they span before the hull is taken.
+    """
+    coords = np.atleast_2d(np.asarray(coords, dtype=float))
+    k = coords.shape[1] if coords.ndim == 2 else 0
+    if coords.size == 0 or k == 0:
+        return np.zeros((0, k))
+    lo, hi = box(coords)
+    live = np.isfinite(lo)  # columns with at least one finite value
+    rows = []
+    for r in coords:
+        miss = ~np.isfinite(r) & live
+        if not miss.any():
+            rows.append(np.where(live, r, np.nan))
+            continue
+        if not np.isfinite(r[live]).any():
+            continue  # a row finite nowhere adds nothing (as in the box)
+        idx = np.flatnonzero(miss)
+        for corner in range(2 ** len(idx)):
+            p = np.where(live, r, np.nan)
+            for b, j in enumerate(idx):
+                p[j] = hi[j] if (corner >> b) & 1 else lo[j]
+            rows.append(p)
+    if not rows:
+        return np.zeros((0, k))
+    pts = np.asarray(rows)
+    sub = _hull_vertices(np.unique(pts[:, live], axis=0))
+    out = np.full((len(sub), k), np.nan)
+    out[:, live] = sub
+    return out
+
+
+def _hull_vertices(pts: np.ndarray) -> np.ndarray:
+    """The hull vertices of finite, distinct points (any dimension; degenerate sets reduced to
+    the affine subspace they span)."""
+    if len(pts) <= 1 or pts.shape[1] == 0:
+        return pts
+    if pts.shape[1] == 1:
+        return np.unique(np.array([pts.min(axis=0), pts.max(axis=0)]), axis=0)
+    from scipy.spatial import ConvexHull, QhullError
+
+    centre = pts.mean(axis=0)
+    _, s, vt = np.linalg.svd(pts - centre, full_matrices=False)
+    rank = int(np.sum(s > 1e-10 * max(s[0], 1e-300)))
+    if rank == 0:
+        return pts[:1]
+    z = (pts - centre) @ vt[:rank].T  # coordinates in the spanned subspace
+    if rank == 1:
+        return pts[[int(np.argmin(z[:, 0])), int(np.argmax(z[:, 0]))]]
+    try:
+        return pts[np.sort(ConvexHull(z).vertices)]
+    except (QhullError, ValueError):  # numerically degenerate after all: keep every point
+        return pts
+
+
+def hull_distance(coords: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Euclidean distance (decades) from each row of ``coords`` to the convex hull of
+    ``vertices`` (from :func:`hull`); 0 inside. In one coordinate it is the box distance.
+
+    The distance to conv{p_i} is min ||sum_i l_i p_i - x|| over l >= 0, sum l = 1. Points inside
+    (by the hull's facet inequalities) are 0; for the others the 2-D case takes the nearest hull
+    edge (exact, vectorised), higher dimensions solve the problem above as a non-negative least
+    squares with the sum-to-one row weighted heavily. NaN coordinates of a query count as inside
+    along them (the distance to the hull's projection on its finite coordinates, as the box does).
+    """
+    coords = np.atleast_2d(np.asarray(coords, dtype=float))
+    V = np.atleast_2d(np.asarray(vertices, dtype=float))
+    out = np.zeros(len(coords))
+    if coords.size == 0 or V.size == 0:
+        return out
+    vlive = np.all(np.isfinite(V), axis=0)
+    pattern = np.isfinite(coords) & vlive
+    for key in np.unique(pattern, axis=0):
+        rows = np.all(pattern == key, axis=1)
+        if not key.any():
+            continue
+        P = _hull_vertices(np.unique(V[:, key], axis=0))
+        out[rows] = _distance_to_points_hull(coords[rows][:, key], P)
+    return out
+
+
+def _distance_to_points_hull(x: np.ndarray, P: np.ndarray) -> np.ndarray:
+    k = P.shape[1]
+    if len(P) == 1:
+        return np.sqrt(np.sum((x - P[0]) ** 2, axis=1))
+    if k == 1:
+        return np.fmax(np.fmax(x[:, 0] - P[:, 0].max(), P[:, 0].min() - x[:, 0]), 0.0)
+    scale = max(1.0, float(np.max(np.abs(P))))
+    d = np.full(len(x), np.nan)
+    full = len(P) > k
+    if full:
+        from scipy.spatial import ConvexHull, QhullError
+
+        try:
+            h = ConvexHull(P)
+        except (QhullError, ValueError):
+            full = False
+    if full:
+        inside = np.all(x @ h.equations[:, :-1].T + h.equations[:, -1] <= 1e-12 * scale, axis=1)
+        d[inside] = 0.0
+        if k == 2:  # the nearest edge of the polygon (its facets are the edges)
+            out = ~inside
+            a, b = P[h.simplices[:, 0]], P[h.simplices[:, 1]]
+            d[out] = _segments_distance(x[out], a, b)
+            return d
+    elif k == 2 and len(P) == 2:  # a segment
+        return _segments_distance(x, P[:1], P[1:])
+    from scipy.optimize import nnls
+
+    W = 1e4 * scale
+    for i in np.flatnonzero(np.isnan(d)):
+        A = np.vstack([(P - x[i]).T, np.full(len(P), W)])
+        b = np.zeros(k + 1)
+        b[-1] = W
+        lam, _ = nnls(A, b, maxiter=50 * len(P))
+        lam = lam / max(lam.sum(), 1e-300)  # the exact simplex point nearest the solution
+        d[i] = float(np.linalg.norm(lam @ P - x[i]))
+    return d
+
+
+def _segments_distance(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """min over segments [a_j, b_j] of the distance from each row of x (all 2-D arrays)."""
+    ab = b - a  # (m, k)
+    ax = x[:, None, :] - a[None, :, :]  # (n, m, k)
+    L2 = np.sum(ab * ab, axis=1)
+    t = np.clip(np.sum(ax * ab[None], axis=2) / np.where(L2 > 0, L2, 1.0), 0.0, 1.0)
+    near = a[None] + t[..., None] * ab[None]
+    return np.sqrt(np.min(np.sum((x[:, None, :] - near) ** 2, axis=2), axis=1))
+
+
+def joint_distance(coords: np.ndarray, train: np.ndarray, kind: str | None = None) -> np.ndarray:
+    """Distance of ``coords`` from the fitted rows ``train`` (both log10 coordinates): to their
+    convex hull (``kind="hull"``) or to their box (``"box"``); ``None``: :data:`DISTANCE`."""
+    kind = DISTANCE if kind is None else kind
+    if kind == "hull":
+        return hull_distance(coords, hull(train))
+    if kind == "box":
+        lo, hi = box(train)
+        return distance(coords, lo, hi)
+    raise ValueError(f"distance must be 'box' or 'hull', got {kind!r}")
+
+
 # ---- the calibration object -------------------------------------------------------------------
 @dataclass
 class Calibration:
@@ -297,9 +448,15 @@ class Calibration:
     # the nesting form's parameters (step 5, scalelaw.form_spread); None: no form spread (other
     # laws, and calibrations saved before step 5, which load and give the interval they gave)
     form: dict | None = None
+    # the convex hull's vertices (log10 coords) when the distance is to the hull of the fitted
+    # rows (format 4, step 2); None: to the box [lo, hi] (formats 1-3 always load as the box)
+    hull: list | None = None
 
     # ---- the model ----
     def distance(self, coords: np.ndarray) -> np.ndarray:
+        """Distance (decades) of ``coords`` from the fitted data: to the stored hull, else the box."""
+        if self.hull is not None and self.version >= 4:
+            return hull_distance(coords, np.asarray(self.hull, dtype=float).reshape(-1, len(self.coords)))
         return distance(coords, np.asarray(self.lo, dtype=float), np.asarray(self.hi, dtype=float))
 
     def sigma(self, d) -> np.ndarray:
@@ -404,13 +561,16 @@ class Calibration:
                 "inside_scores": [float(v) for v in self.inside_scores],
                 "inside_score_weights": [float(v) for v in self.inside_score_weights],
                 "version": int(self.version),
-                "form": None if not self.form else {k: float(v) for k, v in self.form.items()}}
+                "form": None if not self.form else {k: float(v) for k, v in self.form.items()},
+                "hull": None if self.hull is None else [[_f(v) for v in row] for row in self.hull]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Calibration":
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         d["lo"] = [np.nan if v is None else v for v in d["lo"]]
         d["hi"] = [np.nan if v is None else v for v in d["hi"]]
+        if d.get("hull") is not None:
+            d["hull"] = [[np.nan if v is None else float(v) for v in row] for row in d["hull"]]
         return cls(**d)
 
 
@@ -620,7 +780,8 @@ def make_folds(coord_names, coords, *, groups=None, leave_one_level=()) -> list[
 
 
 def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray, coord_names, y,
-              noise_floor: float, groups=None, leave_one_level=(), min_train: int = 2) -> Calibration:
+              noise_floor: float, groups=None, leave_one_level=(), min_train: int = 2,
+              distance: str | None = None) -> Calibration:
     """Backtest folds inside ``table``, refit with ``fit_fn``, fit the error model.
 
     ``fit_fn(train_table)`` returns a function ``predict(test_table)`` giving the predicted
@@ -628,8 +789,13 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
     fold's fit (or raises: that fold is skipped). ``coords`` are the rows' extrapolation coordinates (log10,
     from :func:`coordinates`); ``y`` the observed losses; ``groups`` runs to leave out one at a
     time (schedule laws); ``leave_one_level`` coordinate names cut by leaving one level out.
-    Works for any result type that can refit itself on a subset of its rows.
+    Works for any result type that can refit itself on a subset of its rows. ``distance``: "box"
+    or "hull" (step 2; None: :data:`DISTANCE`); each fold measures its held-out points from its
+    own training rows, and a hull calibration stores the full data's hull vertices.
     """
+    kind = DISTANCE if distance is None else distance
+    if kind not in ("box", "hull"):
+        raise ValueError(f"distance must be 'box' or 'hull', got {distance!r}")
     folds = make_folds(coord_names, coords, groups=groups, leave_one_level=leave_one_level)
     errors, dists, ids, names, sds, kinds = [], [], [], [], [], []
     y = np.asarray(y, dtype=float)
@@ -653,13 +819,12 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
         sd = np.zeros_like(pred) if sd is None else np.asarray(sd, dtype=float).reshape(-1)
         if pred.shape != (int(test.sum()),):
             continue
-        lo, hi = box(coords[fold.train])
         with np.errstate(divide="ignore", invalid="ignore"):
             e = np.log(y[test]) - np.log(pred)
         if not np.isfinite(e).any():
             continue
         errors.append(e)
-        dists.append(distance(coords[test], lo, hi))
+        dists.append(joint_distance(coords[test], coords[fold.train], kind))
         ids.append(np.full(len(e), i))
         sds.append(sd)
         kinds.append(np.full(len(e), fold.interpolating))
@@ -669,13 +834,16 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
         e, d, g, p, k = (np.concatenate(a) for a in (errors, dists, ids, sds, kinds))
     else:
         e = d = g = p = k = np.array([])
-    return fit_error_model(e, d, g, noise_floor=noise_floor, param_sd=p, coords=coord_names, lo=list(lo), hi=list(hi),
-                           fold_names=names, interpolating=k)
+    cal = fit_error_model(e, d, g, noise_floor=noise_floor, param_sd=p, coords=coord_names, lo=list(lo), hi=list(hi),
+                          fold_names=names, interpolating=k)
+    if kind == "hull" and coords.size:
+        cal.hull = hull(coords).tolist()
+    return cal
 
 
 # ---- FitResult ---------------------------------------------------------------------------------
 def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max_grid: int = 2000,
-                  n_polish: int = 4) -> Calibration:
+                  n_polish: int = 4, distance: str | None = None) -> Calibration:
     """Calibrate a :class:`~scalelaw.result.FitResult` on backtests inside its own fitted rows.
 
     Each fold refits the law on its training rows with the batched Levenberg-Marquardt engine,
@@ -683,7 +851,8 @@ def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max
     only picks the basin, which is the full fit's own), then ``n_boot`` bootstrap refits of
     that fold for its parameter spread. ``fresh=True`` refits every fold with a fresh
     multi-start search instead (``max_grid`` grid starts, ``n_polish`` polished): slower (a
-    minute a fold for dcpt), for checking that the warm start changes nothing.
+    minute a fold for dcpt), for checking that the warm start changes nothing. ``distance``:
+    "box" or "hull" (step 2; None: :data:`DISTANCE`).
     """
     law = fit.law
     X, y, w = fit._features()
@@ -693,7 +862,7 @@ def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max
     noise = fit_residual_scale(fit, y)
     fit_fn = _fresh_fit_fn(fit, max_grid, n_polish, n_boot) if fresh else _warm_fit_fn(fit, X, y, w, n_boot, coords)
     cal = calibrate(law, table, fit_fn, coords=coords, coord_names=names, y=y, noise_floor=noise,
-                    groups=groups, leave_one_level=("r",), min_train=fit.n_free + 1)
+                    groups=groups, leave_one_level=("r",), min_train=fit.n_free + 1, distance=distance)
     from scalelaw.form_spread import fit_nested
 
     cal.form, why = fit_nested(fit)  # step 5: the nesting form (chinchilla, kaplan_nd)

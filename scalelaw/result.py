@@ -351,16 +351,22 @@ class FitResult:
         return cal.interval(pred, d, level, lo, hi, spread=spread)
 
     def extrapolation_distance(self, X=None, **kwargs) -> np.ndarray:
-        """Distance (decades, over all inputs jointly) from each input to the box of the fitted data."""
-        from scalelaw.calibration import box, coordinates, distance
+        """Distance (decades, over all inputs jointly) from each input to the fitted data: to the
+        convex hull of the fitted rows where the calibration measures it so (and, without a
+        calibration, where :data:`scalelaw.calibration.DISTANCE` is "hull"), else to their box
+        (:mod:`scalelaw.calibration`, step 2)."""
+        from scalelaw import calibration as C
 
         feats = self._prediction_features(X, kwargs)
-        _, coords = coordinates(self.law, feats)
-        _, fitted = coordinates(self.law, self._features()[0])
+        _, coords = C.coordinates(self.law, feats)
         if coords.size == 0:
             return np.zeros(len(self.predict(X, warn=False, **kwargs)))
-        lo, hi = box(fitted)
-        return distance(coords, lo, hi)
+        cal = self.calibration
+        if cal is not None and cal.hull is not None and cal.version >= 4:
+            return cal.distance(coords)
+        _, fitted = C.coordinates(self.law, self._features()[0])
+        kind = C.DISTANCE if cal is None else "box"
+        return C.joint_distance(coords, fitted, kind)
 
     def interval_label(self, level: float = 0.95, kind: str = "calibrated") -> str:
         """The interval's kind in words, e.g. "90% prediction interval, calibrated on 12 backtests"."""

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import scalelaw as sl
-from scalelaw.calibration import Calibration, box, distance, fit_error_model, make_folds
+from scalelaw.calibration import FORMAT, Calibration, box, distance, fit_error_model, make_folds
 
 from conftest import noisy
 
@@ -170,7 +170,7 @@ def test_calibration_survives_save_and_load(tmp_path, wrong_form_fit):
     v1["calibration"].pop("version")
     path.write_text(json.dumps(seal(v1)))
     old1 = sl.load_fit(path)
-    assert old1.calibration.version == 1 and wrong_form_fit.calibration.version == 3
+    assert old1.calibration.version == 1 and wrong_form_fit.calibration.version == FORMAT
     cal = old1.calibration
     d = old1.extrapolation_distance(X)
     np.testing.assert_allclose(cal.half_width(d, 0.9), cal.multiplier(0.9) * cal.sigma(d))
@@ -267,7 +267,7 @@ def test_floor_multiplier_is_the_score_quantile_format_2_keeps_its_correction(rn
 
     e, d, g = _heavy_tailed_errors(rng)
     cal = fit_error_model(e, d, g, noise_floor=0.001)
-    assert cal.version == 3
+    assert cal.version == FORMAT
     F = cal.n_folds
     s, w = np.asarray(cal.scores), np.asarray(cal.score_weights)
     # a fit saved in format 2 (before step 3d) keeps the finite-sample correction counted in folds
@@ -296,7 +296,7 @@ def test_floor_multiplier_is_the_score_quantile_format_2_keeps_its_correction(rn
 def test_floor_width_ramps_to_the_extrapolation_width_and_stays_nested(rng):
     e, d, g = _heavy_tailed_errors(rng)
     cal = fit_error_model(e, d, g, noise_floor=0.001)
-    assert cal.version == 3 and cal.ramp == pytest.approx(np.min(d[d > 0]))
+    assert cal.version == FORMAT and cal.ramp == pytest.approx(np.min(d[d > 0]))
     dd = np.linspace(0, 3, 301)
     prev = None
     for level in (0.5, 0.8, 0.9, 0.95, 0.99):
