@@ -291,3 +291,17 @@ def test_cpu_ladder_d1_is_the_ladder_family_one_rung_down():
     assert not {r.name for r in d1} & {r.name for r in ladder}
     assert all(r.name.startswith("cpul_d1-16_") and r.tokenizer == "bpe1024" for r in d1)
     assert max(r.steps * r.tokens_per_step for r in d1) * 2.66 <= 22_505_696
+
+
+def test_cpu_ladder_wu200_is_the_ladder_with_a_longer_warmup():
+    """data/cpu_ladder_wu200: the ladder's sizes from d1-16 (one aspect ratio, >= 30x in N,
+    >= 4 budgets each, one pass at most), its schedule with warm-up 200 instead of 100."""
+    ladder = expand(ROOT / "examples" / "sweeps" / "cpu_ladder.yaml")
+    runs = expand(ROOT / "examples" / "sweeps" / "cpu_ladder_wu200.yaml")
+    assert {r.model.d_model / r.model.n_layer for r in runs} == {16.0}
+    assert {r.model.d_model // r.model.n_head for r in runs} == {16}
+    sizes = sorted({r.counts()["N"] for r in runs})
+    assert sizes[-1] / sizes[0] >= 30
+    assert {r.schedule for r in runs} == {s.replace("warmup=100", "warmup=200") for s in {r.schedule for r in ladder}}
+    assert {r.steps for r in runs} == {r.steps for r in ladder}
+    assert max(r.steps * r.tokens_per_step for r in runs) * 2.66 <= 22_505_696
