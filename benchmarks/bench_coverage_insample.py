@@ -22,6 +22,8 @@ bench_coverage_synthetic.py).
 Usage: python benchmarks/bench_coverage_insample.py [--only epoch,mpl_25M,...]   (a few minutes)
        python benchmarks/bench_coverage_insample.py --forms [--only ...]   (the form spread, step 5:
        see forms(); only the chinchilla / kaplan_nd sets)
+       python benchmarks/bench_coverage_insample.py --distance [--only ...]   (box vs the fitted rows'
+       convex hull as the extrapolation distance, step 2: see distances())
 """
 from __future__ import annotations
 
@@ -159,14 +161,67 @@ def forms(only):
     return rows
 
 
+def hull_distances(fit, seen):
+    """The backtest points' distances from their folds' training rows re-measured to the rows'
+    convex hull (scalelaw.calibration step 2, ``distance="hull"``): the folds are rebuilt as
+    calibrate_fit builds them (fold id = index in make_folds), and the box distances recomputed
+    the same way must equal the recorded ones (a check that the points line up)."""
+    X, _, _ = fit._features()
+    names, coords = C.coordinates(fit.law, X)
+    table = fit.table.reset_index(drop=True)
+    groups = table["run"].astype(str).to_numpy() if ("S1" in X and "run" in table.columns) else None
+    folds = C.make_folds(names, coords, groups=groups, leave_one_level=("r",))
+    d_box, d_hull = np.full(len(seen["d"]), np.nan), np.full(len(seen["d"]), np.nan)
+    for i in np.unique(seen["g"]):
+        at = seen["g"] == i
+        f = folds[int(i)]
+        d_box[at] = C.joint_distance(coords[~f.train], coords[f.train], "box")
+        d_hull[at] = C.joint_distance(coords[~f.train], coords[f.train], "hull")
+    np.testing.assert_allclose(d_box, seen["d"], atol=1e-9)
+    return d_hull
+
+
+def distances(only):
+    """Leave one backtest fold out (as main(), format 3's rule "q0", the library's) with the
+    distance to each fold's training box (recorded by the calibration) or to its convex hull."""
+    rows = []
+    print("| set | folds | points farther (hull > box) | median d box / hull | "
+          + " | ".join(f"{lv:g}: box / hull" for lv in LEVELS) + " |")
+    print("|---|---|---|---|" + "---|" * len(LEVELS))
+    for case in B.iter_cases(only):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit, seen = fit_and_backtests(case)
+            if not seen:
+                continue
+            d_hull = hull_distances(fit, seen)
+            cov = {kind: leave_one_fold_out({**seen, "d": d}) for kind, d in (("box", seen["d"]), ("hull", d_hull))}
+        if not cov["box"]:
+            print(f"| {case.name} | too few folds | | | " + " | ".join("" for _ in LEVELS) + " |")
+            continue
+        rows.append(cov)
+        far = float(np.mean(d_hull > seen["d"] + 1e-9))
+        cells = [" / ".join(f"{100 * cov[k][('q0', lv)]:.1f}%" for k in ("box", "hull")) for lv in LEVELS]
+        print(f"| {case.name} | {len(np.unique(seen['g']))} | {100 * far:.0f}% | "
+              f"{np.median(seen['d']):.3f} / {np.median(d_hull):.3f} | " + " | ".join(cells) + " |", flush=True)
+    if rows:
+        cells = [" / ".join(f"{100 * np.mean([r[k][('q0', lv)] for r in rows]):.1f}%" for k in ("box", "hull"))
+                 for lv in LEVELS]
+        print(f"| mean over {len(rows)} sets | | | | " + " | ".join(cells) + " |")
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="", help="comma-separated set names (prefixes) to run")
     ap.add_argument("--forms", action="store_true", help="the form spread (step 5) instead")
+    ap.add_argument("--distance", action="store_true", help="box vs convex-hull distance (step 2) instead")
     args = ap.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
     if args.forms:
         return forms(only)
+    if args.distance:
+        return distances(only)
     rows = []
     print("| set | folds | " + " | ".join(f"{lv:g}: " + " / ".join(RULES) for lv in LEVELS) + " |")
     print("|---|---|" + "---|" * len(LEVELS))
