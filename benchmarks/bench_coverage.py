@@ -226,16 +226,25 @@ def iter_cases(only=()):
                 yield case
 
 
-def measure(case, n_boot, seed=0):
-    fit = case.fit().bootstrap(n_boot, seed=seed)
-    row = {"set": case.name, "held out": len(case.test), "backtests": fit.calibration.n_folds,
-           "method": fit.calibration.method}
-    for level in LEVELS:
-        for kind in ("parameter", "calibrated"):
-            lo, hi, y = case.intervals(fit, level, kind)
-            row[(level, kind, "cover")] = float(np.mean((y >= lo) & (y <= hi)))
-            row[(level, kind, "width")] = float(np.median((hi - lo) / y))
-    return row
+def measure(case, n_boot, seed=0, distances=(None,)):
+    """One row per entry of ``distances`` (the calibration's extrapolation distance, "box" or
+    "hull"; None: the library's default), all on the same fit and bootstrap draws."""
+    from scalelaw.calibration import calibrate_fit
+
+    fit = case.fit().bootstrap(n_boot, seed=seed, calibrate=distances == (None,))
+    rows = []
+    for dist in distances:
+        if dist is not None:
+            fit.calibration = calibrate_fit(fit, distance=dist)
+        row = {"set": case.name, "held out": len(case.test), "backtests": fit.calibration.n_folds,
+               "method": fit.calibration.method}
+        for level in LEVELS:
+            for kind in ("parameter", "calibrated"):
+                lo, hi, y = case.intervals(fit, level, kind)
+                row[(level, kind, "cover")] = float(np.mean((y >= lo) & (y <= hi)))
+                row[(level, kind, "width")] = float(np.median((hi - lo) / y))
+        rows.append(row)
+    return rows if distances != (None,) else rows[0]
 
 
 def markdown(rows):
@@ -264,8 +273,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bootstrap", type=int, default=300, help="bootstrap resamples per fit (default 300)")
     ap.add_argument("--only", default="", help="comma-separated set names (prefixes) to run")
+    ap.add_argument("--distance", choices=("box", "hull", "both"), default=None,
+                    help="the calibration's extrapolation distance (default: the library's); both: one table each, "
+                         "on the same fits")
     args = ap.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
+    if args.distance:
+        return compare_distances(only, args.bootstrap, ("box", "hull") if args.distance == "both" else (args.distance,))
     rows = []
     for case in iter_cases(only):
         t = time.perf_counter()
@@ -279,6 +293,27 @@ def main(argv=None):
           f"interval; bootstrap {args.bootstrap}.\n")
     print(markdown(rows))
     return rows
+
+
+def compare_distances(only, n_boot, kinds):
+    """The table for each extrapolation distance of ``kinds`` (scalelaw.calibration step 2), the
+    same fits and bootstrap draws for all."""
+    tables = {k: [] for k in kinds}
+    for case in iter_cases(only):
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows = measure(case, n_boot, distances=kinds)
+        for k, row in zip(kinds, rows):
+            tables[k].append(row)
+        print(f"{case.name}: ({time.perf_counter() - t:.1f}s) " + "; ".join(
+            f"{k} " + " / ".join(f"{100 * r[(lv, 'calibrated', 'cover')]:.0f}%" for lv in LEVELS)
+            for k, r in zip(kinds, rows)), file=sys.stderr, flush=True)
+    for k in kinds:
+        print(f"\nDistance to the fitted rows' {k}: coverage of held-out points; median full width (upper - lower) / "
+              f"observed loss of the calibrated interval; bootstrap {n_boot}.\n")
+        print(markdown(tables[k]))
+    return tables
 
 
 if __name__ == "__main__":
