@@ -35,6 +35,26 @@ The method
    log10 S1 (the forward area is what a longer or hotter schedule adds). A fold measures each
    held-out point's distance from *that fold's* training box.
 
+   Tried and not adopted as the default (kept as ``distance="hull"``, format 4 stores the
+   vertices): the distance to the *convex hull* of the fitted rows' log coordinates
+   (:func:`hull`, :func:`hull_distance`; the box distance in one coordinate). A box misses
+   corners: a large-N, small-D point (few tokens per parameter) can sit inside the D range and
+   just beyond the N range while no fitted row has so few tokens per parameter. Decided on the
+   synthetic and in-sample evidence, with the rule written down first: on the (N, D) families of
+   ``bench_coverage_synthetic.py --distance`` (random designs and the Epoch-like IsoFLOP corner
+   design, misspecified and right-form, 8 replicates each) box / hull covered 82.7 / 82.5%,
+   90.1 / 90.1%, 95.8 / 95.9% at 80 / 90 / 95% (the held-out median distance rose 0.380 -> 0.416
+   decades on the IsoFLOP design; the fitted growth c moved by <= 0.002); leaving one backtest
+   fold out inside the real sets' fitted rows (``bench_coverage_insample.py --distance``, 16 sets
+   with 2-3 coordinates) 85.4 / 85.6%, 94.7 / 94.9%, 97.6 / 97.9%. It bought nothing there, so
+   the default stays the box. Measured afterwards on the held-out points of
+   ``bench_coverage.py --distance both``: every set identical but datablations (90% width 22.3% ->
+   20.1%, same coverage). On Epoch's points the growth is c = 0 with either distance (no backtest
+   shows error growing with distance), and the worst-missed points lie only ~0.02 decades
+   farther from the hull than from the box (0.12 -> 0.14, 0.15 -> 0.17), so no distance measure
+   can widen those intervals. On grids (Gordon, the mixtures, the bundled size sweeps) hull and
+   box coincide.
+
 3. **Error model.** Backtest log errors e = log(observed) - log(predicted) are modelled as
    e ~ sigma(d) * z with sigma(d)^2 = s0^2 + (c*d)^2: a floor s0 (observation noise plus the
    form's misfit at zero distance) and a growth c per decade beyond the data. s0 and c are fitted
@@ -443,7 +463,8 @@ class Calibration:
     inside_score_weights: list = field(default_factory=list)
     # the stored format: 1 = one multiplier q for floor and growth (calibrations saved before the
     # floor's own multiplier, step 3c, load as 1 and give the interval they gave); 2 = q_0 at d = 0
-    # with the finite-sample correction; 3 = q_0 at d = 0 without it (step 3d)
+    # with the finite-sample correction; 3 = q_0 at d = 0 without it (step 3d); 4 = as 3, and
+    # ``hull`` (when not None) holds the convex hull the distance is measured to (step 2)
     version: int = 1
     # the nesting form's parameters (step 5, scalelaw.form_spread); None: no form spread (other
     # laws, and calibrations saved before step 5, which load and give the interval they gave)
