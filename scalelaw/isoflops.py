@@ -803,7 +803,8 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
         else:
             wL = _inverse_variance(sL, 1e-4)
         optima.loc[use, "weight"] = wL
-    Dopt = (Cb[None, :] / (6 * Nopt_all))[:, use] if knots is not None else None
+    with np.errstate(divide="ignore", invalid="ignore"):  # a non-convex bootstrap draw has N_opt 0 or NaN
+        Dopt = (Cb[None, :] / (6 * Nopt_all))[:, use] if knots is not None else None
     params, draws = _fit_power_laws(Cfit[:, use] if knots is not None else Cb[use], Nopt_all[:, use],
                                     l_star[:, use], loss_law, warnings, None, wL, Dopt=Dopt)
     calibration = _calibrate_loss(Cfit[0, use], l_star[0, use], loss_law, wL, params) if calibrate else None
