@@ -167,3 +167,19 @@ def test_encdec_source_check_runs_with_no_arguments(one_thread, capsys):
     assert res["step"] == 5 and res["target_bytes"] > 0
     assert np.isfinite(res["own source"]) and np.isfinite(res["another pair's source"])
     assert f"loss with its own source      {res['own source']:.4f}" in out
+
+
+def test_cpu_numsum_shows_both_encdec_exponents(tmp_path, capsys):
+    """Issue 17 item 1 on the bundled numsum grid: every run reads its source (val_rotated >=
+    1.25 x val) and the 90% bootstrap intervals of p_e and p_d both exclude 0 (seed means)."""
+    data = need("cpu_numsum")
+    df = read(data)
+    val = sl.final_points(df, split="val").set_index("run")["loss"]
+    rotated = sl.final_points(df, split="val_rotated").set_index("run")["loss"]
+    assert len(val) == 18 and (rotated / val).min() >= 1.25
+    grid = load_example("encdec_grid")
+    points = grid.mean_over_seeds(sl.final_points(df, split="val"))
+    fit = sl.fit("encdec", points, inputs=grid.INPUTS, target="loss").bootstrap(n=200, seed=0)
+    ci = fit.ci(level=0.9)
+    for name in ("p_e", "p_d"):
+        assert 0 < ci.loc[name, "lower"] < fit.params[name] < ci.loc[name, "upper"], name
