@@ -50,12 +50,13 @@ def test_partial_ladder_skips_incomplete_budgets(example, tmp_path):
     # the plan comes from the spec named like the runs (examples/sweeps/cpu_isoflop.yaml, name "iso")
     assert spec is not None and spec.name == "cpu_isoflop.yaml"
     t = table.set_index("C")
-    assert list(t.index) == [1e11, 2e11, 4e11, 8e11, 1.6e12, 3.2e12]
-    assert list(t["complete"]) == [True, True, False, False, False, False]
+    assert list(t.index) == [1e11, 2e11, 4e11, 8e11, 1.6e12, 3.2e12, 6.4e12]
+    assert list(t["complete"]) == [True, True, False, False, False, False, False]
     assert (t.loc[1e11, "done"], t.loc[2e11, "done"]) == (6, 7)
     assert t.loc[4e11, "planned"] == 7 and t.loc[4e11, "done"] == 5
     assert t.loc[4e11, "missing"] == {c4[0].stem: "no log", c4[-1].stem: "running"}
     assert t.loc[3.2e12, "done"] == 0 and t.loc[3.2e12, "planned"] == 6
+    assert t.loc[6.4e12, "done"] == 0 and t.loc[6.4e12, "planned"] == 6
     assert sorted(f.name for f in files) == sorted(f.name for f in
                                                    list(ISO.glob("iso_C1e11_*.jsonl")) + list(ISO.glob("iso_C2e11_*.jsonl")))
 
@@ -80,7 +81,7 @@ def test_index_rows_count_as_planned_runs(example, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not ISO.is_dir(), reason="data/cpu_isoflop not bundled")
 def test_partial_ladder_backtests_the_complete_budgets_only(example, tmp_path, capsys):
-    """4 of 6 budgets complete: fit 3, hold out the largest complete one (8e11); the two budgets
+    """4 of 7 budgets complete: fit 3, hold out the largest complete one (8e11); the three budgets
     without logs are named as skipped and never fitted."""
     for f in ISO.glob("*.jsonl"):
         if example.budget_of(f.stem) < 1e12:
@@ -89,6 +90,7 @@ def test_partial_ladder_backtests_the_complete_budgets_only(example, tmp_path, c
     out = capsys.readouterr().out
     assert "budget C=1.6e+12: 0 of 6 runs complete: INCOMPLETE, skipped" in out
     assert "budget C=3.2e+12: 0 of 6 runs complete: INCOMPLETE, skipped" in out
+    assert "budget C=6.4e+12: 0 of 6 runs complete: INCOMPLETE, skipped" in out
     bt = res["isoflop_backtest"]
     assert sorted(bt["C"].round(-9).unique()) == [8e11]
     own = res["isoflop_own"]
