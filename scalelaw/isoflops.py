@@ -751,15 +751,16 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
             # losses rise steeply on one side, drag a parabola: Porian et al. 2024's critique).
             # On data/cpu_isoflop_bpe's 3.84e13 budget the 6-size parabola's minimum is 3.0% below
             # every run; fitted to the 5 sizes nearest the best run it is 0.1% below.
+            hint = ("try window=5 (the sizes nearest the best run) or profile='law'" if profile == "parabola"
+                    else "compare profile='parabola' with a window")
             warnings.append(f"budget C={b:.3g}: the {profile} profile's minimum ({l_star[0, j]:.4g}) is "
                             f"{abs(gap):.1%} {'below' if gap < 0 else 'above'} the budget's best run "
-                            f"({best:.4g}): the profile misfits a lopsided valley, so its minimum is biased; "
-                            f"{'try window=5 (the sizes nearest the best run) or profile=' + repr('law') if profile == 'parabola' else 'compare profile=' + repr('parabola') + ' with a window'}")
+                            f"({best:.4g}): the profile misfits a lopsided valley, so its minimum is biased; {hint}")
         row = {"C": float(b), "n_points": len(g), "n_sizes": len(sizes), "N_min": float(sizes.min()),
                "N_max": float(sizes.max()), "N_opt": float(Nopt_all[0, j]),
                "D_opt": float(b / (6 * Nopt_all[0, j])), "loss_opt": float(l_star[0, j]),
                **({"C_counted": float(Cfit[0, j]), "ratio": float(r_all[0, j])} if knots is not None else {}),
-               "best_loss": float(y[g].min()), "N_best": float(N[g][np.argmin(y[g])]),
+               "best_loss": best, "N_best": float(N[g][np.argmin(y[g])]),
                "edge": bool(edge), "convex": ok}
         if n_draw:
             bad = ~convex[1:, j]
