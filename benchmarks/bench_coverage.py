@@ -10,11 +10,14 @@ Honesty: each fit (and so its calibration) sees only its training rows; held-out
 scored. No constant of the method was tuned on these held-out points.
 
 Usage: python benchmarks/bench_coverage.py [--bootstrap 300] [--only epoch,mpl_25M,...] [--quick]
+       python benchmarks/bench_coverage.py --by-reach [--only ...]   (coverage within / beyond the
+       largest distance any backtest fold measured: see by_reach())
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import warnings
@@ -56,6 +59,39 @@ class Case:
         X = {name: self.test[col].to_numpy() for name, col in self.inputs.items()}
         lo, hi = fit.predict_interval(X, level=level, kind=kind)
         return lo, hi, self.test[self.target].to_numpy(dtype=float)
+
+
+    def distances(self, fit):
+        """Each held-out row's extrapolation distance (decades) from the fitted data, in the
+        calibration's own units (:meth:`FitResult.extrapolation_distance`)."""
+        if self.law in ("lr_annealing", "multi_power"):
+            warm = self.fit_kwargs.get("warmup_steps", 0)
+            out = []
+            for run, rows in self.test.groupby("run", sort=False):
+                out.append(fit.extrapolation_distance(schedule=self.fit_kwargs["schedules"][run], warmup_steps=warm,
+                                                      steps=rows["step"].to_numpy(dtype=int)))
+            return np.concatenate(out)
+        return fit.extrapolation_distance({name: self.test[col].to_numpy() for name, col in self.inputs.items()})
+
+
+    def excess(self, fit):
+        """Each held-out row's distance (decades) beyond the full fit's box along each of the
+        calibration's coordinates separately, ``(n, k)``."""
+        from scalelaw import calibration as C
+
+        _, fitted = C.coordinates(fit.law, fit._features()[0])
+        lo, hi = C.box(fitted)
+        if self.law in ("lr_annealing", "multi_power"):
+            warm = self.fit_kwargs.get("warmup_steps", 0)
+            feats = [fit._prediction_features(None, dict(schedule=self.fit_kwargs["schedules"][run], warmup_steps=warm,
+                                                         steps=rows["step"].to_numpy(dtype=int)))
+                     for run, rows in self.test.groupby("run", sort=False)]
+            coords = np.concatenate([C.coordinates(fit.law, f)[1] for f in feats])
+        else:
+            feats = fit._prediction_features({n: self.test[c].to_numpy() for n, c in self.inputs.items()}, {})
+            coords = C.coordinates(fit.law, feats)[1]
+        ex = np.fmax(np.fmax(coords - hi, lo - coords), 0.0)
+        return np.where(np.isfinite(ex), ex, 0.0)
 
 
 def epoch_cases():
@@ -247,6 +283,162 @@ def measure(case, n_boot, seed=0, distances=(None,)):
     return rows if distances != (None,) else rows[0]
 
 
+# ---- the calibration's measured reach (issue 11: where the backtests measured anything) -----------
+@contextlib.contextmanager
+def recording_reach():
+    """Record, for every calibration built inside the block, the distances (decades) at which its
+    backtest folds measured errors: yields a list that gets one dict per calibration with ``d``
+    (every scored fold point's distance from its fold's training rows), ``fold_max`` (each fold's
+    largest) and ``excess`` (n, k): each point's distance beyond its fold's training box along
+    each coordinate separately (the box distance is its Euclidean norm). Wraps
+    :func:`scalelaw.calibration.joint_distance` and :func:`~scalelaw.calibration.fit_error_model`
+    (what every calibration's backtests pass through); nothing else changes."""
+    import scalelaw.calibration as C
+
+    seen, pending = [], []
+    orig_fit, orig_dist = C.fit_error_model, C.joint_distance
+
+    def dist(coords, train, kind=None):
+        lo, hi = C.box(train)
+        ex = np.fmax(np.fmax(coords - hi, lo - coords), 0.0)
+        pending.append(np.where(np.isfinite(ex), ex, 0.0))
+        return orig_dist(coords, train, kind)
+
+    def fit_model(errors, distances, folds, **kw):
+        e, d, g = (np.asarray(a) for a in (errors, distances, folds))
+        ok = np.isfinite(e.astype(float)) & np.isfinite(d.astype(float))
+        ex = np.concatenate(pending) if pending and sum(len(p) for p in pending) == len(e) else None
+        pending.clear()
+        d, g = d[ok].astype(float), g[ok]
+        seen.append({"d": d, "fold_max": np.array([d[g == i].max() for i in np.unique(g)]),
+                     "excess": None if ex is None else ex[ok]})
+        return orig_fit(errors, distances, folds, **kw)
+
+    C.fit_error_model, C.joint_distance = fit_model, dist
+    try:
+        yield seen
+    finally:
+        C.fit_error_model, C.joint_distance = orig_fit, orig_dist
+
+
+def reach_of(record) -> tuple[float, float]:
+    """(d_max, d_3): the largest distance any fold measured, and the largest that at least 3
+    folds reached (the third-largest fold maximum; 0 with fewer than 3 folds)."""
+    fm = np.sort(record["fold_max"])[::-1]
+    return (float(fm[0]) if len(fm) else 0.0), (float(fm[2]) if len(fm) >= 3 else 0.0)
+
+
+REACH_BANDS = (("within reach", 0.0, 1.0), ("1-2x reach", 1.0, 2.0), ("beyond 2x reach", 2.0, np.inf))
+
+
+def reach_bands(ratio):
+    """Index of each point's band in :data:`REACH_BANDS` from its distance / reach ratio."""
+    return np.where(ratio <= 1.0, 0, np.where(ratio <= 2.0, 1, 2))
+
+
+def reach_ratio(d, reach):
+    """d / reach, 0 where d <= reach (so a reach of 0 leaves points at 0 inside and puts the rest
+    at infinity); with arrays ``(n, k)`` and ``(k,)``, the largest ratio over the coordinates."""
+    d, reach = np.asarray(d, dtype=float), np.asarray(reach, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(d <= reach, 0.0, d / reach)
+    return r.max(axis=1) if r.ndim == 2 else r
+
+
+def measure_reach(case, n_boot, seed=0):
+    """Fit, bootstrap and calibrate ``case`` (recording its backtests' distances), then score the
+    held-out points split by their distance relative to the measured reach: jointly (``band``:
+    the box distance against d_max) and per coordinate (``band_axis``: each input's distance beyond
+    the box against the largest any fold measured along that input)."""
+    with recording_reach() as seen:
+        fit = case.fit().bootstrap(n_boot, seed=seed)
+    rec = seen[-1]
+    d_max, d_3 = reach_of(rec)
+    d = case.distances(fit)
+    ex = case.excess(fit)
+    axis_reach = rec["excess"].max(axis=0) if rec["excess"] is not None and len(rec["excess"]) else np.zeros(ex.shape[1])
+    row = {"set": case.name, "held out": len(case.test), "backtests": fit.calibration.n_folds, "d_max": d_max,
+           "d_3": d_3, "d_med": float(np.median(d)), "d_hi": float(np.max(d)), "slope": fit.calibration.slope,
+           "coords": list(fit.calibration.coords), "axis_reach": axis_reach, "axis_hi": ex.max(axis=0),
+           "band": reach_bands(reach_ratio(d, d_max)), "band_axis": reach_bands(reach_ratio(ex, axis_reach))}
+    for level in LEVELS:
+        lo, hi, y = case.intervals(fit, level, "calibrated")
+        row[level] = (y >= lo) & (y <= hi)
+    return row
+
+
+def reach_markdown(rows, key="band"):
+    """Per set: the reach, the held-out distances and coverage per band; then pooled over sets.
+    ``key``: "band" (joint distance against d_max) or "band_axis" (per input)."""
+    if key == "band":
+        head = ["set", "folds", "c", "d_max", "d_3", "held-out d median / max"]
+    else:
+        head = ["set", "folds", "c", "reach per input (decades)", "held-out max per input", ""]
+    for name, _, _ in REACH_BANDS:
+        head += [f"{name}: n", "80 / 90 / 95%"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cells(hits, band):
+        out = []
+        for b in range(len(REACH_BANDS)):
+            m = band == b
+            out += [str(int(m.sum())), " / ".join(f"{100 * hits[lv][m].mean():.0f}" for lv in LEVELS) if m.any() else "-"]
+        return out
+
+    for r in rows:
+        if key == "band":
+            first = [f"{r['d_max']:.3f}", f"{r['d_3']:.3f}", f"{r['d_med']:.3f} / {r['d_hi']:.3f}"]
+        else:
+            first = [", ".join(f"{c} {v:.2f}" for c, v in zip(r["coords"], r["axis_reach"])),
+                     ", ".join(f"{c} {v:.2f}" for c, v in zip(r["coords"], r["axis_hi"])), ""]
+        lines.append("| " + " | ".join([r["set"], str(r["backtests"]), f"{r['slope']:.3g}"] + first
+                                        + cells(r, r[key])) + " |")
+    for label, keep in (("pooled, every set", lambda r: True),
+                        ("pooled, without epoch and gordon_zhen", lambda r: r["set"] not in ("epoch", "gordon_zhen"))):
+        sel = [r for r in rows if keep(r)]
+        if not sel:
+            continue
+        hits = {lv: np.concatenate([r[lv] for r in sel]) for lv in LEVELS}
+        band = np.concatenate([r[key] for r in sel])
+        lines.append("| " + " | ".join([f"**{label}** ({len(sel)} sets)", "", "", "", "", ""] + cells(hits, band)) + " |")
+    # sets with points on both sides: per-set difference (beyond - within) at 90%, so that one
+    # large set cannot carry the pooled figure
+    diffs = [(r["set"], r[0.9][r[key] > 0].mean() - r[0.9][r[key] == 0].mean()) for r in rows
+             if (r[key] == 0).any() and (r[key] > 0).any()]
+    if diffs:
+        lines.append("")
+        lines.append("90% coverage beyond the reach minus within, per set with points on both sides: "
+                     + ", ".join(f"{n} {100 * v:+.0f}" for n, v in diffs)
+                     + f" (median {100 * np.median([v for _, v in diffs]):+.0f} points)")
+    return "\n".join(lines)
+
+
+def by_reach(only, n_boot):
+    """The diagnostic of issue 11's remaining misses: for each set, the largest extrapolation
+    distance any backtest fold measured (d_max, decades in the calibration's log input space: the
+    distance of a fold's held-out point from that fold's training box), the held-out points'
+    distances from the full fit's box, and the calibrated interval's coverage of the held-out
+    points within d_max, between d_max and 2 d_max, and beyond. Nothing is tuned here."""
+    rows = []
+    for case in iter_cases(only):
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            row = measure_reach(case, n_boot)
+        rows.append(row)
+        print(f"{case.name}: ({time.perf_counter() - t:.1f}s) d_max {row['d_max']:.3f}, held-out d median "
+              f"{row['d_med']:.3f} max {row['d_hi']:.3f}; beyond d_max {int((row['band'] > 0).sum())} of "
+              f"{len(row['band'])}", file=sys.stderr, flush=True)
+    print(f"Calibrated interval's coverage of held-out points by distance relative to the backtests' reach "
+          f"(d_max); bootstrap {n_boot}.\n")
+    print(reach_markdown(rows))
+    print("\nThe same, per input: a point is beyond the reach when along some input it lies farther beyond the "
+          "fitted box than any backtest fold's point lay beyond its training box along that input (the band: the "
+          "largest ratio over the inputs).\n")
+    print(reach_markdown(rows, "band_axis"))
+    return rows
+
+
 def markdown(rows):
     head = ["set", "held out", "backtests"]
     for level in LEVELS:
@@ -276,8 +468,12 @@ def main(argv=None):
     ap.add_argument("--distance", choices=("box", "hull", "both"), default=None,
                     help="the calibration's extrapolation distance (default: the library's); both: one table each, "
                          "on the same fits")
+    ap.add_argument("--by-reach", action="store_true",
+                    help="coverage of held-out points within / beyond the largest distance any backtest measured")
     args = ap.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
+    if args.by_reach:
+        return by_reach(only, args.bootstrap)
     if args.distance:
         return compare_distances(only, args.bootstrap, ("box", "hull") if args.distance == "both" else (args.distance,))
     rows = []

@@ -15,6 +15,8 @@ Usage: python benchmarks/bench_coverage_synthetic.py   (a few minutes on 2 CPUs)
        python benchmarks/bench_coverage_synthetic.py --floors   (the interpolation floor: see floors())
        python benchmarks/bench_coverage_synthetic.py --forms    (the form spread, step 5: see forms())
        python benchmarks/bench_coverage_synthetic.py --distance [names]  (box vs hull, step 2: distances())
+       python benchmarks/bench_coverage_synthetic.py --reach [names]  (coverage within / beyond the backtests'
+                                                                        reach: reach())
 """
 import warnings
 
@@ -334,10 +336,97 @@ def distances(n_seeds=8, only=()):
     return df
 
 
+# ---- issue 11: coverage within / beyond the largest distance the backtests measured -----------
+def _far(df, col, q):
+    """Fit the rows with ``col`` below its ``q`` quantile, predict the rest."""
+    cut = df[col].quantile(q)
+    return df[df[col] < cut], df[df[col] >= cut]
+
+
+REACH_SCENARIOS = {  # HULL_SCENARIOS plus farther extrapolations: fit a smaller share, predict the rest
+    **HULL_SCENARIOS,
+    "interact_far": ("chinchilla", ("N", "D"), lambda r: _far(pd.concat(scen_nd(chin_interact, r)[2:]), "N", 1 / 4)),
+    "kaplan_far": ("chinchilla", ("N", "D"), lambda r: _far(pd.concat(scen_nd(kaplanish, r)[2:]), "N", 1 / 4)),
+    "twoterm_far": ("power_law", ("x",), lambda r: _far(pd.concat(scen_x(r)[2:]), "x", 0.4)),
+    "epoch_interact_far": ("chinchilla", ("N", "D"), lambda r: _far(pd.concat(epoch_design(chin_interact, r)), "N", 0.4)),
+    "epoch_kaplan_floor_far": ("chinchilla", ("N", "D"),
+                               lambda r: _far(pd.concat(epoch_design(kaplan_floor, r)), "N", 0.4)),
+}
+
+
+def reach(n_seeds=8, only=()):
+    """The library's interval on the extrapolating families of HULL_SCENARIOS (main()'s three and
+    forms()'s, the same seeds), with each held-out point put in a band by its distance relative to
+    the calibration's measured reach: jointly (the box distance against d_max, the largest
+    distance any backtest fold's point lay from its training box) and per input (each input's
+    excess beyond the box against the largest any fold measured along that input). Prints the
+    coverage per band, per scenario and pooled; this is where a reach threshold may be chosen."""
+    import scalelaw.calibration as C
+    from bench_coverage import LEVELS, REACH_BANDS, reach_bands, reach_of, reach_ratio, recording_reach
+
+    rows = []
+    for name, (law, inputs, make) in REACH_SCENARIOS.items():
+        if only and name not in only:
+            continue
+        base = 100 if name.split("_far")[0] in ("interact", "kaplan", "twoterm") else 300
+        for seed in range(n_seeds):
+            tr, te = make(np.random.default_rng(base + seed))
+            with recording_reach() as seen:
+                fit = sl.fit(law, tr, inputs={k: k for k in inputs}, target="loss").bootstrap(30, seed=0)
+            rec = seen[-1]
+            d_max, _ = reach_of(rec)
+            X = {k: te[k].to_numpy() for k in inputs}
+            y = te["loss"].to_numpy()
+            d = fit.extrapolation_distance(X)
+            _, fitted = C.coordinates(fit.law, fit._features()[0])
+            lo, hi = C.box(fitted)
+            coords = C.coordinates(fit.law, fit._prediction_features(X, {}))[1]
+            ex = np.where(np.isfinite(e := np.fmax(np.fmax(coords - hi, lo - coords), 0.0)), e, 0.0)
+            axis_reach = rec["excess"].max(axis=0)
+            row = {"scen": name, "seed": seed, "d_max": d_max, "d_med": float(np.median(d)),
+                   "band": reach_bands(reach_ratio(d, d_max)), "band_axis": reach_bands(reach_ratio(ex, axis_reach))}
+            for level in LEVELS:
+                lo_, hi_ = fit.predict_interval(X, level=level)
+                row[level] = (y >= lo_) & (y <= hi_)
+            rows.append(row)
+            print(name, seed, f"d_max {d_max:.3f} axis reach {np.round(axis_reach, 3).tolist()} held-out d median "
+                  f"{row['d_med']:.3f}; beyond: joint {int((row['band'] > 0).sum())}, per input "
+                  f"{int((row['band_axis'] > 0).sum())} of {len(y)}", flush=True)
+    for key, what in (("band", "joint distance / d_max"), ("band_axis", "per input")):
+        print(f"\nCoverage (80 / 90 / 95%) by band, {what}: n, then coverage; per scenario (replicates pooled)")
+        out = []
+        for scen in dict.fromkeys(r["scen"] for r in rows):
+            sel = [r for r in rows if r["scen"] == scen]
+            out.append(_band_cells(scen, sel, key, LEVELS, REACH_BANDS))
+        out.append(_band_cells("pooled", rows, key, LEVELS, REACH_BANDS))
+        # replicate-level: 90% coverage beyond minus within, where a replicate has both
+        diffs = [r[0.9][r[key] > 0].mean() - r[0.9][r[key] == 0].mean() for r in rows
+                 if (r[key] > 0).any() and (r[key] == 0).any()]
+        print("\n".join(out))
+        if diffs:
+            print(f"90% beyond minus within, {len(diffs)} replicates with both: median {100 * np.median(diffs):+.1f}, "
+                  f"mean {100 * np.mean(diffs):+.1f} points; beyond lower in {sum(v < 0 for v in diffs)}")
+    return rows
+
+
+def _band_cells(label, sel, key, levels, bands):
+    hits = {lv: np.concatenate([r[lv] for r in sel]) for lv in levels}
+    band = np.concatenate([r[key] for r in sel])
+    cells = []
+    for b, (name, _, _) in enumerate(bands):
+        m = band == b
+        cells.append(f"{name}: {int(m.sum())} " + ("/".join(f"{100 * hits[lv][m].mean():.0f}" for lv in levels)
+                                                   if m.any() else "-"))
+    return f"{label:28s} " + " | ".join(cells)
+
+
 if __name__ == "__main__":
     import sys
 
-    if "--distance" in sys.argv:  # optionally followed by comma-separated scenario names
+    if "--reach" in sys.argv:  # optionally followed by comma-separated scenario names
+        i = sys.argv.index("--reach")
+        reach(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
+    elif "--distance" in sys.argv:  # optionally followed by comma-separated scenario names
         i = sys.argv.index("--distance")
         distances(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
     elif "--floors" in sys.argv:
