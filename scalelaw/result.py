@@ -24,6 +24,12 @@ class ExtrapolationWarning(UserWarning):
     """A prediction at inputs beyond the range of the fitted data (the message says how far)."""
 
 
+class BeyondReachWarning(ExtrapolationWarning):
+    """A calibrated prediction interval at inputs farther beyond the fitted data than any backtest
+    measured an error (:mod:`scalelaw.calibration`, step 6): its width there is extrapolated from
+    the error model, not measured (the message says how far, and what such points covered)."""
+
+
 def data_hash(table: pd.DataFrame) -> str:
     """sha256 of the fitted rows (column names and values), to tell data sets apart."""
     h = hashlib.sha256()
@@ -326,7 +332,7 @@ class FitResult:
         out = np.asarray(self.law.evaluate(feats, P, self.info), dtype=float)
         return np.broadcast_to(out, (len(d), out.shape[-1]))
 
-    def predict_interval(self, X=None, level: float = 0.95, kind: str = "calibrated",
+    def predict_interval(self, X=None, level: float = 0.95, kind: str = "calibrated", *, warn: bool = True,
                          **kwargs) -> tuple[np.ndarray, np.ndarray]:
         """Interval ``(lower, upper)`` at each input; needs :meth:`bootstrap` first.
 
@@ -334,6 +340,10 @@ class FitResult:
         band widened by the law's own error, calibrated on backtests inside the fitted data and
         growing with the distance beyond them (:mod:`scalelaw.calibration`).
         ``kind="parameter"``: the percentile bootstrap band (parameter noise only).
+        A calibrated interval at inputs beyond the backtests' measured reach (along some input
+        farther beyond the fitted data than any backtest measured an error;
+        ``fit.calibration.reach``) gives a :class:`BeyondReachWarning` saying how far
+        (``warn=False`` for callers that extrapolate on purpose).
         """
         if kind not in ("calibrated", "parameter"):
             raise ValueError(f"kind must be 'calibrated' or 'parameter', got {kind!r}")
@@ -347,6 +357,13 @@ class FitResult:
         cal = self.calibration if self.calibration is not None else self.calibrate()
         pred = self.predict(X, warn=False, **kwargs)
         d = self.extrapolation_distance(X, **kwargs)
+        if warn and cal.reach is not None:
+            from scalelaw.calibration import coordinates
+
+            names, coords = coordinates(self.law, self._prediction_features(X, kwargs))
+            msg = cal.reach_message(coords) if list(names) == list(cal.coords) else None
+            if msg:
+                _warnings.warn(msg, BeyondReachWarning, stacklevel=2)
         spread = cal.form_spread(self._prediction_features(X, kwargs), pred) if cal.form else None
         return cal.interval(pred, d, level, lo, hi, spread=spread)
 
