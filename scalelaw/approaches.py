@@ -252,6 +252,53 @@ def _subset(pts, curves, thr, opts):
     return pts[keep], cur
 
 
+def _rolling_errors(train_pts, train_cur, inner_opt, opts, n_boot, seed, level, fc) -> pd.DataFrame:
+    """The rolling-origin backtest inside the fitted budgets: for every origin m = 3 .. n-1 of the
+    ``inner_opt`` budgets (sorted by C), fit every approach on the first m budgets and predict the
+    optimum loss of every later one. One row per (approach, origin, predicted budget): ``log_err``
+    = log(observed / predicted), ``d`` = decades of C beyond the origin's largest budget, ``origin``
+    = m, ``C`` = the predicted budget. These errors choose the approach and calibrate its band."""
+    rows = []
+    for m in range(3, len(inner_opt)):
+        inner_thr = float(inner_opt["C"].iloc[m])
+        inner_held = inner_opt.iloc[m:]
+        inner_pts, inner_cur = _subset(train_pts, train_cur, inner_thr, opts)
+        cmax = float(fc(inner_opt)[m - 1])
+        for name in APPROACHES:
+            try:
+                # approach 2 weighs its minima by their bootstrap spread: it needs draws here too
+                obj = _fit_one(name, inner_pts, inner_cur, opts, min(n_boot, 50) if name.startswith("2 isoflop") else 0,
+                               seed)
+                p = _predict_one(obj, fc(inner_held), level, nominal=inner_held["C"].to_numpy(float))
+            except (ValueError, KeyError):
+                continue
+            e = np.log(inner_held["loss_opt"].to_numpy(float) / p["loss"])
+            d = np.log10(fc(inner_held) / cmax)
+            for j in range(len(e)):
+                rows.append({"approach": name, "origin": m, "C": float(inner_held["C"].iloc[j]),
+                             "d": float(d[j]), "log_err": float(e[j])})
+    return pd.DataFrame(rows, columns=["approach", "origin", "C", "d", "log_err"])
+
+
+def rolling_scores(inner: pd.DataFrame) -> dict:
+    """Each approach's rolling-backtest score: mean |relative error| over every (origin, later
+    fitted budget) pair of :func:`_rolling_errors`; the lowest is recommended."""
+    out = {}
+    for name in APPROACHES:
+        e = inner.loc[inner["approach"] == name, "log_err"].to_numpy(float)
+        if len(e):
+            out[name] = float(np.mean(np.abs(np.expm1(e))))
+    return out
+
+
+def _choose(rolling: dict) -> str:
+    """The approach with the lowest score; ties (within 1e-4, 0.01 percentage points) go to the
+    first in APPROACHES order: with one origin on 3 budgets, "2 isoflop" and "2 isoflop recent"
+    fit the same 3 minima, and the full-ladder fit should not lose to its local variant on rounding."""
+    best = min(rolling.values())
+    return next(n for n in APPROACHES if n in rolling and rolling[n] <= best + 1e-4)
+
+
 def _errors(obj_pred, truth):
     return obj_pred / truth - 1
 
@@ -343,45 +390,19 @@ def compare_approaches(df, inputs=None, target: str = "loss", *, curves=None, C:
                          "lo": float(lo), "hi": float(hi), "covered": bool(lo <= truth[j] <= hi)})
 
     # ---- rolling backtest inside the fitted budgets: choose, and calibrate -------------------
-    # several origins: fit on the first m fitted budgets (m from 4, or 3 when that is all),
-    # predict every later fitted budget; the errors choose the approach and calibrate its band
-    rolling, inner_errs = {}, {}
     inner_opt = full_iso.optima[(full_iso.optima["C"] < thr) & full_iso.optima["convex"]
                                 & ~full_iso.optima["edge"]].sort_values("C")
     n_in = len(inner_opt)
-    origins = list(range(3, n_in))
-    if not origins:
+    if n_in < 4:
         warnings.append(f"rolling backtest inside the fitted budgets: {n_in} fitted budget(s), need 4+; "
                         f"recommending the fallback, {FALLBACK[0]} (README: why), with a conservative "
                         "uncalibrated interval")
-    errs = {name: ([], [], []) for name in APPROACHES}
-    for m in origins:
-        inner_thr = float(inner_opt["C"].iloc[m])
-        inner_held = inner_opt.iloc[m:]
-        inner_pts, inner_cur = _subset(train_pts, train_cur, inner_thr, opts)
-        cmax = float(fc(inner_opt)[m - 1])
-        for name in APPROACHES:
-            try:
-                # approach 2 weighs its minima by their bootstrap spread: it needs draws here too
-                obj = _fit_one(name, inner_pts, inner_cur, opts, min(n_boot, 50) if name.startswith("2 isoflop") else 0,
-                               seed)
-                p = _predict_one(obj, fc(inner_held), level, nominal=inner_held["C"].to_numpy(float))
-            except (ValueError, KeyError):
-                continue
-            # log(observed) - log(predicted) and the distance in decades beyond the fitted budgets
-            errs[name][0].extend(np.log(inner_held["loss_opt"].to_numpy(float) / p["loss"]))
-            errs[name][1].extend(np.log10(fc(inner_held) / cmax))
-            errs[name][2].extend([m] * len(inner_held))
-    for name, (e, d, g) in errs.items():
-        if e:
-            rolling[name] = float(np.mean(np.abs(np.expm1(e))))
-            inner_errs[name] = (np.array(e), np.array(d), np.array(g))
+    inner = _rolling_errors(train_pts, train_cur, inner_opt, opts, n_boot, seed, level, fc)
+    rolling = rolling_scores(inner)
+    inner_errs = {name: (g["log_err"].to_numpy(), g["d"].to_numpy(), g["origin"].to_numpy())
+                  for name, g in inner.groupby("approach", sort=False)}
     if rolling:
-        # ties (within 1e-4, 0.01 percentage points) go to the first in APPROACHES order:
-        # with one origin on 3 budgets, "2 isoflop" and "2 isoflop recent" fit the same 3 minima,
-        # and the full-ladder fit should not lose to its local variant on rounding
-        best = min(rolling.values())
-        recommended = next(n for n in APPROACHES if n in rolling and rolling[n] <= best + 1e-4)
+        recommended = _choose(rolling)
     else:  # too few budgets to choose by backtest: the first of FALLBACK that could be fitted
         recommended = next((n for n in FALLBACK if n in bt_fits), FALLBACK[-1])
     z = _z(level)
