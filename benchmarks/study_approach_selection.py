@@ -44,6 +44,34 @@ synthetic mean; otherwise keep the current rule.
 Run from the repo root (``nice -n 2``; REPS ladders per scenario and K):
 
     python benchmarks/study_approach_selection.py [REPS=4] [--only synthetic,epoch,nested]
+
+Measured 2026-11-30 (``nice -n 2 python benchmarks/study_approach_selection.py 3``: 30 synthetic
+ladders, 460 s on 2 shared cores, code of ``d7072e5``). The recommended path's mean |rel err| at
+the target budgets, and on how many ladders each rule beat / lost to the current one:
+
+| rule | synthetic (30) | better / worse | Epoch (Hoffmann's 9 / binned) | nested real (BPE 7, BPE 6, byte 5) |
+|---|---|---|---|---|
+| all pairs (current) | 0.77% | - | 0.52% (0.15 / 0.90) | 1.59% (2.03 / 2.11 / 0.63) |
+| longest | 0.82% | 0 / 2 | 0.26% (0.36 / 0.16) | 1.59% (same picks) |
+| d-weighted | 0.80% | 0 / 2 | 0.52% (same picks) | 1.59% |
+| latest 2 | 0.93% | 1 / 6 | 0.92% (0.36 / 1.49) | 1.59% |
+| trend | 0.88% | 3 / 15 | 0.52% (same picks) | 1.59% |
+| (oracle: the best path per ladder) | 0.29% | 18 / 0 | 0.14% | 1.47% |
+| (always 3 near-optimum) | 0.59% | 9 / 12 | 0.63% | 3.18% |
+| (always 1 envelope) | 0.96% | 8 / 20 | 0.16% | 3.11% |
+
+**No candidate passes the decision rule** (each needs <= 0.85x the current rule's synthetic
+mean; every one is worse there, 1.05-1.21x, and loses more ladders than it wins), so the current
+rule stays. The candidates aimed at the byte ladder's failure mode do not pay off where the truth
+is known: ``trend`` (penalise a path whose error grows as budgets are added) is worse on 15 of 30
+synthetic ladders and better on 3, because with 2-4 origins the extrapolated error-per-decade is
+mostly noise; ``longest`` and ``d-weighted`` rarely change the pick (with 2 origins the pairs
+they keep are most of the pairs) and lose the 2 they change; ``latest 2`` discards origins and is
+worse in 6. On the nested real backtests every rule picks the same path (1-2 origins), so they
+cannot separate the rules. Epoch's binned slicing is the one place a candidate (``longest``) gains
+(0.90% to 0.16%), and it loses Hoffmann's slicing (0.15% to 0.36%). The gap to the oracle (0.77%
+against 0.29%) is what any rule scored on the fitted budgets leaves; 30 ladders is modest, and
+the per-scenario means move by up to 0.5 points between candidates in either direction.
 """
 import sys
 import time
