@@ -46,7 +46,7 @@ Run from the repo root (``nice -n 2``; REPS ladders per scenario and K):
     python benchmarks/study_approach_selection.py [REPS=4] [--only synthetic,epoch,nested]
 
 Measured 2026-11-30 (``nice -n 2 python benchmarks/study_approach_selection.py 3``: 30 synthetic
-ladders, 460 s on 2 shared cores, code of ``e549d91``). The recommended path's mean |rel err| at
+ladders, 460 s on 2 shared cores, code of ``563713b``, the commit that fixed the decision rule). The recommended path's mean |rel err| at
 the target budgets, and on how many ladders each rule beat / lost to the current one:
 
 | rule | synthetic (30) | better / worse | Epoch (Hoffmann's 9 / binned) | nested real (BPE 7, BPE 6, byte 5) |
