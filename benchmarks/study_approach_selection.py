@@ -72,6 +72,11 @@ cannot separate the rules. Epoch's binned slicing is the one place a candidate (
 (0.90% to 0.16%), and it loses Hoffmann's slicing (0.15% to 0.36%). The gap to the oracle (0.77%
 against 0.29%) is what any rule scored on the fitted budgets leaves; 30 ladders is modest, and
 the per-scenario means move by up to 0.5 points between candidates in either direction.
+
+After the decision (not used for it): on the issue's own splits (``data/cpu_isoflop`` fit 5 of 7,
+2 origins; ``data/cpu_isoflop_bpe`` fit 7 of 10, 4 origins) every candidate picks the same path as
+the current rule (near-optimum; ``2 isoflop recent``), so none would have changed the held-out
+figures: no score of these rolling errors picks the envelope on the byte ladder.
 """
 import sys
 import time
