@@ -176,7 +176,7 @@ def test_cpu_numsum_shows_both_encdec_exponents(tmp_path, capsys):
     df = read(data)
     val = sl.final_points(df, split="val").set_index("run")["loss"]
     rotated = sl.final_points(df, split="val_rotated").set_index("run")["loss"]
-    assert len(val) == 27 and (rotated / val).min() >= 1.25
+    assert len(val) == 54 and (rotated / val).min() >= 1.25
     grid = load_example("encdec_grid")
     points = grid.mean_over_seeds(sl.final_points(df, split="val"))
     fit = sl.fit("encdec", points, inputs=grid.INPUTS, target="loss").bootstrap(n=200, seed=0)
