@@ -354,9 +354,11 @@ REACH_SCENARIOS = {  # HULL_SCENARIOS plus farther extrapolations: fit a smaller
 }
 
 
-def reach(n_seeds=8, only=()):
+def reach(n_seeds=16, only=()):
     """The library's interval on the extrapolating families of HULL_SCENARIOS (main()'s three and
-    forms()'s, the same seeds), with each held-out point put in a band by its distance relative to
+    forms()'s, the same seeds; 16 replicates each, the first 8 theirs) and on farther
+    extrapolations of five of them (REACH_SCENARIOS' *_far: fit a smaller share of the rows,
+    predict the rest), with each held-out point put in a band by its distance relative to
     the calibration's measured reach: jointly (the box distance against d_max, the largest
     distance any backtest fold's point lay from its training box) and per input (each input's
     excess beyond the box against the largest any fold measured along that input). Prints the
