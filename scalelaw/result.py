@@ -357,15 +357,23 @@ class FitResult:
         cal = self.calibration if self.calibration is not None else self.calibrate()
         pred = self.predict(X, warn=False, **kwargs)
         d = self.extrapolation_distance(X, **kwargs)
-        if warn and cal.reach is not None:
-            from scalelaw.calibration import coordinates
-
-            names, coords = coordinates(self.law, self._prediction_features(X, kwargs))
-            msg = cal.reach_message(coords) if list(names) == list(cal.coords) else None
-            if msg:
-                _warnings.warn(msg, BeyondReachWarning, stacklevel=2)
+        msg = self.beyond_reach(X, **kwargs) if warn else None
+        if msg:
+            _warnings.warn(msg, BeyondReachWarning, stacklevel=2)
         spread = cal.form_spread(self._prediction_features(X, kwargs), pred) if cal.form else None
         return cal.interval(pred, d, level, lo, hi, spread=spread)
+
+    def beyond_reach(self, X=None, **kwargs) -> str | None:
+        """The :class:`BeyondReachWarning` message for these inputs, or None: None too without a
+        calibration, or one saved before the reach was recorded (:mod:`scalelaw.calibration`,
+        step 6). For pages and services that show the warning instead of raising it."""
+        cal = self.calibration
+        if cal is None or cal.reach is None:
+            return None
+        from scalelaw.calibration import coordinates
+
+        names, coords = coordinates(self.law, self._prediction_features(X, kwargs))
+        return cal.reach_message(coords) if list(names) == list(cal.coords) else None
 
     def extrapolation_distance(self, X=None, **kwargs) -> np.ndarray:
         """Distance (decades, over all inputs jointly) from each input to the fitted data: to the

@@ -139,3 +139,25 @@ def test_schedule_law_reach_is_on_the_forward_area():
     assert cal.reach_ratio(c)[0] > 1
     with pytest.warns(BeyondReachWarning, match="S1 up to"):
         f.predict_interval(schedule=S.constant(300000, 1e-3, warmup=100), warmup_steps=100, steps=[300000], level=0.9)
+
+
+def test_beyond_reach_gives_the_message_without_warning_and_the_service_passes_it_on(fit):
+    """Pages and the HTTP service show the warning instead of raising it: ``fit.beyond_reach``
+    returns the same message (None within the reach), and the service's predict answer lists it
+    among its warnings for a calibrated interval, not for the parameter band."""
+    from scalelaw.serve.app import _predict
+
+    hi, r = fit.calibration.hi[0], fit.calibration.reach[0]
+    within, beyond = {"x": [10 ** (hi + 0.5 * r)]}, {"x": [10 ** (hi + 1.5 * r)]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fit.beyond_reach(within) is None
+        msg = fit.beyond_reach(beyond)
+    with pytest.warns(BeyondReachWarning) as rec:
+        fit.predict_interval(beyond, level=0.9)
+    assert msg == str(rec[0].message)
+    X = {"x": np.array(beyond["x"])}
+    assert msg in _predict(fit, {"X": X}, 0.9, None)["warnings"]
+    assert msg in _predict(fit, {"X": X}, 0.9, "calibrated")["warnings"]
+    assert msg not in _predict(fit, {"X": X}, 0.9, "parameter").get("warnings", [])
+    assert msg not in _predict(fit, {"X": {"x": np.array(within["x"])}}, 0.9, None).get("warnings", [])

@@ -28,7 +28,7 @@ def predictions_csv(fit, at: dict, level: float) -> str:
             X["domain"] = np.array([str(fit.table[fit.inputs["domain"]].iloc[0])], dtype=object)
         row = {"kind": "target", **{fit.inputs[k]: v for k, v in at.items()}, "pred": float(fit.predict(X, warn=False)[0])}
         if fit.draws is not None:
-            lo, hi = fit.predict_interval(X, level=level)
+            lo, hi = fit.predict_interval(X, level=level, warn=False)  # the page shows the reach warning
             row[f"pred_lower_{level:g}"], row[f"pred_upper_{level:g}"] = float(lo[0]), float(hi[0])
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
     return table.to_csv(index=False)

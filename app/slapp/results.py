@@ -63,7 +63,7 @@ def show_prediction(fit, at: dict, level: float) -> None:
     where = ", ".join(f"{k} = {v:.3g}" for k, v in at.items())
     band = ""
     if fit.draws is not None:
-        lo, hi = fit.predict_interval(X, level=level)
+        lo, hi = fit.predict_interval(X, level=level, warn=False)  # its reach warning is shown below
         band = f"{fit.interval_label(level)}: [{lo[0]:.4g}, {hi[0]:.4g}]"
     reach = fit.extrapolation(at)
     far = max(reach.values()) if reach else 1.0
@@ -72,6 +72,9 @@ def show_prediction(fit, at: dict, level: float) -> None:
     c[1].markdown(f"{band or 'no interval: set bootstrap resamples > 0'}  \n"
                   f"extrapolation: {far:.3g}x beyond the observed range "
                   + ("(far: trust it only as far as a backtest supports)" if far > 10 else ""))
+    beyond = fit.beyond_reach(X) if band else None
+    if beyond:
+        st.warning(beyond)
 
 
 def main_figure(outcome: Outcome, at: dict, level: float):

@@ -39,7 +39,7 @@ def _curve(fit, X, level):
     pred = fit.predict(X, warn=False)
     # every draw failed (all null): no band, the curve is still drawn
     usable = fit.draws is not None and len(fit.draws.dropna()) >= 2
-    band = fit.predict_interval(X, level=level) if usable else None
+    band = fit.predict_interval(X, level=level, warn=False) if usable else None  # drawn as far as asked
     return pred, band
 
 

@@ -14,7 +14,7 @@ from ._bands import band
 
 def _curve(fit, X, level):
     pred = fit.predict(X, warn=False)
-    interval = fit.predict_interval(X, level=level) if fit.draws is not None else None
+    interval = fit.predict_interval(X, level=level, warn=False) if fit.draws is not None else None
     return pred, interval
 
 

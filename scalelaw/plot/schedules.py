@@ -88,7 +88,7 @@ def plot_schedules(fit, designs=None, *, level: float = 0.95, show_fitted: bool 
         fig.add_trace(go.Scatter(x=steps, y=lr[idx], mode="lines", line={"color": colour, "width": 3},
                                  name=label, legendgroup=f"design-{name}"), row=1, col=1)
         if fit.draws is not None:
-            lo, hi = fit.predict_interval(schedule=lr, warmup_steps=warm, level=level)
+            lo, hi = fit.predict_interval(schedule=lr, warmup_steps=warm, level=level, warn=False)
             band(fig, steps, lo[idx], hi[idx], colour, legendgroup=f"design-{name}", row=1, col=2)
         fig.add_trace(go.Scatter(x=steps, y=pred[idx], mode="lines", line={"color": colour, "width": 3},
                                  name=f"{name}: predicted", legendgroup=f"design-{name}", showlegend=False),

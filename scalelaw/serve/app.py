@@ -118,12 +118,16 @@ def _predict(fit, kwargs: dict, level, kind) -> dict:
         extra = {"kind": kind} if kind is not None else {}
         if "X" in kwargs and len(pred) > _INTERVAL_CHUNK:
             X = {k: np.broadcast_to(np.asarray(v), pred.shape) for k, v in kwargs["X"].items()}
-            parts = [fit.predict_interval({k: v[i:i + _INTERVAL_CHUNK] for k, v in X.items()}, level=level, **extra)
+            parts = [fit.predict_interval({k: v[i:i + _INTERVAL_CHUNK] for k, v in X.items()}, level=level, warn=False,
+                                          **extra)
                      for i in range(0, len(pred), _INTERVAL_CHUNK)]
             lo, hi = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         else:
-            lo, hi = fit.predict_interval(**kwargs, level=level, **extra)
+            lo, hi = fit.predict_interval(**kwargs, level=level, warn=False, **extra)  # its reach note: below
         out.update(level=level, lower=lo, upper=hi)
+        beyond = fit.beyond_reach(**kwargs) if kind in (None, "calibrated") else None
+        if beyond:  # the library's BeyondReachWarning, in its words
+            notes.append(beyond)
         if kind is not None:
             out["kind"] = kind
     bad = int(np.count_nonzero(~np.isfinite(pred)))
