@@ -800,17 +800,37 @@ def numsum_pairs(operands=None) -> Iterator[Pair]:
     LGPL-2.1): ``478+2655`` -> ``trois mille cent trente-trois``, for every ``(a, b)`` of
     :func:`numsum_operands` (or ``operands``). The split group is the sum (``numsum/<a+b>``), so
     no held-out sum is ever a training target (nor is ``b+a`` of a held-out ``a+b``)."""
+    return _sum_pairs("numsum", numsum_operands() if operands is None else operands)
+
+
+# numsum6: the same task with operands of 1..6 digits (sums < 2,000,000, up to six carry
+# columns). On numsum a d_model-64 model either learnt the carries within 1,000 steps or not, so
+# the final losses were bimodal (data/cpu_numsum/README.md); with more columns there are more
+# partial skills (a carry chain of each length), so the task should not be finished in the budget.
+NUMSUM6_MAX_DIGITS = 6
+
+
+def numsum6_pairs(operands=None) -> Iterator[Pair]:
+    """As :func:`numsum_pairs` with operands of 1..6 digits (``numsum_operands(max_digits=6)``,
+    the same seed and draws): ``999999+1`` -> ``un million``. Groups ``numsum6/<a+b>``."""
+    ops = numsum_operands(max_digits=NUMSUM6_MAX_DIGITS) if operands is None else operands
+    return _sum_pairs("numsum6", ops)
+
+
+def _sum_pairs(name: str, operands) -> Iterator[Pair]:
+    """``Pair(f"{name}/{a}+{b}", f"{a}+{b}", num2words(a + b, lang="fr"), f"{name}/{a + b}")``
+    for each ``(a, b)``, refusing what is not a pair of ints in [0, NUMWORDS_MAX / 2)."""
     try:
         from num2words import num2words
     except ImportError:
-        raise ImportError("the numsum corpus needs the num2words package: "
+        raise ImportError(f"the {name} corpus needs the num2words package: "
                           "pip install 'scalelaw[train]' (or num2words>=0.5.14)") from None
-    for a, b in numsum_operands() if operands is None else operands:
+    for a, b in operands:
         for x in (a, b):
             if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < NUMWORDS_MAX // 2:
-                raise ValueError(f"numsum: an operand must be an int in [0, {NUMWORDS_MAX // 2:,}), "
+                raise ValueError(f"{name}: an operand must be an int in [0, {NUMWORDS_MAX // 2:,}), "
                                  f"got {x!r}")
-        yield Pair(f"numsum/{a}+{b}", f"{a}+{b}", num2words(a + b, lang="fr"), f"numsum/{a + b}")
+        yield Pair(f"{name}/{a}+{b}", f"{a}+{b}", num2words(a + b, lang="fr"), f"{name}/{a + b}")
 
 
 def tiny_numsum_pairs() -> Iterator[Pair]:
@@ -818,6 +838,15 @@ def tiny_numsum_pairs() -> Iterator[Pair]:
     for k in range(3000):
         a, b = (k * 7919) % 5000, (k * 104_729 + 13) % 5000
         yield Pair(f"tiny-numsum/{a}+{b}", f"{a}+{b}", french_number(a + b), f"tiny-numsum/{a + b}")
+
+
+def tiny_numsum6_pairs() -> Iterator[Pair]:
+    """The tiny ``numsum6``: 3,000 fixed ``(a, b)`` of 1..6 digits, each below 500,000 (so the
+    sum stays in :func:`french_number`'s range), French hand-written."""
+    for k in range(3000):
+        a = (k * 7919) % (5 * 10 ** (k % 6))
+        b = (k * 104_729 + 13) % (5 * 10 ** ((k // 6) % 6))
+        yield Pair(f"tiny-numsum6/{a}+{b}", f"{a}+{b}", french_number(a + b), f"tiny-numsum6/{a + b}")
 
 
 def tiny_numdigits_pairs() -> Iterator[Pair]:
@@ -862,4 +891,5 @@ __all__ = [
     "numwords_numbers", "numwords_forms", "numwords_french_ordinal", "numwords_pairs",
     "tiny_numwords_pairs", "numdigits_pairs", "numparse_pairs", "tiny_numdigits_pairs",
     "tiny_numparse_pairs", "numsum_operands", "numsum_pairs", "tiny_numsum_pairs",
+    "numsum6_pairs", "tiny_numsum6_pairs",
 ]
