@@ -46,7 +46,8 @@ def test_tiny_build_is_fast_and_complete(tiny_root):
     root, metas, elapsed = tiny_root
     assert elapsed < 30  # seconds; about one on a laptop
     assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr", "deen",
-                                                    "numwords", "numdigits", "numparse", "numsum"}
+                                                    "numwords", "numdigits", "numparse", "numsum",
+                                                    "numsum6"}
     for name in TEXT_NAMES:
         folder = root / "tiny" / name
         assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "train.bin", "val.bin"]
@@ -723,3 +724,100 @@ def test_tiny_numsum_is_sums_in_hand_written_french():
     for p in pairs:
         a, b = map(int, p.src.split("+"))
         assert p.tgt == cs.french_number(a + b) and p.group == f"tiny-numsum/{a + b}"
+
+
+# --- numsum6: the same with 1-6 digit operands ----------------------------------------------
+
+# Sums worked by hand, French written by hand from the grammar: "million" is a noun (un million,
+# deux millions), "mille" is invariable and takes no "un" (un million mille), quatre-vingt loses
+# its s before mille.
+NUMSUM6_REFERENCE = [
+    (999_999, 1, "un million"), (500_000, 500_001, "un million un"),
+    (999_999, 999_999, "un million neuf cent quatre-vingt-dix-neuf mille neuf cent "
+                       "quatre-vingt-dix-huit"),
+    (600_000, 401_000, "un million mille"), (1, 1_079_999, "un million quatre-vingt mille"),
+    (123_456, 654_321, "sept cent soixante-dix-sept mille sept cent soixante-dix-sept"),
+    (7, 8, "quinze"),
+]
+
+
+@pytest.mark.parametrize("a, b, fr", NUMSUM6_REFERENCE)
+def test_numsum6_pairs_match_a_hand_worked_reference(a, b, fr):
+    pytest.importorskip("num2words")
+    (pair,) = cs.numsum6_pairs([(a, b)])
+    assert (pair.src, pair.tgt, pair.group) == (f"{a}+{b}", fr, f"numsum6/{a + b}")
+
+
+def test_numsum6_is_deterministic_long_and_its_targets_are_the_sums_french_words():
+    pytest.importorskip("num2words")
+    pairs = list(cs.numsum6_pairs())
+    assert pairs == list(cs.numsum6_pairs())  # a pure function of the seed
+    operands = [tuple(map(int, p.src.split("+"))) for p in pairs]
+    assert operands == cs.numsum_operands(max_digits=6) and len(operands) > 55_000
+    # every digit count 1..6 occurs for each operand, each 1/6 of draws (fewer 1-digit: repeats)
+    shares = np.bincount([len(str(b)) for _, b in operands], minlength=7)[1:] / len(operands)
+    assert all(0.12 < s < 0.20 for s in shares), shares
+    # carry chains of every length up to six columns occur (a carry out of the top column)
+    def carry_chain(a, b):  # longest run of consecutive columns that emit a carry, by hand
+        longest = run = carry = 0
+        while a or b:
+            carry = (a % 10 + b % 10 + carry) >= 10
+            run = run + 1 if carry else 0
+            longest = max(longest, run)
+            a, b = a // 10, b // 10
+        return longest
+    chains = np.bincount([carry_chain(a, b) for a, b in operands], minlength=7)
+    assert all(chains[k] > 20 for k in range(7)), chains  # ~15k none ... ~35 of six columns
+    assert all(chains[k] > chains[k + 1] for k in range(1, 6))  # longer chains are rarer
+    for p in pairs[::60]:  # independent: int arithmetic + the hand-written French below 10**6
+        a, b = map(int, p.src.split("+"))
+        assert p.group == f"numsum6/{a + b}"
+        if a + b < 10**6:
+            assert p.tgt == cs.french_number(a + b)
+        else:
+            assert p.tgt.startswith("un million")
+    # the longest target fits the pilot's seq_len 96 with its EOS
+    assert max(len(p.tgt.encode()) for p in pairs) <= 95
+    # numsum itself is unchanged by the shared code: same ids, same targets
+    assert list(cs.numsum_pairs([(478, 2655)])) == [cs.Pair(
+        "numsum/478+2655", "478+2655", "trois mille cent trente-trois", "numsum/3133")]
+
+
+def test_numsum6_builds_offline_with_held_out_sums_never_trained_on(tmp_path, monkeypatch):
+    pytest.importorskip("num2words")
+    operands = cs.numsum_operands(draws=6_000, max_digits=6)
+    real = cs.numsum6_pairs
+    monkeypatch.setattr(cs, "numsum6_pairs", lambda: real(operands))
+    monkeypatch.setattr(corpora, "_run", lambda *a, **k: pytest.fail("no download for numsum6"))
+    meta = corpora.build(tmp_path, names=["numsum6"], progress=False)["numsum6"]
+    sums, seen = {}, set()
+    for split in corpora.SPLITS:
+        src, so, tgt, to = corpora.load_pairs("numsum6", split, tmp_path)
+        srcs = [src[a:b].tobytes().decode() for a, b in zip(so[:-1], so[1:])]
+        assert len(srcs) == meta["n_docs"][split]
+        seen |= {tuple(map(int, s.split("+"))) for s in srcs}
+        sums[split] = {sum(map(int, s.split("+"))) for s in srcs}
+    assert seen == set(operands)  # nothing dropped
+    assert not sums["train"] & sums["val"]  # no held-out sum is trained on
+    assert 0.01 < meta["n_docs"]["val"] / len(operands) < 0.03
+
+
+def test_numsum6_bad_input_is_refused(monkeypatch):
+    pytest.importorskip("num2words")
+    for bad in ((-1, 2), (2, 10**9), (2.5, 1)):
+        with pytest.raises(ValueError, match=r"numsum6: an operand must be an int in \[0, 500,000,000\)"):
+            next(cs.numsum6_pairs([bad]))
+    monkeypatch.setitem(__import__("sys").modules, "num2words", None)
+    with pytest.raises(ImportError, match="numsum6 corpus needs the num2words package"):
+        next(cs.numsum6_pairs([(1, 2)]))
+
+
+def test_tiny_numsum6_is_sums_of_up_to_six_digits_in_hand_written_french():
+    pairs = list(cs.tiny_numsum6_pairs())
+    assert len(pairs) == 3_000 and len({p.group for p in pairs}) > 1_000
+    lengths = set()
+    for p in pairs:
+        a, b = map(int, p.src.split("+"))
+        lengths |= {len(str(a)), len(str(b))}
+        assert p.tgt == cs.french_number(a + b) and p.group == f"tiny-numsum6/{a + b}"
+    assert lengths == {1, 2, 3, 4, 5, 6}
