@@ -814,7 +814,7 @@ def test_numsum6_bad_input_is_refused(monkeypatch):
 
 def test_tiny_numsum6_is_sums_of_up_to_six_digits_in_hand_written_french():
     pairs = list(cs.tiny_numsum6_pairs())
-    assert len(pairs) == 3_000 and len({p.group for p in pairs}) > 1_000
+    assert len(pairs) == len({p.src for p in pairs}) == 3_000 and len({p.group for p in pairs}) > 1_000
     lengths = set()
     for p in pairs:
         a, b = map(int, p.src.split("+"))

@@ -841,12 +841,17 @@ def tiny_numsum_pairs() -> Iterator[Pair]:
 
 
 def tiny_numsum6_pairs() -> Iterator[Pair]:
-    """The tiny ``numsum6``: 3,000 fixed ``(a, b)`` of 1..6 digits, each below 500,000 (so the
-    sum stays in :func:`french_number`'s range), French hand-written."""
-    for k in range(3000):
+    """The tiny ``numsum6``: 3,000 distinct fixed ``(a, b)`` of 1..6 digits, each below 500,000
+    (so the sum stays in :func:`french_number`'s range), French hand-written."""
+    seen, k = set(), 0
+    while len(seen) < 3000:
         a = (k * 7919) % (5 * 10 ** (k % 6))
         b = (k * 104_729 + 13) % (5 * 10 ** ((k // 6) % 6))
-        yield Pair(f"tiny-numsum6/{a}+{b}", f"{a}+{b}", french_number(a + b), f"tiny-numsum6/{a + b}")
+        k += 1
+        if (a, b) not in seen:  # short operands repeat; the build would drop the duplicates
+            seen.add((a, b))
+            yield Pair(f"tiny-numsum6/{a}+{b}", f"{a}+{b}", french_number(a + b),
+                       f"tiny-numsum6/{a + b}")
 
 
 def tiny_numdigits_pairs() -> Iterator[Pair]:
