@@ -17,6 +17,8 @@ Usage: python benchmarks/bench_coverage_synthetic.py   (a few minutes on 2 CPUs)
        python benchmarks/bench_coverage_synthetic.py --distance [names]  (box vs hull, step 2: distances())
        python benchmarks/bench_coverage_synthetic.py --reach [names]  (coverage within / beyond the backtests'
                                                                         reach: reach())
+       python benchmarks/bench_coverage_synthetic.py --widen [names]  (widening beyond the reach, step 7:
+                                                                        widen())
 """
 import warnings
 
@@ -411,6 +413,126 @@ def reach(n_seeds=16, only=()):
     return rows
 
 
+# ---- issue 11: widen the interval beyond the measured reach (candidates) -----------------------
+WIDEN_RULES = ("none", "fb_max", "cfb_max", "fb_max_lin", "prop")
+
+
+def _beyond_reach(cal, coords):
+    """``(e_max, ratio)``: per point, the largest excess beyond the per-input reach (decades; 0
+    within it) and the largest ratio excess / reach over the inputs with a reach > 0 (at least 1;
+    an input whose reach is 0 adds nothing to it)."""
+    ex = cal.excess(coords)
+    r = np.asarray(cal.reach, dtype=float)
+    b = np.fmax(ex - r, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(r > 0, ex / np.where(r > 0, r, 1.0), 1.0)
+    return b.max(axis=1), np.fmax(ratio.max(axis=1), 1.0)
+
+
+def _widen(h, rule, q, c, e_max, ratio):
+    """The error half-width beyond the reach under each candidate (g = FALLBACK_SLOPE, the
+    calibration's a-priori fallback growth per decade; q the level's multiplier; c the measured
+    growth): fb_max sqrt(h^2 + (q g e)^2), cfb_max the same with max(c, g), fb_max_lin
+    h + q g e (linear, not quadrature), prop h * max(1, excess / reach) (no constant: the error
+    scale grows in proportion to the distance beyond what was measured at the reach)."""
+    from scalelaw.calibration import FALLBACK_SLOPE as g
+
+    return {"none": h,
+            "fb_max": np.sqrt(h ** 2 + (q * g * e_max) ** 2),
+            "cfb_max": np.sqrt(h ** 2 + (q * max(c, g) * e_max) ** 2),
+            "fb_max_lin": h + q * g * e_max,
+            "prop": h * ratio}[rule]
+
+
+def widen(n_seeds=16, only=(), floors_seeds=6):
+    """Candidates for widening the calibrated interval beyond the backtests' per-input reach
+    (step 6 records it; today only a warning): the measured sigma(d) is kept, and the excess e
+    beyond the reach (decades; the largest over inputs of the excess beyond that input's reach)
+    adds an a-priori growth g = FALLBACK_SLOPE (or max(c, g)) to the error half-width, or the
+    half-width scales with the distance ratio (see _widen); "none" is the library's interval
+    (checked against fit.predict_interval). h is widened before step 5's max with the form spread s. Families: every
+    scenario of REACH_SCENARIOS (main()'s three, forms()'s seven, the five *_far; reach()'s seeds)
+    and floors()'s three dcpt mixtures (held-out points inside the box: nothing may move).
+    Prints coverage and the median relative width of the 90% interval per band of the per-input
+    reach ratio, per scenario and pooled."""
+    import scalelaw.calibration as C
+    from bench_coverage import LEVELS, REACH_BANDS, reach_bands, reach_ratio
+
+    scen = dict(REACH_SCENARIOS)
+    for name, kw in (("dcpt", {}), ("dcpt_r", {"curve": 0.0}), ("dcpt_D", {"bump": 0.0})):
+        scen[name] = ("dcpt", ("N", "D", "r"), lambda r, kw=kw: scen_dcpt(r, **kw)[2:])
+    rows = []
+    for name, (law, inputs, make) in scen.items():
+        if only and name not in only:
+            continue
+        dcpt = name.startswith("dcpt")
+        base = 200 if dcpt else 100 if name.split("_far")[0] in ("interact", "kaplan", "twoterm") else 300
+        for seed in range(floors_seeds if dcpt else n_seeds):
+            tr, te = make(np.random.default_rng(base + seed))
+            fit = sl.fit(law, tr, inputs={k: k for k in inputs}, target="loss").bootstrap(30, seed=0)
+            cal = fit.calibration
+            X = {k: te[k].to_numpy() for k in inputs}
+            y = te["loss"].to_numpy()
+            pred = fit.predict(X, warn=False)
+            d = fit.extrapolation_distance(X)
+            coords = C.coordinates(fit.law, fit._prediction_features(X, {}))[1]
+            e_max, ratio = _beyond_reach(cal, coords)
+            s = cal.form_spread(X, pred)
+            s = np.zeros_like(pred) if s is None else s
+            row = {"scen": name, "seed": seed, "band": reach_bands(reach_ratio(cal.excess(coords), cal.reach)),
+                   "e_max": e_max}
+            for level in LEVELS:
+                plo, phi = fit.predict_interval(X, level=level, kind="parameter")
+                a_lo = np.maximum(np.log(pred) - np.log(plo), 0.0)
+                a_hi = np.maximum(np.log(phi) - np.log(pred), 0.0)
+                h = cal.half_width(d, level)
+                q = cal.multiplier(level)
+                for rule in WIDEN_RULES:
+                    hh = np.maximum(_widen(h, rule, q, cal.slope, e_max, ratio), s)
+                    lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hh ** 2)), plo)
+                    hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hh ** 2)), phi)
+                    if rule == "none":  # the library's own interval
+                        lib = fit.predict_interval(X, level=level, warn=False)
+                        assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
+                    row[(rule, level)] = (y >= lo) & (y <= hi)
+                    row[(rule, level, "w")] = (hi - lo) / y
+            rows.append(row)
+            print(name, seed, f"reach {np.round(cal.reach, 3).tolist()} c {cal.slope:.4f} beyond "
+                  f"{int((row['band'] > 0).sum())} of {len(y)}, e_max median beyond "
+                  f"{np.median(e_max[e_max > 0]) if (e_max > 0).any() else 0:.3f}; 90% beyond: "
+                  + " ".join(f"{r} {100 * row[(r, 0.9)][row['band'] > 0].mean():.0f}" for r in WIDEN_RULES
+                             if (row['band'] > 0).any()), flush=True)
+
+    def table(sel_rows, label):
+        band = np.concatenate([r["band"] for r in sel_rows])
+        out = []
+        for rule in WIDEN_RULES:
+            cells = []
+            for b, (bname, _, _) in list(enumerate(REACH_BANDS)) + [(None, ("beyond (1-2x and 2x+)", 0, 0))]:
+                m = band == b if b is not None else band > 0
+                if not m.any():
+                    cells.append(f"{bname}: 0 -")
+                    continue
+                cov = "/".join(f"{100 * np.concatenate([r[(rule, lv)] for r in sel_rows])[m].mean():.1f}"
+                               for lv in LEVELS)
+                w = np.median(np.concatenate([r[(rule, 0.9, 'w')] for r in sel_rows])[m])
+                cells.append(f"{bname}: {int(m.sum())} {cov} w90 {100 * w:.2f}%")
+            out.append(f"{label:24s} {rule:11s} " + " | ".join(cells))
+        return "\n".join(out)
+
+    print("\nCoverage 80/90/95% and median 90% width / loss by per-input reach band")
+    for sc in dict.fromkeys(r["scen"] for r in rows):
+        print(table([r for r in rows if r["scen"] == sc], sc))
+    far = [r for r in rows if r["scen"].endswith("_far")]
+    if far:
+        print(table(far, "pooled *_far"))
+    rest = [r for r in rows if not r["scen"].endswith("_far")]
+    if rest:
+        print(table(rest, "pooled, not *_far"))
+    print(table(rows, "pooled, all"))
+    return rows
+
+
 def _band_cells(label, sel, key, levels, bands):
     hits = {lv: np.concatenate([r[lv] for r in sel]) for lv in levels}
     band = np.concatenate([r[key] for r in sel])
@@ -425,7 +547,10 @@ def _band_cells(label, sel, key, levels, bands):
 if __name__ == "__main__":
     import sys
 
-    if "--reach" in sys.argv:  # optionally followed by comma-separated scenario names
+    if "--widen" in sys.argv:  # optionally followed by comma-separated scenario names
+        i = sys.argv.index("--widen")
+        widen(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
+    elif "--reach" in sys.argv:  # optionally followed by comma-separated scenario names
         i = sys.argv.index("--reach")
         reach(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
     elif "--distance" in sys.argv:  # optionally followed by comma-separated scenario names
