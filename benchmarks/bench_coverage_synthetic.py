@@ -449,8 +449,9 @@ def widen(n_seeds=16, only=(), floors_seeds=6):
     (step 6 records it; today only a warning): the measured sigma(d) is kept, and the excess e
     beyond the reach (decades; the largest over inputs of the excess beyond that input's reach)
     adds an a-priori growth g = FALLBACK_SLOPE (or max(c, g)) to the error half-width, or the
-    half-width scales with the distance ratio (see _widen); "none" is the library's interval
-    (checked against fit.predict_interval). h is widened before step 5's max with the form spread s. Families: every
+    half-width scales with the distance ratio (see _widen); "none" is the interval before step 7,
+    "prop" the library's since (adopted by the rule in the commit adding this function; checked
+    against fit.predict_interval). h is widened before step 5's max with the form spread s. Families: every
     scenario of REACH_SCENARIOS (main()'s three, forms()'s seven, the five *_far; reach()'s seeds)
     and floors()'s three dcpt mixtures (held-out points inside the box: nothing may move).
     Prints coverage and the median relative width of the 90% interval per band of the per-input
@@ -491,7 +492,7 @@ def widen(n_seeds=16, only=(), floors_seeds=6):
                     hh = np.maximum(_widen(h, rule, q, cal.slope, e_max, ratio), s)
                     lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hh ** 2)), plo)
                     hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hh ** 2)), phi)
-                    if rule == "none":  # the library's own interval
+                    if rule == "prop":  # the library's own interval (adopted: calibration step 7)
                         lib = fit.predict_interval(X, level=level, warn=False)
                         assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
                     row[(rule, level)] = (y >= lo) & (y <= hi)

@@ -26,8 +26,9 @@ class ExtrapolationWarning(UserWarning):
 
 class BeyondReachWarning(ExtrapolationWarning):
     """A calibrated prediction interval at inputs farther beyond the fitted data than any backtest
-    measured an error (:mod:`scalelaw.calibration`, step 6): its width there is extrapolated from
-    the error model, not measured (the message says how far, and what such points covered)."""
+    measured an error (:mod:`scalelaw.calibration`, step 6): its width there is extrapolated, not
+    measured, and widened in proportion to the distance beyond the reach (step 7; the message says
+    how far, and what such points covered)."""
 
 
 def data_hash(table: pd.DataFrame) -> str:
@@ -343,7 +344,8 @@ class FitResult:
         A calibrated interval at inputs beyond the backtests' measured reach (along some input
         farther beyond the fitted data than any backtest measured an error;
         ``fit.calibration.reach``) gives a :class:`BeyondReachWarning` saying how far
-        (``warn=False`` for callers that extrapolate on purpose).
+        (``warn=False`` for callers that extrapolate on purpose), and there the error half-width
+        grows in proportion to the distance beyond the reach (calibration step 7).
         """
         if kind not in ("calibrated", "parameter"):
             raise ValueError(f"kind must be 'calibrated' or 'parameter', got {kind!r}")
@@ -361,7 +363,13 @@ class FitResult:
         if msg:
             _warnings.warn(msg, BeyondReachWarning, stacklevel=2)
         spread = cal.form_spread(self._prediction_features(X, kwargs), pred) if cal.form else None
-        return cal.interval(pred, d, level, lo, hi, spread=spread)
+        coords = None
+        if cal.reach is not None:  # beyond the backtests' reach the width grows (calibration step 7)
+            from scalelaw.calibration import coordinates
+
+            names, coords = coordinates(self.law, self._prediction_features(X, kwargs))
+            coords = coords if list(names) == list(cal.coords) else None
+        return cal.interval(pred, d, level, lo, hi, spread=spread, coords=coords)
 
     def beyond_reach(self, X=None, **kwargs) -> str | None:
         """The :class:`BeyondReachWarning` message for these inputs, or None: None too without a

@@ -107,7 +107,91 @@ def test_reach_survives_save_and_load_and_old_saves_load_without_it(fit, tmp_pat
     with warnings.catch_warnings():
         warnings.simplefilter("error", BeyondReachWarning)
         old_iv = old.predict_interval(far, level=0.9)
-    np.testing.assert_allclose(old_iv, back.predict_interval(far, level=0.9, warn=False))
+    # ... and without step 7's widening: the interval it gave before the reach existed
+    np.testing.assert_allclose(old_iv, _unwidened(back, far, 0.9))
+    new_iv = back.predict_interval(far, level=0.9, warn=False)
+    np.testing.assert_allclose(new_iv[0][0], old_iv[0][0])  # inside the data: the same
+    assert new_iv[0][1] < old_iv[0][1] and new_iv[1][1] > old_iv[1][1]  # beyond the reach: wider
+
+
+def _unwidened(f, X, level):
+    """The calibrated interval without step 7 (no coordinates: no reach factor)."""
+    pred = f.predict(X, warn=False)
+    return f.calibration.interval(pred, f.extrapolation_distance(X), level,
+                                  *f.predict_interval(X, level=level, kind="parameter"))
+
+
+def _log_half_widths(f, X, level):
+    """(lower, upper) log half-widths of the calibrated interval around the prediction."""
+    pred = f.predict(X, warn=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BeyondReachWarning)
+        lo, hi = f.predict_interval(X, level=level)
+    return np.log(pred) - np.log(lo), np.log(hi) - np.log(pred)
+
+
+def test_widening_beyond_the_reach_is_the_distance_ratio(fit):
+    """Step 7: within the reach nothing changes; beyond it the error half-width h(d) is multiplied
+    by excess / reach (here one input), so at twice the reach it is twice h(d), combined with the
+    parameter band in quadrature exactly as within."""
+    cal = fit.calibration
+    hi, r = cal.hi[0], cal.reach[0]
+    assert cal.form is None  # power_law: no form spread, so h is the whole error half-width
+    ks = np.array([0.0, 0.3, 0.7, 1.0, 1.3, 2.0, 3.0])
+    X = {"x": 10 ** (hi + ks * r)}
+    pred = fit.predict(X, warn=False)
+    d = fit.extrapolation_distance(X)
+    plo, phi = fit.predict_interval(X, level=0.9, kind="parameter")
+    a_lo, a_hi = np.log(pred) - np.log(plo), np.log(phi) - np.log(pred)
+    h = cal.half_width(d, 0.9) * np.maximum(ks, 1.0)
+    lo, up = _log_half_widths(fit, X, 0.9)
+    np.testing.assert_allclose(lo, np.sqrt(np.maximum(a_lo, 0) ** 2 + h ** 2), rtol=1e-9)
+    np.testing.assert_allclose(up, np.sqrt(np.maximum(a_hi, 0) ** 2 + h ** 2), rtol=1e-9)
+    # within the reach: exactly the interval without the widening
+    within = ks <= 1.0
+    old_lo, old_hi = _unwidened(fit, X, 0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BeyondReachWarning)
+        new_lo, new_hi = fit.predict_interval(X, level=0.9)
+    np.testing.assert_allclose(new_lo[within], old_lo[within], rtol=1e-12)
+    np.testing.assert_allclose(new_hi[within], old_hi[within], rtol=1e-12)
+    assert np.all(new_lo[~within] < old_lo[~within]) and np.all(new_hi[~within] > old_hi[~within])
+
+
+def test_widening_is_continuous_at_the_reach_and_monotone(fit):
+    cal = fit.calibration
+    hi, r = cal.hi[0], cal.reach[0]
+    eps = 1e-7
+    at = {"x": 10 ** (hi + np.array([1 - eps, 1 + eps]) * r)}
+    lo, up = _log_half_widths(fit, at, 0.9)
+    np.testing.assert_allclose(lo[0], lo[1], rtol=1e-5)
+    np.testing.assert_allclose(up[0], up[1], rtol=1e-5)
+    far = {"x": 10 ** (hi + np.linspace(0.0, 4.0, 41) * r)}
+    prev = None
+    for level in (0.5, 0.8, 0.9, 0.95, 0.99):
+        lo, up = _log_half_widths(fit, far, level)
+        width = lo + up
+        assert np.all(np.diff(width) >= -1e-12)  # non-decreasing in distance, through the reach
+        if prev is not None:
+            assert np.all(width >= prev - 1e-12)  # non-decreasing in level
+        prev = width
+    # the factor itself: 1 within the reach, the ratio beyond, 1 without a recorded reach
+    from scalelaw.calibration import Calibration
+    c = np.log10(far["x"])[:, None]
+    np.testing.assert_allclose(cal.reach_factor(c), np.maximum(np.linspace(0.0, 4.0, 41), 1.0), rtol=1e-9)
+    none = Calibration.from_dict({**cal.to_dict(), "reach": None, "reach_distance": None})
+    np.testing.assert_array_equal(none.reach_factor(c), np.ones(len(c)))
+
+
+def test_widening_ignores_an_input_without_a_measured_reach():
+    """An input along which no backtest extrapolated (reach 0) adds nothing to the factor (the
+    warning still names it); the other inputs' ratios do."""
+    from scalelaw.calibration import Calibration
+    cal = Calibration(method="student-t", n_folds=5, noise=0.01, slope=0.0, residual_scale=0.01,
+                      coords=["N", "D"], lo=[7.0, 9.0], hi=[9.0, 11.0], reach=[0.5, 0.0], reach_distance=0.5)
+    pts = np.array([[9.25, 10.0], [10.0, 10.0], [9.0, 12.0], [10.5, 13.0]])
+    np.testing.assert_allclose(cal.reach_factor(pts), [1.0, 2.0, 1.0, 3.0])
+    assert cal.reach_ratio(pts)[2] == np.inf  # ... but it is beyond the reach, and warned about
 
 
 def test_schedule_law_reach_is_on_the_forward_area():
