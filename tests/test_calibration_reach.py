@@ -97,7 +97,9 @@ def test_reach_survives_save_and_load_and_old_saves_load_without_it(fit, tmp_pat
     assert back.calibration.reach_distance == pytest.approx(fit.calibration.reach_distance)
     far = {"x": [1e6, 10 ** (fit.calibration.hi[0] + 2 * fit.calibration.reach[0])]}
     with pytest.warns(BeyondReachWarning):
-        back.predict_interval(far, level=0.9)
+        back_iv = back.predict_interval(far, level=0.9)
+    # a loaded fit gives the same (widened, step 7) interval as the fit it was saved from
+    np.testing.assert_allclose(back_iv, fit.predict_interval(far, level=0.9, warn=False), rtol=1e-10)
     # a calibration saved before the reach was recorded loads with it unknown: no warning, the same interval
     for key in ("reach", "reach_distance"):
         raw["calibration"].pop(key)
