@@ -617,6 +617,10 @@ class Calibration:
         coords = np.atleast_2d(np.asarray(coords, dtype=float))
         return _excess(coords, np.asarray(self.lo, dtype=float), np.asarray(self.hi, dtype=float))
 
+    def _excess_and_reach(self, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(:meth:`excess`, the reach per coordinate as an array): what steps 6 and 7 compare."""
+        return self.excess(coords), np.asarray(self.reach, dtype=float)
+
     def reach_ratio(self, coords: np.ndarray) -> np.ndarray:
         """Per point, the largest over the coordinates of (distance beyond the fitted box along it)
         / (the reach measured along it): > 1 beyond the measured reach (step 6), inf where a
@@ -625,8 +629,7 @@ class Calibration:
         coords = np.atleast_2d(np.asarray(coords, dtype=float))
         if self.reach is None or coords.size == 0:
             return np.zeros(len(coords))
-        ex = self.excess(coords)
-        r = np.asarray(self.reach, dtype=float)
+        ex, r = self._excess_and_reach(coords)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(ex <= r, 0.0, ex / r)
         return ratio.max(axis=1)
@@ -638,8 +641,7 @@ class Calibration:
         beyond = ratio > 1
         if not beyond.any():
             return None
-        ex = self.excess(coords)
-        r = np.asarray(self.reach, dtype=float)
+        ex, r = self._excess_and_reach(coords)
         parts = [f"{name} up to {ex[beyond, j].max():.2f} decades beyond the fitted data, where the backtests "
                  f"measured errors only up to {r[j]:.2f}" for j, name in enumerate(self.coords)
                  if (ex[beyond, j] > r[j]).any()]
@@ -656,8 +658,7 @@ class Calibration:
         coords = np.atleast_2d(np.asarray(coords, dtype=float))
         if self.reach is None or coords.size == 0:
             return np.ones(len(coords))
-        ex = self.excess(coords)
-        r = np.asarray(self.reach, dtype=float)
+        ex, r = self._excess_and_reach(coords)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(r > 0, ex / np.where(r > 0, r, 1.0), 1.0)
         return np.fmax(ratio.max(axis=1), 1.0)
