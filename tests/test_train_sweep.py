@@ -258,6 +258,10 @@ def test_cpu_ladder_long_runs_are_the_ladder_family_within_four_passes():
     assert all(r.name.startswith("cpul_") and r.tokenizer == "bpe1024" for r in long)
     top = max(r.steps * r.tokens_per_step for r in ladder.values())
     assert all(top < r.steps * r.tokens_per_step <= 4 * 22_505_696 / 2.66 for r in long)
+    # every ladder size at one longer budget (16M), so the two sets read together are a full
+    # 6 x 5 grid (the registered analysis of data/cpu_ladder_long/README.md)
+    at_16m = {(r.model.n_layer, r.model.d_model) for r in long if r.name.split("_")[2] == "D16M"}
+    assert at_16m == sizes
 
 
 def test_cpu_ladder_grows_depth_with_width():
