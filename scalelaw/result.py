@@ -363,25 +363,25 @@ class FitResult:
         if msg:
             _warnings.warn(msg, BeyondReachWarning, stacklevel=2)
         spread = cal.form_spread(self._prediction_features(X, kwargs), pred) if cal.form else None
-        coords = None
-        if cal.reach is not None:  # beyond the backtests' reach the width grows (calibration step 7)
-            from scalelaw.calibration import coordinates
+        # beyond the backtests' reach the width grows (calibration step 7)
+        return cal.interval(pred, d, level, lo, hi, spread=spread, coords=self._reach_coords(cal, X, kwargs))
 
-            names, coords = coordinates(self.law, self._prediction_features(X, kwargs))
-            coords = coords if list(names) == list(cal.coords) else None
-        return cal.interval(pred, d, level, lo, hi, spread=spread, coords=coords)
-
-    def beyond_reach(self, X=None, **kwargs) -> str | None:
-        """The :class:`BeyondReachWarning` message for these inputs, or None: None too without a
-        calibration, or one saved before the reach was recorded (:mod:`scalelaw.calibration`,
-        step 6). For pages and services that show the warning instead of raising it."""
-        cal = self.calibration
+    def _reach_coords(self, cal, X, kwargs):
+        """The points' coordinates in the calibration's order, or None where it has no reach
+        (saved before step 6) or measures other coordinates."""
         if cal is None or cal.reach is None:
             return None
         from scalelaw.calibration import coordinates
 
         names, coords = coordinates(self.law, self._prediction_features(X, kwargs))
-        return cal.reach_message(coords) if list(names) == list(cal.coords) else None
+        return coords if list(names) == list(cal.coords) else None
+
+    def beyond_reach(self, X=None, **kwargs) -> str | None:
+        """The :class:`BeyondReachWarning` message for these inputs, or None: None too without a
+        calibration, or one saved before the reach was recorded (:mod:`scalelaw.calibration`,
+        step 6). For pages and services that show the warning instead of raising it."""
+        coords = self._reach_coords(self.calibration, X, kwargs)
+        return None if coords is None else self.calibration.reach_message(coords)
 
     def extrapolation_distance(self, X=None, **kwargs) -> np.ndarray:
         """Distance (decades, over all inputs jointly) from each input to the fitted data: to the
