@@ -345,9 +345,7 @@ def distance(coords: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     coords = np.atleast_2d(coords)
     if coords.size == 0:
         return np.zeros(len(coords))
-    excess = np.fmax(np.fmax(coords - hi, lo - coords), 0.0)
-    excess = np.where(np.isfinite(excess), excess, 0.0)
-    return np.sqrt(np.sum(excess ** 2, axis=1))
+    return np.sqrt(np.sum(_excess(coords, lo, hi) ** 2, axis=1))
 
 
 def hull(coords: np.ndarray) -> np.ndarray:
