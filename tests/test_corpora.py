@@ -688,19 +688,26 @@ def test_numsum_is_deterministic_and_its_targets_are_the_sums_french_words():
     assert max(len(p.tgt.encode()) for p in cs.numsum_pairs([(9999, 9999), (7777, 9999)])) <= 63
 
 
+def _built_sums(name, root, meta):
+    """The operand pairs a built sum corpus holds (all splits) and the sums per split; each
+    split's pair count checked against the build's metadata."""
+    sums, seen = {}, set()
+    for split in corpora.SPLITS:
+        src, so, tgt, to = corpora.load_pairs(name, split, root)
+        srcs = [src[a:b].tobytes().decode() for a, b in zip(so[:-1], so[1:])]
+        assert len(srcs) == meta["n_docs"][split]
+        seen |= {tuple(map(int, s.split("+"))) for s in srcs}
+        sums[split] = {sum(map(int, s.split("+"))) for s in srcs}
+    return seen, sums
+
+
 def test_numsum_builds_offline_with_held_out_sums_never_trained_on(tmp_path, monkeypatch):
     pytest.importorskip("num2words")
     operands = cs.numsum_operands(draws=6_000)
     monkeypatch.setattr(cs, "numsum_operands", lambda: operands)
     monkeypatch.setattr(corpora, "_run", lambda *a, **k: pytest.fail("no download for numsum"))
     meta = corpora.build(tmp_path, names=["numsum"], progress=False)["numsum"]
-    sums, seen = {}, set()
-    for split in corpora.SPLITS:
-        src, so, tgt, to = corpora.load_pairs("numsum", split, tmp_path)
-        srcs = [src[a:b].tobytes().decode() for a, b in zip(so[:-1], so[1:])]
-        assert len(srcs) == meta["n_docs"][split]
-        seen |= {tuple(map(int, s.split("+"))) for s in srcs}
-        sums[split] = {sum(map(int, s.split("+"))) for s in srcs}
+    seen, sums = _built_sums("numsum", tmp_path, meta)
     assert seen == set(operands)  # nothing dropped
     assert not sums["train"] & sums["val"]  # no held-out sum (so no held-out target) is trained on
     assert 0.01 < meta["n_docs"]["val"] / len(operands) < 0.03
@@ -790,13 +797,7 @@ def test_numsum6_builds_offline_with_held_out_sums_never_trained_on(tmp_path, mo
     monkeypatch.setattr(cs, "numsum6_pairs", lambda: real(operands))
     monkeypatch.setattr(corpora, "_run", lambda *a, **k: pytest.fail("no download for numsum6"))
     meta = corpora.build(tmp_path, names=["numsum6"], progress=False)["numsum6"]
-    sums, seen = {}, set()
-    for split in corpora.SPLITS:
-        src, so, tgt, to = corpora.load_pairs("numsum6", split, tmp_path)
-        srcs = [src[a:b].tobytes().decode() for a, b in zip(so[:-1], so[1:])]
-        assert len(srcs) == meta["n_docs"][split]
-        seen |= {tuple(map(int, s.split("+"))) for s in srcs}
-        sums[split] = {sum(map(int, s.split("+"))) for s in srcs}
+    seen, sums = _built_sums("numsum6", tmp_path, meta)
     assert seen == set(operands)  # nothing dropped
     assert not sums["train"] & sums["val"]  # no held-out sum is trained on
     assert 0.01 < meta["n_docs"]["val"] / len(operands) < 0.03
