@@ -45,6 +45,21 @@ rule 1. In-sample (22 sets) today 86.3 / 94.5 / 97.2% at 80 / 90 / 95%; shape95 
 95.1, shape95_lt90 79.9 / 88.9 / 95.1 (kaplan family 90%: 82.8 -> 82.3); mixtures unchanged
 (81.3 / 90.9 / 92.4%).
 
+Round 2 (same day; shape95_any registered in a commit before it ran): in-sample 85.5 / 93.7 /
+97.2% (80% moved 0.8 points: rule 1 fails; OPT's 90% fell 99 -> 94%, datablations' 93 -> 89%);
+synthetic as round 1 (the one student-t family, twoterm, keeps q: its scores are not heavier-tailed
+than the t). No candidate is adopted: a negative result.
+
+Why (``--shape``, the calibrations of the real sets' fitted rows and of 24 synthetic replicates):
+the backtest scores are *not* heavier-tailed than the t behind q. Median E(0.8) / E(0.95) is 0.63
+on the real sets (0.68 synthetic) against q_0.8 / q_0.95 = 0.61; E(0.9) / E(0.95) 0.84 (0.85).
+What the scores say instead is a lower *scale* at every level: E(p) / q_p is 0.82 at 80% and
+0.80 at 95% (real; synthetic 0.93 / 0.86), the t's allowance for sigma estimated from F folds.
+So the shape across levels cannot narrow the 80% interval relative to the 95% one; narrowing
+every level to E(p) is the "emp" rule step 3c of scalelaw/calibration.py measured and rejected
+beyond the box (it under-covers the synthetic extrapolations). The 80% over-coverage of the real
+held-out table is not a shape the backtests show.
+
 ``--shape`` prints, per calibration (the real sets' fitted rows; the synthetic replicates), the
 scores' own level ratios E(0.8) / E(0.95) and E(0.9) / E(0.95) against today's q_0.8 / q_0.95.
 
@@ -188,5 +203,39 @@ def insample():
     return df
 
 
+def _ratios(cal):
+    q = cal.multiplier
+    E = {p: _E(cal, p, False) for p in LEVELS}
+    return {"F": cal.n_folds, "method": cal.method, "E.8/E.95": E[0.8] / E[0.95], "E.9/E.95": E[0.9] / E[0.95],
+            "q.8/q.95": q(0.8) / q(0.95), "E.8/q.8": E[0.8] / q(0.8), "E.95/q.95": E[0.95] / q(0.95)}
+
+
+def shape():
+    """The backtest scores' level ratios against today's multiplier's, per calibration."""
+    import bench_coverage as B
+
+    rows = []
+    for case in B.iter_cases():
+        cal = case.fit().bootstrap(30, seed=0).calibration
+        if cal is not None and cal.method != "fallback":
+            rows.append({"source": "real (fitted rows)", "set": case.name, **_ratios(cal)})
+    for name, make, base in (("interact", lambda r: SYN.scen_nd(SYN.chin_interact, r), 100),
+                             ("kaplan", lambda r: SYN.scen_nd(SYN.kaplanish, r), 100), ("twoterm", SYN.scen_x, 100),
+                             ("dcpt", SYN.scen_dcpt, 200)):
+        for seed in range(6):
+            law, inputs, tr, _ = make(np.random.default_rng(base + seed))
+            cal = sl.fit(law, tr, inputs=inputs, target="loss").bootstrap(30, seed=0).calibration
+            rows.append({"source": "synthetic", "set": f"{name} {seed}", **_ratios(cal)})
+    df = pd.DataFrame(rows)
+    print(df.round(3).to_string(index=False))
+    print("\nmedians\n" + df.groupby("source")[[c for c in df.columns if "/" in c]].median().round(3).to_string())
+    return df
+
+
 if __name__ == "__main__":
-    insample() if "--insample" in sys.argv else synthetic()
+    if "--insample" in sys.argv:
+        insample()
+    elif "--shape" in sys.argv:
+        shape()
+    else:
+        synthetic()
