@@ -547,30 +547,6 @@ def _band_cells(label, sel, key, levels, bands):
     return f"{label:28s} " + " | ".join(cells)
 
 
-if __name__ == "__main__":
-    import sys
-
-    if "--hetero" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--hetero")
-        hetero(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    elif "--widen" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--widen")
-        widen(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    elif "--reach" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--reach")
-        reach(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    elif "--distance" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--distance")
-        distances(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    elif "--floors" in sys.argv:
-        floors()
-    elif "--forms" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--forms")
-        forms(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    else:
-        main()
-
-
 # ---- issue 11: an error scale that varies along the inputs where the fitted rows' residuals do --
 def grid_overfit(N, D):
     """Gordon-like NMT magnitudes plus a data-limited term that grows with N at small D (a large
@@ -768,3 +744,28 @@ def hetero(n_seeds=8, only=()):
             best = (rule, dev(rule, 0.9), w_st)
     print("adopt:", best[0] if best else "nothing")
     return df
+
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--hetero" in sys.argv:  # optionally followed by comma-separated scenario names
+        i = sys.argv.index("--hetero")
+        hetero(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
+    elif "--widen" in sys.argv:  # optionally followed by comma-separated scenario names
+        i = sys.argv.index("--widen")
+        widen(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
+    elif "--reach" in sys.argv:  # optionally followed by comma-separated scenario names
+        i = sys.argv.index("--reach")
+        reach(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
+    elif "--distance" in sys.argv:  # optionally followed by comma-separated scenario names
+        i = sys.argv.index("--distance")
+        distances(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
+    elif "--floors" in sys.argv:
+        floors()
+    elif "--forms" in sys.argv:  # optionally followed by comma-separated scenario names
+        i = sys.argv.index("--forms")
+        forms(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
+    else:
+        main()
