@@ -949,12 +949,12 @@ def _variance_trend(tc, resid):
 def _trend_factor(rule, trend, coords, lo, hi):
     """max(1, sigma(x) / sigma_bar): sigma_bar = the trend's RMS over the fitted rows' mean (exp(a/2)
     at z = 0 would favour the centre; the fitted rows' RMS residual is what h's floor rests on)."""
-    mu, sd, a, b, lr = trend
+    mu, sd, a, b, lr = trend[:5]
     if rule.endswith("_lr") and lr < stats.chi2.ppf(0.95, len(b)):
         return np.ones(len(coords))
     x = np.clip(coords, lo, hi) if "clip" in rule else coords
     z = np.nan_to_num((x - mu) / sd)
-    return np.fmax(1.0, np.exp(0.5 * (z @ b)) / trend[5]) if len(trend) > 5 else None
+    return np.fmax(1.0, np.exp(0.5 * (z @ b)) / trend[5])
 
 
 def hetero3(n_seeds=8, only=()):
