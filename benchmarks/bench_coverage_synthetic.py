@@ -1011,12 +1011,18 @@ def hetero3(n_seeds=8, only=()):
                     hh = np.maximum(hh, s)
                     lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hh ** 2)), plo)
                     hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hh ** 2)), phi)
-                    if rule == "none":
+                    if rule == "none" and not (cal.trend and C.trend_significant(cal.trend)):  # no step 8 there
                         lib = fit.predict_interval(X, level=level, warn=False)
                         assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
+                    if rule == "hvar_clip_lr" and cal.trend is not None:  # adopted: step 8, the library's
+                        lib = fit.predict_interval(X, level=level, warn=False)
+                        row["lib_mismatch"] = row.get("lib_mismatch", 0) + int(
+                            not (np.allclose(lo, lib[0], rtol=1e-3) and np.allclose(hi, lib[1], rtol=1e-3)))
                     row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
                     row[f"{rule} {level} w"] = (hi - lo) / y
             rows.append(row)
+            if row.get("lib_mismatch"):
+                print(f"  {name} {seed}: hvar_clip_lr differs from fit.predict_interval at {row['lib_mismatch']} level(s)")
             print(name, seed, f"lr {trend[4]:.1f} b {row['b']}", {r: round(row[f"{r} 0.9"], 2) for r in HET3_RULES},
                   flush=True)
     return _decide(pd.DataFrame(rows), HET3_RULES)
