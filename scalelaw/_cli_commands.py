@@ -16,8 +16,6 @@ _PLAIN_SUFFIXES = {".csv", ".tsv", ".parquet", ".pq"}
 
 def load_table(path: str):
     """A table of points: plain CSV/TSV/Parquet/JSONL as they are, anything else via read_logs."""
-    import pandas as pd
-
     p = Path(path)
     if not p.exists():
         import glob
@@ -29,14 +27,16 @@ def load_table(path: str):
         raise FileNotFoundError(f"{path}: no such file or directory")
     suffix = p.suffix.lower()
     if p.is_file() and suffix in _PLAIN_SUFFIXES:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(p)
-        return _read_plain_table(p, path, suffix)
+        from scalelaw.io.plain import read_plain_table
+
+        return read_plain_table(p.read_bytes(), path, suffix)
     if p.is_file() and suffix == ".jsonl":
-        with open(p, encoding="utf-8") as fh:
+        with open(p, "rb") as fh:
             first = fh.readline()
-        if '"header"' not in first:
-            return pd.read_json(p, lines=True)
+        if b'"header"' not in first:
+            from scalelaw.io.plain import read_plain_table
+
+            return read_plain_table(p.read_bytes(), path, suffix)
     from scalelaw import read_logs
 
     return read_logs(path)
@@ -92,35 +92,6 @@ def _parse_float(text: str, what: str) -> float:
         return float(text)
     except ValueError:
         raise SystemExit(f"scalelaw: {what} must be a number, got {text!r}") from None
-
-
-def _read_plain_table(p: Path, path: str, suffix: str):
-    """A CSV/TSV of points; blank lines before the header are fine, undecodable lines are named."""
-    import io
-
-    import pandas as pd
-
-    lines, bad = [], []
-    for lineno, raw in enumerate(p.read_bytes().splitlines(), start=1):
-        try:
-            lines.append(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
-        except UnicodeDecodeError:
-            bad.append(lineno)
-    header = next((line for line in lines if line.strip()), None)
-    if header is None:
-        raise ValueError(f"{path}: empty file (expected a header line and rows)")
-    if bad:
-        print(f"scalelaw: warning: {path}: line(s) {', '.join(map(str, bad[:10]))} are not UTF-8 text; skipped",
-              file=sys.stderr)
-    sep = "\t" if suffix == ".tsv" or ("\t" in header and "," not in header) else \
-        ";" if ";" in header and "," not in header else ","
-    try:
-        frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, skip_blank_lines=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"{path}: not a readable {'TSV' if sep == chr(9) else 'CSV'} table ({err})") from None
-    if frame.empty:
-        raise ValueError(f"{path}: the table has no rows (only a header: {', '.join(map(str, frame.columns))})")
-    return frame
 
 
 def _value(text: str):

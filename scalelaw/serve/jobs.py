@@ -45,8 +45,6 @@ class _Upload:
 
 def read_upload(files, read: dict):
     """A DataFrame from uploaded files: one plain table as it is, anything else via read_logs."""
-    import pandas as pd
-
     import scalelaw as sl
 
     read = dict(read)
@@ -57,15 +55,9 @@ def read_upload(files, read: dict):
         first = data.split(b"\n", 1)[0]
         plain_jsonl = suffix == ".jsonl" and b'"header"' not in first
         if as_table or suffix in _PLAIN_SUFFIXES or plain_jsonl:
-            if suffix in (".parquet", ".pq"):
-                frame = pd.read_parquet(io.BytesIO(data))
-            elif suffix in (".jsonl", ".json"):
-                frame = pd.read_json(io.BytesIO(data), lines=suffix == ".jsonl")
-            else:
-                frame = pd.read_csv(io.BytesIO(data), sep="\t" if suffix == ".tsv" else None, engine="python")
-            if frame.empty:
-                raise ValueError(f"{name}: the table has no rows")
-            return frame
+            from scalelaw.io.plain import PLAIN_SUFFIXES, read_plain_table
+
+            return read_plain_table(data, name, suffix if suffix in PLAIN_SUFFIXES else ".csv")
     if as_table:
         raise ValueError("read.table: several files cannot be one plain table; upload one file or read them as logs")
     return sl.read_logs([_Upload(n, d) for n, d in files], **read)

@@ -1,0 +1,114 @@
+"""A tester's malformed inputs to the CLI, ``sl.fit`` and the service: each gets a clear message
+naming the file, column, flag or field, or a warning that says what was skipped; never a
+traceback, a silent drop or a silent wrong answer.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalelaw.cli import main
+
+INPUTS = ["--var", "N=n_params", "--var", "D=n_tokens"]
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def grid_csv(tmp_path, chinchilla_grid):
+    path = tmp_path / "points.csv"
+    chinchilla_grid.drop(columns="run").to_csv(path, index=False)
+    return path
+
+
+def _fit_json(capsys, path):
+    code, out, err = run(capsys, "fit", "chinchilla", path, *INPUTS, "--json")
+    assert code == 0, err
+    return json.loads(out), err
+
+
+# ---- plain tables the CLI and the service read (one shared reader) ---------------------------
+def test_plain_jsonl_cut_off_mid_line_skips_that_line_and_names_it(tmp_path, capsys, chinchilla_grid):
+    text = chinchilla_grid.drop(columns="run").to_json(orient="records", lines=True)
+    path = tmp_path / "points.jsonl"
+    path.write_text(text.rstrip("\n")[:-20])  # the last row cut off mid-write
+    res, err = _fit_json(capsys, path)
+    assert f"points.jsonl: line(s) {len(chinchilla_grid)} are not one JSON object each" in err
+    assert res["n_points"] == len(chinchilla_grid) - 1
+
+
+def test_plain_jsonl_with_a_garbage_line_in_the_middle(tmp_path, capsys, chinchilla_grid):
+    lines = chinchilla_grid.drop(columns="run").to_json(orient="records", lines=True).splitlines()
+    path = tmp_path / "points.jsonl"
+    path.write_text("\n".join(lines[:3] + ["{oops", "[1, 2]"] + lines[3:]) + "\n")
+    res, err = _fit_json(capsys, path)
+    assert "points.jsonl: line(s) 4, 5 are not one JSON object each" in err
+    assert res["n_points"] == len(chinchilla_grid)
+
+
+def test_empty_plain_jsonl_names_the_file(tmp_path, capsys):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    code, _, err = run(capsys, "fit", "chinchilla", path, *INPUTS)
+    assert code == 2 and "empty.jsonl: empty file" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("suffix, sep", [(".tsv", "\t"), (".csv", ";")])
+def test_bom_and_other_separators_read_like_a_plain_csv(tmp_path, capsys, chinchilla_grid, suffix, sep):
+    path = tmp_path / f"points{suffix}"
+    path.write_text(chinchilla_grid.drop(columns="run").to_csv(index=False, sep=sep), encoding="utf-8-sig")
+    res, _ = _fit_json(capsys, path)
+    assert res["n_points"] == len(chinchilla_grid) and abs(res["params"]["E"] - 1.69) < 0.05
+
+
+def _upload(name, data, **extra):
+    from scalelaw.serve.jobs import run_job
+
+    job = {"kind": "fit", "law": "chinchilla", "inputs": {"N": "n_params", "D": "n_tokens"}, "files": [(name, data)],
+           "max_rows": 200_000, **extra}
+    return run_job(job)
+
+
+@pytest.fixture
+def grid_bytes(chinchilla_grid):
+    return chinchilla_grid.drop(columns="run").to_csv(index=False).encode()
+
+
+def test_service_upload_with_a_byte_order_mark_is_read(grid_bytes, chinchilla_grid):
+    pytest.importorskip("fastapi")
+    answer = _upload("points.csv", b"\xef\xbb\xbf" + grid_bytes)
+    assert "ok" in answer, answer
+    assert answer["ok"]["summary"]["n_points"] == len(chinchilla_grid)
+
+
+def test_service_upload_of_an_empty_file_is_a_400_naming_it():
+    pytest.importorskip("fastapi")
+    answer = _upload("empty.csv", b"")
+    assert answer["error"]["status"] == 400, answer
+    assert "empty.csv: empty file" in answer["error"]["message"]
+
+
+def test_service_upload_with_undecodable_lines_says_which_were_skipped(grid_bytes, chinchilla_grid):
+    pytest.importorskip("fastapi")
+    lines = grid_bytes.split(b"\n")
+    answer = _upload("points.csv", b"\n".join(lines[:2] + [b"\xff\xfe,\x80"] + lines[2:]))
+    assert "ok" in answer, answer
+    assert any("points.csv: line(s) 3 are not UTF-8 text; skipped" in n for n in answer["ok"]["notes"])
+    assert answer["ok"]["summary"]["n_points"] == len(chinchilla_grid)
+
+
+def test_service_upload_of_a_cut_off_plain_jsonl(chinchilla_grid):
+    pytest.importorskip("fastapi")
+    text = chinchilla_grid.drop(columns="run").to_json(orient="records", lines=True).rstrip("\n")[:-20]
+    answer = _upload("points.jsonl", text.encode())
+    assert "ok" in answer, answer
+    assert any("points.jsonl: line(s)" in n and "cut off" in n for n in answer["ok"]["notes"])
+    assert answer["ok"]["summary"]["n_points"] == len(chinchilla_grid) - 1
