@@ -87,6 +87,19 @@ def _parse_assignment(text: str, flag: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _assignments(items, flag: str) -> dict:
+    """NAME=VALUE flags as a dict; a name given twice is an error (the later one would silently win)."""
+    out = {}
+    for item in items:
+        name, value = _parse_assignment(item, flag)
+        if name in out:
+            raise ValueError(f"{flag} {name} given twice ({name}={out[name]} and {name}={value}); give each name "
+                             "once" + (f" (several values: comma-separate them, {flag} {name}=V1,V2)"
+                                       if flag == "--at" else ""))
+        out[name] = value
+    return out
+
+
 def _parse_float(text: str, what: str) -> float:
     try:
         return float(text)
@@ -103,8 +116,7 @@ def _value(text: str):
 
 def _at_values(pairs, flag="--at"):
     out = {}
-    for item in pairs:
-        name, value = _parse_assignment(item, flag)
+    for name, value in _assignments(pairs, flag).items():
         parts = [_value(v) for v in value.split(",")] if not value.count(":") else [value]
         out[name] = np.array(parts) if len(parts) > 1 else parts[0]
     return out
@@ -171,11 +183,11 @@ def cmd_fit(args):
     df = _select_split(load_table(args.data), args)
     if args.final_points:
         df = sl.final_points(df, split=None)
-    inputs = dict(_parse_assignment(v, "--var") for v in args.var)
-    fixed = {k: _parse_float(v, f"--fix {k}") for k, v in (_parse_assignment(f, "--fix") for f in args.fix)}
+    inputs = _assignments(args.var, "--var")
+    fixed = {k: _parse_float(v, f"--fix {k}") for k, v in _assignments(args.fix, "--fix").items()}
     options = {}
     if args.schedule:
-        options["schedules"] = dict(_parse_assignment(s, "--schedule") for s in args.schedule)
+        options["schedules"] = _assignments(args.schedule, "--schedule")
     if args.law == "lr_annealing":
         options["warmup_steps"] = args.warmup_steps
     result = sl.fit(args.law, df, inputs=inputs or None, target=args.target, loss=args.loss, delta=args.delta,
@@ -277,7 +289,12 @@ def _schedule_defaults(fit):
 
 
 def _schedule_optimum(fit, args):
-    at = {k: float(np.atleast_1d(v)[0]) for k, v in _at_values(args.at).items()}
+    at = {}
+    for k, v in _at_values(args.at).items():
+        if np.ndim(v) or isinstance(v, str):
+            shown = v if isinstance(v, str) else ",".join(map(str, v))
+            raise ValueError(f"optimum --schedule-family: --at {k} takes one number, got {shown!r}")
+        at[k] = float(v)
     unknown = set(at) - {"n_steps", "peak", "floor", "warmup"}
     if unknown:
         raise ValueError(f"optimum --schedule-family takes --at n_steps=, peak=, floor=, warmup=; got {sorted(unknown)}")
@@ -345,7 +362,7 @@ def cmd_isoflop(args):
     import scalelaw as sl
 
     df = _select_split(load_table(args.data), args)
-    inputs = dict(_parse_assignment(v, "--var") for v in args.var)
+    inputs = _assignments(args.var, "--var")
     if args.backtest_frontier:
         return _backtest_frontier(df, inputs, args)
     if args.envelope:
@@ -359,7 +376,12 @@ def cmd_isoflop(args):
         result = sl.isoflop(df, inputs=inputs or None, target=args.target, budgets=budgets, tol=args.tol,
                             profile=args.profile, n_boot=args.bootstrap, level=args.level, seed=args.seed,
                             counted=args.counted)
-    at = [_parse_float(v, "--at C") for k, v in (_parse_assignment(a, "--at") for a in args.at)]
+    at = []
+    for item in args.at:
+        name, value = _parse_assignment(item, "--at")
+        if name != "C":
+            raise ValueError(f"isoflop --at takes the compute: --at C=VALUE (repeat for several), got --at {item}")
+        at.append(_parse_float(value, "--at C"))
     preds = [result.predict(C=c) for c in at]
     if args.output:
         result.save(args.output)

@@ -112,3 +112,43 @@ def test_service_upload_of_a_cut_off_plain_jsonl(chinchilla_grid):
     assert "ok" in answer, answer
     assert any("points.jsonl: line(s)" in n and "cut off" in n for n in answer["ok"]["notes"])
     assert answer["ok"]["summary"]["n_points"] == len(chinchilla_grid) - 1
+
+
+# ---- repeated NAME=VALUE flags: the later one used to win silently ---------------------------
+@pytest.fixture
+def saved_fit(tmp_path, capsys, grid_csv):
+    path = tmp_path / "fit.json"
+    code, _, err = run(capsys, "fit", "chinchilla", grid_csv, *INPUTS, "-o", path)
+    assert code == 0, err
+    return path
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--var", "N=n_params", "--var", "N=n_tokens"], "--var N given twice (N=n_params and N=n_tokens)"),
+    (INPUTS + ["--fix", "E=1.5", "--fix", "E=2"], "--fix E given twice (E=1.5 and E=2)"),
+])
+def test_fit_flag_given_twice_is_an_error(capsys, grid_csv, flags, message):
+    code, out, err = run(capsys, "fit", "chinchilla", grid_csv, *flags)
+    assert code == 2 and message in err and out == ""
+
+
+def test_predict_at_given_twice_is_an_error_that_shows_the_comma_form(capsys, saved_fit):
+    code, out, err = run(capsys, "predict", saved_fit, "--at", "N=1e9", "--at", "D=1e10", "--at", "N=2e9")
+    assert code == 2 and out == ""
+    assert "--at N given twice (N=1e9 and N=2e9)" in err and "--at N=V1,V2" in err
+
+
+def test_optimum_at_given_twice_is_an_error(capsys, saved_fit):
+    code, out, err = run(capsys, "optimum", saved_fit, "--at", "C=1e21", "--at", "C=1e22")
+    assert code == 2 and "--at C given twice" in err and out == ""
+
+
+def test_isoflop_at_takes_only_c(tmp_path, capsys):
+    path = tmp_path / "iso.csv"
+    rows = [dict(n_params=n, flops=c, loss=1.7 + 400 / n ** 0.34 + 410 / (c / (6 * n)) ** 0.28)
+            for c in (1e15, 1e16, 1e17) for n in np.geomspace(c ** 0.5 / 100, c ** 0.5 / 2, 6)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    code, out, err = run(capsys, "isoflop", path, "--var", "N=n_params", "--var", "C=flops", "--bootstrap", "0",
+                         "--at", "N=5e7")
+    assert code == 2 and "isoflop --at takes the compute: --at C=VALUE" in err and "--at N=5e7" in err
+
