@@ -263,8 +263,13 @@ def cmd_optimum(args):
     fit = sl.load_fit(args.fit_file)
     if isinstance(fit, sl.GroupedFit):
         raise ValueError("optimum: a grouped fit holds several laws; use fit[group].optimum(...) in Python")
+    if args.level is not None and not 0 < args.level < 1:
+        raise ValueError(f"--level must be a number in (0, 1), e.g. 0.9, got {args.level}")
     if getattr(args, "schedule_family", None):
         return _schedule_optimum(fit, args)
+    if args.level is not None:
+        raise ValueError(f"--level sets the interval of --schedule-family; the {fit.law.name} optimum has no "
+                         "interval option (drop --level)")
     kwargs = _at_values(args.at)
     if fit.law.name == "lr_annealing":
         kwargs = {"schedules": {k: v for k, v in kwargs.items()}}
@@ -302,7 +307,8 @@ def _schedule_optimum(fit, args):
         raise ValueError("optimum --schedule-family needs the step budget: --at n_steps=24000")
     opts = {**_schedule_defaults(fit), **at}
     res = fit.optimal_schedule(int(opts["n_steps"]), opts["peak"], warmup=int(opts["warmup"]), floor=opts["floor"],
-                               family=args.schedule_family, level=args.level)
+                               family=args.schedule_family,
+                               level=0.9 if args.level is None else args.level)
     if args.json:
         _print_json({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()})
         return

@@ -63,7 +63,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule-family", default=None, choices=["wsd", "cosine", "free"],
                    help="schedule laws: the best schedule of this family at --at n_steps=N "
                         "(peak=, floor=, warmup= default to the fitted runs')")
-    p.add_argument("--level", type=float, default=0.9, help="interval level with bootstrap draws (0.9)")
+    p.add_argument("--level", type=float, default=None,
+                   help="--schedule-family: interval level with bootstrap draws (default 0.9)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("forecast", help="forecast the end of a run in progress from its log")

@@ -152,3 +152,16 @@ def test_isoflop_at_takes_only_c(tmp_path, capsys):
                          "--at", "N=5e7")
     assert code == 2 and "isoflop --at takes the compute: --at C=VALUE" in err and "--at N=5e7" in err
 
+
+# ---- optimum --level: was accepted whatever its value and ignored outside --schedule-family ---
+def test_optimum_level_outside_0_1_is_an_error(capsys, saved_fit):
+    code, _, err = run(capsys, "optimum", saved_fit, "--at", "C=1e21", "--level", "2")
+    assert code == 2 and "--level must be a number in (0, 1)" in err and "got 2.0" in err
+
+
+def test_optimum_level_without_schedule_family_says_it_does_nothing(capsys, saved_fit):
+    code, out, err = run(capsys, "optimum", saved_fit, "--at", "C=1e21", "--level", "0.8")
+    assert code == 2 and "--level sets the interval of --schedule-family" in err and out == ""
+    code, out, err = run(capsys, "optimum", saved_fit, "--at", "C=1e21", "--json")
+    assert code == 0 and json.loads(out)["C"] == 1e21
+
