@@ -357,11 +357,32 @@ def cmd_plot(args):
     fit = sl.load_fit(args.fit_file)
     if isinstance(fit, sl.GroupedFit):
         raise ValueError("plot: a grouped fit holds several laws; plot fit[group] from Python")
-    data = load_table(args.data) if args.data else None
+    data = _plot_data(fit, args) if args.data else None
     fig = plot_fit(fit, data=data)
     with atomic_path(args.output, "-o") as tmp:
         fig.write_html(str(tmp), include_plotlyjs="cdn" if args.output.endswith(".cdn.html") else True)
     print(f"wrote {args.output}")
+
+
+def _plot_data(fit, args):
+    """DATA selected as for fit (--split, --final-points), its columns checked against the fit's."""
+    import scalelaw as sl
+    from scalelaw.fitting.data import numeric_column
+
+    df = _select_split(load_table(args.data), args)
+    if args.final_points:
+        df = sl.final_points(df, split=None)
+    columns = [(fit.target, "target", True)]
+    if not getattr(fit.law, "schedule_law", False):
+        columns += [(fit.inputs[i.name], f"input {i.name}", i.positive) for i in fit.law.inputs if not i.categorical]
+    for col, role, positive in columns:
+        try:
+            numeric_column(df, col, role, positive=positive and not fit.loss.endswith("_linear"))
+        except (KeyError, ValueError, TypeError) as err:
+            hint = ("; select the points the law was fitted to, as for fit (--split val --final-points)"
+                    if {"run", "step"} <= set(df.columns) and not args.final_points else "")
+            raise ValueError(f"{args.data}: {err.args[0]}{hint}") from None
+    return df
 
 
 def cmd_isoflop(args):

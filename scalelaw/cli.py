@@ -82,7 +82,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="write the interactive figure of a saved fit")
     p.add_argument("fit_file")
-    p.add_argument("data", nargs="?", default=None)
+    p.add_argument("data", nargs="?", default=None, help="data to draw (default: the fit's own points)")
+    p.add_argument("--split", default=None, help="keep only rows of this split of DATA (e.g. val)")
+    p.add_argument("--final-points", action="store_true", help="keep the last step of each run of DATA")
     p.add_argument("-o", "--output", default="fit.html")
 
     p = sub.add_parser("isoflop", help="Chinchilla approach 2 (IsoFLOP profiles) or 1 (--envelope)")

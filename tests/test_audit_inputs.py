@@ -165,3 +165,31 @@ def test_optimum_level_without_schedule_family_says_it_does_nothing(capsys, save
     code, out, err = run(capsys, "optimum", saved_fit, "--at", "C=1e21", "--json")
     assert code == 0 and json.loads(out)["C"] == 1e21
 
+
+# ---- plot DATA: a bare KeyError ("error: n_tokens") and logs' step-0 rows ---------------------
+def test_plot_data_missing_a_column_names_file_and_column(tmp_path, capsys, saved_fit, chinchilla_grid):
+    path = tmp_path / "renamed.csv"
+    chinchilla_grid.rename(columns={"n_tokens": "tokens"}).to_csv(path, index=False)
+    code, _, err = run(capsys, "plot", saved_fit, path, "-o", tmp_path / "fit.html")
+    assert code == 2
+    assert "renamed.csv: column 'n_tokens' (input D) not found in the data; columns are: run, n_params, tokens" in err
+    assert not (tmp_path / "fit.html").exists()
+
+
+def test_plot_of_a_log_selects_points_like_fit(tmp_path, capsys, chinchilla_grid):
+    # a log: each run's curve from step 0 (D = 0: no law value there) to its last step
+    rows = []
+    for run_name, n, d, loss in chinchilla_grid.itertuples(index=False):
+        for frac, extra in ((0.0, 2.0), (0.5, 0.3), (1.0, 0.0)):
+            rows.append(dict(run=run_name, step=int(frac * 100), split="val", n_params=n, n_tokens=d * frac,
+                             loss=loss + extra))
+    log = tmp_path / "log.csv"
+    pd.DataFrame(rows).to_csv(log, index=False)
+    fit = tmp_path / "fit.json"
+    assert run(capsys, "fit", "chinchilla", log, *INPUTS, "--split", "val", "--final-points", "-o", fit)[0] == 0
+    code, _, err = run(capsys, "plot", fit, log, "-o", tmp_path / "a.html")
+    assert code == 2 and "log.csv: column 'n_tokens' (input D) must be > 0" in err
+    assert "--split val --final-points" in err
+    code, out, err = run(capsys, "plot", fit, log, "--split", "val", "--final-points", "-o", tmp_path / "b.html")
+    assert code == 0, err
+    assert (tmp_path / "b.html").stat().st_size > 1000
