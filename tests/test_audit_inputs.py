@@ -193,3 +193,24 @@ def test_plot_of_a_log_selects_points_like_fit(tmp_path, capsys, chinchilla_grid
     code, out, err = run(capsys, "plot", fit, log, "--split", "val", "--final-points", "-o", tmp_path / "b.html")
     assert code == 0, err
     assert (tmp_path / "b.html").stat().st_size > 1000
+
+
+# ---- duplicated rows: each copy is another term of the summed objective -----------------------
+def test_exactly_repeated_rows_are_named_in_the_warnings(chinchilla_grid):
+    import scalelaw as sl
+
+    twice = pd.concat([chinchilla_grid, chinchilla_grid.iloc[:5]], ignore_index=True)
+    fit = sl.fit("chinchilla", twice)
+    note = [w for w in fit.warnings if "repeat an earlier row exactly" in w]
+    assert note and note[0].startswith("5 row(s)") and f"rows {list(range(64, 69))}" in note[0]
+    assert fit.n_points == len(twice)  # nothing is dropped: the user decides
+    # repeated seeds (same N, D; a different loss or run) are data, not duplicates
+    seeds = pd.concat([chinchilla_grid, chinchilla_grid.assign(run=lambda d: d.run + "_s1")], ignore_index=True)
+    assert not any("repeat an earlier row" in w for w in sl.fit("chinchilla", seeds).warnings)
+
+
+def test_duplicated_rows_in_a_csv_show_in_fit_json(tmp_path, capsys, chinchilla_grid):
+    path = tmp_path / "twice.csv"
+    pd.concat([chinchilla_grid, chinchilla_grid]).to_csv(path, index=False)
+    res, _ = _fit_json(capsys, path)
+    assert any(w.startswith(f"{len(chinchilla_grid)} row(s) repeat an earlier row exactly") for w in res["warnings"])

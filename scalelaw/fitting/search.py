@@ -111,6 +111,21 @@ def search_subset(n: int, search_rows, X, y, w, rng):
     return idx[w[idx] > 0] if np.any(w[idx] > 0) else idx
 
 
+def duplicate_rows(frame: pd.DataFrame) -> list[str]:
+    """A note when rows repeat exactly (every column equal): each copy is one more term in the
+    summed objective, so a table read or concatenated twice silently weighs those points double."""
+    try:
+        dup = frame.duplicated(keep="first").to_numpy()
+    except TypeError:  # unhashable cells (lists, dicts): nothing to compare
+        return []
+    if not dup.any():
+        return []
+    rows = list(frame.index[dup][:5])
+    return [f"{int(dup.sum())} row(s) repeat an earlier row exactly (every column equal), e.g. rows {rows}: each "
+            "copy counts in the fit, so those points weigh more; drop them first (df.drop_duplicates()) if the "
+            "data were read or concatenated twice"]
+
+
 def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, bounds, weights, seed, params,
            n_polish, max_grid, options, search_rows=SEARCH_ROWS) -> dict:
     """Fit ``law`` (a :class:`~scalelaw.laws.base.Law`, options already checked) to ``frame``.
@@ -141,6 +156,7 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
         y, w, used = y[mask], w[mask], frame.loc[mask]
         cols = {k: v[mask] for k, v in cols.items()}
         X = {k: (v[mask] if isinstance(v, np.ndarray) and v.shape == mask.shape else v) for k, v in X.items()}
+    notes += duplicate_rows(used)
     notes += check_levels(law, cols, mapping, spec.fixed)
     notes += input_outliers(law, cols, mapping, used.index)
     if getattr(law, "schedule_law", False) and "n_params" in used.columns:
