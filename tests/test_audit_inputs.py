@@ -214,3 +214,15 @@ def test_duplicated_rows_in_a_csv_show_in_fit_json(tmp_path, capsys, chinchilla_
     pd.concat([chinchilla_grid, chinchilla_grid]).to_csv(path, index=False)
     res, _ = _fit_json(capsys, path)
     assert any(w.startswith(f"{len(chinchilla_grid)} row(s) repeat an earlier row exactly") for w in res["warnings"])
+
+
+# ---- sl.fit and the result: API misuse gets a message, not an AttributeError or a NaN ----------
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(fixed=["E"]), "fixed must be a dict parameter name -> value, got list"),
+    (dict(bounds=[(0, 1)]), r"bounds must be a dict parameter name -> \(min, max\), got list"),
+])
+def test_fixed_and_bounds_must_be_dicts(chinchilla_grid, kwargs, message):
+    import scalelaw as sl
+
+    with pytest.raises(TypeError, match=message):
+        sl.fit("chinchilla", chinchilla_grid, **kwargs)

@@ -55,6 +55,10 @@ class ParamSpec:
                 lo, hi = getattr(par, "min", -np.inf), getattr(par, "max", np.inf)
                 lower[name] = max(lower[name], lo) if lo is not None else lower[name]
                 upper[name] = min(upper[name], hi) if hi is not None else upper[name]
+        for what, given in (("fixed", fixed), ("bounds", bounds)):
+            if given is not None and not isinstance(given, Mapping):
+                raise TypeError(f"{what} must be a dict parameter name -> "
+                                f"{'value' if what == 'fixed' else '(min, max)'}, got {type(given).__name__}")
         for name, value in (fixed or {}).items():
             if name not in names:
                 raise ValueError(f"fixed: law {law.name!r} has no parameter {name!r}; parameters: {', '.join(names)}")
