@@ -6,6 +6,8 @@ the answer, and this module joins them (imports run laws -> fitting -> result ->
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from scalelaw.fitting.data import as_frame
@@ -104,6 +106,14 @@ def fit(
         kwargs = dict(inputs=inputs, target=target, loss=loss, delta=delta, fixed=fixed, bounds=bounds,
                       seed=seed, params=params, n_polish=n_polish, max_grid=max_grid, search_rows=search_rows,
                       **options)
+        missing = frame[by].isna().to_numpy()
+        if missing.all():
+            raise ValueError(f"by: column {by!r} has no values (every row is NaN/empty): no group to fit")
+        if missing.any():
+            # groupby drops these rows; say so rather than fit fewer points than the user gave
+            warnings.warn(f"by: {int(missing.sum())} row(s) have no value in column {by!r} (NaN/empty), e.g. rows "
+                          f"{list(frame.index[missing][:5])}: they belong to no group and were not fitted",
+                          UserWarning, stacklevel=2)
         results = {}
         for key, sub in frame.groupby(by, sort=True):
             w = weights if (weights is None or isinstance(weights, str)) else np.asarray(weights)[frame[by].to_numpy() == key]

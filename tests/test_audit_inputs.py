@@ -226,3 +226,16 @@ def test_fixed_and_bounds_must_be_dicts(chinchilla_grid, kwargs, message):
 
     with pytest.raises(TypeError, match=message):
         sl.fit("chinchilla", chinchilla_grid, **kwargs)
+
+
+def test_by_rows_without_a_group_are_named_not_silently_dropped(chinchilla_grid):
+    import scalelaw as sl
+
+    df = chinchilla_grid.assign(g=["a", "b"] * 32)
+    df.loc[[3, 10], "g"] = np.nan
+    with pytest.warns(UserWarning, match=r"by: 2 row\(s\) have no value in column 'g' \(NaN/empty\), e.g. rows "
+                                         r"\[3, 10\]: they belong to no group and were not fitted"):
+        grouped = sl.fit("chinchilla", df, by="g")
+    assert sorted(grouped.keys()) == ["a", "b"] and sum(r.n_points for r in grouped.values()) == 62
+    with pytest.raises(ValueError, match="by: column 'g' has no values"):
+        sl.fit("chinchilla", df.assign(g=np.nan), by="g")
