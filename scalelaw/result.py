@@ -213,6 +213,8 @@ class FitResult:
                 continue
             lo, hi = self._observed_range(inp.name)
             v = np.atleast_1d(np.asarray(X[inp.name], dtype=float))
+            if v.size == 0:  # no points asked: nothing extrapolated
+                continue
             out[inp.name] = float(max(v.max() / hi if hi > 0 else np.inf, lo / v.min() if v.min() > 0 else 1.0))
         return out
 

@@ -239,3 +239,11 @@ def test_by_rows_without_a_group_are_named_not_silently_dropped(chinchilla_grid)
     assert sorted(grouped.keys()) == ["a", "b"] and sum(r.n_points for r in grouped.values()) == 62
     with pytest.raises(ValueError, match="by: column 'g' has no values"):
         sl.fit("chinchilla", df.assign(g=np.nan), by="g")
+
+
+def test_predict_at_no_points_is_an_empty_answer(chinchilla_grid):
+    import scalelaw as sl
+
+    fit = sl.fit("chinchilla", chinchilla_grid)
+    out = fit.predict({"N": np.array([]), "D": np.array([])})
+    assert isinstance(out, np.ndarray) and out.shape == (0,)
