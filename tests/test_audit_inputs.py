@@ -247,3 +247,14 @@ def test_predict_at_no_points_is_an_empty_answer(chinchilla_grid):
     fit = sl.fit("chinchilla", chinchilla_grid)
     out = fit.predict({"N": np.array([]), "D": np.array([])})
     assert isinstance(out, np.ndarray) and out.shape == (0,)
+
+
+@pytest.mark.parametrize("law, key, value", [("chinchilla", "C", np.nan), ("chinchilla", "C", np.inf),
+                                             ("kaplan_nd", "C", np.nan), ("encdec", "budget", np.inf)])
+def test_optimum_at_a_non_finite_budget_is_an_error_not_nan(law, key, value):
+    from scalelaw.laws import get_law
+
+    f = get_law(law)
+    params = {p.name: 0.3 for p in f.params}  # the budget is checked before any parameter is used
+    with pytest.raises(ValueError, match=rf"optimum: {key} must be a finite number > 0"):
+        f.optimum(params, {}, **{key: value})

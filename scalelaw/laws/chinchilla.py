@@ -66,8 +66,8 @@ class Chinchilla(Law):
         if C is None or kwargs:
             raise ValueError("chinchilla optimum needs exactly C=<FLOPs>, e.g. fit.optimum(C=1e21)")
         C = as_numbers(C, "optimum: C").reshape(np.shape(C))
-        if np.any(C <= 0):
-            raise ValueError(f"optimum: C must be > 0, got {C}")
+        if np.any(~np.isfinite(C) | (C <= 0)):
+            raise ValueError(f"optimum: C must be a finite number > 0 (FLOPs), got {C}")
         p = params
         s = p["alpha"] + p["beta"]
         G = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1.0 / s)

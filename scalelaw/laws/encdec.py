@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Input, Law, Param, as_scalar, cartesian, nnls_seeds
+from .base import Input, Law, Param, as_numbers, as_scalar, cartesian, nnls_seeds
 
 
 def encdec(N_e, N_d, *, A, p_e, p_d, L_inf, Ne_ref=1.0, Nd_ref=1.0):
@@ -76,9 +76,9 @@ class EncDec(Law):
         """Best encoder/decoder split for a parameter budget B = N_e + N_d (closed form)."""
         if budget is None or kwargs:
             raise ValueError("encdec optimum needs exactly budget=<N_e + N_d>, e.g. fit.optimum(budget=1e9)")
-        B = np.asarray(budget, dtype=float)
-        if np.any(B <= 0):
-            raise ValueError(f"optimum: budget must be > 0, got {budget}")
+        B = as_numbers(budget, "optimum: budget").reshape(np.shape(budget))
+        if np.any(~np.isfinite(B) | (B <= 0)):
+            raise ValueError(f"optimum: budget must be a finite number > 0 (N_e + N_d), got {budget}")
         p_e, p_d = params["p_e"], params["p_d"]
         n_e = B * p_e / (p_e + p_d)
         n_d = B - n_e

@@ -60,8 +60,8 @@ class KaplanND(Law):
         if C is None or kwargs:
             raise ValueError("kaplan_nd optimum needs exactly C=<FLOPs>, e.g. fit.optimum(C=1e21)")
         Cs = as_numbers(C, "optimum: C")
-        if np.any(Cs <= 0):
-            raise ValueError(f"optimum: C must be > 0, got {C}")
+        if np.any(~np.isfinite(Cs) | (Cs <= 0)):
+            raise ValueError(f"optimum: C must be a finite number > 0 (FLOPs), got {C}")
         Ns = []
         for c in Cs:
             total = np.log(c / 6.0)
