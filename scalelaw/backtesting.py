@@ -107,6 +107,11 @@ def compare(laws, df, inputs=None, target: str = "loss", holdout=("N", 1 / 3), *
     """
     from scalelaw.api import fit as _fit
 
+    if isinstance(laws, str) or getattr(laws, "name", None) is not None:
+        laws = [laws]  # one law: not its name's letters
+    laws = list(laws)
+    if not laws:
+        raise ValueError("compare: give at least one law name, e.g. compare(['chinchilla', 'kaplan_nd'], df)")
     rows = []
     frame = as_frame(df)
     for name in laws:

@@ -258,3 +258,10 @@ def test_optimum_at_a_non_finite_budget_is_an_error_not_nan(law, key, value):
     params = {p.name: 0.3 for p in f.params}  # the budget is checked before any parameter is used
     with pytest.raises(ValueError, match=rf"optimum: {key} must be a finite number > 0"):
         f.optimum(params, {}, **{key: value})
+
+
+def test_compare_with_no_laws_says_so(chinchilla_grid):
+    import scalelaw as sl
+
+    with pytest.raises(ValueError, match="compare: give at least one law name"):
+        sl.compare([], chinchilla_grid)
