@@ -468,10 +468,15 @@ def main(argv=None):
     ap.add_argument("--distance", choices=("box", "hull", "both"), default=None,
                     help="the calibration's extrapolation distance (default: the library's); both: one table each, "
                          "on the same fits")
+    ap.add_argument("--trend", action="store_true",
+                    help="step 8 diagnostic: the fitted rows' residual variance trend per set and its factor at the "
+                         "held-out inputs (no bootstrap)")
     ap.add_argument("--by-reach", action="store_true",
                     help="coverage of held-out points within / beyond the largest distance any backtest measured")
     args = ap.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
+    if args.trend:
+        return trend_report(only)
     if args.by_reach:
         return by_reach(only, args.bootstrap)
     if args.distance:
@@ -489,6 +494,47 @@ def main(argv=None):
           f"interval; bootstrap {args.bootstrap}.\n")
     print(markdown(rows))
     return rows
+
+
+def held_out_coords(case, fit):
+    """The held-out rows' calibration coordinates (log10), in the calibration's order."""
+    from scalelaw import calibration as C
+
+    if case.law in ("lr_annealing", "multi_power"):
+        warm = case.fit_kwargs.get("warmup_steps", 0)
+        feats = [fit._prediction_features(None, dict(schedule=case.fit_kwargs["schedules"][run], warmup_steps=warm,
+                                                     steps=rows["step"].to_numpy(dtype=int)))
+                 for run, rows in case.test.groupby("run", sort=False)]
+        return np.concatenate([C.coordinates(fit.law, f)[1] for f in feats])
+    feats = fit._prediction_features({n: case.test[c].to_numpy() for n, c in case.inputs.items()}, {})
+    return C.coordinates(fit.law, feats)[1]
+
+
+def trend_report(only):
+    """Step 8 of scalelaw.calibration per set: the fitted rows' log-residual variance trend (b per
+    coordinate, its likelihood-ratio statistic, whether it is significant at TREND_ALPHA) and the
+    factor it puts on the error half-width at the held-out inputs (median and max). Reads the
+    held-out rows' inputs only, not their losses."""
+    from scalelaw import calibration as C
+
+    print("| set | coords | b (log variance per sd) | LR | significant | factor at held-out inputs: median / max |")
+    print("|---|---|---|---|---|---|")
+    for case in iter_cases(only):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = case.fit()
+            X, y, _ = fit._features()
+            names, coords = C.coordinates(fit.law, X)
+            t = C.residual_trend(coords, C.fit_log_residuals(fit, y))
+            if t is None:
+                print(f"| {case.name} | {', '.join(names)} | - | - | no trend | 1 / 1 |")
+                continue
+            lo, hi = C.box(coords)
+            cal = C.Calibration(method="student-t", n_folds=3, noise=1.0, slope=0.0, residual_scale=1.0,
+                                coords=names, lo=list(lo), hi=list(hi), trend=t)
+            f = cal.trend_factor(held_out_coords(case, fit))
+        print(f"| {case.name} | {', '.join(names)} | {', '.join(f'{v:+.2f}' for v in t['b'])} | {t['lr']:.1f} | "
+              f"{'yes' if C.trend_significant(t) else 'no'} | {np.median(f):.2f} / {np.max(f):.2f} |", flush=True)
 
 
 def compare_distances(only, n_boot, kinds):
