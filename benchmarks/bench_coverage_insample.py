@@ -24,6 +24,8 @@ Usage: python benchmarks/bench_coverage_insample.py [--only epoch,mpl_25M,...]  
        see forms(); only the chinchilla / kaplan_nd sets)
        python benchmarks/bench_coverage_insample.py --distance [--only ...]   (box vs the fitted rows'
        convex hull as the extrapolation distance, step 2: see distances())
+       python benchmarks/bench_coverage_insample.py --trend [--only ...]   (step 8, the residual variance
+       trend, on nested extrapolations inside the training rows: see trend_nested())
 """
 from __future__ import annotations
 
@@ -211,13 +213,85 @@ def distances(only):
     return rows
 
 
+TREND_SETS = ("epoch", "gordon", "opt", "datablations", "cpu_sizes")
+
+
+def nested_split(case):
+    """Inside the training rows only: fit on the smaller 2/3 of their N levels, predict the rest
+    (the outer design of bench_coverage.py repeated one level down; no held-out row is read)."""
+    tr = case.train
+    col = case.inputs["N"]
+    levels = np.unique(tr[col])
+    cut = levels[-max(1, round(len(levels) / 3))]
+    return B.Case(case.name, case.what, case.law, tr[tr[col] < cut], tr[tr[col] >= cut], case.inputs, case.target,
+                  **case.fit_kwargs)
+
+
+def trend_nested(only, n_boot=100):
+    """Step 8 (scalelaw.calibration) in-sample: for every set of bench_coverage.py split along N
+    (TREND_SETS: Epoch, Gordon x 3, OPT, datablations, data/cpu_decoder_sizes x 2), the training rows
+    are split again (nested_split), fitted, bootstrapped (n_boot) and calibrated on the inner part,
+    and the inner held-out rows (training rows of the outer split) are scored with step 8 and
+    without it (the same calibration with trend = None), at 80 / 90 / 95%.
+
+    DECISION RULE (written before this ran; after the real held-out table of bench_coverage.py with
+    step 8 was seen: Gordon's three sets rose to 100% at 90% and the mean over sets to 95%, out of
+    the issue's 87-93% band; so this in-sample check decides whether step 8 stays the default):
+    keep step 8 as the default iff, over the nested sets that calibrate (not the fallback), (i) the
+    mean |coverage - 90| at 90% with step 8 is no larger than without it, and (ii) its mean coverage at
+    90% is at most 95%. Otherwise step 8 is switched off by default (scalelaw.calibration.TREND =
+    False: the trend is still fitted and saved, and calibrate_fit(trend=True) applies it)."""
+    rows = []
+    print("| set | inner fit / predict rows | significant | 80%: without / with | 90% | 95% | 90% width without / with |")
+    print("|---|---|---|---|---|---|---|")
+    for case in B.iter_cases(only or TREND_SETS):
+        inner = nested_split(case)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = inner.fit().bootstrap(n_boot, seed=0, calibrate=False)
+                cal = C.calibrate_fit(fit, trend=True)
+            except Exception as err:  # a nested split the law cannot be fitted on
+                print(f"| {case.name} | {len(inner.train)} / {len(inner.test)} | fit failed: {err} |")
+                continue
+            if cal.method == "fallback":
+                print(f"| {case.name} | {len(inner.train)} / {len(inner.test)} | fallback (too few folds) |")
+                continue
+            row = {"set": case.name, "sig": bool(cal.trend and C.trend_significant(cal.trend))}
+            for tag, c in (("without", C.Calibration.from_dict({**cal.to_dict(), "trend": None})), ("with", cal)):
+                fit.calibration = c
+                for lv in LEVELS:
+                    lo, hi, y = inner.intervals(fit, lv, "calibrated")
+                    row[(tag, lv)] = float(np.mean((y >= lo) & (y <= hi)))
+                    if lv == 0.9:
+                        row[(tag, "w")] = float(np.median((hi - lo) / y))
+        rows.append(row)
+        cells = [f"{100 * row[('without', lv)]:.0f}% / {100 * row[('with', lv)]:.0f}%" for lv in LEVELS]
+        print(f"| {case.name} | {len(inner.train)} / {len(inner.test)} | {'yes' if row['sig'] else 'no'} | "
+              + " | ".join(cells) + f" | {100 * row[('without', 'w')]:.2f}% / {100 * row[('with', 'w')]:.2f}% |",
+              flush=True)
+    if not rows:
+        return rows
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if isinstance(k, tuple)}
+    dev = {tag: float(np.mean([abs(r[(tag, 0.9)] - 0.9) for r in rows])) for tag in ("without", "with")}
+    print(f"| mean over {len(rows)} sets | | | " + " | ".join(
+        f"{100 * mean[('without', lv)]:.1f}% / {100 * mean[('with', lv)]:.1f}%" for lv in LEVELS) + " | |")
+    keep = dev["with"] <= dev["without"] and mean[("with", 0.9)] <= 0.95
+    print(f"mean |cov90 - 90|: without {100 * dev['without']:.1f}, with {100 * dev['with']:.1f} points; "
+          f"decision: {'keep step 8 as the default' if keep else 'switch step 8 off by default'}")
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="", help="comma-separated set names (prefixes) to run")
     ap.add_argument("--forms", action="store_true", help="the form spread (step 5) instead")
     ap.add_argument("--distance", action="store_true", help="box vs convex-hull distance (step 2) instead")
+    ap.add_argument("--trend", action="store_true", help="step 8 on nested extrapolations instead")
     args = ap.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
+    if args.trend:
+        return trend_nested(only)
     if args.forms:
         return forms(only)
     if args.distance:

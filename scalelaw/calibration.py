@@ -348,6 +348,7 @@ MIN_FOLDS = 3
 FALLBACK_SLOPE = 0.05   # log-loss error per decade beyond the data when nothing can be calibrated
 FALLBACK_NOISE_FACTOR = 2.0
 FALLBACK_DF = 2
+TREND = True            # step 8 applied by default (calibrate_fit(trend=...) overrides)
 TREND_ALPHA = 0.05      # step 8: the variance trend widens only where its LR test rejects b = 0 at this level
 FORMAT = 4              # Calibration.version written now (see Calibration.version)
 DISTANCE = "box"        # new calibrations' extrapolation distance: "box" or "hull" (step 2)
@@ -1138,7 +1139,7 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
 
 # ---- FitResult ---------------------------------------------------------------------------------
 def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max_grid: int = 2000,
-                  n_polish: int = 4, distance: str | None = None) -> Calibration:
+                  n_polish: int = 4, distance: str | None = None, trend: bool | None = None) -> Calibration:
     """Calibrate a :class:`~scalelaw.result.FitResult` on backtests inside its own fitted rows.
 
     Each fold refits the law on its training rows with the batched Levenberg-Marquardt engine,
@@ -1147,7 +1148,8 @@ def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max
     that fold for its parameter spread. ``fresh=True`` refits every fold with a fresh
     multi-start search instead (``max_grid`` grid starts, ``n_polish`` polished): slower (a
     minute a fold for dcpt), for checking that the warm start changes nothing. ``distance``:
-    "box" or "hull" (step 2; None: :data:`DISTANCE`).
+    "box" or "hull" (step 2; None: :data:`DISTANCE`). ``trend``: attach step 8's residual variance
+    trend (None: :data:`TREND`).
     """
     law = fit.law
     X, y, w = fit._features()
@@ -1161,7 +1163,7 @@ def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max
     from scalelaw.form_spread import fit_nested
 
     cal.form, why = fit_nested(fit)  # step 5: the nesting form (chinchilla, kaplan_nd)
-    if coords.size and cal.method != "fallback":  # step 8: the residuals' variance trend
+    if (TREND if trend is None else trend) and coords.size and cal.method != "fallback":  # step 8
         cal.trend = residual_trend(coords, fit_log_residuals(fit, y))
     if why:
         cal.warnings.append(why)
