@@ -71,6 +71,8 @@ def test_wider_where_the_fitted_residuals_are_larger(growing):
     cal = fit.calibration
     assert cal.trend is not None and trend_significant(cal.trend)
     assert cal.trend["b"][0] > 0  # the residuals' scale grows along N
+    from scalelaw.calibration import calibrate_fit
+    assert calibrate_fit(fit, trend=False).trend is None  # step 8 can be left out
     # the factor on the fitted rows: 1 at the small sizes, > 1 at the largest fitted size
     _, tc = coordinates(fit.law, fit._features()[0])
     f = cal.trend_factor(tc)
