@@ -265,3 +265,20 @@ def test_compare_with_no_laws_says_so(chinchilla_grid):
 
     with pytest.raises(ValueError, match="compare: give at least one law name"):
         sl.compare([], chinchilla_grid)
+
+
+# ---- a law over (N, D) given every checkpoint of each run --------------------------------------
+def test_several_checkpoints_per_run_for_an_n_d_law_are_named(chinchilla_grid):
+    import scalelaw as sl
+
+    # each run logged at half and all of its tokens: the half-way rows are not final points
+    curves = pd.concat([chinchilla_grid.assign(step=50, n_tokens=chinchilla_grid.n_tokens / 2,
+                                               loss=chinchilla_grid.loss + 0.2),
+                        chinchilla_grid.assign(step=100)], ignore_index=True)
+    fit = sl.fit("chinchilla", curves)
+    note = [w for w in fit.warnings if "contribute several rows" in w]
+    assert note and note[0].startswith(f"{len(chinchilla_grid)} of {len(chinchilla_grid)} run(s)")
+    assert "sl.final_points(df, split='val')" in note[0]
+    final = sl.final_points(curves, split=None)
+    assert len(final) == len(chinchilla_grid)
+    assert not any("contribute several rows" in w for w in sl.fit("chinchilla", final).warnings)

@@ -126,6 +126,23 @@ def duplicate_rows(frame: pd.DataFrame) -> list[str]:
             "data were read or concatenated twice"]
 
 
+def checkpoints_per_run(law, frame: pd.DataFrame) -> list[str]:
+    """A note when a law over model and data size sees several rows of one run: DESIGN §3 fits
+    those laws to one point per run (its final loss); a decaying schedule's intermediate
+    checkpoints are not compute-optimal points, so fitting them biases the exponents."""
+    # (N, D) and encoder/decoder size laws; dcpt is fitted along its continual pre-training runs
+    if set(law.input_names) not in ({"N", "D"}, {"N_e", "N_d"}) or not {"run", "step"} <= set(frame.columns):
+        return []
+    per_run = frame.groupby("run", sort=False).size()
+    many = per_run[per_run > 1]
+    if many.empty:
+        return []
+    return [f"{len(many)} of {len(per_run)} run(s) contribute several rows (up to {int(many.max())}, e.g. run "
+            f"{many.index[0]!r}): {law.name} is fitted to one point per run, the final loss of a run whose schedule "
+            "ended there; intermediate checkpoints are not compute-optimal points. Select them first: "
+            "sl.final_points(df, split='val') (CLI: --split val --final-points)"]
+
+
 def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, bounds, weights, seed, params,
            n_polish, max_grid, options, search_rows=SEARCH_ROWS) -> dict:
     """Fit ``law`` (a :class:`~scalelaw.laws.base.Law`, options already checked) to ``frame``.
@@ -157,6 +174,7 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
         cols = {k: v[mask] for k, v in cols.items()}
         X = {k: (v[mask] if isinstance(v, np.ndarray) and v.shape == mask.shape else v) for k, v in X.items()}
     notes += duplicate_rows(used)
+    notes += checkpoints_per_run(law, used)
     notes += check_levels(law, cols, mapping, spec.fixed)
     notes += input_outliers(law, cols, mapping, used.index)
     if getattr(law, "schedule_law", False) and "n_params" in used.columns:
