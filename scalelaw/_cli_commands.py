@@ -173,6 +173,23 @@ def _select_split(df, args):
     return df
 
 
+@contextlib.contextmanager
+def _curves_hint(df, args):
+    """A value that must be > 0 but is 0 in training curves (a log's step-0 rows: no tokens, no
+    FLOPs yet) gets the selection that fixes it, when DATA has run and step and none was asked."""
+    try:
+        yield
+    except ValueError as err:
+        law = getattr(args, "law", None)
+        schedule_law = isinstance(law, str) and law in ("lr_annealing", "multi_power")
+        message = str(err.args[0]) if err.args else ""
+        if ("must be > 0" in message and {"run", "step"} <= set(df.columns) and not args.final_points
+                and not schedule_law and not getattr(args, "envelope", False)):
+            raise ValueError(f"{message}; {args.data} holds training curves (run, step): select one point per "
+                             "run, e.g. --split val --final-points") from None
+        raise
+
+
 def cmd_fit(args):
     import scalelaw as sl
 
@@ -190,8 +207,9 @@ def cmd_fit(args):
         options["schedules"] = _assignments(args.schedule, "--schedule")
     if args.law == "lr_annealing":
         options["warmup_steps"] = args.warmup_steps
-    result = sl.fit(args.law, df, inputs=inputs or None, target=args.target, loss=args.loss, delta=args.delta,
-                    fixed=fixed or None, by=args.by, seed=args.seed, **options)
+    with _curves_hint(df, args):
+        result = sl.fit(args.law, df, inputs=inputs or None, target=args.target, loss=args.loss, delta=args.delta,
+                        fixed=fixed or None, by=args.by, seed=args.seed, **options)
     if args.bootstrap:
         result.bootstrap(args.bootstrap, seed=args.seed)
     if args.output:
@@ -400,9 +418,10 @@ def cmd_isoflop(args):
         if args.final_points:
             df = sl.final_points(df, split=None)
         budgets = [_parse_float(b, "--budget") for b in args.budget] or None
-        result = sl.isoflop(df, inputs=inputs or None, target=args.target, budgets=budgets, tol=args.tol,
-                            profile=args.profile, n_boot=args.bootstrap, level=args.level, seed=args.seed,
-                            counted=args.counted)
+        with _curves_hint(df, args):
+            result = sl.isoflop(df, inputs=inputs or None, target=args.target, budgets=budgets, tol=args.tol,
+                                profile=args.profile, n_boot=args.bootstrap, level=args.level, seed=args.seed,
+                                counted=args.counted)
     at = []
     for item in args.at:
         name, value = _parse_assignment(item, "--at")

@@ -282,3 +282,20 @@ def test_several_checkpoints_per_run_for_an_n_d_law_are_named(chinchilla_grid):
     final = sl.final_points(curves, split=None)
     assert len(final) == len(chinchilla_grid)
     assert not any("contribute several rows" in w for w in sl.fit("chinchilla", final).warnings)
+
+
+@pytest.mark.parametrize("command", ["fit", "isoflop"])
+def test_cli_on_training_curves_with_step_0_rows_says_how_to_select_points(tmp_path, capsys, chinchilla_grid,
+                                                                           command):
+    rows = []
+    for run_name, n, d, loss in chinchilla_grid.itertuples(index=False):
+        for step, frac in ((0, 0.0), (100, 1.0)):  # step 0: no tokens seen, no FLOPs spent yet
+            rows.append(dict(run=run_name, step=step, split="val", n_params=n, n_tokens=d * frac,
+                             flops=6 * n * d * frac, loss=loss + (2.0 if step == 0 else 0.0)))
+    log = tmp_path / "curves.csv"
+    pd.DataFrame(rows).to_csv(log, index=False)
+    flags = INPUTS if command == "fit" else ["--var", "N=n_params", "--var", "C=flops", "--bootstrap", "0"]
+    code, out, err = run(capsys, command, *(["chinchilla"] if command == "fit" else []), log, *flags)
+    assert code == 2 and "must be > 0" in err
+    assert "curves.csv holds training curves (run, step): select one point per run, e.g. --split val " \
+           "--final-points" in err
