@@ -293,11 +293,13 @@ class FitResult:
             self.calibrate()
         return self
 
-    def calibrate(self):
-        """Backtests inside the fitted data -> the error model of the calibrated prediction interval."""
+    def calibrate(self, trend: bool | None = None):
+        """Backtests inside the fitted data -> the error model of the calibrated prediction interval.
+        ``trend=True`` adds step 8 of :mod:`scalelaw.calibration` (an error scale that follows a
+        significant variance trend of the fitted rows' residuals; off by default, see its docstring)."""
         from scalelaw.calibration import calibrate_fit
 
-        self.calibration = calibrate_fit(self)
+        self.calibration = calibrate_fit(self, trend=trend)
         for msg in self.calibration.warnings:
             if msg not in self.warnings:
                 self.warnings.append(msg)

@@ -32,6 +32,8 @@ def growing():
     """Residuals whose scale grows with N (0.2% at the smallest size to 4% at the largest fitted)."""
     train, test = grid(np.random.default_rng(5), lambda N: 0.002 * (N / 5e6) ** 0.73)
     fit = sl.fit("kaplan_nd", train, inputs={"N": "N", "D": "D"}, target="loss").bootstrap(30, seed=0)
+    assert fit.calibration.trend is None  # step 8 is opt-in
+    fit.calibrate(trend=True)
     return fit, train, test
 
 
@@ -121,7 +123,7 @@ def test_monotone_in_level_with_the_trend(growing):
 def test_homoscedastic_right_form_fit_is_unchanged():
     train, test = grid(np.random.default_rng(3), lambda N: np.full(len(N), 0.005))
     fit = sl.fit("kaplan_nd", train, inputs={"N": "N", "D": "D"}, target="loss").bootstrap(30, seed=0)
-    cal = fit.calibration
+    cal = fit.calibrate(trend=True)
     assert cal.trend is not None and not trend_significant(cal.trend)
     X = {"N": test.N.to_numpy(), "D": test.D.to_numpy()}
     got = fit.predict_interval(X, level=0.9, warn=False)
