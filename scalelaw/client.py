@@ -191,7 +191,9 @@ class Client:
                 raise ValueError("read= applies to files given by path")
             body["data"] = _columns(data)
             answer = self.request("POST", "/fits", body, retry=False)
-        return RemoteFit(self, answer)
+        fit = RemoteFit(self, answer)
+        _warn(fit.notes)  # what reading the data skipped: warned here, as read_logs warns locally
+        return fit
 
     def forecast(self, partial, schedule, law: str = "lr_annealing", *, prior=None, using=None, **kwargs) -> dict:
         """``sl.forecast`` on the service: the final loss of a run in progress. ``prior``: a
@@ -265,6 +267,8 @@ class RemoteFit:
         self.params: dict = dict(answer["params"])
         self.objective: float = answer["objective"]
         self.warnings: list = list(answer.get("warnings", []))
+        # what the service said while reading the data (lines skipped, ...): only a new fit's answer has them
+        self.notes: list = list(answer.get("notes", []))
         self.n_points: int = answer["n_points"]
         self.inputs: dict = dict(answer.get("inputs", {}))
         self.target: str = answer.get("target")

@@ -299,3 +299,78 @@ def test_cli_on_training_curves_with_step_0_rows_says_how_to_select_points(tmp_p
     assert code == 2 and "must be > 0" in err
     assert "curves.csv holds training curves (run, step): select one point per run, e.g. --split val " \
            "--final-points" in err
+
+
+# ---- the service, live: uploads of awkward files through sl.Client ------------------------------
+@pytest.fixture(scope="module")
+def live_client(tmp_path_factory):
+    """``python -m scalelaw serve`` on a free loopback port (the pattern of test_serve_live.py)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    import scalelaw as sl
+
+    root = tmp_path_factory.mktemp("audit_serve")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    repo = Path(__file__).resolve().parents[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SCALELAW_")}, "PYTHONPATH": str(repo),
+           "OMP_NUM_THREADS": "1"}
+    log = root / "server.log"
+    proc = subprocess.Popen([sys.executable, "-m", "scalelaw", "serve", "--port", str(port), "--store",
+                             str(root / "store"), "--log-level", "warning"], cwd=repo, env=env,
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "server not ready in 90 s: " + log.read_text()[-2000:]
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
+                    if json.load(r)["fit_workers_ready"] >= 1:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        yield sl.Client(url, timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_live_uploads_bom_cut_off_and_empty_files(live_client, tmp_path, chinchilla_grid):
+    from scalelaw.client import ServiceError
+
+    table = chinchilla_grid.drop(columns="run")
+    bom = tmp_path / "bom.csv"
+    bom.write_text(table.to_csv(index=False), encoding="utf-8-sig")
+    fit = live_client.fit("chinchilla", str(bom), inputs={"N": "n_params", "D": "n_tokens"})
+    assert fit.n_points == len(table) and abs(fit.params["E"] - 1.69) < 0.05
+
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(table.to_json(orient="records", lines=True).rstrip("\n")[:-20])
+    with pytest.warns(UserWarning, match=rf"cut.jsonl: line\(s\) {len(table)} are not one JSON object each"):
+        fit = live_client.fit("chinchilla", str(cut), inputs={"N": "n_params", "D": "n_tokens"})
+    assert fit.n_points == len(table) - 1 and any("cut off" in n for n in fit.notes)
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ServiceError, match="empty.csv: empty file") as err:
+        live_client.fit("chinchilla", str(empty), inputs={"N": "n_params", "D": "n_tokens"})
+    assert err.value.status == 400
