@@ -666,6 +666,108 @@ def ding_pairs(path: Path) -> Iterator[Pair]:
                 yield Pair(f"ding/{i}/{j}", de, en, f"ding/{i}")
 
 
+# --- dewords: German word strings -> their English words, from Ding's one-word entries -------
+# Issue 17 item 1. On the number corpora a run's loss is set by one algorithmic skill (carries)
+# that a run learns or not within the budget, so final losses were bimodal across seeds
+# (data/cpu_numsum, data/cpu_numsum6). Here the target is a word-by-word lookup in a dictionary
+# of DEWORDS_VOCAB entries drawn with Zipf frequencies: a model learns the mapping one entry at a
+# time, commonest first, so the loss is the frequency mass of the entries it has not stored, many
+# small skills rather than one, which capacity on either side of the model can hold.
+DEWORDS_SEED = 20261130
+DEWORDS_VOCAB = 5_000          # dictionary entries used (of ~42k one-word entries)
+DEWORDS_SENTENCES = 80_000     # draws before de-duplication
+DEWORDS_WORDS = (2, 5)         # words a pair, uniform on this range (inclusive)
+DEWORDS_ZIPF = 1.0             # entry of rank r drawn with probability ~ r**-DEWORDS_ZIPF
+DEWORDS_MAX_LEN = 10           # letters a word, both sides (every pair fits seq_len 64)
+_DE_WORD = re.compile(r"^[A-Za-zÄÖÜäöüß]+$")
+_EN_WORD = re.compile(r"^[a-z]+$")
+
+
+def ding_word_entries(lines, max_len: int = DEWORDS_MAX_LEN) -> dict[str, str]:
+    """One-word dictionary entries ``{German: English}`` from Ding lines ``DE :: EN``.
+
+    Sub-entries (`` | ``) are paired by position as in :func:`ding_entry_pairs`; of each side's
+    synonyms (``;``) the first is kept; a pair is kept when both are single words of 2..``max_len``
+    letters (German letters incl. umlauts and ß; English lower-case a-z, so no names or
+    abbreviations). A German word keeps its first English word (the mapping is a function)."""
+    out: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("#") or " :: " not in line:
+            continue
+        de, en = line.rstrip("\n").split(" :: ", 1)
+        de_parts, en_parts = de.split(" | "), en.split(" | ")
+        if len(de_parts) != len(en_parts):
+            continue
+        for d, e in zip(de_parts, en_parts):
+            d, e = _ding_clean(d).split(";")[0].strip(), _ding_clean(e).split(";")[0].strip()
+            if (2 <= len(d) <= max_len and 2 <= len(e) <= max_len and _DE_WORD.match(d)
+                    and _EN_WORD.match(e) and d not in out):
+                out[d] = e
+    return out
+
+
+def dewords_vocabulary(entries: dict[str, str], size: int = DEWORDS_VOCAB,
+                       seed: int = DEWORDS_SEED) -> list[tuple[str, str]]:
+    """``size`` entries in rank order: the German words sorted, then shuffled by
+    ``random.Random(seed)``; rank 1 is the first (the dictionary has no frequencies, so the
+    ranks are random; what matters for the task is that they are Zipf-distributed)."""
+    if size < 1 or size > len(entries):
+        raise ValueError(f"dewords: vocabulary size must be in 1..{len(entries):,}, got {size}")
+    words = sorted(entries)
+    random.Random(seed).shuffle(words)
+    return [(w, entries[w]) for w in words[:size]]
+
+
+def word_sentence_pairs(name: str, vocab: list[tuple[str, str]], n: int, seed: int,
+                        words=DEWORDS_WORDS, zipf: float = DEWORDS_ZIPF) -> Iterator[Pair]:
+    """``n`` pairs of 2..5 words (``words``) drawn i.i.d. from ``vocab`` with probability
+    ~ rank**-zipf (Zipf), by ``random.Random(seed)``: source the German words, target their
+    English words in the same order, joined by single spaces. One source string is one group
+    (so a held-out pair is a new word string, never a training pair; its words are shared)."""
+    lo, hi = words
+    if not vocab or n < 0 or not 1 <= lo <= hi or zipf < 0:
+        raise ValueError(f"{name}: need a vocabulary, n >= 0, 1 <= words[0] <= words[1] and "
+                         f"zipf >= 0, got {len(vocab)} entries, n={n}, words={words}, zipf={zipf}")
+    rng = random.Random(seed)
+    cum, total = [], 0.0
+    for r in range(1, len(vocab) + 1):
+        total += r ** -zipf
+        cum.append(total)
+    for i in range(n):
+        picks = rng.choices(vocab, cum_weights=cum, k=rng.randint(lo, hi))
+        src = " ".join(d for d, _ in picks)
+        yield Pair(f"{name}/{i}", src, " ".join(e for _, e in picks), f"{name}/{src}")
+
+
+def dewords_pairs(path: Path, n: int = DEWORDS_SENTENCES, size: int = DEWORDS_VOCAB,
+                  seed: int = DEWORDS_SEED) -> Iterator[Pair]:
+    """German word strings -> English word strings over Ding's one-word entries
+    (``trans-de-en``, GPL-2+): :func:`ding_word_entries`, :func:`dewords_vocabulary`,
+    :func:`word_sentence_pairs`. ``Aufregung Troll gewelkt`` -> ``uproar troll wilted``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Ding dictionary not found at {path} (Debian package trans-de-en)")
+    with open(path, encoding="utf-8") as f:
+        vocab = dewords_vocabulary(ding_word_entries(f), size, seed)
+    return word_sentence_pairs("dewords", vocab, n, seed)
+
+
+# The tiny dewords' dictionary, written by hand (German -> English).
+_TINY_DICT = [("Haus", "house"), ("Baum", "tree"), ("Hund", "dog"), ("Katze", "cat"),
+              ("Wasser", "water"), ("Feuer", "fire"), ("Brot", "bread"), ("Milch", "milk"),
+              ("Stadt", "town"), ("Berg", "mountain"), ("Fluss", "river"), ("Himmel", "sky"),
+              ("laufen", "run"), ("singen", "sing"), ("lesen", "read"), ("schreiben", "write"),
+              ("rot", "red"), ("blau", "blue"), ("gross", "big"), ("klein", "small"),
+              ("alt", "old"), ("neu", "new"), ("Buch", "book"), ("Tisch", "table"),
+              ("Stuhl", "chair"), ("Fenster", "window"), ("Tür", "door"), ("Schule", "school"),
+              ("Vogel", "bird"), ("Fisch", "fish"), ("Apfel", "apple"), ("Garten", "garden")]
+
+
+def tiny_dewords_pairs() -> Iterator[Pair]:
+    """The tiny ``dewords``: 3,000 word strings over a hand-written 32-word dictionary."""
+    return word_sentence_pairs("tiny-dewords", _TINY_DICT, 3000, DEWORDS_SEED)
+
+
 # --- numwords: English -> French number words from num2words (PyPI) -------------------------
 
 NUMWORDS_SEED = 20261129
