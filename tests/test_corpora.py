@@ -10,6 +10,7 @@ import struct
 import tarfile
 import time
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def test_tiny_build_is_fast_and_complete(tiny_root):
     assert elapsed < 30  # seconds; about one on a laptop
     assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr", "deen",
                                                     "numwords", "numdigits", "numparse", "numsum",
-                                                    "numsum6"}
+                                                    "numsum6", "dewords"}
     for name in TEXT_NAMES:
         folder = root / "tiny" / name
         assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "train.bin", "val.bin"]
@@ -443,6 +444,90 @@ def test_ding_pairs_group_by_dictionary_line(tmp_path):
     assert [p.doc_id for p in pairs] == ["ding/2/0", "ding/2/1", "ding/2/2"]
     with pytest.raises(FileNotFoundError, match="trans-de-en"):
         list(cs.ding_pairs(tmp_path / "missing"))
+
+
+# --- dewords: word strings over Ding's one-word entries ---------------------------------------
+
+DEWORDS_LINES = DING_LINES + [
+    "Haus {n}; Gebäude {n} | Häuser {pl} :: house; building | houses\n",
+    "Haus {n} :: home\n",                                       # a German word keeps its first English
+    "Baum {m} [bot.] :: tree\n",
+    "Maß {n} :: measure\n",
+    "Übung {f} :: exercise\n",
+    "Überweisung {f} :: remittance\n",                          # German over 10 letters
+    "München :: Munich\n",                                      # English capitalised: a name, dropped
+    "Kfz :: motor vehicle\n",                                   # English two words
+    "x :: x\n",                                                 # one letter
+]
+
+
+def test_ding_word_entries_keep_one_word_pairs_first_synonym_first_translation():
+    assert cs.ding_word_entries(DEWORDS_LINES) == {
+        "Abholung": "collection", "Haus": "house", "Häuser": "houses", "Baum": "tree",
+        "Maß": "measure", "Übung": "exercise"}
+    # Abholung: its first synonyms on both sides; Herzfrequenz -> "heart rate" (two English
+    # words) and the phrases of DING_LINES are out
+
+
+def test_word_sentence_pairs_are_word_by_word_zipf_and_deterministic():
+    vocab = [(f"w{i}", f"e{i}") for i in range(1, 201)]
+    pairs = list(cs.word_sentence_pairs("t", vocab, 20_000, seed=7))
+    assert pairs == list(cs.word_sentence_pairs("t", vocab, 20_000, seed=7))
+    counts = Counter()
+    for p in pairs:
+        src, tgt = p.src.split(" "), p.tgt.split(" ")
+        assert 2 <= len(src) <= 5 and [w.replace("w", "e") for w in src] == tgt
+        assert p.group == f"t/{p.src}"
+        counts.update(src)
+    total = sum(counts.values())
+    assert abs(total / len(pairs) - 3.5) < 0.05  # uniform on 2..5 words
+    harmonic = sum(1 / r for r in range(1, 201))
+    for r in (1, 2, 10):  # Zipf: P(rank r) = r**-1 / H_200, to 3 standard errors
+        p = 1 / (r * harmonic)
+        assert abs(counts[f"w{r}"] / total - p) < 3 * (p * (1 - p) / total) ** 0.5
+    with pytest.raises(ValueError, match="t: need a vocabulary"):
+        next(cs.word_sentence_pairs("t", vocab, 10, seed=0, words=(3, 2)))
+    with pytest.raises(ValueError, match="dewords: vocabulary size must be in 1..2"):
+        cs.dewords_vocabulary({"a": "b", "c": "d"}, size=3)
+
+
+def test_dewords_builds_offline_and_holds_out_word_strings_never_trained_on(tmp_path, monkeypatch):
+    ding = tmp_path / "root" / "usr/share/trans/de-en"
+    ding.parent.mkdir(parents=True)
+    words = [f"Wort{c}{d}" for c in "abcdefghij" for d in "abcdefghij"]  # 100 one-word entries
+    ding.write_text("".join(f"{w} {{n}} :: word{w[4:]}\n" for w in words), encoding="utf-8")
+    (tmp_path / "trans-de-en_1.9-6_all.deb").write_bytes(b"")
+    monkeypatch.setattr(corpora, "_deb_version", lambda deb: "1.9-6")
+    monkeypatch.setattr(corpora, "_run", lambda *a, **k: None)  # no download, no dpkg-deb -x
+    real = cs.dewords_pairs
+    monkeypatch.setattr(cs, "dewords_pairs", lambda path: real(path, n=5_000, size=100))
+    meta = corpora.build(tmp_path / "shards", names=["dewords"], progress=False,
+                         workdir=tmp_path)["dewords"]
+    srcs = {}
+    for split in ("train", "val"):
+        s, so, t, to = corpora.load_pairs("dewords", split, tmp_path / "shards")
+        srcs[split] = {s[a:b].tobytes().decode(): t[c:d].tobytes().decode()
+                       for a, b, c, d in zip(so[:-1], so[1:], to[:-1], to[1:])}
+    assert not set(srcs["train"]) & set(srcs["val"])  # a held-out word string is never trained on
+    for src, tgt in {**srcs["train"], **srcs["val"]}.items():
+        assert tgt == " ".join("word" + w[4:] for w in src.split(" "))
+    assert len(srcs["train"]) + len(srcs["val"]) == meta["n_docs"]["train"] + meta["n_docs"]["val"]
+    assert 0.01 < meta["n_docs"]["val"] / sum(meta["n_docs"].values()) < 0.03
+    val_words = {w for src in srcs["val"] for w in src.split(" ")}
+    train_words = {w for src in srcs["train"] for w in src.split(" ")}
+    assert val_words <= train_words  # new strings of known words
+
+
+def test_tiny_dewords_is_word_by_word_over_the_hand_written_dictionary(tiny_root):
+    root, metas, _ = tiny_root
+    src, src_off, tgt, tgt_off = corpora.load_pairs("dewords", "train", root, tiny=True)
+    lookup = dict(cs._TINY_DICT)
+    n = 0
+    for a, b, c, d in zip(src_off[:-1], src_off[1:], tgt_off[:-1], tgt_off[1:]):
+        de, en = src[a:b].tobytes().decode().split(" "), tgt[c:d].tobytes().decode().split(" ")
+        assert [lookup[w] for w in de] == en
+        n += 1
+    assert n == metas["dewords"]["n_docs"]["train"] > 2_000
 
 
 # --- numwords: English -> French number words from num2words --------------------------------
