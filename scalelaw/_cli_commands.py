@@ -205,7 +205,7 @@ def cmd_fit(args):
     options = {}
     if args.schedule:
         options["schedules"] = _assignments(args.schedule, "--schedule")
-    if args.law == "lr_annealing":
+    if args.warmup_steps is not None:  # any law: multi_power used to drop it silently, others now say they lack it
         options["warmup_steps"] = args.warmup_steps
     with _curves_hint(df, args):
         result = sl.fit(args.law, df, inputs=inputs or None, target=args.target, loss=args.loss, delta=args.delta,

@@ -38,7 +38,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="keep the last step of each run (one point per run)")
     p.add_argument("--schedule", action="append", default=[], metavar="RUN=SPEC",
                    help="lr_annealing: the schedule of a run in string form (repeat)")
-    p.add_argument("--warmup-steps", type=int, default=0, help="lr_annealing: warm-up steps")
+    p.add_argument("--warmup-steps", type=int, default=None,
+                   help="schedule laws (lr_annealing, multi_power): warm-up steps (default 0)")
     p.add_argument("--by", default=None, help="fit one law per value of this column")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="attach N bootstrap resamples (CIs) to the saved fit")

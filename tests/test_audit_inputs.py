@@ -374,3 +374,40 @@ def test_live_uploads_bom_cut_off_and_empty_files(live_client, tmp_path, chinchi
     with pytest.raises(ServiceError, match="empty.csv: empty file") as err:
         live_client.fit("chinchilla", str(empty), inputs={"N": "n_params", "D": "n_tokens"})
     assert err.value.status == 400
+
+
+# ---- schedule laws from the CLI: --warmup-steps reached lr_annealing only ---------------------
+@pytest.fixture(scope="module")
+def two_schedules(tmp_path_factory):
+    import warnings
+    from pathlib import Path
+
+    import scalelaw as sl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = sl.read_logs(Path(__file__).resolve().parents[1] / "data" / "cpu_schedules")
+    df = df[(df.split == "val") & df.run.str.contains("d2-32_D4M_(?:constant|cosine)_") & (df.step >= 101)]
+    path = tmp_path_factory.mktemp("mp") / "two.csv"
+    df.to_csv(path, index=False)
+    return path, df
+
+
+def test_fit_multi_power_uses_warmup_steps(capsys, two_schedules):
+    import scalelaw as sl
+
+    path, df = two_schedules
+    code, out, err = run(capsys, "fit", "multi_power", path, "--warmup-steps", "100", "--json")
+    assert code == 0, err
+    cli = json.loads(out)["params"]
+    lib = sl.fit("multi_power", df, inputs={"step": "step"}, warmup_steps=100).params
+    assert cli == pytest.approx(lib, rel=1e-9)
+    # the flag's value reaches the fit (it was dropped: every value gave the warmup_steps=0 fit)
+    code, out, err = run(capsys, "fit", "multi_power", path, "--warmup-steps", "1000", "--json")
+    assert code == 0, err
+    assert json.loads(out)["params"]["A"] != pytest.approx(cli["A"], rel=1e-3)
+
+
+def test_fit_flag_a_law_does_not_take_is_an_error(capsys, grid_csv):
+    code, _, err = run(capsys, "fit", "chinchilla", grid_csv, *INPUTS, "--warmup-steps", "5")
+    assert code == 2 and "law 'chinchilla' got unknown option(s) warmup_steps" in err
