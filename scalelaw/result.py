@@ -108,6 +108,10 @@ class FitResult:
             warnings.append(f"parameter {name} = {params[name]:.6g} is at a bound "
                             f"[{spec.lower[name]:g}, {spec.upper[name]:g}]: the data do not pin it down")
         for name in spec.free:
+            if not np.isfinite(params[name]):  # a log-space parameter that ran past exp's range
+                warnings.append(f"parameter {name} = {params[name]} ran off to infinity: the data do not bound it "
+                                f"(the term it sets saturates or vanishes); fix it (fixed={{'{name}': ...}}) or "
+                                "bound it (bounds=), and do not trust predictions from this fit")
             if law.param(name).log and spec.lower[name] == 0 and params[name] < 1e-10:
                 warnings.append(f"parameter {name} = {params[name]:.3g} collapsed to ~0 (its lower limit): "
                                 "the term it scales is not supported by the data")
