@@ -424,3 +424,15 @@ def test_a_parameter_that_ran_off_to_infinity_is_named(two_schedules):
         pytest.skip("multi_power no longer runs a parameter off to infinity on these data")
     for name in bad:
         assert any(w.startswith(f"parameter {name} = inf ran off to infinity") for w in fit.warnings), fit.warnings
+
+
+# ---- scalelaw serve: a port uvicorn cannot bind was reported as "running" ---------------------
+@pytest.mark.parametrize("kwargs, message", [(dict(port=99999), "--port must be an integer in 1..65535, got 99999"),
+                                             (dict(port=0), "--port must be an integer in 1..65535, got 0"),
+                                             (dict(workers=0), "--workers must be an integer >= 1, got 0")])
+def test_serve_rejects_a_port_or_workers_out_of_range(tmp_path, kwargs, message):
+    pytest.importorskip("uvicorn")
+    from scalelaw.serve import serve
+
+    with pytest.raises(SystemExit, match=message.replace(".", r"\.")):
+        serve(store=str(tmp_path / "store"), **kwargs)

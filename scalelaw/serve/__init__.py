@@ -32,6 +32,11 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, store: str | None = None
     for key, value in env.items():
         if value is not None:
             os.environ[key] = str(value)
+    # uvicorn took --port 99999 and reported "running on :99999" while nothing listened there
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise SystemExit(f"scalelaw serve: error: --port must be an integer in 1..65535, got {port!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SystemExit(f"scalelaw serve: error: --workers must be an integer >= 1, got {workers!r}")
     settings = Settings.from_env()  # fail here, with the variable's name, before uvicorn starts
     from scalelaw.serve.store import FitStore, StoreError
 
