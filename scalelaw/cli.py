@@ -167,10 +167,12 @@ def _main(argv: list[str] | None) -> int:
             return handler(args) or 0
     except BrokenPipeError:
         raise
-    except (ValueError, KeyError, TypeError, OSError, RecursionError) as err:
+    except (ValueError, KeyError, TypeError, OSError, RecursionError, MemoryError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         if isinstance(err, RecursionError):
             message = "input nested too deeply to read"
+        if isinstance(err, MemoryError):  # e.g. a schedule of 1e12 steps: say so, not a numpy traceback
+            message = f"out of memory ({err or 'allocation failed'}): ask for less (fewer steps, points or rows)"
         print(f"scalelaw {args.command}: error: {_cli_commands.cli_words(message)}", file=sys.stderr)
         return 2
 

@@ -436,3 +436,17 @@ def test_serve_rejects_a_port_or_workers_out_of_range(tmp_path, kwargs, message)
 
     with pytest.raises(SystemExit, match=message.replace(".", r"\.")):
         serve(store=str(tmp_path / "store"), **kwargs)
+
+
+# ---- a request too large for memory (predict --schedule cosine:n_steps=1e12) --------------------
+def test_cli_out_of_memory_is_an_error_line_not_a_traceback(monkeypatch, capsys):
+    from scalelaw import _cli_commands
+
+    def too_big(args):  # what numpy raises for a schedule of 1e12 steps (allocating it for real could OOM)
+        raise MemoryError("Unable to allocate 7.28 TiB for an array with shape (1000000000000,)")
+
+    monkeypatch.setattr(_cli_commands, "cmd_laws", too_big)
+    code, out, err = run(capsys, "laws")
+    assert code == 2 and out == ""
+    assert err.startswith("scalelaw laws: error: out of memory (") and "ask for less" in err
+    assert "Traceback" not in err
