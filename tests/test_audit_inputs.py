@@ -450,3 +450,12 @@ def test_cli_out_of_memory_is_an_error_line_not_a_traceback(monkeypatch, capsys)
     assert code == 2 and out == ""
     assert err.startswith("scalelaw laws: error: out of memory (") and "ask for less" in err
     assert "Traceback" not in err
+
+
+# ---- decimal commas (European spreadsheet exports) ----------------------------------------------
+def test_semicolon_csv_with_decimal_commas_is_read_as_numbers_and_said(tmp_path, capsys, chinchilla_grid):
+    path = tmp_path / "euro.csv"
+    path.write_text(chinchilla_grid.drop(columns="run").to_csv(index=False, sep=";", decimal=","))
+    res, err = _fit_json(capsys, path)
+    assert "euro.csv: column(s) n_params, n_tokens, loss use a decimal comma" in err
+    assert res["n_points"] == len(chinchilla_grid) and abs(res["params"]["E"] - 1.69) < 0.05

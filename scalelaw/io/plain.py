@@ -44,7 +44,29 @@ def _csv(lines: list[str], name: str, suffix: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ValueError(f"{name}: not a readable {'TSV' if sep == chr(9) else 'CSV'} table ({err})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    if sep == ";":
+        _decimal_commas(frame, name)
     return frame
+
+
+def _decimal_commas(frame: pd.DataFrame, name: str) -> None:
+    """Semicolon-separated exports (European spreadsheets) write 7,81 for 7.81: such text
+    columns become numbers, and a warning names them."""
+    converted = []
+    for col in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        text = frame[col].dropna().astype(str).str.strip()
+        if len(text) and text.str.contains(",").any() and text.str.fullmatch(_DECIMAL_COMMA).all():
+            dotted = frame[col].astype("string").str.strip().str.replace(",", ".", regex=False)
+            frame[col] = pd.to_numeric(dotted).astype("float64")
+            converted.append(str(col))
+    if converted:
+        warnings.warn(f"{name}: column(s) {', '.join(converted)} use a decimal comma (7,81 for 7.81); read as "
+                      "numbers", stacklevel=4)
+
+
+_DECIMAL_COMMA = r"[-+]?\d+(?:,\d+)?(?:[eE][-+]?\d+)?"
 
 
 def _jsonl(lines: list[str], name: str) -> pd.DataFrame:
