@@ -459,3 +459,12 @@ def test_semicolon_csv_with_decimal_commas_is_read_as_numbers_and_said(tmp_path,
     res, err = _fit_json(capsys, path)
     assert "euro.csv: column(s) n_params, n_tokens, loss use a decimal comma" in err
     assert res["n_points"] == len(chinchilla_grid) and abs(res["params"]["E"] - 1.69) < 0.05
+
+
+def test_decimal_comma_text_in_a_frame_gets_a_hint(chinchilla_grid):
+    import scalelaw as sl
+
+    df = chinchilla_grid.astype({"loss": object})
+    df.loc[2, "loss"] = "3,25"
+    with pytest.raises(TypeError, match=r"'3,25' at row 2 is not a number \(a decimal comma\?"):
+        sl.fit("chinchilla", df)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 import numpy as np
@@ -82,7 +83,11 @@ def _first_non_number(series: pd.Series) -> str:
     if not bad.any():
         return ""
     row = series.index[bad.to_numpy()][0]
-    return f": {series.loc[row]!r} at row {row!r} is not a number"
+    value = series.loc[row]
+    hint = ""
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*", value):
+        hint = " (a decimal comma? write numbers with '.', e.g. pd.read_csv(..., decimal=','))"
+    return f": {value!r} at row {row!r} is not a number{hint}"
 
 
 def check_domain(frame: pd.DataFrame, col: str, inp, values: np.ndarray) -> None:
