@@ -468,3 +468,20 @@ def test_decimal_comma_text_in_a_frame_gets_a_hint(chinchilla_grid):
     df.loc[2, "loss"] = "3,25"
     with pytest.raises(TypeError, match=r"'3,25' at row 2 is not a number \(a decimal comma\?"):
         sl.fit("chinchilla", df)
+
+
+# ---- a saved fit read from something that is not a file -------------------------------------------
+def test_load_fit_from_a_fifo_or_device_is_an_error_not_a_hang(tmp_path, capsys):
+    import os
+
+    import scalelaw as sl
+
+    fifo = tmp_path / "fit.json"
+    os.mkfifo(fifo)  # open() for reading would block until a writer comes: forever
+    with pytest.raises(ValueError, match=r"fit.json: cannot read a saved fit from it: a FIFO \(named pipe\)"):
+        sl.load_fit(fifo)
+    # /dev/zero: json.load would read until the memory is gone
+    code, out, err = run(capsys, "predict", "/dev/zero", "--at", "N=1e9", "--at", "D=1e10")
+    assert code == 2 and "/dev/zero: cannot read a saved fit from it: a device, not a regular file" in err
+    code, out, err = run(capsys, "predict", tmp_path / "nope.json", "--at", "N=1e9")
+    assert code == 2 and "nope.json: no such file" in err
