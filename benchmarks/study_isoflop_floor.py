@@ -1,8 +1,8 @@
 """Why every parametric forecast of data/cpu_isoflop's 3.2e12 budget lands 3-4% low (issue 18):
-the evidence behind the README's "the floor" paragraph, measured only on the fitted budgets
-(1e11-8e11) and their inner origin (1e11-4e11 predicting 8e11), with the held-out errors printed
-beside them for the record (they chose nothing). Run from the repo root (about 30 s on a busy
-2-core machine):
+the evidence behind docs/approaches.md's section "a floor the fitted budgets cannot see", measured
+only on the fitted budgets (1e11-8e11) and their inner origin (1e11-4e11 predicting 8e11), with
+the held-out errors printed beside them for the record (they chose nothing). Run from the repo
+root (about 30 s on a busy 2-core machine):
 
     python benchmarks/study_isoflop_floor.py [../shared/validation]
 

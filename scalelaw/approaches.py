@@ -41,7 +41,7 @@ the minima flattening, the floor goes to its bound 0 and the forecast is a pure 
 keeps falling at the fitted rate; if the true minima flatten beyond the budgets it is too low
 (``data/cpu_isoflop``: all floors 0 on 1e11-8e11, every parametric path 3-4% low at 3.2e12;
 ``benchmarks/study_isoflop_floor.py``). No rule chosen on the fitted budgets fixed that there
-(README), so the recommended row keeps its point forecast and a warning says its floor is at 0,
+(docs/approaches.md), so the recommended row keeps its point forecast and a warning says its floor is at 0,
 with the minima's log-loss drop per doubling at the smallest and largest budgets. The miss has
 either sign: on ``data/cpu_isoflop_bpe`` (BPE, 7.5e10-2.4e12) the minima's descent speeds up
 (0.026 to 0.046 per doubling), every floor fitted on the 4 smaller budgets is 0 too, and the
@@ -55,7 +55,7 @@ approaches 1 and 2 fit and predict in counted compute (each held-out minimum at 
 :mod:`scalelaw.isoflops`), Approach 3 keeps C = 6 N D. It is not the default: inside the fitted
 budgets it lowered Approach 2's rolling error on ``data/cpu_isoflop_bpe`` (0.49% to 0.10%) and raised
 it on ``data/cpu_isoflop`` (4.50% to 10.37%), and on synthetic ladders with the BPE ladder's geometry
-it did not help (``benchmarks/study_counted_compute.py``; README, "Counted compute").
+it did not help (``benchmarks/study_counted_compute.py``; docs/approaches.md, "Counted compute").
 """
 
 from __future__ import annotations
@@ -76,13 +76,14 @@ APPROACHES = ("1 envelope", "2 isoflop", "2 isoflop recent", "3 chinchilla", "3 
 # before data/cpu_isoflop_bpe's 9.6e12 budget had run).
 RECENT = 3
 # The recommendation when the fitted budgets are too few (< 4) for a rolling backtest: the
-# near-optimum parametric fit, else Approach 2. Chosen without the held-out budgets it is judged
-# on (README, "Which approach to trust"): fitted on 3 budgets in Epoch's rolling backtests (inside
-# the fitted budgets), Approach 2 missed the later budgets by 7.6% / 7.2% mean (its parabolas
-# through the small budgets' wide, lopsided profiles; whatever the weights), the near-optimum fit
-# by 0.74% / 0.59%, the all-points fit by 0.39% / 3.34% (the far points: Besiroglu et al. 2024,
-# Porian et al. 2024); on synthetic ladders of 3 budgets (known law, noise, budget offsets) both
-# parametric fits beat Approach 2 in all 8 settings (mean 0.66-1.17% against 1.34-1.55%).
+# near-optimum parametric fit, else Approach 2. Chosen without the held-out budgets it is judged on
+# (README, "Recommendation"; docs/approaches.md in full): fitted on 3 budgets in Epoch's rolling
+# backtests (inside the fitted budgets), Approach 2 missed the later budgets by 7.6% / 7.2% mean
+# (its parabolas through the small budgets' wide, lopsided profiles; whatever the weights), the
+# near-optimum fit by 0.74% / 0.59%, the all-points fit by 0.39% / 3.34% (the far points: Besiroglu
+# et al. 2024, Porian et al. 2024); on synthetic ladders of 3 budgets (known law, noise, budget
+# offsets) both parametric fits beat Approach 2 in all 8 settings (mean 0.66-1.17% against
+# 1.34-1.55%).
 FALLBACK = ("3 near-optimum", "2 isoflop")
 
 

@@ -317,8 +317,8 @@ The method
    the trend continued beyond the box (x not clipped) over-covered (99-100% at 90% on the four
    wiggle families, their 90% widths up to 3.5x). Calibrations saved without ``trend`` load and give
    the interval they gave; ``TREND = False`` (or ``calibrate_fit(trend=False)``) leaves step 8 out.
-   Measured afterwards on the real held-out points (``bench_coverage.py``; README): it overshoots
-   where it was aimed. Gordon zh-en 68 / 79 / 86% -> 79 / 100 / 100% at 80 / 90 / 95% (90% width
+   Measured afterwards on the real held-out points (``bench_coverage.py``; README's table,
+   docs/calibration.md): it overshoots where it was aimed. Gordon zh-en 68 / 79 / 86% -> 79 / 100 / 100% at 80 / 90 / 95% (90% width
    21.7% -> 29.4% of the loss), ru-en 79 / 86 / 89% -> 100% at every level, de-en 81 / 96 / 100% ->
    96 / 100 / 100%; Epoch 74 / 85 / 90% -> 79 / 86 / 90%; the mean over the 19 sets with >= 20
    held-out points 85.8 / 92.4 / 94.7% -> 89.4 / 95.3 / 96.5% (above the 87-93% band at 90%); the

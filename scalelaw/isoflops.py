@@ -161,7 +161,7 @@ def _window_mask(x, y, window):
     """1 for the points at the ``window`` sizes nearest (in ln N) the budget's best run, else 0
     (all 1 when ``window`` is None or covers every size). A parabola is the second-order Taylor
     expansion of the profile about its minimum: far from it, on an asymmetric valley, its points
-    tilt the vertex towards the flatter side and lift its loss (README, issue 18)."""
+    tilt the vertex towards the flatter side and lift its loss (docs/approaches.md, issue 18)."""
     sizes = np.unique(x)
     if window is None or len(sizes) <= window:
         return np.ones(len(x))
@@ -614,7 +614,7 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
         every origin: a wide spread flags a parabola that misfits its profile, so a biased
         minimum); ``"random"``: 1 / (s_i^2 + tau^2), tau the between-budget scatter the spreads do
         not explain (Paule-Mandel, ``optima["tau"]``), better when every run of a budget shares an
-        offset a bootstrap within it cannot see (synthetic study in the README). N_opt(C) = k C^a
+        offset a bootstrap within it cannot see (synthetic study in docs/approaches.md). N_opt(C) = k C^a
         keeps equal weights, as Hoffmann et al. fitted it.
     window : int, optional
         Parabola only: fit each budget's parabola to the ``window`` sizes nearest its best run
@@ -794,7 +794,7 @@ def isoflop(df, inputs=None, target: str = "loss", *, budgets=None, tol: float =
         # between-budget variance the spreads do not explain (what all of a budget's runs share:
         # seed, schedule), estimated from the minima's scatter about the law (Paule-Mandel); it
         # flattens the weights towards equal when that scatter exceeds the spreads. Which is
-        # better depends on why the minima scatter (README: the evidence). The spread s_i is the
+        # better depends on why the minima scatter (docs/approaches.md: the evidence). The spread s_i is the
         # bootstrap's half-width in log space over z. N_opt(C) keeps equal weights, as Hoffmann's.
         with np.errstate(all="ignore"):
             sL = np.log(optima["loss_opt_hi"] / optima["loss_opt_lo"]).to_numpy(float)[use] / 2 / _z(level)
