@@ -601,15 +601,16 @@ def load_fit(path) -> FitResult | GroupedFit:
     """Load a fit saved with ``fit.save(path)``."""
     from pathlib import Path
 
-    from scalelaw.io.inputs import not_regular
+    import stat
 
     if Path(path).is_dir():
         raise ValueError(f"{path}: is a directory, not a saved fit (give the .json file)")
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: no such file (a fit saved with fit.save / scalelaw fit -o)")
-    why = not_regular(Path(path))
-    if why is not None:  # a FIFO would block open() forever, /dev/zero would fill the memory
-        raise ValueError(f"{path}: cannot read a saved fit from it: {why}")
+    mode = Path(path).stat().st_mode
+    if not stat.S_ISREG(mode):  # a FIFO would block open() forever, /dev/zero would fill the memory
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise ValueError(f"{path}: cannot read a saved fit from it: {kind}, not a regular file")
     try:
         with open(path, encoding="utf-8") as fh:
             d = json.load(fh)
