@@ -82,7 +82,8 @@ def fit_snippet(law: str, source, *, read_kwargs: dict | None = None, points: di
         ``read_logs`` keyword arguments (format, loss_unit, columns, metadata, ...).
     points : dict, optional
         Which rows the law sees: ``{"mode": "final" | "frontier" | "after_warmup" | "all",
-        "split": ..., "warmup": steps dropped, "smooth": trailing-mean window, "x": frontier x}``.
+        "split": ..., "warmup": steps dropped, "smooth": trailing-mean window, "x": frontier x,
+        "n_params": keep only the runs of this model size}``.
     fit_kwargs : dict, optional
         ``scalelaw.fit`` keyword arguments (inputs, target, loss, delta, fixed, bounds, seed and the
         law's options).
@@ -100,6 +101,8 @@ def fit_snippet(law: str, source, *, read_kwargs: dict | None = None, points: di
     y = fit_kwargs.get("target", "loss")
     lines = [f"# {note}" if note else "# Reproduces a scalelaw fit.", "import scalelaw as sl", ""]
     lines.append("df = " + _call("sl.read_logs", source, **read_kwargs))
+    if points.get("n_params") is not None:  # the runs of one model size
+        lines.append(f'df = df[df["n_params"] == {literal(float(points["n_params"]))}]')
     window = int(points.get("smooth", 1) or 1)
     if window > 1:
         lines += [f"# trailing mean of {y!r} over {window} logged points, per run and split",

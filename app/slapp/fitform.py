@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from . import defaults
-from .selection import MODES
+from .selection import MODES, model_sizes
 
 LOSSES = {
     "huber": "Huber on log residuals (Hoffmann/Epoch)",
@@ -23,6 +23,8 @@ LOSSES = {
 }
 LEVELS = (0.68, 0.8, 0.9, 0.95, 0.99)
 DEFAULT_BOOTSTRAP = 200
+# a law with one of these inputs is fitted across sizes: no model-size picker
+_SIZE_COLUMNS = ("n_params", "n_params_total", "n_enc_params", "n_dec_params")
 
 
 def law_picker(df: pd.DataFrame, data_id: str) -> str:
@@ -124,6 +126,7 @@ def fit_form(df: pd.DataFrame, law_name: str, data_id: str) -> dict | None:
         if is_dcpt:
             general = st.selectbox("General split (second fit, uses 1 - r)", splits,
                                    index=splits.index(defaults.general_split(splits)), key=key("general"))
+        size = _size_picker(df, law, key)
         c1, c2 = st.columns(2)
         warmup = c1.number_input("Warm-up steps to drop", min_value=0, value=0, step=100, key=key("warmup"),
                                  help="for 'all steps after a warm-up'")
@@ -171,7 +174,8 @@ def fit_form(df: pd.DataFrame, law_name: str, data_id: str) -> dict | None:
     delta = _number(delta_text, "Huber delta", errors, allow_blank=False)
     request = {
         "law": law_name,
-        "points": {"mode": mode, "split": split, "warmup": int(warmup), "smooth": int(smooth), "x": frontier_x},
+        "points": {"mode": mode, "split": split, "warmup": int(warmup), "smooth": int(smooth), "x": frontier_x,
+                   **({"n_params": size} if size is not None else {})},
         "general_split": general,
         "inputs": inputs,
         "target": target,
@@ -188,6 +192,20 @@ def fit_form(df: pd.DataFrame, law_name: str, data_id: str) -> dict | None:
     for e in errors:
         st.error(e)
     return None if errors else request
+
+
+def _size_picker(df: pd.DataFrame, law, key) -> float | None:
+    """Which model size's runs the law sees, for a law without a model-size input when the runs
+    have several sizes. A schedule law describes one model (its parameters are per size), so it
+    starts on the largest size; other laws (a frontier L(C) spans sizes) start on all of them."""
+    sizes = model_sizes(df)
+    if len(sizes) < 2 or any(i.column in _SIZE_COLUMNS for i in law.inputs):
+        return None
+    choices = [None, *sizes]
+    start = len(choices) - 1 if getattr(law, "schedule_law", False) else 0
+    return st.selectbox("Model size (n_params)", choices, index=start, key=key("size"),
+                        format_func=lambda v: f"all {len(sizes)} sizes together" if v is None else f"{v:,.0f}",
+                        help="the runs of one model size; a schedule law's parameters describe one model")
 
 
 def _law_options(law_name: str, key, errors: list) -> dict:

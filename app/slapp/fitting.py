@@ -94,11 +94,13 @@ def run(df: pd.DataFrame, request: dict) -> Outcome:
     """Select the points and fit; raises the library's errors (the page shows them)."""
     p = request["points"]
     points, candidates = select_points(df, mode=p["mode"], split=p["split"], warmup=p["warmup"],
-                                       smooth=p["smooth"], x=p["x"], y=request["target"])
+                                       smooth=p["smooth"], x=p["x"], y=request["target"],
+                                       n_params=p.get("n_params"))
     if request["law"] in ("dcpt", "dcpt_cross"):
         fit, kwargs = _fit(points, request, side="domain")
         gen_points, _ = select_points(df, mode=p["mode"], split=request["general_split"], warmup=p["warmup"],
-                                      smooth=p["smooth"], x=p["x"], y=request["target"])
+                                      smooth=p["smooth"], x=p["x"], y=request["target"],
+                                      n_params=p.get("n_params"))
         gen, _ = _fit(gen_points, request, side="general")
         return Outcome(fit=fit, points=points, candidates=candidates, gen=gen, gen_points=gen_points,
                        fit_kwargs=kwargs)

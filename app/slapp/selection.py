@@ -28,12 +28,26 @@ def smooth_losses(df: pd.DataFrame, window: int, y: str = "loss") -> pd.DataFram
     return out
 
 
+def model_sizes(df: pd.DataFrame) -> list[float]:
+    """The distinct model sizes (``n_params``) of the runs, smallest first (empty: not logged)."""
+    if "n_params" not in df.columns:
+        return []
+    return sorted(float(v) for v in pd.unique(df["n_params"].dropna()))
+
+
 def select_points(df: pd.DataFrame, *, mode: str, split: str, warmup: int = 0, smooth: int = 1,
-                  x: str = "flops", y: str = "loss") -> tuple[pd.DataFrame, pd.DataFrame]:
+                  x: str = "flops", y: str = "loss", n_params: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(points, candidates)``: the rows a law is fitted to, and every row of the split they were
-    chosen from (after smoothing), which the plot shows in grey."""
+    chosen from (after smoothing), which the plot shows in grey. ``n_params`` keeps the runs of
+    one model size (a schedule law describes one model)."""
     import scalelaw as sl
 
+    if n_params is not None:
+        if "n_params" not in df.columns:
+            raise ValueError("points: a model size was chosen but the data have no n_params column")
+        df = df[df["n_params"] == n_params]
+        if df.empty:
+            raise ValueError(f"points: no runs with n_params = {n_params:g}")
     if mode not in MODES:
         raise ValueError(f"points: unknown mode {mode!r}; one of {', '.join(MODES)}")
     if split not in set(df["split"]):
