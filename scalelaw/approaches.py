@@ -209,7 +209,7 @@ def _predict_one(obj, C, level, nominal=None, knots=None):
     constraint: it takes ``nominal`` (the budgets' own), else C converted by :func:`_to_nominal`
     with the ratio ``knots`` (or C itself without them)."""
     if hasattr(obj, "approach"):
-        p = obj.predict(np.atleast_1d(C), level=level, kind="parameter")  # calibrated once, here
+        p = obj.predict(np.atleast_1d(C), level=level, kind="parameter", warn=False)  # calibrated once, here
         out = {"N": p["N"], "loss": p["loss"], "a": obj.params["a"]}
         for k in ("N", "loss"):
             if k + "_lo" in p:
@@ -582,7 +582,7 @@ def backtest_envelope(curves, x: str = "flops", y: str = "loss", *, n: str = "n_
     truth = full.optima[full.optima["C"] > c_fit]
     if truth.empty:
         raise ValueError("backtest_envelope: the full envelope has no point beyond the fitted runs")
-    p = env.predict(truth["C"].to_numpy(float), level=level)
+    p = env.predict(truth["C"].to_numpy(float), level=level, warn=False)
     out = pd.DataFrame({"C": truth["C"].to_numpy(float), "N": truth["N_opt"].to_numpy(float),
                         "D": truth["D_opt"].to_numpy(float), "truth": truth["loss_opt"].to_numpy(float)})
     out["approach1"] = p["loss"]

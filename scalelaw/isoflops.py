@@ -387,7 +387,7 @@ class IsoflopResult:
             N = np.exp(np.log(P["k"]) + P["a"] * np.log(C))
             return N, C / (6.0 * N * self._ratio(N)), loss_at(P, C, self.loss_law)
 
-    def predict(self, C, level: float | None = None, kind: str = "prediction") -> dict:
+    def predict(self, C, level: float | None = None, kind: str = "prediction", *, warn: bool = True) -> dict:
         """N_opt, D_opt = C / (6 N_opt) and L_opt at compute ``C`` (scalar or array), with
         intervals at ``level`` (``N_lo``, ``N_hi``, ...). A result fitted with ``counted=`` takes
         counted compute and gives D_opt = C / (6 N_opt r(N_opt)) (module docstring).
@@ -396,7 +396,9 @@ class IsoflopResult:
         ``kind="prediction"`` (default) and a calibration, :mod:`scalelaw.calibration`'s prediction
         interval (the error of L_opt(C) measured by rolling-origin backtests over the budgets,
         growing with the decades beyond the largest budget, combined with the bootstrap band);
-        ``kind="parameter"``: the bootstrap band only. ``out["interval"]`` says which.
+        ``kind="parameter"``: the bootstrap band only. ``out["interval"]`` says which. A budget
+        beyond the largest fitted one gives an :class:`~scalelaw.result.ExtrapolationWarning` saying
+        how far, as ``fit.predict`` does (``warn=False`` to extrapolate on purpose).
         """
         if kind not in ("prediction", "parameter"):
             raise ValueError(f"predict: kind must be 'prediction' or 'parameter', got {kind!r}")
@@ -406,6 +408,14 @@ class IsoflopResult:
             raise ValueError(f"predict: C must be positive FLOPs, got {C!r}")
         N, D, L = self._predict_params(self.params, Cv)
         out = {"C": Cv, "N": N, "D": D, "loss": L}
+        largest = float(self.fit_C[self.optima["used"].astype(bool)].max())
+        if warn and Cv.max() > largest * (1 + 1e-9):
+            import warnings
+
+            from scalelaw.result import ExtrapolationWarning
+
+            warnings.warn(f"extrapolating: C {Cv.max() / largest:.3g}x beyond the largest fitted budget "
+                          f"({largest:.3g} FLOPs)", ExtrapolationWarning, stacklevel=2)
         level = self.level if level is None else float(level)
         if self.draws is not None and len(self.draws.dropna()) >= 2:
             d = self.draws.dropna()

@@ -485,3 +485,23 @@ def test_load_fit_from_a_fifo_or_device_is_an_error_not_a_hang(tmp_path, capsys)
     assert code == 2 and "/dev/zero: cannot read a saved fit from it: a device, not a regular file" in err
     code, out, err = run(capsys, "predict", tmp_path / "nope.json", "--at", "N=1e9")
     assert code == 2 and "nope.json: no such file" in err
+
+
+# ---- isoflop predictions far beyond the budgets: fit.predict warns, iso.predict did not ------------
+def test_isoflop_predict_beyond_the_largest_budget_warns_how_far():
+    import warnings
+
+    import scalelaw as sl
+    from scalelaw.result import ExtrapolationWarning
+
+    rows = [dict(n_params=n, flops=c, loss=1.7 + 400 / n ** 0.34 + 410 / (c / (6 * n)) ** 0.28)
+            for c in (1e15, 1e16, 1e17) for n in np.geomspace(c ** 0.5 / 100, c ** 0.5 / 2, 6)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        iso = sl.isoflop(pd.DataFrame(rows), inputs={"N": "n_params", "C": "flops"}, n_boot=0)
+    with pytest.warns(ExtrapolationWarning, match=r"extrapolating: C 1e\+04x beyond the largest fitted budget"):
+        iso.predict(C=1e21)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExtrapolationWarning)
+        iso.predict(C=1e16)  # inside the budgets: no warning
+        iso.predict(C=1e21, warn=False)

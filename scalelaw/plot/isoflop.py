@@ -173,7 +173,7 @@ def plot_profiles(result, *, at=None, level=None, fig=None):
     lo_c = float(Cx.min())
     hi_c = max(float(Cx.max()), float(at) if at else 0.0) * 3
     Cg = np.geomspace(lo_c / 3, hi_c, 80)
-    pred = result.predict(Cg, level=level)
+    pred = result.predict(Cg, level=level, warn=False)
     for col, key, obs in ((2, "N", "N_opt"), (3, "loss", "loss_opt")):
         if key + "_lo" in pred:
             band(fig, Cg, pred[key + "_lo"], pred[key + "_hi"], "#1f77b4", legendgroup="fit", row=1, col=col)
@@ -189,7 +189,7 @@ def plot_profiles(result, *, at=None, level=None, fig=None):
                                      marker={"color": "black", "size": 7, "symbol": "x"}, name="not used",
                                      showlegend=col == 2, legendgroup="unused"), row=1, col=col)
         if at:
-            p = result.predict(C=float(at), level=level)
+            p = result.predict(C=float(at), level=level, warn=False)
             fig.add_trace(go.Scatter(x=[at], y=[p[key]], mode="markers", legendgroup="at", showlegend=col == 2,
                                      marker={"color": "black", "size": 13, "symbol": "star"},
                                      name=f"at C={float(at):.3g}"), row=1, col=col)
