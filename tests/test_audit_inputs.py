@@ -505,3 +505,18 @@ def test_isoflop_predict_beyond_the_largest_budget_warns_how_far():
         warnings.simplefilter("error", ExtrapolationWarning)
         iso.predict(C=1e16)  # inside the budgets: no warning
         iso.predict(C=1e21, warn=False)
+
+
+# ---- multi_power: a warm-up longer than the schedule was taken without a word ----------------------
+def test_multi_power_warmup_longer_than_the_schedule_is_an_error(two_schedules):
+    import scalelaw as sl
+
+    _, df = two_schedules
+    with pytest.raises(ValueError, match=r"warmup_steps=100000 is longer than run '.*'s schedule \(1953 steps\)"):
+        sl.fit("multi_power", df, inputs={"step": "step"}, warmup_steps=100000)
+    fit = sl.fit("multi_power", df, inputs={"step": "step"}, warmup_steps=100)
+    with pytest.raises(ValueError, match=r"warmup_steps=5000 is longer than the schedule \(1000 steps\)"):
+        fit.predict(schedule="cosine:n_steps=1000,peak=1e-2", warmup_steps=5000)
+    with pytest.raises(ValueError, match=r"warmup_steps=100 \(the fit's own\) is longer than the schedule \(50 steps\)"):
+        fit.predict(schedule="cosine:n_steps=50,peak=1e-2")
+    assert fit.predict(schedule="cosine:n_steps=1000,peak=1e-2", warmup_steps=50).shape == (1000,)

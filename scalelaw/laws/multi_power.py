@@ -288,6 +288,8 @@ class MultiPower(LRAnnealing):
                 raise ValueError(f"schedules[{r!r}] must be a non-empty 1-D array of finite LRs >= 0")
             if warm_of(r) < 0:
                 raise ValueError(f"warmup_steps must be >= 0, got {warm_of(r)!r}")
+            if warm_of(r) > lr.size:  # as lr_annealing: a warm-up past the run's end leaves no decay to fit
+                raise ValueError(f"warmup_steps={warm_of(r)} is longer than run {r!r}'s schedule ({lr.size} steps)")
         keep = steps >= 1
         if not keep.all():
             notes.append(f"{int((~keep).sum())} row(s) at step < 1 skipped: the law starts at the first step")
@@ -342,6 +344,9 @@ class MultiPower(LRAnnealing):
         if lr.ndim != 1 or lr.size == 0 or not np.all(np.isfinite(lr)) or np.any(lr < 0):
             raise ValueError("schedule must be a non-empty 1-D array of finite LRs >= 0")
         warm = prediction_warmup(X, options)  # the fit's own convention unless told (0: the ramp is in LD)
+        if int(warm) > lr.size:
+            whose = "" if X.get("warmup_steps") is not None else " (the fit's own)"
+            raise ValueError(f"warmup_steps={int(warm)}{whose} is longer than the schedule ({lr.size} steps)")
         steps = X.get("steps")
         steps = np.arange(1, len(lr) + 1) if steps is None else np.atleast_1d(np.asarray(steps, dtype=np.int64))
         if np.any(steps < 1) or np.any(steps > len(lr)):
