@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -93,3 +94,86 @@ def test_laws_over_model_size_get_no_size_picker(two_sizes):
     at = start()
     at.selectbox(key="law::bundled:two_sizes").set_value("chinchilla").run()
     assert not [s for s in at.selectbox if (s.key or "").endswith("::size")]
+
+
+def test_bad_batch_size_in_the_metadata_form_names_the_field_and_changes_nothing(tmp_path, monkeypatch):
+    """Before: 'run metadata: could not convert string to float: 'lots'' (no field named), and
+    '2.5' was silently truncated to a batch size of 2."""
+    monkeypatch.setenv("SCALELAW_DATA_DIR", str(tmp_path / "none"))
+    csv = "step,loss\n" + "".join(f"{s},{3.0 * s ** -0.1:.5f}\n" for s in range(100, 1100, 100))
+    at = start()
+    at.file_uploader(key="uploads").set_value([("curve.csv", csv.encode(), "text/csv")])
+    at.run()
+    assert_clean(at)
+    def batch():
+        return next(t for t in at.text_input if (t.key or "").endswith("::batch"))
+
+    for bad in ("lots", "2.5", "0"):
+        batch().input(bad)
+        next(b for b in at.button if b.label.startswith("Apply metadata")).click()
+        at.run()
+        assert_clean(at)
+        shown = "\n".join(e.value for e in at.error)
+        assert f"Batch size (all runs): expected a whole number of at least 1, got '{bad}'" in shown
+        assert "batch_size" not in at.session_state["read_overrides"][next(iter(at.session_state["read_overrides"]))]
+    batch().input("32")
+    next(b for b in at.button if b.label.startswith("Apply metadata")).click()
+    at.run()
+    assert_clean(at)
+    saved = at.session_state["read_overrides"]
+    assert any(v.get("batch_size") == 32 for v in saved.values())
+
+
+def test_picker_lists_exactly_the_sets_with_committed_logs_described_by_their_readme():
+    """The real data/: every listed set has logs committed in git (a set of pilots with no logs
+    is not offered), and its one-line description is its README's title."""
+    import subprocess
+
+    from slapp import sources
+
+    try:
+        tracked = subprocess.run(["git", "ls-files", "data"], cwd=REPO, capture_output=True, text=True,
+                                 check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    with_logs = {Path(p).parts[1] for p in tracked if Path(p).suffix.lower() in sources.DATA_SUFFIXES}
+    with_readme = {Path(p).parts[1] for p in tracked if Path(p).name.startswith("README")}
+    sets = sources.bundled_sets(REPO / "data")
+    assert {s["name"] for s in sets} == with_logs & with_readme
+    for s in sets:
+        title = next(line for line in s["readme"].splitlines() if line.startswith("#")).strip("# ").strip()
+        assert title == f"{s['name']}: {s['description'].removesuffix(' (partial: still being trained)')}"
+
+
+def _isoflop_upload() -> bytes:
+    rows = []
+    for C in [1e18, 3e18, 1e19, 3e19, 1e20, 3e20]:
+        n_opt = 0.6 * (C / 6) ** 0.45
+        for N in n_opt * np.geomspace(1 / 4, 4, 6):
+            D = C / (6 * N)
+            rows.append({"run": f"C{C:g}_N{N:.4g}", "step": 1000, "split": "val", "n_params": N, "n_tokens": D,
+                         "loss": 1.69 + 406.4 / N ** 0.34 + 410.7 / D ** 0.28})
+    return pd.DataFrame(rows).to_csv(index=False).encode()
+
+
+@pytest.mark.slow
+def test_approaches_table_says_at_which_budget_and_level_it_answers(tmp_path, monkeypatch):
+    """Before: the approaches table gave N_opt, loss_opt and _lo/_hi columns with no word of the
+    budget C they are at (the one typed in the compute-optimal box) or the intervals' level."""
+    monkeypatch.setenv("SCALELAW_DATA_DIR", str(tmp_path / "none"))
+    at = start()
+    at.file_uploader(key="uploads").set_value([("iso.csv", _isoflop_upload(), "text/csv")])
+    at.run()
+    scope = next(t.key for t in at.text_input if (t.key or "").endswith("::budget_C")).removesuffix("::budget_C")
+    n_opt = {}
+    for C in ("1e21", "1e22"):
+        at.text_input(key=f"{scope}::budget_C").input(C)
+        at.run()
+        next(b for b in at.button if b.label.startswith("Compare the approaches")).click()
+        at.run()
+        assert_clean(at)
+        assert any(f"at C = {float(C):.4g} FLOPs" in c.value and "95% intervals" in c.value for c in at.caption)
+        table = next(d.value for d in at.dataframe if "approach" in getattr(d.value, "columns", ()))
+        n_opt[C] = float(table.set_index("approach").loc["2 isoflop", "N_opt"])
+    # the table follows the typed budget: N_opt grows as C^a, a ~ 0.45 in these data
+    assert 0.35 < np.log10(n_opt["1e22"] / n_opt["1e21"]) < 0.6

@@ -6,6 +6,8 @@ run facts), so the app never edits the data itself; they are kept per data set i
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -142,14 +144,24 @@ def _metadata_form(loaded: Loaded) -> None:
     if not submitted:
         return
     saved = overrides(loaded.data_id)
+    typed = {}
+    for name, label, text in (("batch_size", "Batch size", batch), ("seq_len", "Sequence length", seq)):
+        if not text.strip():
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and value >= 1 and value.is_integer()):
+            st.error(f"run metadata: {label} (all runs): expected a whole number of at least 1, got {text.strip()!r}")
+            return
+        typed[name] = int(value)
     try:
-        for name, text in (("batch_size", batch), ("seq_len", seq)):
-            if text.strip():
-                saved[name] = int(float(text))
         changes = metadata_changes(before, after)
     except (TypeError, ValueError) as err:
         st.error(f"run metadata: {err}")
         return
+    saved.update(typed)  # only once every entry is valid: a bad one changes nothing
     merged = {r: dict(f) for r, f in (saved.get("metadata") or {}).items()}
     for run, facts in changes.items():
         merged.setdefault(run, {}).update(facts)

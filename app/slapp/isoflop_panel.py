@@ -45,6 +45,9 @@ def approaches_section(fit, C: float, level: float, scope: str) -> None:
     with st.spinner("fitting approaches 1, 2, 3 and their backtests"):
         table, backtest, recommended, warnings, iso_dict = _compare(points, float(C), profile, float(level))
     st.markdown(f"Recommended (smallest error in a rolling backtest inside the fitted budgets): **{recommended}**")
+    # the table's N_opt and loss_opt are at the budget typed above, its _lo/_hi columns at the page's level
+    st.caption(f"N_opt and loss_opt at C = {C:.4g} FLOPs (the budget above); _lo/_hi columns: {level:.0%} "
+               "intervals; backtest columns: errors on the held-out budgets.")
     st.dataframe(table, hide_index=True)
     st.caption("Backtest: fitted on the smaller budgets, predicting each held-out budget's IsoFLOP minimum.")
     st.dataframe(backtest, hide_index=True)
