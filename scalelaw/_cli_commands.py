@@ -405,7 +405,11 @@ def _plot_data(fit, args):
 
 def cmd_isoflop(args):
     import scalelaw as sl
+    from scalelaw.atomic import check_output_path
 
+    for path, flag in ((args.output, "-o"), (args.plot, "--plot")):
+        if path:
+            check_output_path(path, flag)  # before the profiles and bootstrap, not after them
     df = _select_split(load_table(args.data), args)
     inputs = _assignments(args.var, "--var")
     if args.backtest_frontier:

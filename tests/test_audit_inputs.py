@@ -520,3 +520,15 @@ def test_multi_power_warmup_longer_than_the_schedule_is_an_error(two_schedules):
     with pytest.raises(ValueError, match=r"warmup_steps=100 \(the fit's own\) is longer than the schedule \(50 steps\)"):
         fit.predict(schedule="cosine:n_steps=50,peak=1e-2")
     assert fit.predict(schedule="cosine:n_steps=1000,peak=1e-2", warmup_steps=50).shape == (1000,)
+
+
+@pytest.mark.parametrize("flag", ["-o", "--plot"])
+def test_isoflop_output_into_a_missing_folder_is_refused_before_the_work(tmp_path, capsys, flag):
+    path = tmp_path / "iso.csv"
+    rows = [dict(n_params=n, flops=c, loss=1.7 + 400 / n ** 0.34 + 410 / (c / (6 * n)) ** 0.28)
+            for c in (1e15, 1e16, 1e17) for n in np.geomspace(c ** 0.5 / 100, c ** 0.5 / 2, 6)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    target = tmp_path / "missing" / "out.x"
+    code, out, err = run(capsys, "isoflop", path, "--var", "N=n_params", "--var", "C=flops", flag, target)
+    assert code == 2 and out == ""  # no report printed: it stopped before fitting
+    assert f"{flag} '{target}': folder '{target.parent}' does not exist" in err
