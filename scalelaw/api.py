@@ -92,8 +92,10 @@ def fit(
     check_loss(loss, delta)
     options = law.check_options(options)
     frame = as_frame(data)
-    if not isinstance(seed, (int, np.integer)):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed}")
     if search_rows is not None and (isinstance(search_rows, bool) or not isinstance(search_rows, (int, np.integer))
                                     or search_rows < 100):
         raise ValueError(f"search_rows must be an integer >= 100 or None (search on every row), got {search_rows!r}")

@@ -13,6 +13,17 @@ import sys
 _TRAINER_COMMANDS = ("data", "train", "sweep")
 
 
+def _seed(text: str) -> int:
+    """--seed: numpy's generators take integers >= 0 (their own error names no flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scalelaw",
@@ -43,7 +54,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default=None, help="fit one law per value of this column")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="attach N bootstrap resamples (CIs) to the saved fit")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("-o", "--output", default=None, help="save the fit as JSON")
 
@@ -109,7 +120,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
     p.add_argument("--at", action="append", default=[], metavar="C=VALUE",
                    help="predict N_opt, D_opt, loss at this compute (repeat)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("-o", "--output", default=None, help="save the result as JSON")
     p.add_argument("--plot", default=None, metavar="HTML", help="write the profiles figure")

@@ -278,6 +278,8 @@ class FitResult:
                              if most >= 2 else
                              f"bootstrap: {self.n_points:,} rows is too many to refit per resample; fit fewer "
                              "points (e.g. sl.final_points, or every k-th step of each run) and bootstrap that")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"bootstrap seed must be an integer >= 0 (or None: the fit's own), got {seed!r}")
         rng = np.random.default_rng(self.seed if seed is None else seed)
         X, y, w = self._features()
         counts, used = resample_counts(self.table, int(n), rng, method)

@@ -532,3 +532,23 @@ def test_isoflop_output_into_a_missing_folder_is_refused_before_the_work(tmp_pat
     code, out, err = run(capsys, "isoflop", path, "--var", "N=n_params", "--var", "C=flops", flag, target)
     assert code == 2 and out == ""  # no report printed: it stopped before fitting
     assert f"{flag} '{target}': folder '{target.parent}' does not exist" in err
+
+
+# ---- a negative seed: numpy's "expected non-negative integer" named no flag or parameter ----------
+@pytest.mark.parametrize("command", ["fit", "isoflop"])
+def test_cli_negative_seed_names_the_flag(capsys, grid_csv, command):
+    argv = ["fit", "chinchilla", grid_csv] if command == "fit" else ["isoflop", grid_csv]
+    with pytest.raises(SystemExit) as exit_:
+        main([str(a) for a in argv] + ["--seed", "-1"])
+    assert exit_.value.code == 2
+    assert "argument --seed: must be an integer >= 0, got -1" in capsys.readouterr().err
+
+
+def test_library_negative_seed_names_the_parameter(chinchilla_grid):
+    import scalelaw as sl
+
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+        sl.fit("chinchilla", chinchilla_grid, seed=-1)
+    fit = sl.fit("chinchilla", chinchilla_grid)
+    with pytest.raises(ValueError, match=r"bootstrap seed must be an integer >= 0 \(or None: the fit's own\), got -3"):
+        fit.bootstrap(10, seed=-3)
