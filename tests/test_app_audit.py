@@ -177,3 +177,36 @@ def test_approaches_table_says_at_which_budget_and_level_it_answers(tmp_path, mo
         n_opt[C] = float(table.set_index("approach").loc["2 isoflop", "N_opt"])
     # the table follows the typed budget: N_opt grows as C^a, a ~ 0.45 in these data
     assert 0.35 < np.log10(n_opt["1e22"] / n_opt["1e21"]) < 0.6
+
+
+def _encdec_upload(p_e: float) -> list:
+    rng = np.random.default_rng(0)
+    rows = []
+    for n_e in (1e5, 3e5, 1e6):
+        for n_d in (1e5, 3e5, 1e6):
+            loss = (1.0 + 2.0 * (3e5 / n_e) ** p_e * (3e5 / n_d) ** 0.3) * np.exp(rng.normal(0, 0.002))
+            rows.append({"run": f"e{n_e:g}_d{n_d:g}", "step": 1000, "split": "val", "n_enc_params": n_e,
+                         "n_dec_params": n_d, "n_params": n_e + n_d, "loss": loss})
+    return [("ed.csv", pd.DataFrame(rows).to_csv(index=False).encode(), "text/csv")]
+
+
+def test_encdec_optimum_with_a_collapsed_encoder_exponent_says_so(tmp_path, monkeypatch):
+    """Before: data where encoder size does not matter (data/cpu_encdec, a negative result) showed
+    'optimal encoder N_e = 1.656e-138' with no word that this split is outside the data."""
+    monkeypatch.setenv("SCALELAW_DATA_DIR", str(tmp_path / "none"))
+    at = start()
+    at.file_uploader(key="uploads").set_value(_encdec_upload(p_e=0.0))  # no encoder term
+    at.run()
+    assert_clean(at)
+    assert at.selectbox(key=next(s.key for s in at.selectbox if (s.key or "").startswith("law::"))).value == "encdec"
+    assert params(at).loc["p_e", "value"] < 1e-3
+    assert metric(at, "optimal encoder N_e") == "< 1 parameter"
+    assert float(metric(at, "optimal decoder N_d")) == pytest.approx(2 * 2e6, rel=1e-6)  # default budget: 2x largest
+    assert any("outside the encoder shares fitted (0.0909 to 0.909)" in w.value and "p_e =" in w.value
+               for w in at.warning)
+    # equal exponents: the optimum splits the budget in half, inside the fitted shares: no warning
+    at.file_uploader(key="uploads").set_value(_encdec_upload(p_e=0.3))
+    at.run()
+    assert_clean(at)
+    assert float(metric(at, "optimal encoder N_e")) == pytest.approx(2e6, rel=0.1)
+    assert not any("outside the encoder shares" in w.value for w in at.warning)
