@@ -53,12 +53,23 @@ def frontier(df: pd.DataFrame, x: str = "flops", y: str = "loss", *, convex: boo
 
     First the Pareto frontier (no row with smaller ``x`` has a lower ``y``), then, with
     ``convex=True``, its lower convex hull in log-log space (Henighan et al. 2020). Rows come back
-    sorted by ``x``.
+    sorted by ``x``. Rows at ``x = 0`` (nothing trained yet: a log's step 0) have no place on log
+    axes and are left out; rows with a missing, infinite or negative value are left out with a
+    warning naming them.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"frontier takes a DataFrame, got {type(df).__name__}")
     _need(df, [x, y], "frontier")
-    sub = df[(df[x] > 0) & (df[y] > 0) & np.isfinite(df[x]) & np.isfinite(df[y])].sort_values([x, y], kind="stable")
+    xs = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=float)
+    ys = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(xs) | ~np.isfinite(ys) | (xs < 0) | (ys <= 0)
+    if bad.any():
+        import warnings
+
+        warnings.warn(f"frontier: {int(bad.sum())} row(s) with a missing, infinite or negative {x!r} or a loss "
+                      f"<= 0 in {y!r} left out, e.g. rows {list(df.index[bad][:5])}", UserWarning, stacklevel=2)
+    sub = df[~bad & (xs > 0)].sort_values([x, y], kind="stable")
     if sub.empty:
         raise ValueError(f"frontier: no rows with positive finite {x!r} and {y!r}")
     pareto = sub[below_all_before(sub[y].to_numpy())]

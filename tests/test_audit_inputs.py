@@ -552,3 +552,19 @@ def test_library_negative_seed_names_the_parameter(chinchilla_grid):
     fit = sl.fit("chinchilla", chinchilla_grid)
     with pytest.raises(ValueError, match=r"bootstrap seed must be an integer >= 0 \(or None: the fit's own\), got -3"):
         fit.bootstrap(10, seed=-3)
+
+
+# ---- frontier: rows with NaN or negative compute were dropped without a word ------------------------
+def test_frontier_names_the_rows_it_leaves_out():
+    import warnings
+
+    import scalelaw as sl
+
+    df = pd.DataFrame({"flops": [0.0, 1.0, 2.0, np.nan, -5.0, 4.0], "loss": [9.0, 3.0, 2.5, 1.0, 1.0, 2.0]})
+    with pytest.warns(UserWarning, match=r"frontier: 2 row\(s\) with a missing, infinite or negative 'flops' or a "
+                                         r"loss <= 0 in 'loss' left out, e.g. rows \[3, 4\]"):
+        front = sl.frontier(df, convex=False)
+    assert front["flops"].tolist() == [1.0, 2.0, 4.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # step-0 rows (x = 0) alone are no data error: no warning
+        assert sl.frontier(df.drop(index=[3, 4]), convex=False)["flops"].tolist() == [1.0, 2.0, 4.0]
