@@ -210,3 +210,25 @@ def test_encdec_optimum_with_a_collapsed_encoder_exponent_says_so(tmp_path, monk
     assert_clean(at)
     assert float(metric(at, "optimal encoder N_e")) == pytest.approx(2e6, rel=0.1)
     assert not any("outside the encoder shares" in w.value for w in at.warning)
+
+
+def test_a_json_log_cut_mid_way_says_why_it_has_no_rows(tmp_path, monkeypatch):
+    """Before: a trainer_state.json cut mid-write gave only 'cut.json: no rows': the reader's note
+    (malformed JSON, line skipped) was silenced by the page and lost with the failed read."""
+    monkeypatch.setenv("SCALELAW_DATA_DIR", str(tmp_path / "none"))
+    at = start()
+    cut = b'{"log_history": [{"step": 1, "loss": 3.2}, {"step": 2, "lo'
+    at.file_uploader(key="uploads").set_value([("cut.json", cut, "application/json")])
+    at.run()
+    assert_clean(at)
+    shown = "\n".join(e.value for e in at.error)
+    assert "cut.json: no rows; while reading: cut.json:1: malformed JSON" in shown
+    # a good file beside it is still read and fitted; the cut one is named with its reason
+    good = "step,loss\n" + "".join(f"{s},{3.0 * s ** -0.1:.5f}\n" for s in range(100, 2100, 100))
+    at.file_uploader(key="uploads").set_value([("cut.json", cut, "application/json"),
+                                               ("good.csv", good.encode(), "text/csv")])
+    at.run()
+    assert_clean(at)
+    assert "malformed JSON" in "\n".join(e.value for e in at.error)
+    assert any("**1 of 2 uploaded files**" in m.value for m in at.markdown)
+    assert int(metric(at, "points fitted")) > 0

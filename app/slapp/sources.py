@@ -53,14 +53,29 @@ def error_text(err: BaseException) -> str:
     return str(msg) if isinstance(err, (ValueError, FileNotFoundError)) else f"{type(err).__name__}: {msg}"
 
 
+class ReadFailed(ValueError):
+    """Reading failed; the message carries what the reader skipped on the way (a JSON file cut
+    mid-way reads as "no rows": the skipped line is the reason)."""
+
+
 def _read(items, kwargs: dict) -> pd.DataFrame:
     import scalelaw as sl
     from scalelaw.io import ReadLogsWarning
 
-    with warnings.catch_warnings():
-        # every skipped file or line is also in df.attrs["skipped"], which the page shows
-        warnings.simplefilter("ignore", ReadLogsWarning)
-        return sl.read_logs(items, **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        # every skipped file or line is also in df.attrs["skipped"], which the page shows; when
+        # reading fails there is no frame, so the notes go into the error instead
+        warnings.simplefilter("always", ReadLogsWarning)
+        try:
+            return sl.read_logs(items, **kwargs)
+        except Exception as err:
+            first = error_text(err)
+            notes = [str(w.message) for w in caught
+                     if issubclass(w.category, ReadLogsWarning) and str(w.message) not in first]
+            if not notes:
+                raise
+            more = f" (+{len(notes) - 5} more)" if len(notes) > 5 else ""
+            raise ReadFailed(f"{first}; while reading: " + "; ".join(notes[:5]) + more) from err
 
 
 @st.cache_data(show_spinner="Reading the uploaded logs…", max_entries=16)
@@ -222,7 +237,10 @@ def _from_uploads(files, base: dict) -> Loaded | None:
                 "on the page, fix the file(s), or remove them to use a bundled data set.")
     else:
         st.caption(f"Using {len(kept)} uploaded file(s); remove them to go back to the bundled data.")
-    return Loaded(df=df, data_id=data_id, label=f"{len(kept)} uploaded file(s)",
+    n_read = len(df.attrs.get("sources") or {}) if df is not None else 0
+    # a file that could not be read is named in an error above; the label counts what was read
+    label = f"{n_read} of {len(kept)} uploaded files" if 0 < n_read < len(kept) else f"{len(kept)} uploaded file(s)"
+    return Loaded(df=df, data_id=data_id, label=label,
                   source={"kind": "upload", "names": [n for n, _ in kept]}, read_kwargs=kwargs,
                   errors=tuple(errors), uploaded=True)
 
