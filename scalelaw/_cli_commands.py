@@ -83,7 +83,7 @@ def cli_warnings(command: str):
 def _parse_assignment(text: str, flag: str) -> tuple[str, str]:
     name, eq, value = text.partition("=")
     if not eq or not name.strip() or not value.strip():
-        raise SystemExit(f"scalelaw: {flag} expects NAME=VALUE, got {text!r}")
+        raise ValueError(f"{flag} expects NAME=VALUE, got {text!r}")
     return name.strip(), value.strip()
 
 
@@ -104,7 +104,7 @@ def _parse_float(text: str, what: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise SystemExit(f"scalelaw: {what} must be a number, got {text!r}") from None
+        raise ValueError(f"{what} must be a number, got {text!r}") from None
 
 
 def _value(text: str):

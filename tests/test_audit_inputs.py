@@ -568,3 +568,13 @@ def test_frontier_names_the_rows_it_leaves_out():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # step-0 rows (x = 0) alone are no data error: no warning
         assert sl.frontier(df.drop(index=[3, 4]), convex=False)["flops"].tolist() == [1.0, 2.0, 4.0]
+
+
+# ---- malformed NAME=VALUE flags: same exit status (2) and "scalelaw CMD: error:" form as every other error
+@pytest.mark.parametrize("flags, message", [
+    (["--var", "N"], "scalelaw fit: error: --var expects NAME=VALUE, got 'N'"),
+    (INPUTS + ["--fix", "E=abc"], "scalelaw fit: error: --fix E must be a number, got 'abc'"),
+])
+def test_malformed_assignment_flags_exit_2_with_the_command_named(capsys, grid_csv, flags, message):
+    code, out, err = run(capsys, "fit", "chinchilla", grid_csv, *flags)
+    assert code == 2 and out == "" and message in err

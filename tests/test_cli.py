@@ -116,5 +116,5 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     pd.DataFrame({"n_params": [1, 2], "loss": [3, 2]}).to_csv(bad, index=False)
     code, out, err = run(capsys, "fit", "chinchilla", str(bad))
     assert code == 2 and "column 'n_tokens' (input D) not found" in err
-    with pytest.raises(SystemExit):
-        main(["fit", "chinchilla", str(bad), "--var", "N"])
+    code, out, err = run(capsys, "fit", "chinchilla", str(bad), "--var", "N")
+    assert code == 2 and "--var expects NAME=VALUE, got 'N'" in err
