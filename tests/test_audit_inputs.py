@@ -578,3 +578,11 @@ def test_frontier_names_the_rows_it_leaves_out():
 def test_malformed_assignment_flags_exit_2_with_the_command_named(capsys, grid_csv, flags, message):
     code, out, err = run(capsys, "fit", "chinchilla", grid_csv, *flags)
     assert code == 2 and out == "" and message in err
+
+
+def test_serve_rejects_a_host_that_does_not_resolve(tmp_path):
+    pytest.importorskip("uvicorn")
+    from scalelaw.serve import serve
+
+    with pytest.raises(SystemExit, match=r"--host '999\.1\.1\.1' is not an IP address or a name that resolves"):
+        serve(host="999.1.1.1", port=8123, store=str(tmp_path / "store"))

@@ -37,6 +37,13 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, store: str | None = None
         raise SystemExit(f"scalelaw serve: error: --port must be an integer in 1..65535, got {port!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise SystemExit(f"scalelaw serve: error: --workers must be an integer >= 1, got {workers!r}")
+    import socket
+
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as err:  # uvicorn would say only "[Errno -2] Name or service not known"
+        raise SystemExit(f"scalelaw serve: error: --host {host!r} is not an IP address or a name that resolves "
+                         f"({err})") from None
     settings = Settings.from_env()  # fail here, with the variable's name, before uvicorn starts
     from scalelaw.serve.store import FitStore, StoreError
 
