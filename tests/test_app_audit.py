@@ -232,3 +232,24 @@ def test_a_json_log_cut_mid_way_says_why_it_has_no_rows(tmp_path, monkeypatch):
     assert "malformed JSON" in "\n".join(e.value for e in at.error)
     assert any("**1 of 2 uploaded files**" in m.value for m in at.markdown)
     assert int(metric(at, "points fitted")) > 0
+
+
+def test_a_fit_error_says_how_many_rows_the_selection_kept(tmp_path, monkeypatch):
+    """Before: a 5-row loss curve gave 'too few points: 2 observation(s)' with no word that the
+    default rows (the compute frontier) had kept 2 of the 5; choosing all rows then fits."""
+    monkeypatch.setenv("SCALELAW_DATA_DIR", str(tmp_path / "none"))
+    at = start()
+    csv = "step,loss\n1,3.2\n3,2.9\n4,2.8\n5,2.7\n6,2.6\n"  # sl.frontier keeps 2 of these rows
+    at.file_uploader(key="uploads").set_value([("short.csv", csv.encode(), "text/csv")])
+    at.run()
+    assert_clean(at)
+    shown = "\n".join(e.value for e in at.error)
+    assert "Could not fit power_law: too few points" in shown
+    assert "of the 5 rows of split 'train': compute frontier (lower envelope); change 'Rows'" in shown
+    scope = next(s.key for s in at.selectbox if (s.key or "").endswith("::mode")).removesuffix("::mode")
+    at.selectbox(key=f"{scope}::mode").set_value("all")
+    at.number_input(key=f"{scope}::n_boot").set_value(0)
+    next(b for b in at.button if b.label == "Fit").click()
+    at.run()
+    assert_clean(at)
+    assert metric(at, "points fitted") == "5"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from .selection import select_points
+from .selection import MODES, select_points
 
 
 @dataclass
@@ -104,5 +104,11 @@ def run(df: pd.DataFrame, request: dict) -> Outcome:
         gen, _ = _fit(gen_points, request, side="general")
         return Outcome(fit=fit, points=points, candidates=candidates, gen=gen, gen_points=gen_points,
                        fit_kwargs=kwargs)
-    fit, kwargs = _fit(points, request)
+    try:
+        fit, kwargs = _fit(points, request)
+    except ValueError as err:
+        if len(points) < len(candidates):  # the selection, not the upload, left the law this few rows
+            raise ValueError(f"{err} [the law saw {len(points)} of the {len(candidates)} rows of split "
+                             f"{p['split']!r}: {MODES[p['mode']]}; change 'Rows' in the fit options to use more]") from err
+        raise
     return Outcome(fit=fit, points=points, candidates=candidates, fit_kwargs=kwargs)
