@@ -225,12 +225,28 @@ def cmd_fit(args):
             print(f"saved to {args.output}")
 
 
-def cmd_predict(args):
+def _load_one(args):
+    """The saved fit of FIT_FILE, or with --group one group's of a grouped fit (fit --by); (fit, by)."""
     import scalelaw as sl
 
     fit = sl.load_fit(args.fit_file)
-    if isinstance(fit, sl.GroupedFit):
-        raise ValueError("predict: a grouped fit holds several laws; predict from Python with group=")
+    group = getattr(args, "group", None)
+    if not isinstance(fit, sl.GroupedFit):
+        if group is not None:
+            raise ValueError(f"--group {group}: {args.fit_file} is not a grouped fit (fit --by COLUMN makes one)")
+        return fit, None
+    keys = {str(k): k for k in fit}
+    if group is None or group not in keys:
+        said = "" if group is None else f"--group {group!r} is not one of its groups; "
+        raise ValueError(f"{args.fit_file} holds one fit per {fit.by!r} ({len(keys)} groups): {said}pick one with "
+                         f"--group KEY, KEY one of: {', '.join(keys)}")
+    return fit[keys[group]], fit.by
+
+
+def cmd_predict(args):
+    import scalelaw as sl
+
+    fit, _ = _load_one(args)
     if args.schedule:
         kwargs = {"schedule": args.schedule}  # without --warmup-steps: the fit's own warm-up
         if args.warmup_steps is not None:
@@ -278,9 +294,7 @@ def cmd_predict(args):
 def cmd_optimum(args):
     import scalelaw as sl
 
-    fit = sl.load_fit(args.fit_file)
-    if isinstance(fit, sl.GroupedFit):
-        raise ValueError("optimum: a grouped fit holds several laws; use fit[group].optimum(...) in Python")
+    fit, _ = _load_one(args)
     if args.level is not None and not 0 < args.level < 1:
         raise ValueError(f"--level must be a number in (0, 1), e.g. 0.9, got {args.level}")
     if getattr(args, "schedule_family", None):
@@ -372,10 +386,10 @@ def cmd_plot(args):
     from scalelaw.plot import plot_fit
 
     check_output_path(args.output, "-o")
-    fit = sl.load_fit(args.fit_file)
-    if isinstance(fit, sl.GroupedFit):
-        raise ValueError("plot: a grouped fit holds several laws; plot fit[group] from Python")
+    fit, by = _load_one(args)
     data = _plot_data(fit, args) if args.data else None
+    if data is not None and by is not None and by in data.columns:
+        data = data[data[by].astype(str) == args.group]  # the group's own points
     fig = plot_fit(fit, data=data)
     with atomic_path(args.output, "-o") as tmp:
         fig.write_html(str(tmp), include_plotlyjs="cdn" if args.output.endswith(".cdn.html") else True)

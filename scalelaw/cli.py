@@ -60,6 +60,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict with a saved fit")
     p.add_argument("fit_file")
+    p.add_argument("--group", default=None, metavar="KEY", help="a grouped fit (fit --by): the group to use")
     p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE",
                    help="input value, e.g. --at N=7e10 (repeat; comma-separate several values)")
     p.add_argument("--schedule", default=None, help="lr_annealing: schedule in string form")
@@ -71,6 +72,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("optimum", help="derived optimum of a saved fit (e.g. --at C=1e21)")
     p.add_argument("fit_file")
+    p.add_argument("--group", default=None, metavar="KEY", help="a grouped fit (fit --by): the group to use")
     p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--schedule-family", default=None, choices=["wsd", "cosine", "free"],
                    help="schedule laws: the best schedule of this family at --at n_steps=N "
@@ -94,6 +96,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="write the interactive figure of a saved fit")
     p.add_argument("fit_file")
+    p.add_argument("--group", default=None, metavar="KEY", help="a grouped fit (fit --by): the group to use")
     p.add_argument("data", nargs="?", default=None, help="data to draw (default: the fit's own points)")
     p.add_argument("--split", default=None, help="keep only rows of this split of DATA (e.g. val)")
     p.add_argument("--final-points", action="store_true", help="keep the last step of each run of DATA")

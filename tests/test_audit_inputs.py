@@ -586,3 +586,25 @@ def test_serve_rejects_a_host_that_does_not_resolve(tmp_path):
 
     with pytest.raises(SystemExit, match=r"--host '999\.1\.1\.1' is not an IP address or a name that resolves"):
         serve(host="999.1.1.1", port=8123, store=str(tmp_path / "store"))
+
+
+# ---- a grouped fit (fit --by) could not be used by predict/optimum/plot at all --------------------
+def test_grouped_fit_file_works_with_group_and_says_how_without(tmp_path, capsys, chinchilla_grid):
+    import scalelaw as sl
+
+    data = tmp_path / "grouped.csv"
+    chinchilla_grid.assign(lang=["en", "fr"] * 32).to_csv(data, index=False)
+    saved = tmp_path / "grouped.json"
+    assert run(capsys, "fit", "chinchilla", data, *INPUTS, "--by", "lang", "-o", saved)[0] == 0
+    code, out, err = run(capsys, "predict", saved, "--at", "N=1e8", "--at", "D=1e10")
+    assert code == 2 and "pick one with --group KEY, KEY one of: en, fr" in err
+    code, out, err = run(capsys, "predict", saved, "--at", "N=1e8", "--at", "D=1e10", "--group", "de")
+    assert code == 2 and "--group 'de' is not one of its groups" in err
+    code, out, err = run(capsys, "predict", saved, "--at", "N=1e8", "--at", "D=1e10", "--group", "fr", "--json")
+    assert code == 0, err
+    expected = sl.load_fit(saved)["fr"].predict({"N": 1e8, "D": 1e10})[0]
+    assert json.loads(out)["prediction"][0] == pytest.approx(expected, rel=1e-12)
+    code, out, err = run(capsys, "optimum", saved, "--at", "C=1e21", "--group", "en", "--json")
+    assert code == 0 and json.loads(out)["C"] == 1e21
+    code, out, err = run(capsys, "plot", saved, data, "--group", "en", "-o", tmp_path / "en.html")
+    assert code == 0, err
