@@ -6,7 +6,7 @@ sets written to ``tmp_path`` (or the app fixtures), so each test fits in a few s
 
 from __future__ import annotations
 
-import shutil
+import re
 import sys
 from pathlib import Path
 
@@ -253,3 +253,30 @@ def test_a_fit_error_says_how_many_rows_the_selection_kept(tmp_path, monkeypatch
     at.run()
     assert_clean(at)
     assert metric(at, "points fitted") == "5"
+
+
+def test_default_open_labels_the_interval_in_words_and_warns_beyond_the_backtests_reach(monkeypatch):
+    """The open page's prediction: its interval is named in words (level, calibrated on how many
+    backtests); a target far past what the backtests measured shows the library's beyond-reach
+    text, and a target inside the data does not."""
+    import scalelaw as sl
+
+    monkeypatch.setenv("SCALELAW_DATA_DIR", str(FIXTURES))
+    at = start()
+    assert_clean(at)
+    help_text = next(m.help for m in at.metric if m.label.startswith("predicted loss at"))
+    assert re.match(r"95% prediction interval, calibrated on \d+ backtests: \[[\d.]+, [\d.]+\]$", help_text), help_text
+    assert any(help_text in m.value for m in at.markdown)  # the same words beside the number
+    scope = "bundled:a_chinchilla_demo::chinchilla"
+    final = sl.final_points(sl.read_logs(FIXTURES / "a_chinchilla_demo"), split="val")
+    seen = {}
+    for name, scale in (("far", 1000.0), ("inside", None)):
+        for inp, col in (("N", "n_params"), ("D", "n_tokens")):
+            value = final[col].max() * scale if scale else final[col].median()
+            at.text_input(key=f"{scope}::at::{inp}").input(f"{value:g}")
+        next(b for b in at.button if b.label == "Fit").click()
+        at.run()
+        assert_clean(at)
+        seen[name] = [w.value for w in at.warning if "beyond the backtests' reach" in w.value]
+    assert seen["far"] and "3.00 decades beyond the fitted data" in seen["far"][0]
+    assert not seen["inside"]
