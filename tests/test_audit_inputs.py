@@ -608,3 +608,13 @@ def test_grouped_fit_file_works_with_group_and_says_how_without(tmp_path, capsys
     assert code == 0 and json.loads(out)["C"] == 1e21
     code, out, err = run(capsys, "plot", saved, data, "--group", "en", "-o", tmp_path / "en.html")
     assert code == 0, err
+
+
+@pytest.mark.slow
+def test_live_list_offset_beyond_64_bits_is_a_400(live_client):
+    from scalelaw.client import ServiceError
+
+    with pytest.raises(ServiceError, match=r"offset must be in 0\.\.9223372036854775807") as err:
+        live_client.request("GET", "/fits?offset=99999999999999999999")
+    assert err.value.status == 400 and err.value.field == "offset"
+    assert live_client.request("GET", "/fits?offset=0")["total"] >= 0

@@ -258,8 +258,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   data_hash: str | None = None, limit: int = 100, offset: int = 0):
         if not 1 <= limit <= 1000:
             raise ApiError(400, f"limit must be in 1..1000, got {limit}", "limit")
-        if offset < 0:
-            raise ApiError(400, f"offset must be >= 0, got {offset}", "offset")
+        if not 0 <= offset < 2**63:  # SQLite integers are 64-bit: a larger one was a 500 (OverflowError)
+            raise ApiError(400, f"offset must be in 0..{2**63 - 1}, got {offset}", "offset")
         return store.list(law=law, name=name, tag=tag, data_hash=data_hash, limit=limit, offset=offset)
 
     @app.get("/fits/{fit_id}", summary="One fit: metadata, parameters, intervals, warnings")
