@@ -48,7 +48,8 @@ def test_tiny_build_is_fast_and_complete(tiny_root):
     assert elapsed < 30  # seconds; about one on a laptop
     assert set(metas) == set(corpora.CORPORA) == {"general", "code", "legal", "math", "enfr", "deen",
                                                     "numwords", "numdigits", "numparse", "numsum",
-                                                    "numsum6", "dewords"}
+                                                    "numsum6", "dewords",
+                                                    "dewords1k"}
     for name in TEXT_NAMES:
         folder = root / "tiny" / name
         assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "train.bin", "val.bin"]

@@ -679,6 +679,9 @@ DEWORDS_SENTENCES = 80_000     # draws before de-duplication
 DEWORDS_WORDS = (2, 5)         # words a pair, uniform on this range (inclusive)
 DEWORDS_ZIPF = 1.0             # entry of rank r drawn with probability ~ r**-DEWORDS_ZIPF
 DEWORDS_MAX_LEN = 10           # letters a word, both sides (every pair fits seq_len 64)
+# dewords1k: the 1,000 commonest-ranked of the same entries, so that a d_model-32 model sees
+# every entry often enough within a CPU budget for its capacity, not its exposures, to bind.
+DEWORDS1K_VOCAB = 1_000
 _DE_WORD = re.compile(r"^[A-Za-zÄÖÜäöüß]+$")
 _EN_WORD = re.compile(r"^[a-z]+$")
 
@@ -740,7 +743,7 @@ def word_sentence_pairs(name: str, vocab: list[tuple[str, str]], n: int, seed: i
 
 
 def dewords_pairs(path: Path, n: int = DEWORDS_SENTENCES, size: int = DEWORDS_VOCAB,
-                  seed: int = DEWORDS_SEED) -> Iterator[Pair]:
+                  seed: int = DEWORDS_SEED, name: str = "dewords") -> Iterator[Pair]:
     """German word strings -> English word strings over Ding's one-word entries
     (``trans-de-en``, GPL-2+): :func:`ding_word_entries`, :func:`dewords_vocabulary`,
     :func:`word_sentence_pairs`. ``Aufregung Troll gewelkt`` -> ``uproar troll wilted``."""
@@ -749,7 +752,7 @@ def dewords_pairs(path: Path, n: int = DEWORDS_SENTENCES, size: int = DEWORDS_VO
         raise FileNotFoundError(f"Ding dictionary not found at {path} (Debian package trans-de-en)")
     with open(path, encoding="utf-8") as f:
         vocab = dewords_vocabulary(ding_word_entries(f), size, seed)
-    return word_sentence_pairs("dewords", vocab, n, seed)
+    return word_sentence_pairs(name, vocab, n, seed)
 
 
 # The tiny dewords' dictionary, written by hand (German -> English).
@@ -763,9 +766,10 @@ _TINY_DICT = [("Haus", "house"), ("Baum", "tree"), ("Hund", "dog"), ("Katze", "c
               ("Vogel", "bird"), ("Fisch", "fish"), ("Apfel", "apple"), ("Garten", "garden")]
 
 
-def tiny_dewords_pairs() -> Iterator[Pair]:
-    """The tiny ``dewords``: 3,000 word strings over a hand-written 32-word dictionary."""
-    return word_sentence_pairs("tiny-dewords", _TINY_DICT, 3000, DEWORDS_SEED)
+def tiny_dewords_pairs(name: str = "tiny-dewords") -> Iterator[Pair]:
+    """The tiny ``dewords`` (and ``dewords1k``): 3,000 word strings over a hand-written 32-word
+    dictionary."""
+    return word_sentence_pairs(name, _TINY_DICT, 3000, DEWORDS_SEED)
 
 
 # --- numwords: English -> French number words from num2words (PyPI) -------------------------
