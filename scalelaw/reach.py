@@ -13,13 +13,13 @@ import numpy as np
 _LOG_LO, _LOG_HI = np.log(1e-6), np.log(1e60)
 
 
-def _solve_log(fn):
+def _solve_log(fn, lo: float = _LOG_LO):
     from scipy.optimize import brentq
 
-    a, b = fn(_LOG_LO), fn(_LOG_HI)
+    a, b = fn(lo), fn(_LOG_HI)
     if not (np.isfinite(a) and np.isfinite(b)) or a * b > 0:
         return float("inf")  # the loss is never reached within 1e60: it is at or below the asymptote
-    return float(np.exp(brentq(fn, _LOG_LO, _LOG_HI, xtol=1e-12, rtol=1e-12)))
+    return float(np.exp(brentq(fn, lo, _LOG_HI, xtol=1e-12, rtol=1e-12)))
 
 
 def reach(fit, loss: float, **given) -> dict:
@@ -44,7 +44,8 @@ def reach(fit, loss: float, **given) -> dict:
             if len(numeric) != 1:
                 raise ValueError(f"reach: give all but one of {numeric}") from None
         else:
-            C = _solve_log(lambda t: law.optimum(fit.params, fit.info, C=np.exp(t))["loss"] - loss)
+            # from C = 6 (one parameter, one token): kaplan_nd's numerical optimum needs N, D >= 1
+            C = _solve_log(lambda t: law.optimum(fit.params, fit.info, C=np.exp(t))["loss"] - loss, lo=np.log(6.0))
             if not np.isfinite(C):
                 return {"C": C, "loss": loss, "reachable": False}
             return {**law.optimum(fit.params, fit.info, C=C), "reachable": True}

@@ -280,3 +280,24 @@ def test_default_open_labels_the_interval_in_words_and_warns_beyond_the_backtest
         seen[name] = [w.value for w in at.warning if "beyond the backtests' reach" in w.value]
     assert seen["far"] and "3.00 decades beyond the fitted data" in seen["far"][0]
     assert not seen["inside"]
+
+
+def test_kaplan_nd_reach_a_loss_answers_with_the_compute_optimal_budget(monkeypatch):
+    """Before: choosing kaplan_nd showed 'ValueError: The lower bound exceeds the upper bound.' in
+    its panel: sl.reach searched budgets from C = 1e-6, where kaplan_nd's numerical optimum
+    (N, D >= 1) has no interval to search (fixed in scalelaw/reach.py: the search starts at C = 6)."""
+    import scalelaw as sl
+
+    monkeypatch.setenv("SCALELAW_DATA_DIR", str(FIXTURES))
+    at = start()
+    at.selectbox(key="law::bundled:a_chinchilla_demo").set_value("kaplan_nd").run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    answer = next(t.value for t in at.table if "reachable" in t.value.columns).iloc[0]
+    assert bool(answer["reachable"])
+    # the budget found is one where the law's compute-optimal loss is the loss asked for
+    fit = sl.fit("kaplan_nd", sl.final_points(sl.read_logs(FIXTURES / "a_chinchilla_demo"), split="val"))
+    target = 0.95 * float(fit.table["loss"].min())
+    reached = fit.reach(target)
+    assert fit.optimum(C=reached["C"])["loss"] == pytest.approx(target, rel=1e-9)
+    assert float(answer["C"]) == pytest.approx(reached["C"], rel=0.02)  # shown to 3-4 digits
