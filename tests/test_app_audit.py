@@ -301,3 +301,15 @@ def test_kaplan_nd_reach_a_loss_answers_with_the_compute_optimal_budget(monkeypa
     reached = fit.reach(target)
     assert fit.optimum(C=reached["C"])["loss"] == pytest.approx(target, rel=1e-9)
     assert float(answer["C"]) == pytest.approx(reached["C"], rel=0.02)  # shown to 3-4 digits
+
+
+def test_the_rows_hint_is_not_given_where_the_selection_is_by_design(monkeypatch):
+    """chinchilla sees one final point per run: an error about its data gets no 'change Rows'."""
+    monkeypatch.setenv("SCALELAW_DATA_DIR", str(FIXTURES))
+    at = start()
+    at.selectbox(key="bundled_set").set_value("d_dcpt_demo").run()
+    at.selectbox(key="law::bundled:d_dcpt_demo").set_value("chinchilla").run()
+    assert_clean(at)
+    shown = "\n".join(e.value for e in at.error)
+    assert "Could not fit chinchilla: input 'D' (column 'n_tokens') has 1 distinct value(s)" in shown
+    assert "change 'Rows'" not in shown

@@ -107,7 +107,10 @@ def run(df: pd.DataFrame, request: dict) -> Outcome:
     try:
         fit, kwargs = _fit(points, request)
     except ValueError as err:
-        if len(points) < len(candidates):  # the selection, not the upload, left the law this few rows
+        # the selection, not the upload, left the law this few rows (a final point per run is by
+        # design one row a run: the hint is for too few rows, or a frontier that kept one level)
+        few = "too few points" in str(err) or (p["mode"] == "frontier" and "distinct value" in str(err))
+        if few and len(points) < len(candidates):
             raise ValueError(f"{err} [the law saw {len(points)} of the {len(candidates)} rows of split "
                              f"{p['split']!r}: {MODES[p['mode']]}; change 'Rows' in the fit options to use more]") from err
         raise
