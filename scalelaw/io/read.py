@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -156,8 +157,7 @@ def _read(path_or_paths, fmt, columns, run, metadata, loss_unit, split, batch_si
     df = _derive_tokens(df, runs.tokens_per_step)
     df = dedupe_and_sort(df, sources, report)
     if df.empty:
-        raise ValueError(f"no usable rows in {', '.join(sources)}: "
-                         + "; ".join(report.messages))
+        raise ValueError(_no_usable_rows(sources, report.messages))
     df = finish(df)
     df.attrs["skipped"] = list(report.messages)
     df.attrs["ignored"] = list(report.ignored)
@@ -165,6 +165,18 @@ def _read(path_or_paths, fmt, columns, run, metadata, loss_unit, split, batch_si
     df.attrs["sources"] = formats_read
     df.attrs["columns"] = used_columns
     return df
+
+
+def _no_usable_rows(sources: list[str], messages: list[str]) -> str:
+    """The error when every row was dropped; with one file its name is said once, not again
+    at the head of each reason."""
+    reasons = list(messages)
+    if len(sources) == 1:
+        name = sources[0]
+        reasons = [("line " + m[len(name) + 1:]) if re.match(re.escape(name) + r":\d+:", m)
+                   else m[len(name) + 2:] if m.startswith(name + ": ") else m for m in reasons]
+    why = "; ".join(reasons) or "no row has both a step and a loss"
+    return f"no usable rows in {', '.join(sources)}: {why}"
 
 
 class _Runs:
