@@ -40,3 +40,33 @@ def test_no_usable_rows_when_every_loss_is_blank_says_why(tmp_path):
     message = str(err.value)
     assert message.count("blank.csv") == 1, message
     assert not message.rstrip().endswith(":"), message  # was "no usable rows in blank.csv: "
+
+
+def test_blank_loss_in_a_single_loss_column_is_reported(tmp_path):
+    path = write(tmp_path, "one.csv", "step,loss\n100,3.0\n200,\n300,2.5\n400,\n500,2.2\n")
+    with pytest.warns(ReadLogsWarning, match=r"one\.csv: 2 row\(s\) have no value in the loss "
+                      r"column 'loss' \(a blank cell\): data row\(s\) 2, 4 \(step\(s\) 200, "
+                      r"400\); skipped"):
+        df = sl.read_logs(path)
+    assert df["step"].tolist() == [100, 300, 500]
+    assert any("data row(s) 2, 4" in m for m in df.attrs["skipped"])
+
+
+def test_blank_loss_in_jsonl_null_is_reported_too(tmp_path):
+    path = write(tmp_path, "one.jsonl", '{"step": 1, "loss": 3.0}\n{"step": 2, "loss": null}\n'
+                 '{"step": 3}\n{"step": 4, "loss": 2.0}\n')
+    with pytest.warns(ReadLogsWarning, match=r"one\.jsonl: 2 row\(s\) .*step\(s\) 2, 3\)"):
+        df = sl.read_logs(path)
+    assert df["step"].tolist() == [1, 4]
+
+
+def test_sparse_wide_log_with_several_loss_columns_stays_quiet(tmp_path):
+    # train and val logged on different rows: a blank cell means "not logged here"
+    path = write(tmp_path, "sparse.csv", "step,train/loss,val/loss\n10,3.0,\n20,2.8,\n"
+                 "20,,2.9\n30,2.6,\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReadLogsWarning)
+        df = sl.read_logs(path)
+    assert sorted(zip(df["split"], df["step"])) == [("train", 10), ("train", 20),
+                                                     ("train", 30), ("val", 20)]
+    assert df.attrs["skipped"] == []

@@ -18,11 +18,12 @@ from scalelaw.io.sources import NotALog, Source
 from scalelaw.io.tidy import table_to_tidy
 
 
-def _tidy(table, source: Source, opts: Options, report: Report) -> Parsed:
+def _tidy(table, source: Source, opts: Options, report: Report,
+          note_blank: bool = True) -> Parsed:
     if table.frame.empty:
         columns = list(table.frame.columns)
         raise NotALog(f"{source.name}: no rows" + (f" (columns are {columns})" if columns else ""))
-    return table_to_tidy(table, source.name, opts, report)
+    return table_to_tidy(table, source.name, opts, report, note_blank=note_blank)
 
 
 def read_csv(source: Source, opts: Options, report: Report) -> Parsed:
@@ -54,5 +55,7 @@ def looks_like_lightning(columns: list[str], head_text: str) -> bool:
 
 
 def read_lightning(source: Source, opts: Options, report: Report) -> Parsed:
-    # the generic reader already treats empty cells as "not logged on this row"
-    return read_csv(source, opts, report)
+    # the generic reader already treats empty cells as "not logged on this row" (a row of
+    # lr alone is normal here, so rows without a loss are not reported)
+    return _tidy(tabular.read_delimited(source, report, ","), source, opts, report,
+                 note_blank=False)

@@ -47,7 +47,8 @@ def values_of(series: pd.Series, target: str) -> pd.Series:
 
 
 def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
-                  default_split: str | None = None, run: str | None = None) -> Parsed:
+                  default_split: str | None = None, run: str | None = None,
+                  note_blank: bool = False) -> Parsed:
     """Tidy rows of one table.
 
     Parameters
@@ -60,6 +61,9 @@ def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
         Split a format implies for unnamed losses (the user's ``split=`` wins).
     run : str, optional
         A run name the format knows (W&B wide exports), stored in a ``run`` column.
+    note_blank : bool
+        Say which rows of a wide table were skipped for a blank loss (plain tables, where a
+        row is something the user wrote; formats whose summary rows carry no loss leave it off).
     """
     frame = table.frame
     names = list(frame.columns)
@@ -70,6 +74,9 @@ def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
         out = _long_form(table, roles, source, opts, report)
     else:
         out = _wide_form(table, roles)
+        if note_blank and len(roles.losses) == 1:
+            # several loss columns: a sparse log, where a blank cell means "not logged here"
+            _note_blank_losses(table, roles, source, report)
     if run is not None:
         out.insert(0, "run", run)
     return Parsed(out, columns=roles.mapping())
@@ -110,6 +117,33 @@ def _long_form(table: Table, roles, source: str, opts: Options, report: Report):
         out[target] = values_of(out[target], target)
     out["_row"] = np.arange(len(out))
     return out
+
+
+def _note_blank_losses(table: Table, roles, source: str, report: Report) -> None:
+    """Rows of a wide table with no loss in any loss column are not kept. In a sparse log
+    (Lightning, several metrics logged on different rows) such a row's fields still reach the
+    loss rows of its step, so only rows whose step has no loss anywhere lose something: name
+    them."""
+    frame = table.frame
+    no_loss = np.logical_and.reduce([table.blank(name) for name in roles.losses])
+    no_loss &= ~table.blank(roles.step)
+    if not no_loss.any():
+        return
+    steps = to_number(frame[roles.step])
+    keys = [steps] + ([frame[roles.run].astype("object")] if roles.run else [])
+    index = pd.MultiIndex.from_arrays(keys)
+    logged = set(index[~no_loss])
+    lost = no_loss & ~np.fromiter((k in logged for k in index), bool, len(frame))
+    if not lost.any():
+        return
+    rows = np.flatnonzero(lost) + 1
+    names = [repr(name) for name in roles.losses]
+    columns = (f"the loss column {names[0]}" if len(names) == 1
+               else f"any loss column ({', '.join(names)})")  # kept general for callers
+    step_values = [int(v) if float(v).is_integer() else v for v in steps[lost]]
+    report.skip(f"{source}: {len(rows)} row(s) have no value in {columns} "
+                f"(a blank cell): data row(s) {preview(rows)} (step(s) "
+                f"{preview(step_values)}); skipped")
 
 
 def _split_factors(column: str, loss, splits: pd.Series, source: str, opts: Options):
