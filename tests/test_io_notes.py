@@ -70,3 +70,27 @@ def test_sparse_wide_log_with_several_loss_columns_stays_quiet(tmp_path):
     assert sorted(zip(df["split"], df["step"])) == [("train", 10), ("train", 20),
                                                      ("train", 30), ("val", 20)]
     assert df.attrs["skipped"] == []
+
+
+def test_non_numeric_metadata_cell_is_named_with_row_and_value(tmp_path):
+    path = write(tmp_path, "meta.csv", "step,loss,n_params\n100,3.0,2e6\n200,2.8,2e6x\n"
+                 "300,2.6,70M\n")
+    with pytest.warns(ReadLogsWarning, match=r"meta\.csv: column 'n_params' holds 1 value\(s\) "
+                      r"that are not numbers: '2e6x' at data row 2; read as blank"):
+        df = sl.read_logs(path)
+    assert df["n_params"].tolist()[::2] == [2e6, 70e6]  # "70M" is a size, not a typo
+    assert df["n_params"].isna().tolist() == [False, True, False]
+
+
+def test_non_numeric_field_in_long_form_with_decimal_comma_hint(tmp_path):
+    path = write(tmp_path, "long.csv", 'run,step,split,loss,learning_rate\n'
+                 'a,1,train,3.0,"3,5e-4"\na,2,train,2.9,nan\na,3,train,2.8,\n')
+    with pytest.warns(ReadLogsWarning) as caught:
+        df = sl.read_logs(path)
+    notes = [str(w.message) for w in caught]
+    assert notes == df.attrs["skipped"]
+    # only the typo is named: a written "nan" and a blank cell are deliberate
+    assert len(notes) == 1, notes
+    assert ("long.csv: column 'learning_rate' (read as lr) holds 1 value(s) that are not "
+            "numbers: '3,5e-4' at data row 1 (a decimal comma? write numbers with '.')") in notes[0]
+    assert df["lr"].isna().all()

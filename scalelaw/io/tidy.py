@@ -14,6 +14,8 @@ Two shapes of table occur:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -70,6 +72,7 @@ def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
     opts.seen.update(set(names) & set(opts.columns))
     roles = roles_mod.resolve(names, source, opts, report, default_split=default_split)
     require(roles, names, source)
+    _note_non_numbers(table, roles, source, report)
     if roles.split is not None:
         out = _long_form(table, roles, source, opts, report)
     else:
@@ -117,6 +120,38 @@ def _long_form(table: Table, roles, source: str, opts: Options, report: Report):
         out[target] = values_of(out[target], target)
     out["_row"] = np.arange(len(out))
     return out
+
+
+_NOT_A_VALUE = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity",
+                "+infinity", "none", "null", "na", "n/a"}
+
+
+def _note_non_numbers(table: Table, roles, source: str, report: Report) -> None:
+    """A numeric field (n_params, lr, n_tokens ...) holding text that is not a number is read
+    as blank: name the column, the first rows and values, so a typo like ``2e6x`` is heard
+    about here rather than as a puzzling fit error later."""
+    frame = table.frame
+    for name, target in roles.fields.items():
+        if target in STRING_COLUMNS or pd.api.types.is_numeric_dtype(frame[name]):
+            continue
+        raw = frame[name]
+        text = raw.astype("object").where(~table.blank(name))
+        bad = to_number(raw).isna().to_numpy() & text.notna().to_numpy()
+        bad &= ~text.astype("str").str.strip().str.lower().isin(_NOT_A_VALUE).to_numpy()
+        if not bad.any():
+            continue
+        rows = np.flatnonzero(bad) + 1
+        values = text[bad].tolist()
+        shown = preview([f"{v!r} at data row {r}" for v, r in zip(values, rows)], limit=3)
+        hint = ""
+        if any(isinstance(v, str) and _DECIMAL_COMMA.fullmatch(v.strip()) for v in values):
+            hint = " (a decimal comma? write numbers with '.')"
+        read_as = "" if name == target else f" (read as {target})"
+        report.skip(f"{source}: column {name!r}{read_as} holds {len(rows)} value(s) that are "
+                    f"not numbers: {shown}{hint}; read as blank")
+
+
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+(?:[eE][-+]?\d+)?")
 
 
 def _note_blank_losses(table: Table, roles, source: str, report: Report) -> None:
