@@ -94,3 +94,32 @@ def test_non_numeric_field_in_long_form_with_decimal_comma_hint(tmp_path):
     assert ("long.csv: column 'learning_rate' (read as lr) holds 1 value(s) that are not "
             "numbers: '3,5e-4' at data row 1 (a decimal comma? write numbers with '.')") in notes[0]
     assert df["lr"].isna().all()
+
+
+def test_extra_column_of_a_wide_table_is_named_and_listed(tmp_path):
+    path = write(tmp_path, "extra.csv", "step,loss,n_params,foo,grad_norm\n100,3.0,2e6,a,1.0\n"
+                 "200,2.8,2e6,b,0.9\n")
+    with pytest.warns(ReadLogsWarning, match=r"extra\.csv: column\(s\) 'foo', 'grad_norm' not "
+                      r"used: .*columns=\{'foo': 'n_params'\}") as caught:
+        df = sl.read_logs(path)
+    assert len(caught) == 1
+    assert "foo" not in df.columns and df["n_params"].tolist() == [2e6, 2e6]
+    assert df.attrs["columns"][str(path)] == {"step": "step", "loss": "train/loss",
+                                              "n_params": "n_params", "foo": None,
+                                              "grad_norm": None}
+    # mapping it (or leaving it out on purpose) reads it, or silences the note
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReadLogsWarning)
+        left_out = sl.read_logs(path, columns={"foo": None, "grad_norm": None})
+        mapped = sl.read_logs(path, columns={"foo": "domain", "grad_norm": None})
+    assert left_out.attrs["skipped"] == [] and "foo" not in left_out.columns
+    assert mapped["domain"].tolist() == ["a", "b"]
+
+
+def test_extra_column_of_a_long_table_is_kept_without_a_note(tmp_path):
+    path = write(tmp_path, "long.csv", "run,step,split,loss,foo\na,1,train,3.0,x\n"
+                 "a,2,train,2.9,y\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReadLogsWarning)
+        df = sl.read_logs(path)
+    assert df["foo"].tolist() == ["x", "y"]

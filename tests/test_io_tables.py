@@ -95,7 +95,10 @@ def test_other_column_names_are_guessed(tmp_path):
         "num_input_tokens_seen": [5120, 10240, 15360, 20480],
         "grad_norm": [1.0, 0.9, 0.8, 0.7],
     }).to_csv(tmp_path / "run7.csv", index=False)
-    df = read_quiet(tmp_path / "run7.csv")
+    # the one column not read is named (nothing is dropped silently); nothing else is said
+    with pytest.warns(ReadLogsWarning, match=r"run7\.csv: column\(s\) 'grad_norm' not used") as caught:
+        df = sl.read_logs(tmp_path / "run7.csv")
+    assert len(caught) == 1
     assert set(df.run) == {"run7"}
     train = df[df.split == "train"].set_index("step")
     val = df[df.split == "val"].set_index("step")
@@ -104,6 +107,7 @@ def test_other_column_names_are_guessed(tmp_path):
     assert val.loc[20, "lr"] == 9e-4 and val.loc[40, "n_tokens"] == 20480
     assert "grad_norm" not in df.columns
     assert df.attrs["columns"][str(tmp_path / "run7.csv")]["eval_loss"] == "val/loss"
+    assert df.attrs["columns"][str(tmp_path / "run7.csv")]["grad_norm"] is None
 
 
 def test_columns_mapping_and_named_splits(tmp_path):

@@ -122,6 +122,7 @@ def resolve(names, source: str, opts, report: Report, *, default_split: str | No
     if roles.split is not None and not long_form:
         report.skip(f"{source}: column {roles.split!r} (split names) ignored: each loss column "
                     "names its own split")
+        roles.dropped.append(roles.split)
         roles.split = None
     for split, candidates in loss_candidates.items():
         if long_form and split is not None:

@@ -19,15 +19,19 @@ from scalelaw.io.tidy import table_to_tidy
 
 
 def _tidy(table, source: Source, opts: Options, report: Report,
-          note_blank: bool = True) -> Parsed:
+          note_blank: bool = True, note_unused: bool = True) -> Parsed:
     if table.frame.empty:
         columns = list(table.frame.columns)
         raise NotALog(f"{source.name}: no rows" + (f" (columns are {columns})" if columns else ""))
-    return table_to_tidy(table, source.name, opts, report, note_blank=note_blank)
+    return table_to_tidy(table, source.name, opts, report, note_blank=note_blank,
+                         note_unused=note_unused)
 
 
-def read_csv(source: Source, opts: Options, report: Report) -> Parsed:
-    return _tidy(tabular.read_delimited(source, report, ","), source, opts, report)
+def read_csv(source: Source, opts: Options, report: Report, notes: bool = True) -> Parsed:
+    """``notes=False``: a writer's own bookkeeping columns and sparse rows (W&B history) are
+    expected, so unused columns and rows without a loss are not reported."""
+    return _tidy(tabular.read_delimited(source, report, ","), source, opts, report,
+                 note_blank=notes, note_unused=notes)
 
 
 def read_tsv(source: Source, opts: Options, report: Report) -> Parsed:

@@ -8,8 +8,8 @@ Two shapes of table occur:
 * wide form (most training stacks): one column per metric, often sparse (Lightning writes train
   and val metrics on different rows). Each loss column becomes the rows of its split, blank
   cells meaning "not logged here"; per-step fields are taken from whichever row of that step
-  has them. Columns that are neither are not kept (``df.attrs["columns"]`` says which were
-  used).
+  has them. Columns that are neither are not kept: for plain tables a note names them and
+  ``df.attrs["columns"]`` lists them with target ``None``.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def values_of(series: pd.Series, target: str) -> pd.Series:
 
 def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
                   default_split: str | None = None, run: str | None = None,
-                  note_blank: bool = False) -> Parsed:
+                  note_blank: bool = False, note_unused: bool = False) -> Parsed:
     """Tidy rows of one table.
 
     Parameters
@@ -66,6 +66,9 @@ def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
     note_blank : bool
         Say which rows of a wide table were skipped for a blank loss (plain tables, where a
         row is something the user wrote; formats whose summary rows carry no loss leave it off).
+    note_unused : bool
+        Say which columns of a wide table are not read (and list them as ``None`` in
+        ``df.attrs["columns"]``); formats with many bookkeeping columns (HF, W&B) leave it off.
     """
     frame = table.frame
     names = list(frame.columns)
@@ -82,7 +85,25 @@ def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
             _note_blank_losses(table, roles, source, report)
     if run is not None:
         out.insert(0, "run", run)
-    return Parsed(out, columns=roles.mapping())
+    columns = roles.mapping()
+    if note_unused and roles.split is None:
+        columns.update(_note_unused(names, columns, roles, source, report))
+    return Parsed(out, columns=columns)
+
+
+def _note_unused(names, used, roles, source: str, report: Report) -> dict:
+    """Columns of a wide table that are no step, run, loss or schema field are not kept (the
+    tidy schema has one row per step and split, so a per-row metric has nowhere to go): name
+    them, once per file, with the mapping that would read one."""
+    unused = [n for n in names if n not in used and n not in roles.dropped
+              and not n.endswith(("__MIN", "__MAX"))]  # W&B's companions: ignored by design
+    if unused:
+        shown = preview([repr(n) for n in unused])
+        report.skip(f"{source}: column(s) {shown} not used: not a step, run, loss or schema "
+                    f"field (n_params, n_tokens, lr, ...); pass columns={{{unused[0]!r}: "
+                    f"'n_params'}} (say) to read one, or columns={{{unused[0]!r}: None}} to "
+                    "leave it out without this note")
+    return {n: None for n in unused}
 
 
 def _long_form(table: Table, roles, source: str, opts: Options, report: Report):

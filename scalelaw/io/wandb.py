@@ -51,7 +51,7 @@ def read(source: Source, opts: Options, report: Report) -> Parsed:
     table = read_delimited(source, report, ",")
     columns = list(table.frame.columns)
     if not is_wide(columns):
-        return read_csv(source, opts, report) if not table.frame.empty else _empty(source)
+        return read_csv(source, opts, report, notes=False) if not table.frame.empty else _empty(source)
     if table.frame.empty:
         _empty(source)
     return _read_wide(table, source, opts, report)
