@@ -639,6 +639,37 @@ def _het_half_width(rule, h, level, cal, rms_loc, near, resid, sigma_g):
     raise ValueError(rule)
 
 
+def _het_cases(scenarios, n_seeds, only):
+    """The replicates every --hetero round scores its candidates on: for each family of
+    ``scenarios`` and seeds 400..., the fit (30 bootstrap draws, calibrated as the library does),
+    the held-out points and what the candidates read from the fitted rows. One dict a replicate."""
+    import scalelaw.calibration as C
+
+    for name, (group, law, make) in scenarios.items():
+        if only and name not in only:
+            continue
+        for seed in range(n_seeds):
+            tr, te = make(np.random.default_rng(400 + seed))
+            fit = sl.fit(law, tr, inputs={"N": "N", "D": "D"}, target="loss").bootstrap(30, seed=0)
+            X = {"N": te.N.to_numpy(), "D": te.D.to_numpy()}
+            pred = fit.predict(X, warn=False)
+            Xf, yf, _ = fit._features()
+            resid = np.log(yf) - np.log(fit.residuals()["pred"].to_numpy())
+            s = fit.calibration.form_spread(X, pred)
+            coords = C.coordinates(fit.law, fit._prediction_features(X, {}))[1]
+            yield dict(name=name, group=group, seed=seed, fit=fit, cal=fit.calibration, X=X,
+                       y=te["loss"].to_numpy(), pred=pred, d=fit.extrapolation_distance(X), coords=coords,
+                       tc=C.coordinates(fit.law, Xf)[1], resid=resid,
+                       sigma_g=C.residual_scale(resid, fit.n_free),
+                       s=np.zeros_like(pred) if s is None else s, rf=fit.calibration.reach_factor(coords))
+
+
+def _parameter_sides(fit, X, pred, level):
+    """The bootstrap band at ``level`` and its log half-widths below and above the prediction."""
+    plo, phi = fit.predict_interval(X, level=level, kind="parameter")
+    return plo, phi, np.maximum(np.log(pred) - np.log(plo), 0.0), np.maximum(np.log(phi) - np.log(pred), 0.0)
+
+
 def hetero(n_seeds=8, only=()):
     """Candidates for an error scale that varies along the inputs where the fitted rows' residuals
     do (issue 11, Gordon zh-en: in-sample residuals structured along D and growing with N; the
@@ -662,48 +693,26 @@ def hetero(n_seeds=8, only=()):
     structured families (within 0.5 point: the smaller median 90% width over the structured
     families). If none passes, adopt nothing and report. The real held-out points
     (bench_coverage.py) are not looked at to choose."""
-    import scalelaw.calibration as C
-
     rows = []
-    for name, (group, law, make) in HET_SCENARIOS.items():
-        if only and name not in only:
-            continue
-        for seed in range(n_seeds):
-            tr, te = make(np.random.default_rng(400 + seed))
-            fit = sl.fit(law, tr, inputs={"N": "N", "D": "D"}, target="loss").bootstrap(30, seed=0)
-            cal = fit.calibration
-            X = {"N": te.N.to_numpy(), "D": te.D.to_numpy()}
-            y = te["loss"].to_numpy()
-            pred = fit.predict(X, warn=False)
-            d = fit.extrapolation_distance(X)
-            coords = C.coordinates(fit.law, fit._prediction_features(X, {}))[1]
-            Xf, yf, _ = fit._features()
-            tc = C.coordinates(fit.law, Xf)[1]
-            res = fit.residuals()
-            resid = np.log(yf) - np.log(res["pred"].to_numpy())
-            sigma_g = C.residual_scale(resid, fit.n_free)
-            s = cal.form_spread(X, pred)
-            s = np.zeros_like(pred) if s is None else s
-            rf = cal.reach_factor(coords)
-            loc = {K: _local_rms(tc, resid, coords, K) for K in (4, 8)}
-            row = {"scen": name, "group": group, "seed": seed}
-            for level in (0.8, 0.9, 0.95):
-                plo, phi = fit.predict_interval(X, level=level, kind="parameter")
-                a_lo = np.maximum(np.log(pred) - np.log(plo), 0.0)
-                a_hi = np.maximum(np.log(phi) - np.log(pred), 0.0)
-                h = cal.half_width(d, level) * rf
-                for rule in HET_RULES:
-                    K = int(rule[len(rule.rstrip("0123456789")):] or 4)
-                    hh = np.maximum(_het_half_width(rule, h, level, cal, *loc[K], resid, sigma_g), s)
-                    lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hh ** 2)), plo)
-                    hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hh ** 2)), phi)
-                    if rule == "none":  # the library's interval before step 8
-                        lib = fit.predict_interval(X, level=level, warn=False)
-                        assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
-                    row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
-                    row[f"{rule} {level} w"] = (hi - lo) / y
-            rows.append(row)
-            print(name, seed, {r: round(row[f"{r} 0.9"], 2) for r in HET_RULES}, flush=True)
+    for c in _het_cases(HET_SCENARIOS, n_seeds, only):
+        name, group, seed, fit, cal, X, y, pred, d, coords, tc, resid, sigma_g, s, rf = c.values()
+        loc = {K: _local_rms(tc, resid, coords, K) for K in (4, 8)}
+        row = {"scen": name, "group": group, "seed": seed}
+        for level in (0.8, 0.9, 0.95):
+            plo, phi, a_lo, a_hi = _parameter_sides(fit, X, pred, level)
+            h = cal.half_width(d, level) * rf
+            for rule in HET_RULES:
+                K = int(rule[len(rule.rstrip("0123456789")):] or 4)
+                hh = np.maximum(_het_half_width(rule, h, level, cal, *loc[K], resid, sigma_g), s)
+                lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hh ** 2)), plo)
+                hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hh ** 2)), phi)
+                if rule == "none":  # the library's interval before step 8
+                    lib = fit.predict_interval(X, level=level, warn=False)
+                    assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
+                row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
+                row[f"{rule} {level} w"] = (hi - lo) / y
+        rows.append(row)
+        print(name, seed, {r: round(row[f"{r} 0.9"], 2) for r in HET_RULES}, flush=True)
     df = pd.DataFrame(rows)
     cov = df.groupby("scen", sort=False)[[f"{r} {lv}" for lv in (0.8, 0.9, 0.95) for r in HET_RULES]].mean()
     wid = pd.DataFrame({f"{r} 0.9 w": df.groupby("scen", sort=False)[f"{r} 0.9 w"].apply(
@@ -819,53 +828,32 @@ def hetero2(n_seeds=8, only=()):
     grid_overfit2, structured), 8 replicates (seeds 400-407), candidates HET2_RULES
     (_het2_sides; grow4 from v1 for comparison). Step 5's form spread s enters as today:
     each side max(h_side, s)."""
-    import scalelaw.calibration as C
-
     rows = []
-    for name, (group, law, make) in HET2_SCENARIOS.items():
-        if only and name not in only:
-            continue
-        for seed in range(n_seeds):
-            tr, te = make(np.random.default_rng(400 + seed))
-            fit = sl.fit(law, tr, inputs={"N": "N", "D": "D"}, target="loss").bootstrap(30, seed=0)
-            cal = fit.calibration
-            X = {"N": te.N.to_numpy(), "D": te.D.to_numpy()}
-            y = te["loss"].to_numpy()
-            pred = fit.predict(X, warn=False)
-            d = fit.extrapolation_distance(X)
-            coords = C.coordinates(fit.law, fit._prediction_features(X, {}))[1]
-            Xf, yf, _ = fit._features()
-            tc = C.coordinates(fit.law, Xf)[1]
-            resid = np.log(yf) - np.log(fit.residuals()["pred"].to_numpy())
-            sigma_g = C.residual_scale(resid, fit.n_free)
-            s = cal.form_spread(X, pred)
-            s = np.zeros_like(pred) if s is None else s
-            rf = cal.reach_factor(coords)
-            loc = {K: _local_mean(tc, resid, coords, K) for K in (4, 8)}
-            rms4 = _local_rms(tc, resid, coords, 4)
-            row = {"scen": name, "group": group, "seed": seed}
-            for level in (0.8, 0.9, 0.95):
-                plo, phi = fit.predict_interval(X, level=level, kind="parameter")
-                a_lo = np.maximum(np.log(pred) - np.log(plo), 0.0)
-                a_hi = np.maximum(np.log(phi) - np.log(pred), 0.0)
-                h = cal.half_width(d, level) * rf
-                h0 = cal.half_width(np.zeros(1), level)[0]
-                for rule in HET2_RULES:
-                    if rule == "grow4":
-                        hl = hu = _het_half_width(rule, h, level, cal, *rms4, resid, sigma_g)
-                    else:
-                        K = int(rule[len(rule.rstrip("0123456789")):] or 4)
-                        hl, hu = _het2_sides(rule, h, level, cal, *loc[K], sigma_g, h0)
-                    hl, hu = np.maximum(hl, s), np.maximum(hu, s)
-                    lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hl ** 2)), plo)
-                    hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hu ** 2)), phi)
-                    if rule == "none":
-                        lib = fit.predict_interval(X, level=level, warn=False)
-                        assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
-                    row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
-                    row[f"{rule} {level} w"] = (hi - lo) / y
-            rows.append(row)
-            print(name, seed, {r: round(row[f"{r} 0.9"], 2) for r in HET2_RULES}, flush=True)
+    for c in _het_cases(HET2_SCENARIOS, n_seeds, only):
+        name, group, seed, fit, cal, X, y, pred, d, coords, tc, resid, sigma_g, s, rf = c.values()
+        loc = {K: _local_mean(tc, resid, coords, K) for K in (4, 8)}
+        rms4 = _local_rms(tc, resid, coords, 4)
+        row = {"scen": name, "group": group, "seed": seed}
+        for level in (0.8, 0.9, 0.95):
+            plo, phi, a_lo, a_hi = _parameter_sides(fit, X, pred, level)
+            h = cal.half_width(d, level) * rf
+            h0 = cal.half_width(np.zeros(1), level)[0]
+            for rule in HET2_RULES:
+                if rule == "grow4":
+                    hl = hu = _het_half_width(rule, h, level, cal, *rms4, resid, sigma_g)
+                else:
+                    K = int(rule[len(rule.rstrip("0123456789")):] or 4)
+                    hl, hu = _het2_sides(rule, h, level, cal, *loc[K], sigma_g, h0)
+                hl, hu = np.maximum(hl, s), np.maximum(hu, s)
+                lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hl ** 2)), plo)
+                hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hu ** 2)), phi)
+                if rule == "none":
+                    lib = fit.predict_interval(X, level=level, warn=False)
+                    assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
+                row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
+                row[f"{rule} {level} w"] = (hi - lo) / y
+        rows.append(row)
+        print(name, seed, {r: round(row[f"{r} 0.9"], 2) for r in HET2_RULES}, flush=True)
     return _decide(pd.DataFrame(rows), HET2_RULES)
 
 
@@ -970,61 +958,42 @@ def hetero3(n_seeds=8, only=()):
     import scalelaw.calibration as C
 
     rows = []
-    for name, (group, law, make) in HET2_SCENARIOS.items():
-        if only and name not in only:
-            continue
-        for seed in range(n_seeds):
-            tr, te = make(np.random.default_rng(400 + seed))
-            fit = sl.fit(law, tr, inputs={"N": "N", "D": "D"}, target="loss").bootstrap(30, seed=0)
-            cal = fit.calibration
-            X = {"N": te.N.to_numpy(), "D": te.D.to_numpy()}
-            y = te["loss"].to_numpy()
-            pred = fit.predict(X, warn=False)
-            d = fit.extrapolation_distance(X)
-            coords = C.coordinates(fit.law, fit._prediction_features(X, {}))[1]
-            Xf, yf, _ = fit._features()
-            tc = C.coordinates(fit.law, Xf)[1]
-            resid = np.log(yf) - np.log(fit.residuals()["pred"].to_numpy())
-            sigma_g = C.residual_scale(resid, fit.n_free)
-            s = cal.form_spread(X, pred)
-            s = np.zeros_like(pred) if s is None else s
-            rf = cal.reach_factor(coords)
-            trend = _variance_trend(tc, resid)
-            zf = np.nan_to_num((tc - trend[0]) / trend[1])
-            sbar = float(np.sqrt(np.mean(np.exp(zf @ trend[3]))))  # exp(a/2) cancels in the ratio
-            trend = (*trend, sbar)
-            lo_b, hi_b = box(tc)
-            rms4 = _local_rms(tc, resid, coords, 4)
-            row = {"scen": name, "group": group, "seed": seed, "lr": trend[4], "b": np.round(trend[3], 2).tolist()}
-            for level in (0.8, 0.9, 0.95):
-                plo, phi = fit.predict_interval(X, level=level, kind="parameter")
-                a_lo = np.maximum(np.log(pred) - np.log(plo), 0.0)
-                a_hi = np.maximum(np.log(phi) - np.log(pred), 0.0)
-                h = cal.half_width(d, level) * rf
-                for rule in HET3_RULES:
-                    if rule == "none":
-                        hh = h
-                    elif rule == "grow4":
-                        hh = _het_half_width(rule, h, level, cal, *rms4, resid, sigma_g)
-                    else:
-                        hh = h * _trend_factor(rule, trend, coords, lo_b, hi_b)
-                    hh = np.maximum(hh, s)
-                    lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hh ** 2)), plo)
-                    hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hh ** 2)), phi)
-                    if rule == "none" and not (cal.trend and C.trend_significant(cal.trend)):  # no step 8 there
-                        lib = fit.predict_interval(X, level=level, warn=False)
-                        assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
-                    if rule == "hvar_clip_lr" and cal.trend is not None:  # adopted: step 8, the library's
-                        lib = fit.predict_interval(X, level=level, warn=False)
-                        row["lib_mismatch"] = row.get("lib_mismatch", 0) + int(
-                            not (np.allclose(lo, lib[0], rtol=1e-3) and np.allclose(hi, lib[1], rtol=1e-3)))
-                    row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
-                    row[f"{rule} {level} w"] = (hi - lo) / y
-            rows.append(row)
-            if row.get("lib_mismatch"):
-                print(f"  {name} {seed}: hvar_clip_lr differs from fit.predict_interval at {row['lib_mismatch']} level(s)")
-            print(name, seed, f"lr {trend[4]:.1f} b {row['b']}", {r: round(row[f"{r} 0.9"], 2) for r in HET3_RULES},
-                  flush=True)
+    for c in _het_cases(HET2_SCENARIOS, n_seeds, only):
+        name, group, seed, fit, cal, X, y, pred, d, coords, tc, resid, sigma_g, s, rf = c.values()
+        trend = _variance_trend(tc, resid)
+        zf = np.nan_to_num((tc - trend[0]) / trend[1])
+        sbar = float(np.sqrt(np.mean(np.exp(zf @ trend[3]))))  # exp(a/2) cancels in the ratio
+        trend = (*trend, sbar)
+        lo_b, hi_b = box(tc)
+        rms4 = _local_rms(tc, resid, coords, 4)
+        row = {"scen": name, "group": group, "seed": seed, "lr": trend[4], "b": np.round(trend[3], 2).tolist()}
+        for level in (0.8, 0.9, 0.95):
+            plo, phi, a_lo, a_hi = _parameter_sides(fit, X, pred, level)
+            h = cal.half_width(d, level) * rf
+            for rule in HET3_RULES:
+                if rule == "none":
+                    hh = h
+                elif rule == "grow4":
+                    hh = _het_half_width(rule, h, level, cal, *rms4, resid, sigma_g)
+                else:
+                    hh = h * _trend_factor(rule, trend, coords, lo_b, hi_b)
+                hh = np.maximum(hh, s)
+                lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hh ** 2)), plo)
+                hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hh ** 2)), phi)
+                if rule == "none" and not (cal.trend and C.trend_significant(cal.trend)):  # no step 8 there
+                    lib = fit.predict_interval(X, level=level, warn=False)
+                    assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
+                if rule == "hvar_clip_lr" and cal.trend is not None:  # adopted: step 8, the library's
+                    lib = fit.predict_interval(X, level=level, warn=False)
+                    row["lib_mismatch"] = row.get("lib_mismatch", 0) + int(
+                        not (np.allclose(lo, lib[0], rtol=1e-3) and np.allclose(hi, lib[1], rtol=1e-3)))
+                row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
+                row[f"{rule} {level} w"] = (hi - lo) / y
+        rows.append(row)
+        if row.get("lib_mismatch"):
+            print(f"  {name} {seed}: hvar_clip_lr differs from fit.predict_interval at {row['lib_mismatch']} level(s)")
+        print(name, seed, f"lr {trend[4]:.1f} b {row['b']}", {r: round(row[f"{r} 0.9"], 2) for r in HET3_RULES},
+              flush=True)
     return _decide(pd.DataFrame(rows), HET3_RULES)
 
 
