@@ -77,6 +77,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_coverage_synthetic as SYN  # noqa: E402
+from bench_coverage_rejected import real_backtests  # noqa: E402
 
 import scalelaw as sl  # noqa: E402
 import scalelaw.calibration as C  # noqa: E402
@@ -112,17 +113,6 @@ def with_rule(cal, rule):
 
     c.multiplier = mult
     return c
-
-
-def _record():
-    seen, orig = {}, C.fit_error_model
-
-    def rec(e, d, g, **kw):
-        seen.update(e=np.asarray(e, float), d=np.asarray(d, float), g=np.asarray(g), kw=kw)
-        return orig(e, d, g, **kw)
-
-    C.fit_error_model = rec
-    return seen, lambda: setattr(C, "fit_error_model", orig)
 
 
 def synthetic():
@@ -161,28 +151,8 @@ def synthetic():
 
 
 def insample():
-    import bench_coverage as B
-
-    fits = []
-    seen, restore = _record()
-    try:
-        for case in B.iter_cases():
-            case.fit().bootstrap(30, seed=0)
-            if seen.get("kw") is not None:
-                fits.append((case.name, dict(seen)))
-            seen.clear()
-    finally:
-        restore()
     rows = []
-    for name, bt in fits:
-        kw = bt["kw"]
-        e, d, g = bt["e"], bt["d"], bt["g"]
-        p = np.nan_to_num(np.asarray(kw.get("param_sd"), float))
-        k = np.asarray(kw.get("interpolating"), bool)
-        ok = np.isfinite(e) & np.isfinite(d)
-        e, d, g, p, k = e[ok], d[ok], g[ok], p[ok], k[ok]
-        if len(np.unique(g)) <= C.MIN_FOLDS:
-            continue
+    for name, e, d, g, p, k, kw in real_backtests():
         cover = {}
         for f in np.unique(g):
             tr = g != f

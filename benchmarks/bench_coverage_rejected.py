@@ -192,7 +192,10 @@ def synthetic():
 
 
 # ---- in-sample (real sets' fitted rows only) ----------------------------------------------------
-def insample():
+def real_backtests():
+    """The backtests each real set's calibration saw (bench_coverage's cases, fitted rows only):
+    (name, e, d, g, param_sd, interpolating, kw) with the non-finite ones left out, for the sets
+    with more than MIN_FOLDS folds (so one fold can be left out)."""
     import bench_coverage as B
 
     fits = []
@@ -205,7 +208,6 @@ def insample():
             seen.clear()
     finally:
         restore()
-    rows = []
     for name, bt in fits:
         kw = bt["kw"]
         e, d, g = bt["e"], bt["d"], bt["g"]
@@ -213,8 +215,13 @@ def insample():
         k = np.asarray(kw.get("interpolating"), bool)
         ok = np.isfinite(e) & np.isfinite(d)
         e, d, g, p, k = e[ok], d[ok], g[ok], p[ok], k[ok]
-        if len(np.unique(g)) <= C.MIN_FOLDS:
-            continue
+        if len(np.unique(g)) > C.MIN_FOLDS:
+            yield name, e, d, g, p, k, kw
+
+
+def insample():
+    rows = []
+    for name, e, d, g, p, k, kw in real_backtests():
         cover = {}
         for f in np.unique(g):
             tr = g != f
