@@ -31,6 +31,19 @@ def noisy(values, rng, sigma):
 CHINCHILLA_TRUE = dict(E=1.69, A=406.4, alpha=0.34, B=410.7, beta=0.28)
 
 
+def isoflop_upload_csv() -> bytes:
+    """An IsoFLOP ladder as a user would upload it (CSV bytes): 6 budgets 1e18-3e20 FLOPs x 6 sizes
+    spread 16x around each budget's optimum, noise-free Hoffmann losses, one val row per run."""
+    rows = []
+    for C in [1e18, 3e18, 1e19, 3e19, 1e20, 3e20]:
+        n_opt = 0.6 * (C / 6) ** 0.45
+        for N in n_opt * np.geomspace(1 / 4, 4, 6):
+            D = C / (6 * N)
+            rows.append({"run": f"C{C:g}_N{N:.4g}", "step": 1000, "split": "val", "n_params": N, "n_tokens": D,
+                         "loss": 1.69 + 406.4 / N ** 0.34 + 410.7 / D ** 0.28})
+    return pd.DataFrame(rows).to_csv(index=False).encode()
+
+
 @pytest.fixture
 def chinchilla_grid(rng):
     """A real 2-D (N, D) grid (not D proportional to N), 0.3% noise, Hoffmann's parameters."""

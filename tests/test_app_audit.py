@@ -18,6 +18,8 @@ pytest.importorskip("streamlit")
 pytestmark = pytest.mark.filterwarnings("ignore::scalelaw.io.ReadLogsWarning")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from conftest import isoflop_upload_csv  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app" / "streamlit_app.py"
 FIXTURES = REPO / "tests" / "fixtures" / "app" / "data"
@@ -145,24 +147,13 @@ def test_picker_lists_exactly_the_sets_with_committed_logs_described_by_their_re
         assert title == f"{s['name']}: {s['description'].removesuffix(' (partial: still being trained)')}"
 
 
-def _isoflop_upload() -> bytes:
-    rows = []
-    for C in [1e18, 3e18, 1e19, 3e19, 1e20, 3e20]:
-        n_opt = 0.6 * (C / 6) ** 0.45
-        for N in n_opt * np.geomspace(1 / 4, 4, 6):
-            D = C / (6 * N)
-            rows.append({"run": f"C{C:g}_N{N:.4g}", "step": 1000, "split": "val", "n_params": N, "n_tokens": D,
-                         "loss": 1.69 + 406.4 / N ** 0.34 + 410.7 / D ** 0.28})
-    return pd.DataFrame(rows).to_csv(index=False).encode()
-
-
 @pytest.mark.slow
 def test_approaches_table_says_at_which_budget_and_level_it_answers(tmp_path, monkeypatch):
     """Before: the approaches table gave N_opt, loss_opt and _lo/_hi columns with no word of the
     budget C they are at (the one typed in the compute-optimal box) or the intervals' level."""
     monkeypatch.setenv("SCALELAW_DATA_DIR", str(tmp_path / "none"))
     at = start()
-    at.file_uploader(key="uploads").set_value([("iso.csv", _isoflop_upload(), "text/csv")])
+    at.file_uploader(key="uploads").set_value([("iso.csv", isoflop_upload_csv(), "text/csv")])
     at.run()
     scope = next(t.key for t in at.text_input if (t.key or "").endswith("::budget_C")).removesuffix("::budget_C")
     n_opt = {}

@@ -5,27 +5,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
 pytestmark = pytest.mark.filterwarnings("ignore::scalelaw.io.ReadLogsWarning")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from conftest import isoflop_upload_csv  # noqa: E402
+
 APP = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
 
 
 def test_approaches_panel_compares_and_recommends(tmp_path, monkeypatch):
     monkeypatch.setenv("SCALELAW_DATA_DIR", str(tmp_path / "none"))
-    rows = []
-    for C in [1e18, 3e18, 1e19, 3e19, 1e20, 3e20]:
-        n_opt = 0.6 * (C / 6) ** 0.45
-        for N in n_opt * np.geomspace(1 / 4, 4, 6):
-            D = C / (6 * N)
-            rows.append({"run": f"C{C:g}_N{N:.4g}", "step": 1000, "split": "val", "n_params": N, "n_tokens": D,
-                         "loss": 1.69 + 406.4 / N ** 0.34 + 410.7 / D ** 0.28})
-    data = pd.DataFrame(rows).to_csv(index=False).encode()
+    data = isoflop_upload_csv()
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     at.file_uploader(key="uploads").set_value([("iso.csv", data, "text/csv")])
     at.run()
