@@ -18,6 +18,7 @@ import pandas as pd
 
 from scalelaw.integrity import FORMAT_VERSION, check_version, seal, verify
 from scalelaw.laws import get_law
+from scalelaw.laws.base import FLOOR_COLLAPSE
 
 
 class ExtrapolationWarning(UserWarning):
@@ -104,6 +105,9 @@ class FitResult:
         params = spec.values(search.theta)
         at_bound = spec.at_bound(search.theta)
         warnings = list(notes)
+        yv = np.abs(np.asarray(y, float))
+        y_min = float(np.nanmin(yv)) if yv.size and np.isfinite(yv).any() else np.nan
+        floor_tol = FLOOR_COLLAPSE * y_min if np.isfinite(y_min) and y_min > 0 else 1e-10
         for name in at_bound:
             warnings.append(f"parameter {name} = {params[name]:.6g} is at a bound "
                             f"[{spec.lower[name]:g}, {spec.upper[name]:g}]: the data do not pin it down")
@@ -112,7 +116,13 @@ class FitResult:
                 warnings.append(f"parameter {name} = {params[name]} ran off to infinity: the data do not bound it "
                                 f"(the term it sets saturates or vanishes); fix it (fixed={{'{name}': ...}}) or "
                                 "bound it (bounds=), and do not trust predictions from this fit")
-            if law.param(name).log and spec.lower[name] == 0 and params[name] < 1e-10:
+            p = law.param(name)
+            if p.floor and p.log and spec.lower[name] == 0 and params[name] < floor_tol:
+                warnings.append(f"the loss floor {name} = {params[name]:.3g} collapsed to ~0 (below "
+                                f"{FLOOR_COLLAPSE:g} of the smallest observed {target}, {y_min:.4g}): the data show "
+                                "no bend toward a floor, so predictions far beyond them keep falling as a pure "
+                                f"power law; fix {name} (fixed=) if you know the floor")
+            elif p.log and spec.lower[name] == 0 and params[name] < 1e-10:
                 warnings.append(f"parameter {name} = {params[name]:.3g} collapsed to ~0 (its lower limit): "
                                 "the term it scales is not supported by the data")
         if search.n_polished >= 3 and search.n_agree < 2:

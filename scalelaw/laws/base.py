@@ -16,13 +16,21 @@ import numpy as np
 Array = np.ndarray
 
 
+# a loss floor below this fraction of the smallest observed target has collapsed: a floor of 1e-8
+# nats under losses of 3-4 nats says only that the data show no bend toward a floor (multi_power's
+# L0 on two data/cpu_schedules runs: 8.7e-9); the same tolerance as scalelaw.approaches' floor check
+FLOOR_COLLAPSE = 1e-3
+
+
 @dataclass(frozen=True)
 class Param:
     """A law parameter: bounds the maths requires, how it is fitted, where starts come from.
 
     ``log=True`` fits ``log(value)`` (the LSE trick: positive scales and exponents spanning orders of
     magnitude become well-conditioned); it needs ``min >= 0``. ``fixed_default`` makes the parameter
-    fixed unless the user frees it (Tissue et al.'s momentum).
+    fixed unless the user frees it (Tissue et al.'s momentum). ``floor=True`` marks the loss floor
+    (E, L0, L_inf: in the target's units), whose collapse is judged against the data (below
+    FLOOR_COLLAPSE of the smallest observed target) rather than at machine zero.
     """
 
     name: str
@@ -32,6 +40,7 @@ class Param:
     log: bool = True
     grid: tuple = ()
     fixed_default: float | None = None
+    floor: bool = False
 
     def __post_init__(self):
         if self.log and self.min < 0:

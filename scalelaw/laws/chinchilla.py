@@ -87,7 +87,7 @@ LAW = Chinchilla(
         Input("D", "training tokens", column="n_tokens", identifies=("B", "beta")),
     ),
     params=(
-        Param("E", "irreducible loss (nats)"),
+        Param("E", "irreducible loss (nats)", floor=True),
         Param("A", "model-size coefficient"),
         Param("alpha", "model-size exponent", max=5.0),
         Param("B", "data coefficient"),

@@ -108,7 +108,7 @@ class DCPT(Law):
 
 def _dcpt_params(name):
     return (
-        Param("E", "irreducible loss (nats)"),
+        Param("E", "irreducible loss (nats)", floor=True),
         Param("A", "model-size coefficient"),
         Param("alpha", "model-size exponent", max=5.0),
         Param("B", "data coefficient"),

@@ -111,7 +111,7 @@ LAW = EncDec(
         Param("A", "loss scale at the reference sizes (the paper's alpha)"),
         Param("p_e", "encoder exponent", max=5.0),
         Param("p_d", "decoder exponent", max=5.0),
-        Param("L_inf", "irreducible loss (nats)"),
+        Param("L_inf", "irreducible loss (nats)", floor=True),
     ),
     function=encdec,
     options={"Ne_ref": None, "Nd_ref": None},

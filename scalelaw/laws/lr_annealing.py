@@ -288,7 +288,7 @@ LAW = LRAnnealing(
     inputs=(Input("step", "training step s (1-based); the LR schedule of each run is given separately",
                   column="step", positive=False),),
     params=(
-        Param("L0", "loss floor (nats)"),
+        Param("L0", "loss floor (nats)", floor=True),
         Param("A", "forward-area coefficient"),
         Param("alpha", "forward-area exponent", max=10.0),
         Param("C", "annealing-area coefficient"),

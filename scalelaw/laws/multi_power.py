@@ -432,7 +432,7 @@ LAW = MultiPower(
     inputs=(Input("step", "training step t (1-based, from the start of warm-up); each run's LR schedule is "
                   "given separately", column="step", positive=False),),
     params=(
-        Param("L0", "loss floor (nats)"),
+        Param("L0", "loss floor (nats)", floor=True),
         Param("A", "power-law coefficient of the LR area"),
         Param("alpha", "power-law exponent of the LR area", max=10.0),
         Param("B", "loss-drop coefficient (per unit of LR decrease)"),

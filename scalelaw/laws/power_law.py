@@ -51,7 +51,7 @@ LAW = PowerLaw(
     inputs=(Input("x", "scale: parameters N, tokens D or compute C (FLOPs)", column="flops",
                   identifies=("x0", "alpha")),),
     params=(
-        Param("L_inf", "irreducible loss (nats)"),
+        Param("L_inf", "irreducible loss (nats)", floor=True),
         Param("x0", "scale where the reducible loss is 1 nat (units of x)"),
         Param("alpha", "exponent", max=10.0),
     ),
