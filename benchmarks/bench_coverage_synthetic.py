@@ -1001,28 +1001,14 @@ def hetero3(n_seeds=8, only=()):
 if __name__ == "__main__":
     import sys
 
-    if "--hetero3" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--hetero3")
-        hetero3(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    elif "--hetero2" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--hetero2")
-        hetero2(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    elif "--hetero" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--hetero")
-        hetero(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    elif "--widen" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--widen")
-        widen(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    elif "--reach" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--reach")
-        reach(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
-    elif "--distance" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--distance")
-        distances(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
+    # each study flag may be followed by comma-separated scenario names (only those are run)
+    studies = {"--hetero3": hetero3, "--hetero2": hetero2, "--hetero": hetero, "--widen": widen,
+               "--reach": reach, "--distance": distances, "--forms": forms}
+    flag = next((f for f in studies if f in sys.argv), None)
+    if flag is not None:
+        i = sys.argv.index(flag)
+        studies[flag](only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
     elif "--floors" in sys.argv:
         floors()
-    elif "--forms" in sys.argv:  # optionally followed by comma-separated scenario names
-        i = sys.argv.index("--forms")
-        forms(only=sys.argv[i + 1].split(",") if len(sys.argv) > i + 1 else ())
     else:
         main()
