@@ -15,6 +15,8 @@ import warnings
 
 import pandas as pd
 
+from scalelaw.io.report import preview
+
 PLAIN_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".json")
 
 
@@ -28,8 +30,7 @@ def _lines(data: bytes, name: str) -> list[str]:
             bad.append(lineno)
             lines.append("")  # keep line numbers aligned with the file's
     if bad:
-        shown = ", ".join(map(str, bad[:10])) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
-        warnings.warn(f"{name}: line(s) {shown} are not UTF-8 text; skipped", stacklevel=3)
+        warnings.warn(f"{name}: line(s) {preview(bad, limit=10)} are not UTF-8 text; skipped", stacklevel=3)
     return lines
 
 
@@ -84,9 +85,8 @@ def _jsonl(lines: list[str], name: str) -> pd.DataFrame:
             continue
         records.append(obj)
     if bad:
-        shown = ", ".join(map(str, bad[:10])) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
-        warnings.warn(f"{name}: line(s) {shown} are not one JSON object each (malformed or cut off "
-                      "mid-line); skipped", stacklevel=3)
+        warnings.warn(f"{name}: line(s) {preview(bad, limit=10)} are not one JSON object each (malformed or "
+                      "cut off mid-line); skipped", stacklevel=3)
     if not records and not bad:
         raise ValueError(f"{name}: empty file (expected one JSON object per line)")
     return pd.DataFrame.from_records(records)
