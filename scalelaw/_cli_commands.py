@@ -173,6 +173,16 @@ def _select_split(df, args):
     return df
 
 
+def _points(args):
+    """DATA as fit and plot read it: --split's rows, then with --final-points each run's last step."""
+    df = _select_split(load_table(args.data), args)
+    if args.final_points:
+        from scalelaw import final_points
+
+        df = final_points(df, split=None)
+    return df
+
+
 @contextlib.contextmanager
 def _curves_hint(df, args):
     """A value that must be > 0 but is 0 in training curves (a log's step-0 rows: no tokens, no
@@ -197,9 +207,7 @@ def cmd_fit(args):
         from scalelaw.atomic import check_output_path
 
         check_output_path(args.output, "-o")  # before the fit, not after it
-    df = _select_split(load_table(args.data), args)
-    if args.final_points:
-        df = sl.final_points(df, split=None)
+    df = _points(args)
     inputs = _assignments(args.var, "--var")
     fixed = {k: _parse_float(v, f"--fix {k}") for k, v in _assignments(args.fix, "--fix").items()}
     options = {}
@@ -398,12 +406,9 @@ def cmd_plot(args):
 
 def _plot_data(fit, args):
     """DATA selected as for fit (--split, --final-points), its columns checked against the fit's."""
-    import scalelaw as sl
     from scalelaw.fitting.data import numeric_column
 
-    df = _select_split(load_table(args.data), args)
-    if args.final_points:
-        df = sl.final_points(df, split=None)
+    df = _points(args)
     columns = [(fit.target, "target", True)]
     if not getattr(fit.law, "schedule_law", False):
         columns += [(fit.inputs[i.name], f"input {i.name}", i.positive) for i in fit.law.inputs if not i.categorical]
