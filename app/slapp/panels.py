@@ -79,23 +79,21 @@ def _compute_optimal(fit, level, scope):
 
 
 def _encdec(fit, scope):
-    total = fit.table[fit.inputs["N_e"]].to_numpy(float) + fit.table[fit.inputs["N_d"]].to_numpy(float)
-    B = _float_input("Parameter budget N_e + N_d", 2.0 * float(total.max()), f"{scope}::budget_B")
+    n_e, n_d = (fit.table[fit.inputs[k]].to_numpy(float) for k in ("N_e", "N_d"))
+    B = _float_input("Parameter budget N_e + N_d", 2.0 * float((n_e + n_d).max()), f"{scope}::budget_B")
     if B is None:
         return
     opt = fit.optimum(budget=B)
-    share = fit.derived().get("encoder_share", float("nan"))
+    opt_share = opt["N_e"] / (opt["N_e"] + opt["N_d"])  # = p_e / (p_e + p_d), the law's closed form
     c = st.columns(3)
     # an exponent that collapsed to ~0 gives its side ~1e-100 parameters: say "< 1", not a number
     c[0].metric("optimal encoder N_e", f"{opt['N_e']:.4g}" if opt["N_e"] >= 1 else "< 1 parameter",
-                help=f"encoder share p_e / (p_e + p_d) = {share:.3g}")
+                help=f"encoder share p_e / (p_e + p_d) = {opt_share:.3g}")
     c[1].metric("optimal decoder N_d", f"{opt['N_d']:.4g}" if opt["N_d"] >= 1 else "< 1 parameter")
     c[2].metric(f"predicted {fit.target}", f"{opt['loss']:.4g}")
     # the budget is beyond the data by design; the split is worth a word when its encoder share is
     # outside every share fitted (e.g. an exponent collapsed to ~0 puts the whole budget on one side)
-    n_e, n_d = (fit.table[fit.inputs[k]].to_numpy(float) for k in ("N_e", "N_d"))
     shares = n_e / (n_e + n_d)
-    opt_share = opt["N_e"] / (opt["N_e"] + opt["N_d"])
     if not shares.min() <= opt_share <= shares.max():
         small = [f"{k} = {fit.params[k]:.2g}" for k in ("p_e", "p_d") if fit.params[k] < 1e-3]
         st.warning(f"The optimal split puts {opt_share:.3g} of the budget in the encoder, outside the encoder "
