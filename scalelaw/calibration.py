@@ -555,13 +555,19 @@ def _segments_distance(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarra
 def joint_distance(coords: np.ndarray, train: np.ndarray, kind: str | None = None) -> np.ndarray:
     """Distance of ``coords`` from the fitted rows ``train`` (both log10 coordinates): to their
     convex hull (``kind="hull"``) or to their box (``"box"``); ``None``: :data:`DISTANCE`."""
-    kind = DISTANCE if kind is None else kind
+    kind = distance_kind(kind)
     if kind == "hull":
         return hull_distance(coords, hull(train))
-    if kind == "box":
-        lo, hi = box(train)
-        return distance(coords, lo, hi)
-    raise ValueError(f"distance must be 'box' or 'hull', got {kind!r}")
+    lo, hi = box(train)
+    return distance(coords, lo, hi)
+
+
+def distance_kind(kind: str | None) -> str:
+    """``kind`` checked: "box" or "hull"; ``None`` means :data:`DISTANCE`."""
+    kind = DISTANCE if kind is None else kind
+    if kind not in ("box", "hull"):
+        raise ValueError(f"distance must be 'box' or 'hull', got {kind!r}")
+    return kind
 
 
 # ---- the calibration object -------------------------------------------------------------------
@@ -1100,9 +1106,7 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
     or "hull" (step 2; None: :data:`DISTANCE`); each fold measures its held-out points from its
     own training rows, and a hull calibration stores the full data's hull vertices.
     """
-    kind = DISTANCE if distance is None else distance
-    if kind not in ("box", "hull"):
-        raise ValueError(f"distance must be 'box' or 'hull', got {distance!r}")
+    kind = distance_kind(distance)
     folds = make_folds(coord_names, coords, groups=groups, leave_one_level=leave_one_level)
     errors, dists, ids, names, sds, kinds, excess = [], [], [], [], [], [], []
     y = np.asarray(y, dtype=float)
