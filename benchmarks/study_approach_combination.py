@@ -1,0 +1,246 @@
+"""Does combining the five paths' forecasts beat ``compare_approaches``' selection of one? (issue 18)
+
+``compare_approaches`` recommends ONE of its five paths (1 envelope, 2 isoflop, 2 isoflop recent,
+3 chinchilla, 3 near-optimum): the one with the smallest rolling-origin backtest score inside the
+fitted budgets (score = mean |rel err| over every (origin, later fitted budget) pair). Selection
+is noisy: on session 9's synthetic ladders (``benchmarks/study_approach_selection.py``) the picked
+path missed the targets by 0.77% mean, the best path per ladder (an oracle) by 0.29%. Forecast
+combination is the classic remedy (Bates & Granger 1969; the "forecast combination puzzle",
+Stock & Watson 2004, Smith & Wallis 2009: simple averages often beat estimated weights, whose
+estimation noise costs more than the weights gain). This study scores combinations of the paths'
+forecasts against the current selection, on the same evidence, ladders, REPS and seeds as session
+9's table (its generators and ladders are imported from that script, so its table stays
+reproducible and the current rule's figures here must equal its own: synthetic 0.77%, Epoch 0.52%,
+nested 1.59%).
+
+Candidates (each combines in log loss, per target budget, and uses only the fitted budgets: the
+paths' forecasts from the fit on the fitted budgets, and the rolling-backtest scores inside them):
+
+- ``mean 5``: log L = mean of the log forecasts of every path that could be fitted (equal weights);
+- ``median 5``: their median;
+- ``best 2``: mean of the log forecasts of the two paths with the lowest current rolling score;
+- ``inv score^2``: weights w_i proportional to 1 / s_i^2, s_i the current rolling score (every
+  path with a score; the classic inverse-MSE weights, Bates & Granger 1969, with mean |rel err|
+  standing in for the RMSE);
+- ``trimmed 3``: drop the highest and the lowest of the five log forecasts, mean of the middle 3.
+
+Decision rule (the same as session 9's; committed in the commit that added this script, before any
+candidate was run on any evidence): adopt a candidate only if on the synthetic ladders its mean
+|rel err| at the target budgets is at most 0.85x the current rule's and it is better than the
+current rule on more ladders than it is worse, and on Epoch's and on the nested real backtests
+its group mean is not worse than the current rule's by more than 0.25 percentage points (each
+group separately); of several, the lowest synthetic mean; otherwise keep the current rule.
+The issue's held-out budgets (BPE 9.6e12 / 1.92e13 / 3.84e13, bytes 3.2e12 / 6.4e12) are never
+used: the nested backtests stop below them, as in session 9.
+
+Run from the repo root (``nice -n 2``; REPS ladders per scenario and K, as session 9's script):
+
+    python benchmarks/study_approach_combination.py [REPS=4] [--only synthetic,epoch,nested]
+
+Results: below, once run.
+"""
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+import scalelaw as sl
+from scalelaw.approaches import APPROACHES, _budget_split, _choose, _fit_one, _predict_one, _rolling_errors, _subset
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import study_approach_selection as s9  # noqa: E402  (session 9's generators, ladders and constants)
+
+warnings.simplefilter("ignore")
+CURRENT = "select (current)"
+
+
+# ---- candidates: each maps (log forecasts per path [paths x targets], rolling scores) to a log forecast
+
+def _stack(logp):
+    """The finite rows of the paths' log forecasts, as (names, array paths x targets)."""
+    names = [n for n in APPROACHES if n in logp and np.all(np.isfinite(logp[n]))]
+    return names, np.array([logp[n] for n in names])
+
+
+def c_current(logp, score):
+    return logp[_choose(score)]
+
+
+def c_mean5(logp, score):
+    return _stack(logp)[1].mean(axis=0)
+
+
+def c_median5(logp, score):
+    return np.median(_stack(logp)[1], axis=0)
+
+
+def c_best2(logp, score):
+    ok = sorted((s, APPROACHES.index(n), n) for n, s in score.items() if n in _stack(logp)[0])
+    return np.mean([logp[n] for _, _, n in ok[:2]], axis=0)
+
+
+def c_invscore2(logp, score):
+    names = [n for n in _stack(logp)[0] if n in score]
+    w = np.array([1 / max(score[n], 1e-6) ** 2 for n in names])  # floor: a perfect score must not divide by 0
+    return (w / w.sum()) @ np.array([logp[n] for n in names])
+
+
+def c_trimmed3(logp, score):
+    x = np.sort(_stack(logp)[1], axis=0)
+    return x[1:-1].mean(axis=0) if len(x) >= 3 else x.mean(axis=0)
+
+
+CANDIDATES = {CURRENT: c_current, "mean 5": c_mean5, "median 5": c_median5, "best 2": c_best2,
+              "inv score^2": c_invscore2, "trimmed 3": c_trimmed3}
+
+
+# ---- one ladder: session 9's evaluate, keeping every path's forecast --------------------------
+
+def evaluate(pts, curves=None, holdout=1 / 3, truth=None, seed=0, tol=0.05, budgets=None):
+    """As ``study_approach_selection.evaluate``; returns (candidate -> mean |rel err| at the targets,
+    path -> mean |rel err|, n origins)."""
+    opts = {"budgets": budgets, "tol": tol, "profile": "parabola", "near": 3.0, "counted": None,
+            "x": "flops", "y": "loss", "n": "n_params", "split": "val", "knots": None}
+    full = sl.isoflop(pts[["N", "C", "loss"]], inputs={"N": "N", "C": "C"}, budgets=budgets, tol=tol, n_boot=0)
+    held, thr = _budget_split(full.optima, holdout)
+    train_pts, train_cur = _subset(full.points, curves, thr, opts)
+    inner_opt = full.optima[(full.optima["C"] < thr) & full.optima["convex"] & ~full.optima["edge"]].sort_values("C")
+
+    def fc(rows):
+        return rows["C"].to_numpy(float)
+
+    inner = _rolling_errors(train_pts, train_cur, inner_opt, opts, s9.N_BOOT, seed, s9.LEVEL, fc)
+    target = truth(fc(held)) if truth is not None else held["loss_opt"].to_numpy(float)
+    logp, errs = {}, {}
+    for name in APPROACHES:
+        try:
+            obj = _fit_one(name, train_pts, train_cur, opts, s9.N_BOOT if name.startswith("2 isoflop") else 0, seed)
+            p = np.asarray(_predict_one(obj, fc(held), s9.LEVEL, nominal=fc(held))["loss"], float)
+            logp[name] = np.log(p)
+            errs[name] = float(np.mean(np.abs(p / target - 1)))
+        except (ValueError, KeyError):
+            errs[name] = np.nan
+    score = s9.s_all(inner) if len(inner) else {}
+    comb = {}
+    for cand, f in CANDIDATES.items():
+        comb[cand] = float(np.mean(np.abs(np.exp(f(logp, score)) / target - 1))) if score else np.nan
+    return comb, errs, int(inner["origin"].nunique()) if len(inner) else 0
+
+
+# ---- the evidence: session 9's ladders, seeds and splits -------------------------------------
+
+def run_synthetic(reps):
+    out = []
+    for K in (7, 10):
+        for sc in s9.SCENARIOS:
+            for r in range(reps):
+                rng = np.random.default_rng(1000 * K + 37 * s9.SCENARIOS.index(sc) + r)
+                pts, truth = s9.make(rng, K, sc)
+                try:
+                    comb, errs, n_or = evaluate(pts, truth=truth, seed=r)
+                except ValueError as err:
+                    print(f"  skipped K={K} {sc} rep {r}: {err}")
+                    continue
+                out.append({"group": "synthetic", "ladder": f"K{K} {sc} #{r}", "origins": n_or, "comb": comb, "errs": errs})
+                print(f"  K={K} {sc:9s} #{r}: " + ", ".join(f"{k}={100 * v:.2f}%" for k, v in comb.items()), flush=True)
+    return out
+
+
+def run_epoch():
+    f = s9.VALIDATION / "chinchilla_svg_extracted.csv"
+    if not f.exists():
+        print(f"({f} not found: Epoch skipped)")
+        return []
+    d = pd.read_csv(f)
+    pts = pd.DataFrame({"N": d["Model Size"], "C": d["Training FLOP"], "loss": d["loss"]})
+    out = []
+    for label, budgets in (("Hoffmann's 9 budgets", [6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21]),
+                           ("budgets in log C", None)):
+        comb, errs, n_or = evaluate(pts, budgets=budgets)
+        out.append({"group": "epoch", "ladder": label, "origins": n_or, "comb": comb, "errs": errs})
+    return out
+
+
+def run_nested():
+    out = []
+    for folder, n_budgets, holdout, label in (("data/cpu_isoflop_bpe", 7, 1 / 3, "BPE first 7: fit 5, predict 2.4e12, 4.8e12"),
+                                              ("data/cpu_isoflop_bpe", 6, 1 / 3, "BPE first 6: fit 4, predict 1.2e12, 2.4e12"),
+                                              ("data/cpu_isoflop", 5, 0.2, "byte first 5: fit 4, predict 1.6e12")):
+        pts, runs = s9._ladder(folder, n_budgets)
+        comb, errs, n_or = evaluate(pts, curves=runs, holdout=holdout)
+        out.append({"group": "nested", "ladder": label, "origins": n_or, "comb": comb, "errs": errs})
+    return out
+
+
+def summarise(results):
+    rows = []
+    for res in results:
+        for cand, e in res["comb"].items():
+            rows.append({"group": res["group"], "ladder": res["ladder"], "rule": cand, "err": e})
+        best = min(res["errs"], key=lambda k: res["errs"][k] if np.isfinite(res["errs"][k]) else np.inf)
+        rows.append({"group": res["group"], "ladder": res["ladder"], "rule": "(oracle)", "err": res["errs"][best]})
+    return pd.DataFrame(rows)
+
+
+def decide(s):
+    """The committed decision rule, applied to the summary; returns (verdict lines, adopted or None)."""
+    means = s.groupby(["group", "rule"])["err"].mean()
+    syn = s[s["group"] == "synthetic"].pivot_table(index="ladder", columns="rule", values="err")
+    lines, passing = [], []
+    for cand in CANDIDATES:
+        if cand == CURRENT:
+            continue
+        diff = (syn[cand] - syn[CURRENT]).dropna()
+        better, worse = int((diff < -1e-6).sum()), int((diff > 1e-6).sum())
+        ratio = means["synthetic", cand] / means["synthetic", CURRENT]
+        ok = {"synthetic <= 0.85x": ratio <= 0.85, "better > worse": better > worse}
+        for grp in ("epoch", "nested"):
+            if (grp, cand) in means.index:
+                ok[f"{grp} within +0.25 pp"] = means[grp, cand] - means[grp, CURRENT] <= 0.0025
+        verdict = all(ok.values())
+        lines.append(f"  {cand:12s} ratio {ratio:.2f}, better {better} / worse {worse}: "
+                     + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in ok.items()) + f" -> {'PASS' if verdict else 'fail'}")
+        if verdict:
+            passing.append((means["synthetic", cand], cand))
+    return lines, (min(passing)[1] if passing else None)
+
+
+def main():
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 4
+    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else ["synthetic", "epoch", "nested"]
+    t0, results = time.time(), []
+    if "nested" in only:
+        results += run_nested()
+    if "epoch" in only:
+        results += run_epoch()
+    if "synthetic" in only:
+        results += run_synthetic(reps)
+    s = summarise(results)
+    print(f"\n{time.time() - t0:.0f}s")
+    pd.set_option("display.width", 200)
+    for grp, g in s.groupby("group", sort=False):
+        print(f"\n== {grp}: mean |rel err| at the target budgets (%), per ladder")
+        print((100 * g.pivot_table(index="ladder", columns="rule", values="err", sort=False)).round(2).to_string())
+        cur = g[g["rule"] == CURRENT].set_index("ladder")["err"]
+        print(f"\n{grp}: mean over {g['ladder'].nunique()} ladders; better / worse than the current rule (ladders)")
+        for rule, h in g.groupby("rule", sort=False):
+            e = h.set_index("ladder")["err"]
+            diff = (e - cur).dropna()
+            print(f"  {rule:20s} {100 * e.mean():6.2f}%  ratio {e.mean() / cur.mean():5.2f}  "
+                  f"better {int((diff < -1e-6).sum()):3d} worse {int((diff > 1e-6).sum()):3d}  "
+                  f"max {100 * e.max():5.2f}%")
+    if "synthetic" in only:
+        syn = s[s["group"] == "synthetic"].copy()
+        syn["scenario"] = syn["ladder"].str.split("#").str[0]
+        print("\nsynthetic, per scenario (mean %):")
+        print((100 * syn.pivot_table(index="scenario", columns="rule", values="err", sort=False)).round(2).to_string())
+        lines, adopted = decide(s)
+        print("\ndecision rule (committed before the run):")
+        print("\n".join(lines))
+        print(f"adopted: {adopted or 'none: keep the current rule'}")
+
+
+if __name__ == "__main__":
+    main()
