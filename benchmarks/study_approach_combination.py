@@ -81,7 +81,7 @@ after``, 15 s): on the issue's own splits (``data/cpu_isoflop`` fit 5 of 7, hold
 rule's path misses by 4.63% (byte, ``3 near-optimum``) and 0.84% (BPE, ``2 isoflop recent``), as in
 README's table. ``mean 5`` would have given 3.50% / 2.80%, ``median 5`` 4.30% / 1.66%, ``best 2``
 4.47% / 0.99%, ``inv score^2`` 4.47% / 1.31%, ``trimmed 3`` 4.25% / 2.35%: every combination
-gains on the byte ladder (where the envelope, 0.65%, is right and the other four are 3.8-4.9% low)
+gains on the byte ladder (where the envelope, 0.65%, is right and the other four miss by 3.8-4.9%)
 and loses on the BPE ladder (where the parametric paths are 4.3-7.2% off), so none is better on
 both; the mean over the two is 2.74% for the current rule against 2.73-3.30%. (This study's
 approach 2 uses 20 bootstrap draws for its weights, README's 100: ``2 isoflop`` on the BPE split
