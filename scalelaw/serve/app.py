@@ -12,9 +12,11 @@ Start it with ``scalelaw serve`` or ``uvicorn --factory scalelaw.serve.app:creat
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import math
+import sqlite3
 import warnings
 from collections import OrderedDict
 from contextlib import asynccontextmanager
@@ -30,7 +32,7 @@ from scalelaw.serve import requests as rq
 from scalelaw.serve.config import Settings
 from scalelaw.serve.errors import INPUT_ERRORS, ApiError, from_library
 from scalelaw.serve.metrics import Metrics
-from scalelaw.serve.middleware import JSON, ServiceMiddleware, error_response
+from scalelaw.serve.middleware import JSON, BodyTooLarge, ServiceMiddleware, error_response
 from scalelaw.serve.pool import FitPool
 from scalelaw.serve.store import ID_PATTERN, ConflictError, FitStore, StoreError
 from scalelaw.serve.summary import fit_summary, jsonable
@@ -44,10 +46,13 @@ _INTERVAL_CHUNK = 5_000
 
 
 class FitCache:
-    """Loaded fits by id (fits are immutable, so a cached fit is never stale); LRU-bounded.
+    """Loaded fits by id, each kept with the sha256 of the JSON it was loaded from; LRU-bounded.
 
-    Each lookup still asks the store whether the id exists, so a fit deleted through another
-    server process is gone here too.
+    A stored fit never changes, but an id can be reused: DELETE then PUT stores another fit under
+    it, possibly through another server process (``--workers N`` share the store) whose DELETE
+    never reached this cache. So each lookup asks the store for the id's current digest (one
+    indexed read, what an existence check costs) and loads again when it differs: a deleted fit
+    is gone here too, and a replaced one is never answered from the old copy.
     """
 
     def __init__(self, store: FitStore, maxsize: int = 256):
@@ -56,25 +61,29 @@ class FitCache:
         self._fits: OrderedDict = OrderedDict()
 
     async def get(self, fit_id: str):
-        if not self.store.exists(fit_id):
+        digest = self.store.digest(fit_id)
+        if digest is None:
             raise ApiError(404, f"no fit with id {fit_id!r}", "id")
-        fit = self._fits.get(fit_id)
-        if fit is not None:
+        cached = self._fits.get(fit_id)
+        if cached is not None and cached[0] == digest:
             self._fits.move_to_end(fit_id)
-            return fit
-        fit = await run_in_threadpool(self._load, fit_id)
-        self._fits[fit_id] = fit
+            return cached[1]
+        loaded_digest, fit = await run_in_threadpool(self._load, fit_id)
+        self._fits[fit_id] = (loaded_digest, fit)
+        self._fits.move_to_end(fit_id)
         while len(self._fits) > self.maxsize:
             self._fits.popitem(last=False)
         return fit
 
     def _load(self, fit_id: str):
+        """(digest of the text loaded, the fit): the digest of what was read, not of what was
+        asked for, so a fit replaced between the two is reloaded on the next lookup."""
         from scalelaw.result import FitResult
 
         text = self.store.get_text(fit_id)
         if text is None:
             raise ApiError(404, f"no fit with id {fit_id!r}", "id")
-        return FitResult.from_dict(json.loads(text))
+        return hashlib.sha256(text.encode()).hexdigest(), FitResult.from_dict(json.loads(text))
 
     def drop(self, fit_id: str) -> None:
         self._fits.pop(fit_id, None)
@@ -159,6 +168,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await pool.close()
+            # a stopped server leaves the whole store in fits.sqlite3 (not half of it in the -wal
+            # file), so copying that one file is a complete backup
+            try:
+                if not store.checkpoint():
+                    log.warning("store %s: the final checkpoint was busy (another server process is "
+                                "using the store); its -wal file still holds recent fits", store.path)
+            except sqlite3.Error as err:
+                log.error("store %s: final checkpoint failed: %s", store.path, err)
 
     app = FastAPI(title="scalelaw", description="Scaling-law fits kept in a store, predictions over HTTP. "
                   "Errors are JSON {error, field, message}.", version=_version(), lifespan=lifespan,
@@ -438,6 +455,8 @@ def _fit_answer(meta: dict, summary: dict, notes=None) -> dict:
 async def _multipart(request: Request) -> tuple[dict, list]:
     try:
         form = await request.form(max_files=1000, max_fields=100)
+    except BodyTooLarge:
+        raise  # a body sent without Content-Length ran past the limit: the middleware answers 413
     except Exception as err:  # noqa: BLE001 - a malformed upload is the client's error, whatever the parser raised
         raise ApiError(400, f"malformed multipart upload: {err}", "body") from None
     files, params = [], None

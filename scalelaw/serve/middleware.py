@@ -36,8 +36,9 @@ def error_response(err: ApiError) -> JSON:
     return JSON(err.to_dict(), status_code=err.status, headers=err.headers)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """Raised by the limited ``receive`` once a body passes the limit; whoever parses a body lets it
+    through, so the middleware answers 413 (not the parser's own error)."""
 
 
 # An error answered before the body is read would reset the connection under a client still
@@ -123,7 +124,7 @@ class ServiceMiddleware:
                     if message["type"] == "http.request":
                         seen[0] += len(message.get("body", b""))
                         if seen[0] > limit:
-                            raise _BodyTooLarge()
+                            raise BodyTooLarge()
                     return message
 
                 fast = _PREDICT_PATH.match(path) if method == "POST" and self.fast_predict else None
@@ -134,7 +135,7 @@ class ServiceMiddleware:
                         await response(scope, receive, send_wrapper)
                     else:
                         await self.app(scope, receive_limited, send_wrapper)
-                except _BodyTooLarge:
+                except BodyTooLarge:
                     if started[0]:
                         raise
                     await _drain(receive)

@@ -86,13 +86,28 @@ def mapping(body, key, *, field=None):
     return v
 
 
+def _object(pairs: list) -> dict:
+    """A JSON object; a key given twice is an error (json.loads would keep the last silently:
+    ``{"X": {"N": [1e9], "N": [2e9]}}`` would predict at 2e9 alone)."""
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        keys = [k for k, _ in pairs]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise ApiError(400, f"malformed JSON: key(s) {', '.join(map(repr, twice))} given twice in one object "
+                       "(only the last would count)", twice[0], "malformed_json")
+    return d
+
+
 def parse_json(raw: bytes, field: str = "body"):
     if not raw.strip():
         raise ApiError(400, "the request body is empty; send a JSON object", field)
     try:
-        return json.loads(raw)
+        return json.loads(raw, object_pairs_hook=_object)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ApiError(400, f"malformed JSON: {err}", field, "malformed_json") from None
+    except RecursionError:  # e.g. [[[[...]]]] nested ~1,000 deep: the client's error, not a 500
+        raise ApiError(400, "malformed JSON: nested too deeply to read (no request of this service "
+                       "nests more than a few levels)", field, "malformed_json") from None
 
 
 def object_body(value, field: str = "body") -> dict:
@@ -269,13 +284,22 @@ def parse_predict(body: dict, fit, settings) -> tuple[dict, int, float | None, s
     if level is not None and not 0 < level < 1:
         raise ApiError(400, f"level must be in (0, 1), got {level!r}", "level")
     kind = string(body, "kind")
+    if kind not in (None, "calibrated", "parameter"):  # the library's message would name X
+        raise ApiError(400, f"kind must be 'calibrated' or 'parameter', got {kind!r}", "kind")
     if kind is not None and level is None:
         raise ApiError(400, "kind chooses the interval: give level too", "kind")
     if level is not None and fit.draws is None:
         raise ApiError(400, "level: this fit has no bootstrap draws; fit it with bootstrap=N to get intervals",
                        "level")
     if "schedule" in body:
+        if "X" in body:  # one of the two would be ignored
+            raise ApiError(422, "give X (the law's inputs) or schedule (a schedule law's LR schedule), not both",
+                           "X", "invalid")
         return _schedule_predict(body, settings), None, level, kind
+    ignored = [k for k in ("warmup_steps", "steps") if k in body]
+    if ignored:
+        raise ApiError(422, f"{', '.join(ignored)} only go with a schedule (\"schedule\": ...); with X they would "
+                       "be ignored", ignored[0], "invalid")
     X = body.get("X")
     if X is None:
         raise ApiError(422, "X is required: {input: value or [values]}, e.g. {\"N\": 7e10, \"D\": 1.4e12}"

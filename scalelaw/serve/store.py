@@ -27,6 +27,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -102,6 +103,12 @@ class FitStore:
             with self._write_lock:
                 conn.executescript(SCHEMA)
             ok = conn.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.OperationalError as err:
+            # a read-only file or folder is not a damaged store: saying "not readable" there
+            # would send people to delete a good file
+            raise StoreError(f"store {self.path}: cannot open it for writing ({err}); the service writes "
+                             f"every fit there (and SQLite its -wal and -shm files beside it): make the file "
+                             f"and the folder {self.directory} writable, or give --store another folder") from None
         except sqlite3.DatabaseError as err:
             raise StoreError(f"store {self.path}: not a readable SQLite database ({err})") from None
         if ok != "ok":
@@ -119,6 +126,20 @@ class FitStore:
             self._local.conn = conn
         return conn
 
+    def checkpoint(self) -> bool:
+        """Copy every committed write from the write-ahead log into ``fits.sqlite3`` and empty the
+        log (``wal_checkpoint(TRUNCATE)``); True when it completed.
+
+        Until a checkpoint, acknowledged fits may live only in ``fits.sqlite3-wal`` (SQLite moves
+        them over every ~4 MB of log, and when the *last* connection closes, which a server
+        whose threads each hold one never does). They are safe there, but a person who stops
+        the server and copies or backs up ``fits.sqlite3``, the one file the store is said to
+        be, would take an empty or stale store. The server checkpoints when it shuts down.
+        """
+        with self._write_lock:
+            busy, _, _ = self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -126,6 +147,18 @@ class FitStore:
             self._local.conn = None
 
     # ---- writes -------------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self, what: str):
+        """SQLite's own write failures (a read-only file or folder, a full disk, a lock held past
+        the busy timeout) as a StoreError naming the file, not a bare 'internal error'. SQLite
+        opens a read-only file of an existing store without complaint, so this is where a
+        read-only store shows."""
+        try:
+            yield
+        except sqlite3.OperationalError as err:
+            raise StoreError(f"store {self.path}: cannot {what}: {err} (is the file or its folder read-only, "
+                             "or the disk full?); reads still work") from None
+
     def add(self, saved: dict, *, fit_id: str | None = None, name: str | None = None,
             tags=(), created: float | None = None) -> dict:
         """Store one saved fit (a ``FitResult.to_dict()``) and return its metadata.
@@ -138,7 +171,7 @@ class FitStore:
         created = time.time() if created is None else created
         tags = sorted(set(tags))
         conn = self._conn()
-        with self._write_lock:
+        with self._write_lock, self._writing("store the fit"):
             for attempt in range(5):
                 new_id = fit_id or secrets.token_hex(8)
                 conn.execute("BEGIN IMMEDIATE")
@@ -169,7 +202,7 @@ class FitStore:
     def delete(self, fit_id: str) -> bool:
         """Remove a fit (and its tags); False if there was none."""
         conn = self._conn()
-        with self._write_lock:
+        with self._write_lock, self._writing("delete the fit"):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 cur = conn.execute("DELETE FROM fits WHERE id = ?", (fit_id,))
@@ -198,6 +231,16 @@ class FitStore:
 
     def exists(self, fit_id: str) -> bool:
         return self._conn().execute("SELECT 1 FROM fits WHERE id = ?", (fit_id,)).fetchone() is not None
+
+    def digest(self, fit_id: str) -> str | None:
+        """The sha256 of the fit stored under ``fit_id`` now (None: no such fit).
+
+        An id names one fit at a time, not forever: after a DELETE, a PUT may store another fit
+        under the same id (through any server process), so whoever caches a loaded fit by id
+        compares this digest before trusting the copy.
+        """
+        row = self._conn().execute("SELECT json_sha256 FROM fits WHERE id = ?", (fit_id,)).fetchone()
+        return None if row is None else row[0]
 
     def meta(self, fit_id: str) -> dict | None:
         row = self._conn().execute(f"SELECT {_META_COLUMNS} FROM fits WHERE id = ?", (fit_id,)).fetchone()
