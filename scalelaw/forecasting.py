@@ -156,7 +156,16 @@ def _one_curve(partial, step, target, split):
         df = df[df["split"] == split]
     if "run" in df.columns and df["run"].nunique() > 1:
         raise ValueError(f"forecast: the partial curve holds {df['run'].nunique()} runs; pass one run's rows")
-    df = df[[step, target]].dropna()
+    df = df[[step, target]]
+    missing = df.isna().any(axis=1)
+    if missing.any():
+        # the trainer logs a diverged loss as null: dropping those rows quietly would forecast
+        # the final loss of a run that has already failed from the points before it failed
+        where = [f"step {s:g}" if s == s else f"row {i}" for i, s in zip(df.index[missing], df[step][missing])]
+        shown = ", ".join(where[:5]) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
+        raise ValueError(f"forecast: {int(missing.sum())} row(s) of the partial curve have no {target!r} or "
+                         f"{step!r} (NaN/null): {shown}; a diverged run cannot be forecast, drop those rows "
+                         "to forecast from the rest")
     df = df[df[step] >= 1].sort_values(step)
     if len(df) < 3:
         raise ValueError(f"forecast: need at least 3 logged points at step >= 1, got {len(df)}")
