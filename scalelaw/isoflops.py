@@ -72,6 +72,9 @@ __all__ = ["isoflop", "IsoflopResult", "assign_budgets", "load_isoflop", "PROFIL
 
 PROFILES = ("parabola", "law")
 FORMAT = "scalelaw-isoflop"
+FORMAT_VERSION = 1  # the layout of a saved result; a file of a newer one is refused (see from_dict)
+_SAVED_KEYS = ("approach", "profile", "inputs", "target", "loss_law", "level", "params", "warnings", "optima",
+               "points", "draws")
 _MIN_SIZES = {"parabola": 3, "law": 4}
 
 
@@ -475,7 +478,7 @@ class IsoflopResult:
             return {c: [None if (isinstance(v, float) and not np.isfinite(v)) else
                         (v.item() if isinstance(v, np.generic) else v) for v in frame[c].tolist()]
                     for c in frame.columns}
-        return {"format": FORMAT, "version": 1, "scalelaw_version": self.version,
+        return {"format": FORMAT, "version": FORMAT_VERSION, "scalelaw_version": self.version,
                 "approach": self.approach, "profile": self.profile, "inputs": self.inputs,
                 "target": self.target, "loss_law": self.loss_law, "level": self.level,
                 "options": self.options, "params": self.params, "warnings": self.warnings,
@@ -501,6 +504,17 @@ class IsoflopResult:
     def from_dict(cls, d: dict) -> "IsoflopResult":
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError("not a saved IsoFLOP result (format != 'scalelaw-isoflop')")
+        version = d.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(f"saved IsoFLOP result: 'version' must be a positive integer (the file layout "
+                             f"version), got {version!r}")
+        if version > FORMAT_VERSION:  # its new fields would be ignored or misread, silently
+            raise ValueError(f"saved IsoFLOP result written in layout version {version}, newer than this "
+                             f"scalelaw reads ({FORMAT_VERSION}; file written by scalelaw "
+                             f"{d.get('scalelaw_version', '?')}); upgrade scalelaw to load it")
+        missing = [k for k in _SAVED_KEYS if k not in d]
+        if missing:
+            raise ValueError(f"saved IsoFLOP result: missing key(s) {', '.join(missing)}")
 
         def frame(x):
             return None if x is None else pd.DataFrame({k: [np.nan if v is None else v for v in vals]
