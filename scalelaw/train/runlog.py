@@ -61,6 +61,30 @@ def is_complete(path) -> bool:
     return bool(header) and header.get("status") == "complete"
 
 
+def _rows_up_to(path: Path, step: int) -> list[str]:
+    """The row lines of an existing log up to ``step`` (a resumed run keeps them, retrains the rest).
+
+    A run killed while appending (SIGKILL, a node lost, a full disk) leaves its last line cut
+    off; that row is after the checkpoint being resumed from (rows of a step are written before
+    its checkpoint), so it is retrained and dropped here. A line that does not parse anywhere
+    else is damage this run did not do: refused, naming the file and the line.
+    """
+    with open(path) as f:
+        lines = f.readlines()[1:]
+    kept = []
+    for i, line in enumerate(lines):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            if i == len(lines) - 1 and not line.endswith("\n"):
+                break  # the cut-off last line of a killed run
+            raise ValueError(f"{path}: line {i + 2} is not a JSON row ({line[:60].strip()!r}...); "
+                             "the log was damaged: move it away to train the run from its start") from None
+        if isinstance(row, dict) and "step" in row and row["step"] <= step:
+            kept.append(line if line.endswith("\n") else line + "\n")
+    return kept
+
+
 class RunLog:
     """Append-only writer of one run's JSONL, whose header is finalised by :meth:`close`.
 
@@ -80,11 +104,7 @@ class RunLog:
         self.header = dict(header)
         kept = []
         if resume_step is not None and self.path.is_file():
-            with open(self.path) as f:
-                for line in list(f)[1:]:
-                    row = json.loads(line)
-                    if "step" in row and row["step"] <= resume_step:
-                        kept.append(line)
+            kept = _rows_up_to(self.path, resume_step)
         _atomic_write(self.path, [self._header_line()] + kept)
         self._file = open(self.path, "a")
 
