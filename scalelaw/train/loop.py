@@ -387,10 +387,13 @@ def _loop(job: _Job, progress: bool, desc: str | None) -> None:
             job.segments.append((time.perf_counter() - seg_start, seg_tokens))
             if to_eval:
                 job.evaluate(to_eval, step)
-            for m in to_save:
-                job.save(m, step)
+            # rows first, then the checkpoint: a run killed between the two resumes from this
+            # step and keeps only the rows on disk up to it, so rows still in a buffer when the
+            # checkpoint landed would be lost for good (a resume never retrains its own step)
             for m in set(to_log) | set(to_eval):
                 job.logs[m].flush()
+            for m in to_save:
+                job.save(m, step)
             if bar is not None and to_log:
                 bar.set_postfix(loss=f"{job.final[to_log[0]]['train']:.3f}", refresh=False)
             seg_start, seg_tokens = time.perf_counter(), np.zeros(M)
