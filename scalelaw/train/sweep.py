@@ -82,18 +82,15 @@ def load_spec(spec) -> dict:
         path = Path(spec)
         if not path.is_file():
             raise FileNotFoundError(f"sweep spec {path} not found")
-        text = path.read_text()
-        if path.suffix.lower() == ".json":
-            spec = json.loads(text)
-        else:
-            import yaml
-
-            spec = yaml.safe_load(text)
+        spec = _parse_spec(path)
         if not isinstance(spec, dict):
             raise ConfigError(f"sweep spec {path} must be a mapping with 'grid' (and 'base')")
     unknown = set(spec) - _SPEC_KEYS
     if unknown:
         raise ConfigError(f"unknown sweep spec keys {sorted(unknown)}; known: {sorted(_SPEC_KEYS)}")
+    max_stack = spec.get("max_stack")
+    if max_stack is not None and (isinstance(max_stack, bool) or not isinstance(max_stack, int) or max_stack < 1):
+        raise ConfigError(f"sweep spec: max_stack must be an integer >= 1 (runs per stacked job), got {max_stack!r}")
     grids = _grids(spec)
     if not isinstance(spec.get("base") or {}, dict) or not all(isinstance(g, dict) for g in grids):
         raise ConfigError("sweep spec: 'base' must be a mapping and 'grid' a mapping "
@@ -115,6 +112,44 @@ def load_spec(spec) -> dict:
     return spec
 
 
+def _parse_spec(path: Path):
+    """A spec file's content; a key given twice in one mapping is an error, not the last one
+    silently winning (YAML and JSON parsers keep the last: two ``seed:`` lines under ``grid``
+    would run only the second's seeds, and nothing would say so)."""
+    text = path.read_text()
+    if path.suffix.lower() == ".json":
+        def no_duplicates(pairs):
+            keys = [k for k, _ in pairs]
+            twice = sorted({k for k in keys if keys.count(k) > 1})
+            if twice:
+                raise ConfigError(f"sweep spec {path}: key(s) {', '.join(map(repr, twice))} given twice in one "
+                                  "object; merge them (only the last would count)")
+            return dict(pairs)
+
+        try:
+            return json.loads(text, object_pairs_hook=no_duplicates)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"sweep spec {path}: not valid JSON ({err})") from None
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise ConfigError(f"sweep spec {path}: key {key!r} given twice in one mapping (lines "
+                                      f"{seen[key] + 1} and {key_node.start_mark.line + 1}); merge them "
+                                      "(only the last would count)")
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
+
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise ConfigError(f"sweep spec {path}: not valid YAML ({' '.join(str(err).split())})") from None
+
+
 def _grids(spec: dict) -> list:
     """The spec's grid as a list of mappings (a list of grids is the union of their runs)."""
     grid = spec.get("grid") or {}
@@ -134,6 +169,19 @@ def _human(x: float) -> str:
     return f"{x:g}"
 
 
+def _budget(key: str, value) -> float:
+    """A ``tokens`` or ``flops`` value as a positive float; a ConfigError naming the key otherwise
+    (YAML reads ``4e6`` as a string, so strings that are numbers are taken)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if isinstance(value, bool) or not 0 < x < float("inf"):
+        raise ConfigError(f"sweep spec: {key} {value!r} is not a positive number "
+                          f"({'tokens per run, e.g. 4e6' if key == 'tokens' else 'FLOPs per run, e.g. 1e15'})")
+    return x
+
+
 def _axis(key: str, values) -> list[tuple[str, object]]:
     """(label for run names, value) of each point of a grid axis."""
     if _is_zipped(values):
@@ -149,10 +197,9 @@ def _axis(key: str, values) -> list[tuple[str, object]]:
              "tokenizer": "{}"}.get(key, key + "{}")
     out = []
     for v in values:
-        if key == "tokens":
-            out.append(("D" + _human(float(v)), v))
-        elif key == "flops":
-            out.append((f"C{float(v):.3g}".replace("+", ""), v))
+        if key in ("tokens", "flops"):
+            x = _budget(key, v)
+            out.append(("D" + _human(x), v) if key == "tokens" else (f"C{x:.3g}".replace("+", ""), v))
         else:
             text = f"{v:g}" if isinstance(v, float) else str(v)
             out.append((label.format(text), v))
@@ -185,15 +232,20 @@ def expand(spec, *, overrides: dict | None = None) -> list[TrainConfig]:
                                                    if k not in ("schedule", "name")}, "n_steps": 1})
             except ConfigError as err:
                 raise ConfigError(f"sweep run with flops={flops}: {err}") from None
-            tokens = float(flops) / (6.0 * shape.counts()["N"])
+            tokens = _budget("flops", flops) / (6.0 * shape.counts()["N"])
         if tokens is not None:
             batch = int(float(settings.get("batch_size", start.batch_size)))
             seq = int(float(settings.get("seq_len", start.model.seq_len)))
-            settings["n_steps"] = max(1, round(float(tokens) / (batch * seq)))
+            settings["n_steps"] = max(1, round(_budget("tokens", tokens) / (batch * seq)))
         fields = {key: (label if is_zipped else value) for key, label, value, is_zipped in combo}
         fields.setdefault("preset", preset)
         if isinstance(settings.get("init_from"), str):  # e.g. "bases/{preset}.pt"
-            settings["init_from"] = settings["init_from"].format(**fields)
+            try:
+                settings["init_from"] = settings["init_from"].format(**fields)
+            except (KeyError, IndexError, ValueError) as err:
+                raise ConfigError(f"sweep spec: init_from {settings['init_from']!r}: placeholder "
+                                  f"{err.args[0] if isinstance(err, KeyError) else err} is not a grid axis; "
+                                  f"axes here: {', '.join('{' + k + '}' for k in fields)}") from None
         labels = [label for _, label, _, _ in combo]
         settings["name"] = "_".join(filter(None, [prefix, *labels])) or (prefix or "run")
         try:
