@@ -43,6 +43,24 @@ def _curve(fit, X, level):
     return pred, band
 
 
+def _check_data(fit, data: pd.DataFrame) -> None:
+    """Points given to draw are checked as the fit checked its own: a missing, infinite or (on a
+    log axis) non-positive value would otherwise be left out of the figure without a word, or
+    stretch the curves' grid to NaN and fail inside the law with a message about its inputs."""
+    from scalelaw.fitting.data import numeric_column
+
+    if len(data) == 0:
+        raise ValueError("plot_fit: data has no rows; give the points to draw, or data=None for the fitted ones")
+    columns = [(fit.target, "target", True)]
+    if not getattr(fit.law, "schedule_law", False):
+        columns += [(fit.inputs[i.name], f"input {i.name}", i.positive) for i in fit.law.inputs if not i.categorical]
+    for col, role, positive in columns:
+        try:
+            numeric_column(data, col, role, positive=positive and not fit.loss.endswith("_linear"))
+        except (KeyError, ValueError, TypeError) as err:
+            raise ValueError(f"plot_fit: data: {err.args[0]}") from None
+
+
 def plot_fit(fit, data: pd.DataFrame | None = None, *, extend_to: float | None = None, level: float = 0.95,
              fig=None):
     """Data and the fitted law.
@@ -56,6 +74,8 @@ def plot_fit(fit, data: pd.DataFrame | None = None, *, extend_to: float | None =
 
     fig = fig or go.Figure()
     law = fit.law
+    if data is not None:
+        _check_data(fit, data)
     table = fit.table if data is None else data
     names = [i.name for i in law.inputs if not i.categorical]
     y_col = fit.target
