@@ -39,6 +39,10 @@ design; the six cpu_dcpt fits share three sets of runs), so the product understa
 when the sets move together and the count's spread is understated; p from R replicates has a
 binomial standard error of about sqrt(p (1 - p) / R), reported with it.
 
+Results and the verdict: docs/calibration.md, "How far one set's coverage scatters" (40
+replicates per family, bootstrap 300: 4-7 min on 2 shared cores; the direction block at the end
+was added after the verdict was seen and is not part of the rule).
+
 Usage: python benchmarks/bench_coverage_spread.py [--reps 40] [--bootstrap 300] [--only fam,...]
        python benchmarks/bench_coverage_spread.py --clusters   (the real sets' held-out units)
 """
