@@ -195,6 +195,8 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
     rng = np.random.default_rng(seed)
     lo, hi = spec.theta_bounds()
     pred_fn = make_pred_fn(law, X, info, spec)
+    # loss floors fitted as log(value): the polish treats them in value space (solver.polish_lbfgsb)
+    floors = tuple(j for j, name in enumerate(spec.free) if law.param(name).floor and spec.is_log(name))
     sub = search_subset(len(y), search_rows, X, y, w, rng) if spec.free else None
     if sub is not None:
         # Long curves: the start search sees a random subset (its cost grows with starts x rows),
@@ -203,13 +205,13 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
         ys, ws = y[sub], w[sub] * (w.sum() / w[sub].sum())
         starts, n_seeds = build_starts(law, Xs, ys, options, spec, info, max_grid=max_grid, rng=rng)
         on_subset = multistart(make_pred_fn(law, Xs, info, spec), starts, ys, ws, loss, delta, lo, hi,
-                               n_polish=n_polish)
-        found = polish_on_all_rows(pred_fn, on_subset, y, w, loss, delta, lo, hi)
+                               n_polish=n_polish, floor_cols=floors)
+        found = polish_on_all_rows(pred_fn, on_subset, y, w, loss, delta, lo, hi, floor_cols=floors)
         notes.append(f"{len(y):,} rows: the start search ran on a random {len(sub):,} of them "
                      f"(search_rows={search_rows:,}), then the best starts were polished on all rows")
     elif spec.free:
         starts, n_seeds = build_starts(law, X, y, options, spec, info, max_grid=max_grid, rng=rng)
-        found = multistart(pred_fn, starts, y, w, loss, delta, lo, hi, n_polish=n_polish)
+        found = multistart(pred_fn, starts, y, w, loss, delta, lo, hi, n_polish=n_polish, floor_cols=floors)
     else:
         found, n_seeds = evaluate_only(pred_fn, y, w, loss, delta), 0
         notes.append("every parameter is fixed: nothing was fitted; the objective and residuals are those "

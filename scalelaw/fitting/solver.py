@@ -177,7 +177,7 @@ def _fun_on_distinct(distinct, y, w, loss, delta, hi):
     return fun
 
 
-def polish_lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, *, ftol=1e-15, gtol=1e-12):
+def _lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, ftol, gtol):
     """scipy L-BFGS-B from ``theta`` with the exact gradient J^T (w psi(r)) of our objective."""
     from scipy.optimize import minimize
 
@@ -196,9 +196,117 @@ def polish_lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, *, ftol=1e-15, gtol
     if distinct is not None:
         fun = _fun_on_distinct(distinct, y, w, loss, delta, hi)  # noqa: F811 - same function, fewer passes
     bounds = [(None if not np.isfinite(a) else a, None if not np.isfinite(b) else b) for a, b in zip(lo, hi)]
-    res = minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": 1000, "ftol": ftol, "gtol": gtol})
-    return res.x, float(res.fun), res
+    return minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=bounds,
+                    options={"maxiter": 1000, "ftol": ftol, "gtol": gtol})
+
+
+# A floor that the polish leaves at its bound 0 is reported as this fraction of the smallest
+# |target|: exp(theta) must stay > 0 (theta = log value), and 1e-30 of the data's scale changes
+# no prediction in float64 (whose resolution is 2.2e-16 relative).
+_FLOOR_AT_ZERO = 1e-30
+# The value-space polish measures a floor in units of its start value, but never of less than this
+# fraction of the smallest |target| (scalelaw.laws.base.FLOOR_COLLAPSE: below it a floor counts
+# as collapsed).
+_SCALE_MIN = 1e-3
+# At most this many value-space runs, each restarted (fresh L-BFGS-B memory, re-scaled) where the
+# last stopped while still gaining.
+_VALUE_RUNS = 3
+
+
+def _in_value_space(pred_fn, base, cols):
+    """``pred_fn`` on thetas whose ``cols`` hold u = value / exp(base) (>= 0) instead of log(value)."""
+    def to_theta(U):
+        T = np.array(U, dtype=float)
+        with np.errstate(divide="ignore"):
+            T[..., cols] = base + np.log(np.maximum(T[..., cols], 0.0))  # u = 0 -> theta -inf -> value 0
+        return T
+
+    def pred(U):
+        return pred_fn(to_theta(np.atleast_2d(U)))
+
+    distinct = getattr(pred_fn, "distinct", None)
+    if distinct is not None:
+        on_distinct, inv, m = distinct
+        pred.distinct = (lambda U: on_distinct(to_theta(np.atleast_2d(U))), inv, m)
+    return pred
+
+
+def polish_lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, *, ftol=1e-15, gtol=1e-12, floor_cols=()):
+    """scipy L-BFGS-B from ``theta`` with the exact gradient J^T (w psi(r)) of our objective.
+
+    ``floor_cols``: the columns of log-scaled loss floors (E, L0, L_inf). Those whose range starts
+    at 0 (theta's lower bound -inf) are polished in value space, u = value / s on [0, max / s]
+    with s the floor's start value (at least ``_SCALE_MIN`` of the smallest |target|), and mapped
+    back to theta = log(value).
+
+    Why: a floor the data do not support collapses toward 0 (a pure power law fits the curve
+    better as L0 -> 0). In log space that optimum lies at theta = -inf, infinitely far, and the
+    gradient along theta, value x dF/dvalue, vanishes on the way: L-BFGS-B crawled there along the
+    valley L0 + A S^-alpha ~ const (multi_power on data/cpu_schedules d2-32 constant + cosine:
+    three polishes of ~1,100 evaluations, stopped by ftol at L0 ~ 1e-8, not at the optimum). In
+    value space the optimum is the bound u = 0, an active constraint that L-BFGS-B's projected
+    gradient reaches in a few hundred evaluations, at a lower objective (benchmarks/
+    bench_polish_stall.py). A stall criterion was no answer: the objective was still falling
+    ~3e-5 relative over the crawl's last 100 evaluations, so any stop that keeps the objective
+    within 1e-9 of the crawl's end stops at its end.
+
+    Scale: at u = 1 (the start) du = dtheta, so an ordinary floor's first steps are log space's.
+    Scaled by the data instead (u = value / smallest loss) the first step of a floor that starts
+    high could leap: on a power law from L_inf = 1.5 above losses of 0.2-0.58 it jumped to a
+    plateau (alpha at its bound 10, the prediction flat) 60x above the optimum. A floor that
+    starts tiny is measured in units of ``_SCALE_MIN`` x the smallest loss instead of itself,
+    else its gradient in u would vanish as in log space.
+
+    A floor left at 0 is reported as ``_FLOOR_AT_ZERO`` of the smallest |target| (theta must be
+    finite for the Jacobians and bootstrap that follow); the fit's warnings name it as collapsed
+    (scalelaw.result). Up to ``_VALUE_RUNS`` value-space runs (restarted while they still gain)
+    and a final log-space polish guard against an early stop (below); ``res`` is the final run's
+    result, its ``nfev`` counting every run's evaluations.
+    """
+    cols = [j for j in floor_cols if not np.isfinite(lo[j])]
+    if not cols:
+        res = _lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, ftol, gtol)
+        return res.x, float(res.fun), res
+    theta = np.asarray(theta, dtype=float)
+    mag = np.abs(np.asarray(y, dtype=float))
+    scale = float(np.min(mag[mag > 0])) if np.any(mag > 0) else 1.0  # the smallest |target|: a floor's size
+    out, nfev = theta.copy(), 0
+    with np.errstate(all="ignore"):
+        f = float(objective(pred_fn(out[None, :]), y, w, loss, delta)[0])
+    for _ in range(_VALUE_RUNS):
+        # u = value / start value, or / (_SCALE_MIN x scale) for a floor that starts below that
+        base = np.maximum(out[cols], np.log(_SCALE_MIN * scale))
+        u0, lo_u, hi_u = out.copy(), np.array(lo, dtype=float), np.array(hi, dtype=float)
+        with np.errstate(over="ignore"):
+            u0[cols] = np.exp(out[cols] - base)
+            hi_u[cols] = np.exp(hi_u[cols] - base)
+        lo_u[cols] = 0.0
+        res = _lbfgsb(_in_value_space(pred_fn, base, cols), u0, y, w, loss, delta, lo_u, hi_u, ftol, gtol)
+        nfev += res.nfev
+        if not np.isfinite(res.fun) or res.fun >= f:
+            break
+        gain, f = f - float(res.fun), float(res.fun)
+        u = np.maximum(res.x[cols], 0.0)
+        out = res.x.copy()
+        with np.errstate(divide="ignore"):
+            out[cols] = np.where(u > 0, base + np.log(u), np.log(_FLOOR_AT_ZERO * scale))
+        # done when the floor reached 0 or the run gained no more than L-BFGS-B's own ftol;
+        # else a fresh run, re-scaled at the new value (an early stop: see the final polish)
+        if np.all(u == 0) or gain <= ftol * max(abs(f), 1.0):
+            break
+    # One final polish in log space from there. L-BFGS-B's ftol stop is absolute below f = 1 (it
+    # divides by max(|f|, 1)), so one poor step can end a run early: on a power law whose best
+    # floor is 0, a value-space run from L_inf = 2 stopped at L_inf = 0.0025, 33% above the optimum
+    # (the restart above then reaches 0). The log-space polish continues from any such point; from
+    # a floor at 0 with the rest polished it finishes in a few evaluations (the floor's log-space
+    # gradient is ~1e-30 there).
+    fin = _lbfgsb(pred_fn, out, y, w, loss, delta, lo, hi, ftol, gtol)
+    with np.errstate(all="ignore"):
+        f = float(objective(pred_fn(out[None, :]), y, w, loss, delta)[0])  # where the fit reports it
+    fin.nfev += nfev  # all runs' evaluations (benchmarks and tests count them)
+    if np.isfinite(fin.fun) and fin.fun <= f:
+        return fin.x, float(fin.fun), fin
+    return out, f, fin
 
 
 @dataclass
@@ -226,11 +334,11 @@ def _distinct_best(thetas, objs, k, min_dist=1e-3):
 
 
 def polish_on_all_rows(pred_fn, sub: SearchResult, y, w, loss, delta, lo, hi, *, max_extra=1,
-                       close=1e-3, lm_iter=5, ftol=1e-12) -> SearchResult:
+                       close=1e-3, lm_iter=5, ftol=1e-12, floor_cols=()) -> SearchResult:
     """Finish a search done on a subset of the rows: polish its best candidate (and up to ``max_extra``
     distinct ones within ``close`` relative objective of it) on every row, one at a time (memory
     ~ p x rows). Start agreement stays as the subset measured it: the other candidates keep their
-    objective gap to the best, rescaled to the full data."""
+    objective gap to the best, rescaled to the full data. ``floor_cols``: see :func:`polish_lbfgsb`."""
     best_sub = sub.candidates[0][0]
     picked = [sub.candidates[0][1]]
     for f, t in sub.candidates[1:]:
@@ -250,7 +358,8 @@ def polish_on_all_rows(pred_fn, sub: SearchResult, y, w, loss, delta, lo, hi, *,
             t, f = lm.theta[0], float(lm.objective[0])
         else:
             t, f = t0, float(objective(pred_fn(t0[None, :]), y, w, loss, delta)[0])
-        t2, f2, _ = polish_lbfgsb(pred_fn, t, y, w, loss, delta, lo, hi, ftol=ftol, gtol=1e-10)
+        t2, f2, _ = polish_lbfgsb(pred_fn, t, y, w, loss, delta, lo, hi, ftol=ftol, gtol=1e-10,
+                                  floor_cols=floor_cols)
         finished.append((f2, t2) if f2 <= f else (f, t))
     finished.sort(key=lambda c: c[0])
     best_f, best_t = finished[0]
@@ -270,8 +379,9 @@ def evaluate_only(pred_fn, y, w, loss, delta) -> SearchResult:
     return SearchResult(theta, f, 0, 0, 1, [(f, theta)], 0)
 
 
-def multistart(pred_fn, starts, y, w, loss, delta, lo, hi, *, n_polish=16, n_scipy=3) -> SearchResult:
-    """Vectorised start evaluation, batched LM on the best ``n_polish``, L-BFGS-B on the best few."""
+def multistart(pred_fn, starts, y, w, loss, delta, lo, hi, *, n_polish=16, n_scipy=3, floor_cols=()) -> SearchResult:
+    """Vectorised start evaluation, batched LM on the best ``n_polish``, L-BFGS-B on the best few
+    (``floor_cols``, the loss floors' columns, are polished in value space: :func:`polish_lbfgsb`)."""
     starts = _clip(np.asarray(starts, dtype=float), lo, hi)
     objs = evaluate_starts(pred_fn, starts, y, w, loss, delta)
     n_failed = int(np.sum(~np.isfinite(objs)))
@@ -287,7 +397,7 @@ def multistart(pred_fn, starts, y, w, loss, delta, lo, hi, *, n_polish=16, n_sci
     for i in order[:n_scipy]:
         if not np.isfinite(lm.objective[i]):
             continue
-        t, f, _ = polish_lbfgsb(pred_fn, lm.theta[i], y, w, loss, delta, lo, hi)
+        t, f, _ = polish_lbfgsb(pred_fn, lm.theta[i], y, w, loss, delta, lo, hi, floor_cols=floor_cols)
         if f <= lm.objective[i]:
             cands.append((f, t))
         else:
