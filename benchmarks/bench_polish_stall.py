@@ -12,9 +12,10 @@ d2-32 constant + cosine, had shown the crawl: three polishes of ~1,100 evaluatio
 - among admissible candidates: the fewest L-BFGS-B evaluations on the slow cases; on a tie within
   2x, the one that leaves ordinary fits' polish closest to unchanged and needs no tuned threshold.
 
-Outcome (python /tmp script of the same comparison, 14 fits: the slow cases above, the d2-32/d4-64
-constant+cosine(+step) fits with beta and gamma freed, the train split, lr_annealing, Epoch's
-chinchilla points, a power_law with and without a floor; 2026-11-30, 2 shared cores):
+Outcome (``PYTHONPATH=. python benchmarks/study_polish_candidates.py``; 14 fits: the slow cases
+above, the d2-32/d4-64 constant+cosine(+step) fits with beta and gamma freed, the train split,
+lr_annealing, Epoch's chinchilla points, a power_law with and without a floor; 2026-11-30, 2
+shared cores):
 
 - (a) stall (k = 20 iterations, relative gain < 1e-10) never fired: during the crawl the objective
   still fell ~3e-5 relative per 100 evaluations, and a looser tolerance would stop > 1e-9 short.

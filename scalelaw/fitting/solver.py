@@ -379,7 +379,8 @@ def evaluate_only(pred_fn, y, w, loss, delta) -> SearchResult:
     return SearchResult(theta, f, 0, 0, 1, [(f, theta)], 0)
 
 
-def multistart(pred_fn, starts, y, w, loss, delta, lo, hi, *, n_polish=16, n_scipy=3, floor_cols=()) -> SearchResult:
+def multistart(pred_fn, starts, y, w, loss, delta, lo, hi, *, n_polish=16, n_scipy=3,
+               floor_cols=()) -> SearchResult:
     """Vectorised start evaluation, batched LM on the best ``n_polish``, L-BFGS-B on the best few
     (``floor_cols``, the loss floors' columns, are polished in value space: :func:`polish_lbfgsb`)."""
     starts = _clip(np.asarray(starts, dtype=float), lo, hi)
