@@ -200,10 +200,13 @@ def _lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, ftol, gtol):
                     options={"maxiter": 1000, "ftol": ftol, "gtol": gtol})
 
 
-# A floor that the polish leaves at its bound 0 is reported as this fraction of the smallest
-# |target|: exp(theta) must stay > 0 (theta = log value), and 1e-30 of the data's scale changes
-# no prediction in float64 (whose resolution is 2.2e-16 relative).
-_FLOOR_AT_ZERO = 1e-30
+# A floor that the polish leaves at its bound 0 gets a finite theta (exp(theta) > 0): the largest
+# of 1e-3, 1e-4, ..., 1e-30 x the smallest |target| whose objective is within _FLOOR_SLACK
+# (relative) of the objective at 0 (1e-30 changes no prediction in float64). Not simply the
+# smallest: the bootstrap's Levenberg-Marquardt refits start there in log space, and from 1e-30
+# no resample could move the floor (d2-32's L0 interval became the point [4.1e-30, 4.1e-30]; the old polish's 1.3e-8 gave
+# [4e-181, 0.058]).
+_FLOOR_SLACK = 1e-12
 # The value-space polish measures a floor in units of its start value, but never of less than this
 # fraction of the smallest |target| (scalelaw.laws.base.FLOOR_COLLAPSE: below it a floor counts
 # as collapsed).
@@ -229,6 +232,19 @@ def _in_value_space(pred_fn, base, cols):
         on_distinct, inv, m = distinct
         pred.distinct = (lambda U: on_distinct(to_theta(np.atleast_2d(U))), inv, m)
     return pred
+
+
+def _finite_floor(pred_fn, theta, f0, scale, y, w, loss, delta):
+    """``theta`` with its -inf entries (floors at 0, objective ``f0``) set finite: see _FLOOR_SLACK."""
+    zero = ~np.isfinite(theta)
+    out = theta.copy()
+    for k in range(3, 31):  # 1e-3 (_SCALE_MIN, FLOOR_COLLAPSE) ... 1e-30
+        out[zero] = np.log(10.0 ** -k * scale)
+        with np.errstate(all="ignore"):
+            f = float(objective(pred_fn(out[None, :]), y, w, loss, delta)[0])
+        if f <= f0 + _FLOOR_SLACK * abs(f0):
+            return out
+    return out  # 1e-30 x scale
 
 
 def polish_lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, *, ftol=1e-15, gtol=1e-12, floor_cols=()):
@@ -257,9 +273,9 @@ def polish_lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, *, ftol=1e-15, gtol
     starts tiny is measured in units of ``_SCALE_MIN`` x the smallest loss instead of itself,
     else its gradient in u would vanish as in log space.
 
-    A floor left at 0 is reported as ``_FLOOR_AT_ZERO`` of the smallest |target| (theta must be
-    finite for the Jacobians and bootstrap that follow); the fit's warnings name it as collapsed
-    (scalelaw.result). Up to ``_VALUE_RUNS`` value-space runs (restarted while they still gain)
+    A floor left at 0 is reported at the largest power of ten below 1e-3 x the smallest |target|
+    that costs at most ``_FLOOR_SLACK`` of the objective (theta must be finite for the Jacobians
+    and bootstrap that follow); the fit's warnings name it as collapsed (scalelaw.result). Up to ``_VALUE_RUNS`` value-space runs (restarted while they still gain)
     and a final log-space polish guard against an early stop (below); ``res`` is the final run's
     result, its ``nfev`` counting every run's evaluations.
     """
@@ -289,7 +305,9 @@ def polish_lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, *, ftol=1e-15, gtol
         u = np.maximum(res.x[cols], 0.0)
         out = res.x.copy()
         with np.errstate(divide="ignore"):
-            out[cols] = np.where(u > 0, base + np.log(u), np.log(_FLOOR_AT_ZERO * scale))
+            out[cols] = np.where(u > 0, base + np.log(u), -np.inf)
+        if np.any(u == 0):
+            out = _finite_floor(pred_fn, out, f, scale, y, w, loss, delta)
         # done when the floor reached 0 or the run gained no more than L-BFGS-B's own ftol;
         # else a fresh run, re-scaled at the new value (an early stop: see the final polish)
         if np.all(u == 0) or gain <= ftol * max(abs(f), 1.0):
