@@ -52,7 +52,7 @@ def test_a_floor_whose_optimum_is_zero_is_reached_in_fewer_evaluations():
         assert f_new == pytest.approx(objective(pred_fn(t_new[None, :]), y, w, "huber", 1e-3)[0], rel=1e-12)
     n_old = sum(r.nfev for (_, _, r), _ in runs)
     n_new = sum(r.nfev for _, (_, _, r) in runs)
-    assert n_new < 0.6 * n_old  # measured: ~310 against ~660 over the six starts
+    assert n_new < 0.6 * n_old  # measured: 313 against 638 over the six starts
 
 
 def test_a_real_floor_is_polished_to_the_same_optimum():
