@@ -275,9 +275,11 @@ def polish_lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, *, ftol=1e-15, gtol
 
     A floor left at 0 is reported at the largest power of ten below 1e-3 x the smallest |target|
     that costs at most ``_FLOOR_SLACK`` of the objective (theta must be finite for the Jacobians
-    and bootstrap that follow); the fit's warnings name it as collapsed (scalelaw.result). Up to ``_VALUE_RUNS`` value-space runs (restarted while they still gain)
-    and a final log-space polish guard against an early stop (below); ``res`` is the final run's
-    result, its ``nfev`` counting every run's evaluations.
+    and bootstrap that follow); the fit's warnings name it as collapsed (scalelaw.result).
+
+    Up to ``_VALUE_RUNS`` value-space runs (restarted while they still gain) and a final log-space
+    polish guard against an early stop (below); ``res`` is the final run's result, its ``nfev``
+    counting every run's evaluations.
     """
     cols = [j for j in floor_cols if not np.isfinite(lo[j])]
     if not cols:
@@ -316,8 +318,8 @@ def polish_lbfgsb(pred_fn, theta, y, w, loss, delta, lo, hi, *, ftol=1e-15, gtol
     # divides by max(|f|, 1)), so one poor step can end a run early: on a power law whose best
     # floor is 0, a value-space run from L_inf = 2 stopped at L_inf = 0.0025, 33% above the optimum
     # (the restart above then reaches 0). The log-space polish continues from any such point; from
-    # a floor at 0 with the rest polished it finishes in a few evaluations (the floor's log-space
-    # gradient is ~1e-30 there).
+    # a floor at 0 (reported at ~1e-11 x the loss) with the rest polished it finishes in a few
+    # evaluations: the floor's log-space gradient, value x dF/dvalue, is negligible there.
     fin = _lbfgsb(pred_fn, out, y, w, loss, delta, lo, hi, ftol, gtol)
     with np.errstate(all="ignore"):
         f = float(objective(pred_fn(out[None, :]), y, w, loss, delta)[0])  # where the fit reports it
