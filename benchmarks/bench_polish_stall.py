@@ -55,8 +55,11 @@ bootstrap's refits could not move it from there).
 
 (the multi_power rows: val, steps >= 101; floors 1.3e-8 / 1.7e-8 / 3.2e-8 -> 4e-11 / 4e-12 /
 4e-11, all named collapsed in the fit's warnings). The rest of a slow fit is the start search and
-Levenberg-Marquardt; with BLAS threads unrestricted on this busy machine the same d2-32 fit took
-46.9 s before and 13.2 s after (/work/main vs this branch, one run each).
+Levenberg-Marquardt. The whole d2-32 fit as a tester runs it (``sl.fit("multi_power", ...)`` on
+constant + cosine, val, steps >= 101; BLAS threads unrestricted, 12:15Z, load ~3.6, the old and
+new checkouts in turn): 46.3 s and 36.5 s before, 13.4 s and 7.4 s after; with
+OMP_NUM_THREADS=1, 7.5 s before and 3.5 s after. Most of what remains with threaded BLAS is BLAS
+threads on tiny matrices (the start search and LM), not the polish.
 
 Usage: python benchmarks/bench_polish_stall.py [--quick] [--repeat 2]
 (old = the same code with every floor polished in log space, as before; the two alternate in one
