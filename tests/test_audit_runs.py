@@ -185,3 +185,40 @@ def test_plot_of_one_point_and_of_a_constant_loss_draws(power_fit):
     curve = [t for t in fig.data if t.mode == "lines"][0]
     assert np.allclose(curve.y, 3.0, rtol=1e-6)
 
+
+
+# ---- a log read whole: train and val rows in one fit ---------------------------------------------
+def _two_split_log():
+    steps = np.arange(1, 41) * 25
+    val = 2.5 + 30.0 * steps ** -0.5
+    return pd.concat([pd.DataFrame({"run": "r", "step": steps, "split": "val", "loss": val}),
+                      pd.DataFrame({"run": "r", "step": steps, "split": "train", "loss": val * 0.93})],
+                     ignore_index=True)
+
+
+def test_a_fit_over_rows_of_several_splits_says_so():
+    """Bug: ``scalelaw fit LAW LOG`` without --split (and sl.fit on a log read whole) fitted the
+    training and validation losses of each step together as one curve, with no word of it."""
+    import warnings
+
+    import scalelaw as sl
+
+    log = _two_split_log()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mixed = sl.fit("power_law", log, inputs={"x": "step"})
+        one = sl.fit("power_law", log[log.split == "val"], inputs={"x": "step"})
+    note = [w for w in mixed.warnings if "splits" in w]
+    assert note and "2 splits (train, val)" in note[0] and "--split val" in note[0]
+    assert not any("splits" in w for w in one.warnings)
+
+
+def test_the_cli_fit_of_a_two_split_log_prints_the_note(tmp_path, capsys):
+    from scalelaw.cli import main
+
+    path = tmp_path / "log.csv"
+    _two_split_log().to_csv(path, index=False)
+    assert main(["fit", "power_law", str(path), "--var", "x=step"]) == 0
+    assert "the rows come from 2 splits (train, val)" in capsys.readouterr().out
+    assert main(["fit", "power_law", str(path), "--var", "x=step", "--split", "val"]) == 0
+    assert "splits" not in capsys.readouterr().out

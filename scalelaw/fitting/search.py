@@ -143,6 +143,26 @@ def checkpoints_per_run(law, frame: pd.DataFrame) -> list[str]:
             "sl.final_points(df, split='val') (CLI: --split val --final-points)"]
 
 
+def several_splits(law, frame: pd.DataFrame, mapping) -> list[str]:
+    """A note when the rows come from several evaluation sets (``split``: train, val, ...): a run's
+    training and validation loss at one step are two different quantities, and a log read
+    whole holds both, so a fit without a selection took them as one curve with no word. Left
+    alone when a categorical input decides the split (dcpt_cross: each domain's own val set)."""
+    if "split" not in frame.columns:
+        return []
+    splits = pd.unique(frame["split"].dropna())
+    if len(splits) < 2:
+        return []
+    for inp in law.inputs:
+        col = mapping.get(inp.name)
+        if inp.categorical and col in frame.columns and (frame.groupby(col)["split"].nunique() <= 1).all():
+            return []
+    names = ", ".join(sorted(map(str, splits))[:6]) + (", ..." if len(splits) > 6 else "")
+    return [f"the rows come from {len(splits)} splits ({names}), fitted together as one data set: a run's "
+            "training and validation losses are different quantities; select one first: "
+            "df[df['split'] == 'val'] (CLI: --split val)"]
+
+
 def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, bounds, weights, seed, params,
            n_polish, max_grid, options, search_rows=SEARCH_ROWS) -> dict:
     """Fit ``law`` (a :class:`~scalelaw.laws.base.Law`, options already checked) to ``frame``.
@@ -174,6 +194,7 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
         cols = {k: v[mask] for k, v in cols.items()}
         X = {k: (v[mask] if isinstance(v, np.ndarray) and v.shape == mask.shape else v) for k, v in X.items()}
     notes += duplicate_rows(used)
+    notes += several_splits(law, used, mapping)
     notes += checkpoints_per_run(law, used)
     notes += check_levels(law, cols, mapping, spec.fixed)
     notes += input_outliers(law, cols, mapping, used.index)
