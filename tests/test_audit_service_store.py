@@ -324,8 +324,9 @@ def test_live_predict_and_forecast_refuse_what_they_would_drop(two_servers):
     status, out = _http(f"{a.url}/fits/dup/predict", "POST", {"X": {"x": [1e7]}, "schedule": [1e-3] * 10})
     assert status == 422 and out["field"] == "X"
     curve = _curve(nan_tail=2)
-    status, out = _http(f"{a.url}/forecast", "POST", {"data": {"step": curve.step.tolist(), "loss": curve.loss.tolist()},
-                                                     "schedule": "cosine:n_steps=2000,peak=3e-3,floor=3e-4,warmup=100"})
+    body = {"data": {"step": curve.step.tolist(), "loss": curve.loss.tolist()},
+            "schedule": "cosine:n_steps=2000,peak=3e-3,floor=3e-4,warmup=100"}
+    status, out = _http(f"{a.url}/forecast", "POST", body)
     assert status == 400 and out["field"] == "data" and "step 1150, step 1200" in out["message"], out
 
 

@@ -171,9 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # a stopped server leaves the whole store in fits.sqlite3 (not half of it in the -wal
             # file), so copying that one file is a complete backup
             try:
-                if not store.checkpoint():
-                    log.warning("store %s: the final checkpoint was busy (another server process is "
-                                "using the store); its -wal file still holds recent fits", store.path)
+                if not store.checkpoint():  # another process (--workers N) uses it: the last one out does it
+                    log.info("store %s: another server process is using the store; it checkpoints when it stops",
+                             store.path)
             except sqlite3.Error as err:
                 log.error("store %s: final checkpoint failed: %s", store.path, err)
 
