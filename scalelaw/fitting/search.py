@@ -17,6 +17,7 @@ from .objective import residuals
 from .outliers import input_outliers, residual_outliers
 from .solver import evaluate_only, multistart, polish_on_all_rows
 from .spec import ParamSpec
+from .threads import one_blas_thread
 
 # With more than 10x this many rows the start search runs on a random subset of this size (see
 # search_subset): the search's cost is starts x rows x iterations, 5,000 rows pin a curve's basin,
@@ -213,30 +214,32 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
     if n == n_free:
         notes.append(f"as many points as free parameters ({n}): the fit interpolates, nothing checks it")
 
-    rng = np.random.default_rng(seed)
-    lo, hi = spec.theta_bounds()
-    pred_fn = make_pred_fn(law, X, info, spec)
-    # loss floors fitted as log(value): the polish treats them in value space (solver.polish_lbfgsb)
-    floors = tuple(j for j, name in enumerate(spec.free) if law.param(name).floor and spec.is_log(name))
-    sub = search_subset(len(y), search_rows, X, y, w, rng) if spec.free else None
-    if sub is not None:
-        # Long curves: the start search sees a random subset (its cost grows with starts x rows),
-        # then the best starts are polished on every row, so the answer is the full data's optimum.
-        Xs = {k: (v[sub] if isinstance(v, np.ndarray) and v.shape == y.shape else v) for k, v in X.items()}
-        ys, ws = y[sub], w[sub] * (w.sum() / w[sub].sum())
-        starts, n_seeds = build_starts(law, Xs, ys, options, spec, info, max_grid=max_grid, rng=rng)
-        on_subset = multistart(make_pred_fn(law, Xs, info, spec), starts, ys, ws, loss, delta, lo, hi,
-                               n_polish=n_polish, floor_cols=floors)
-        found = polish_on_all_rows(pred_fn, on_subset, y, w, loss, delta, lo, hi, floor_cols=floors)
-        notes.append(f"{len(y):,} rows: the start search ran on a random {len(sub):,} of them "
-                     f"(search_rows={search_rows:,}), then the best starts were polished on all rows")
-    elif spec.free:
-        starts, n_seeds = build_starts(law, X, y, options, spec, info, max_grid=max_grid, rng=rng)
-        found = multistart(pred_fn, starts, y, w, loss, delta, lo, hi, n_polish=n_polish, floor_cols=floors)
-    else:
-        found, n_seeds = evaluate_only(pred_fn, y, w, loss, delta), 0
-        notes.append("every parameter is fixed: nothing was fitted; the objective and residuals are those "
-                     "of the given values")
+    # BLAS on one thread: the search's many tiny matrix products only pay for threads (fitting.threads)
+    with one_blas_thread(cells=len(y) * n_free):
+        rng = np.random.default_rng(seed)
+        lo, hi = spec.theta_bounds()
+        pred_fn = make_pred_fn(law, X, info, spec)
+        # loss floors fitted as log(value): the polish treats them in value space (solver.polish_lbfgsb)
+        floors = tuple(j for j, name in enumerate(spec.free) if law.param(name).floor and spec.is_log(name))
+        sub = search_subset(len(y), search_rows, X, y, w, rng) if spec.free else None
+        if sub is not None:
+            # Long curves: the start search sees a random subset (its cost grows with starts x rows),
+            # then the best starts are polished on every row, so the answer is the full data's optimum.
+            Xs = {k: (v[sub] if isinstance(v, np.ndarray) and v.shape == y.shape else v) for k, v in X.items()}
+            ys, ws = y[sub], w[sub] * (w.sum() / w[sub].sum())
+            starts, n_seeds = build_starts(law, Xs, ys, options, spec, info, max_grid=max_grid, rng=rng)
+            on_subset = multistart(make_pred_fn(law, Xs, info, spec), starts, ys, ws, loss, delta, lo, hi,
+                                   n_polish=n_polish, floor_cols=floors)
+            found = polish_on_all_rows(pred_fn, on_subset, y, w, loss, delta, lo, hi, floor_cols=floors)
+            notes.append(f"{len(y):,} rows: the start search ran on a random {len(sub):,} of them "
+                         f"(search_rows={search_rows:,}), then the best starts were polished on all rows")
+        elif spec.free:
+            starts, n_seeds = build_starts(law, X, y, options, spec, info, max_grid=max_grid, rng=rng)
+            found = multistart(pred_fn, starts, y, w, loss, delta, lo, hi, n_polish=n_polish, floor_cols=floors)
+        else:
+            found, n_seeds = evaluate_only(pred_fn, y, w, loss, delta), 0
+            notes.append("every parameter is fixed: nothing was fitted; the objective and residuals are those "
+                         "of the given values")
     best = pred_fn(found.theta[None, :])[0]
     notes += residual_outliers(best, y, residuals(best, y, loss), used.index, w)
 

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from .objective import irls_weight, objective, residuals, rho
+from .threads import one_blas_thread
 
 PredFn = Callable[[np.ndarray], np.ndarray]  # (K, p) thetas -> (K, n) predictions
 
@@ -85,6 +86,13 @@ def batched_lm(
     Each member keeps its own damping; a step is taken only if it lowers that member's objective.
     """
     theta = _clip(np.array(theta0, dtype=float), lo, hi)
+    # BLAS on one thread for the (K, p, n) @ (K, n, p) products and (K, p, p) solves (fitting.threads);
+    # callers outside a fit (the bootstrap's, calibration's and forecasting's refits) get it here
+    with one_blas_thread(cells=len(y) * theta.shape[1]):
+        return _batched_lm(pred_fn, theta, y, w, loss, delta, lo, hi, max_iter, ftol)
+
+
+def _batched_lm(pred_fn, theta, y, w, loss, delta, lo, hi, max_iter, ftol) -> LMResult:
     K, p = theta.shape
     W = np.broadcast_to(w, (K, len(y)))
     with np.errstate(all="ignore"):

@@ -462,19 +462,6 @@ def _huber(r, delta):
     return np.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta))
 
 
-def _one_blas_thread():
-    """BLAS on one thread while the start's 135 small L-BFGS-B fits run: each makes thousands of
-    tiny BLAS calls, which a threaded BLAS makes 10-20x slower on a busy machine (20 small fits:
-    8.0 s with two BLAS threads, 0.62 s with one, on the shared 2-core CPU)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # an older install without the dependency: only slower
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
-
-
 def fit_authors_procedure(data, schedules, *, step="step", target="loss", run="run", warmup_steps=0,
                           delta=1e-3, **settings):
     """Fit the Multi-Power Law the way Luo et al.'s released code does; returns the seven parameters.
@@ -541,7 +528,12 @@ def fit_authors_procedure(data, schedules, *, step="step", target="loss", run="r
     best_f, best_x = np.inf, None
     grid = product(np.linspace(lowest - 0.2, lowest + 0.2, 5), np.linspace(np.exp(icpt) - 0.1, np.exp(icpt) + 0.1, 3),
                    np.linspace(-slope - 0.1, -slope + 0.1, 3), np.linspace(100, 1000, 3))
-    with _one_blas_thread():
+    # one BLAS thread while the 135 small L-BFGS-B fits run: each makes thousands of tiny BLAS calls,
+    # which a threaded BLAS makes 10-20x slower on a busy machine (20 small fits: 8.0 s with two
+    # BLAS threads, 0.62 s with one, on the shared 2-core CPU)
+    from scalelaw.fitting.threads import one_blas_thread
+
+    with one_blas_thread():
         for p0 in grid:
             res = minimize(start_objective, np.array(p0), method="L-BFGS-B", bounds=[(0, None)] * 4,
                            options={"maxiter": 100000, "ftol": 1e-9, "gtol": 1e-6, "eps": 1e-8})
