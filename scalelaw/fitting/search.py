@@ -17,7 +17,7 @@ from .objective import residuals
 from .outliers import input_outliers, residual_outliers
 from .solver import evaluate_only, multistart, polish_on_all_rows
 from .spec import ParamSpec
-from .threads import one_blas_thread
+from scalelaw.blas_threads import one_blas_thread
 
 # With more than 10x this many rows the start search runs on a random subset of this size (see
 # search_subset): the search's cost is starts x rows x iterations, 5,000 rows pin a curve's basin,
@@ -214,7 +214,7 @@ def search(law, frame: pd.DataFrame, inputs, target, *, loss, delta, fixed, boun
     if n == n_free:
         notes.append(f"as many points as free parameters ({n}): the fit interpolates, nothing checks it")
 
-    # BLAS on one thread: the search's many tiny matrix products only pay for threads (fitting.threads)
+    # BLAS on one thread: the search's many tiny matrix products only pay for threads (scalelaw.blas_threads)
     with one_blas_thread(cells=len(y) * n_free):
         rng = np.random.default_rng(seed)
         lo, hi = spec.theta_bounds()

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from .objective import irls_weight, objective, residuals, rho
-from .threads import one_blas_thread
+from scalelaw.blas_threads import one_blas_thread
 
 PredFn = Callable[[np.ndarray], np.ndarray]  # (K, p) thetas -> (K, n) predictions
 
@@ -86,7 +86,7 @@ def batched_lm(
     Each member keeps its own damping; a step is taken only if it lowers that member's objective.
     """
     theta = _clip(np.array(theta0, dtype=float), lo, hi)
-    # BLAS on one thread for the (K, p, n) @ (K, n, p) products and (K, p, p) solves (fitting.threads);
+    # BLAS on one thread for the (K, p, n) @ (K, n, p) products and (K, p, p) solves (scalelaw.blas_threads);
     # callers outside a fit (the bootstrap's, calibration's and forecasting's refits) get it here
     with one_blas_thread(cells=len(y) * theta.shape[1]):
         return _batched_lm(pred_fn, theta, y, w, loss, delta, lo, hi, max_iter, ftol)

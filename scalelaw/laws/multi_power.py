@@ -38,6 +38,8 @@ import threading
 
 import numpy as np
 
+from scalelaw.blas_threads import one_blas_thread
+
 from .base import Input, Param, cartesian, nnls_seeds
 from .lr_annealing import LRAnnealing, _as_schedule, prediction_warmup
 
@@ -531,8 +533,6 @@ def fit_authors_procedure(data, schedules, *, step="step", target="loss", run="r
     # one BLAS thread while the 135 small L-BFGS-B fits run: each makes thousands of tiny BLAS calls,
     # which a threaded BLAS makes 10-20x slower on a busy machine (20 small fits: 8.0 s with two
     # BLAS threads, 0.62 s with one, on the shared 2-core CPU)
-    from scalelaw.fitting.threads import one_blas_thread
-
     with one_blas_thread():
         for p0 in grid:
             res = minimize(start_objective, np.array(p0), method="L-BFGS-B", bounds=[(0, None)] * 4,
