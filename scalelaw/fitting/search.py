@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scalelaw.blas_threads import one_blas_thread
 from scalelaw.laws.base import cartesian
 
 from .data import check_domain, check_levels, column, numeric_column, resolve_inputs, weights_array
@@ -17,7 +18,6 @@ from .objective import residuals
 from .outliers import input_outliers, residual_outliers
 from .solver import evaluate_only, multistart, polish_on_all_rows
 from .spec import ParamSpec
-from scalelaw.blas_threads import one_blas_thread
 
 # With more than 10x this many rows the start search runs on a random subset of this size (see
 # search_subset): the search's cost is starts x rows x iterations, 5,000 rows pin a curve's basin,

@@ -19,8 +19,9 @@ from typing import Callable
 
 import numpy as np
 
-from .objective import irls_weight, objective, residuals, rho
 from scalelaw.blas_threads import one_blas_thread
+
+from .objective import irls_weight, objective, residuals, rho
 
 PredFn = Callable[[np.ndarray], np.ndarray]  # (K, p) thetas -> (K, n) predictions
 
