@@ -57,6 +57,9 @@ may cost: the 60,000-row case ran 0-6% slower with one thread here; a many-core 
 threads could pay on such fits' (K, p, n) products, was not measured (``blas_threads.MAX_CELLS`` is the
 knob: rows x free parameters above it keep BLAS's threads). Why multi_power and not the others
 was not isolated (its law's schedule sum is a scipy sparse product, not a BLAS call).
+Then (the lead, after this helper's report): ``MAX_CELLS = 1e6``, not None. Fits above the
+largest size measured here (180,000 cells) keep BLAS's threads, so the unmeasured many-core case
+keeps its default; every fit measured above is under it, so the figures stand.
 
 Usage: ``OMP_NUM_THREADS`` unset (BLAS's default threads),
 ``PYTHONPATH=. nice -n 5 python benchmarks/bench_blas_threads.py [--repeat 2] [--quick]``

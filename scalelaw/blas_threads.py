@@ -28,9 +28,10 @@ import contextlib
 import threading
 
 # Fits whose rows x free parameters exceed this keep BLAS's own thread count (None: no fit does).
-# None from benchmarks/bench_blas_threads.py: a 60,000-row fit + bootstrap ran within 0-6% either
-# way on 2 cores, so no threshold was measured to pay (its docstring has the rule and the figures).
-MAX_CELLS: float | None = None
+# The largest fit measured (benchmarks/bench_blas_threads.py: 60,000 rows x 3 parameters, 180,000
+# cells, + bootstrap) ran within 0-6% either way on 2 cores; above 1e6 cells nothing was measured,
+# and on a many-core machine a large product may gain from threads, so those keep the default.
+MAX_CELLS: float | None = 1e6
 
 _lock = threading.Lock()
 _depth = 0
