@@ -406,19 +406,15 @@ def cmd_plot(args):
 
 def _plot_data(fit, args):
     """DATA selected as for fit (--split, --final-points), its columns checked against the fit's."""
-    from scalelaw.fitting.data import numeric_column
+    from scalelaw.plot.core import check_columns
 
     df = _points(args)
-    columns = [(fit.target, "target", True)]
-    if not getattr(fit.law, "schedule_law", False):
-        columns += [(fit.inputs[i.name], f"input {i.name}", i.positive) for i in fit.law.inputs if not i.categorical]
-    for col, role, positive in columns:
-        try:
-            numeric_column(df, col, role, positive=positive and not fit.loss.endswith("_linear"))
-        except (KeyError, ValueError, TypeError) as err:
-            hint = ("; select the points the law was fitted to, as for fit (--split val --final-points)"
-                    if {"run", "step"} <= set(df.columns) and not args.final_points else "")
-            raise ValueError(f"{args.data}: {err.args[0]}{hint}") from None
+    try:
+        check_columns(fit, df)
+    except (KeyError, ValueError, TypeError) as err:
+        hint = ("; select the points the law was fitted to, as for fit (--split val --final-points)"
+                if {"run", "step"} <= set(df.columns) and not args.final_points else "")
+        raise ValueError(f"{args.data}: {err.args[0]}{hint}") from None
     return df
 
 

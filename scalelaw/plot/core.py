@@ -47,18 +47,26 @@ def _check_data(fit, data: pd.DataFrame) -> None:
     """Points given to draw are checked as the fit checked its own: a missing, infinite or (on a
     log axis) non-positive value would otherwise be left out of the figure without a word, or
     stretch the curves' grid to NaN and fail inside the law with a message about its inputs."""
-    from scalelaw.fitting.data import numeric_column
-
     if len(data) == 0:
         raise ValueError("plot_fit: data has no rows; give the points to draw, or data=None for the fitted ones")
+    try:
+        check_columns(fit, data)
+    except (KeyError, ValueError, TypeError) as err:
+        raise ValueError(f"plot_fit: data: {err.args[0]}") from None
+
+
+def check_columns(fit, data: pd.DataFrame) -> None:
+    """The fit's target and (non-categorical) input columns of ``data`` checked as the fit checked
+    its own rows (present, numeric, finite, positive where the law takes logs); raises the first
+    problem (KeyError, ValueError or TypeError) naming the column and rows. Shared by
+    :func:`plot_fit` and the CLI's ``plot``."""
+    from scalelaw.fitting.data import numeric_column
+
     columns = [(fit.target, "target", True)]
     if not getattr(fit.law, "schedule_law", False):
         columns += [(fit.inputs[i.name], f"input {i.name}", i.positive) for i in fit.law.inputs if not i.categorical]
     for col, role, positive in columns:
-        try:
-            numeric_column(data, col, role, positive=positive and not fit.loss.endswith("_linear"))
-        except (KeyError, ValueError, TypeError) as err:
-            raise ValueError(f"plot_fit: data: {err.args[0]}") from None
+        numeric_column(data, col, role, positive=positive and not fit.loss.endswith("_linear"))
 
 
 def plot_fit(fit, data: pd.DataFrame | None = None, *, extend_to: float | None = None, level: float = 0.95,
