@@ -222,3 +222,30 @@ def test_the_cli_fit_of_a_two_split_log_prints_the_note(tmp_path, capsys):
     assert "the rows come from 2 splits (train, val)" in capsys.readouterr().out
     assert main(["fit", "power_law", str(path), "--var", "x=step", "--split", "val"]) == 0
     assert "splits" not in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_second_sweep_into_one_folder_keeps_the_first_ones_index_rows(shards, tmp_path):
+    """Bug: ``index.csv`` was rewritten with only the current spec's runs, so a second sweep into
+    the same ``--out`` dropped the first one's runs from the index (their logs stayed, the index
+    no longer listed them). Now other runs' rows are kept as they were, and the sweep says so."""
+    import csv
+
+    from scalelaw.train.sweep import run_sweep
+
+    def spec(name):
+        return {"name": name, "base": {**BASE, "n_steps": 4, "batch_size": 2, "eval_seqs": 2}, "grid": {"seed": [0]}}
+
+    said = []
+    over = {"device": "cpu", "data_root": str(shards)}
+    run_sweep(spec("first"), tmp_path, overrides=over, progress=False, echo=said.append)
+    run_sweep(spec("second"), tmp_path, overrides=over, progress=False, echo=said.append)
+    with open(tmp_path / "index.csv", newline="") as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    assert sorted(rows) == ["first_seed0", "second_seed0"], rows
+    assert rows["first_seed0"]["status"] == rows["second_seed0"]["status"] == "complete"
+    assert any("keeps the rows of 1 run(s) that this spec does not plan" in s for s in said), said
+    # the second sweep again: nothing trained, the first sweep's row still kept, not duplicated
+    run_sweep(spec("second"), tmp_path, overrides=over, progress=False, echo=said.append)
+    with open(tmp_path / "index.csv", newline="") as f:
+        assert sorted(r["run"] for r in csv.DictReader(f)) == ["first_seed0", "second_seed0"]

@@ -348,14 +348,31 @@ def _from_header(row: dict, header: dict) -> None:
                error=header.get("error"))
 
 
-def _write_index(out: Path, rows: list[dict], name: str = "index.csv") -> None:
+def _write_index(out: Path, rows: list[dict], name: str = "index.csv", kept: list[dict] = ()) -> None:
+    """Write the index atomically: this sweep's ``rows``, then ``kept`` (other sweeps' rows)."""
     tmp = out / f"{name}.{os.getpid()}.tmp"
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=INDEX_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in INDEX_COLUMNS})
+        for row in kept:
+            writer.writerow({k: row.get(k, "") for k in INDEX_COLUMNS})
     os.replace(tmp, out / name)
+
+
+def _other_sweeps_rows(path: Path, names) -> list[dict]:
+    """Rows of an existing index for runs this sweep does not plan (another spec swept into the
+    same folder): kept as they are, so that a second sweep into one ``--out`` does not drop the
+    first one's runs from the index (their logs were never touched, but the index lost them)."""
+    if not path.exists():
+        return []
+    try:
+        with open(path, newline="") as f:
+            return [row for row in csv.DictReader(f) if row.get("run") and row["run"] not in names]
+    except (OSError, csv.Error, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: the existing index could not be read ({err}); move it aside to "
+                          "start a new one") from None
 
 
 def archive_logs(out, archive) -> Path:
@@ -461,7 +478,11 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
     if executor not in EXECUTORS:
         raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     out.mkdir(parents=True, exist_ok=True)
-    _write_index(out, list(rows.values()), index)
+    kept = _other_sweeps_rows(out / index, rows)
+    if kept:
+        echo(f"sweep: {out / index} keeps the rows of {len(kept)} run(s) that this spec does not plan "
+             "(another sweep into this folder, or an earlier version of this spec)")
+    _write_index(out, list(rows.values()), index, kept)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -479,7 +500,7 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
             _from_header(row, header)
         if error is not None and row["status"] != "complete":
             row.update(status="failed", error=error)
-        _write_index(out, list(rows.values()), index)
+        _write_index(out, list(rows.values()), index, kept)
         if bar is not None and name not in reported:
             bar.update(1)
             bar.set_postfix(left=bar.total - bar.n, refresh=True)
