@@ -197,29 +197,11 @@ def run_synthetic(reps):
 
 
 def run_epoch():
-    f = s9.VALIDATION / "chinchilla_svg_extracted.csv"
-    if not f.exists():
-        print(f"({f} not found: Epoch skipped)")
-        return []
-    d = pd.read_csv(f)
-    pts = pd.DataFrame({"N": d["Model Size"], "C": d["Training FLOP"], "loss": d["loss"]})
-    out = []
-    for label, budgets in (("Hoffmann's 9 budgets", [6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21]),
-                           ("budgets in log C", None)):
-        comb, errs, n_or = evaluate(pts, budgets=budgets)
-        out.append({"group": "epoch", "ladder": label, "origins": n_or, "comb": comb, "errs": errs})
-    return out
+    return s9.run_epoch(evaluate, key="comb")
 
 
 def run_nested():
-    out = []
-    for folder, n_budgets, holdout, label in (("data/cpu_isoflop_bpe", 7, 1 / 3, "BPE first 7: fit 5, predict 2.4e12, 4.8e12"),
-                                              ("data/cpu_isoflop_bpe", 6, 1 / 3, "BPE first 6: fit 4, predict 1.2e12, 2.4e12"),
-                                              ("data/cpu_isoflop", 5, 0.2, "byte first 5: fit 4, predict 1.6e12")):
-        pts, runs = s9._ladder(folder, n_budgets)
-        comb, errs, n_or = evaluate(pts, curves=runs, holdout=holdout)
-        out.append({"group": "nested", "ladder": label, "origins": n_or, "comb": comb, "errs": errs})
-    return out
+    return s9.run_nested(evaluate, key="comb")
 
 
 def run_after():
@@ -290,19 +272,9 @@ def main():
     for grp, g in s.groupby("group", sort=False):
         print(f"\n== {grp}: mean |rel err| at the target budgets (%), per ladder")
         print((100 * g.pivot_table(index="ladder", columns="rule", values="err", sort=False)).round(2).to_string())
-        cur = g[g["rule"] == CURRENT].set_index("ladder")["err"]
-        print(f"\n{grp}: mean over {g['ladder'].nunique()} ladders; better / worse than the current rule (ladders)")
-        for rule, h in g.groupby("rule", sort=False):
-            e = h.set_index("ladder")["err"]
-            diff = (e - cur).dropna()
-            print(f"  {rule:20s} {100 * e.mean():6.2f}%  ratio {e.mean() / cur.mean():5.2f}  "
-                  f"better {int((diff < -1e-6).sum()):3d} worse {int((diff > 1e-6).sum()):3d}  "
-                  f"max {100 * e.max():5.2f}%")
+        s9.print_versus_current(grp, g, CURRENT, 20, lambda e: f"max {100 * e.max():5.2f}%")
     if "synthetic" in only:
-        syn = s[s["group"] == "synthetic"].copy()
-        syn["scenario"] = syn["ladder"].str.split("#").str[0]
-        print("\nsynthetic, per scenario (mean %):")
-        print((100 * syn.pivot_table(index="scenario", columns="rule", values="err", sort=False)).round(2).to_string())
+        s9.print_per_scenario(s)
         lines, adopted = decide(s)
         print("\ndecision rule (committed before the run):")
         print("\n".join(lines))

@@ -232,7 +232,10 @@ def run_synthetic(reps):
 
 # ---- Epoch's points and the nested real backtests ------------------------------------------
 
-def run_epoch():
+def run_epoch(evaluate_fn=None, key="picks"):
+    """Epoch's points in Hoffmann's 9 budgets and in budgets binned in log C; ``evaluate_fn`` (default
+    :func:`evaluate`) and the result ``key`` let study_approach_combination reuse the ladders."""
+    evaluate_fn = evaluate_fn or evaluate
     f = VALIDATION / "chinchilla_svg_extracted.csv"
     if not f.exists():
         print(f"({f} not found: Epoch skipped)")
@@ -242,8 +245,8 @@ def run_epoch():
     out = []
     for label, budgets in (("Hoffmann's 9 budgets", [6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21]),
                            ("budgets in log C", None)):
-        picks, errs, n_or = evaluate(pts, budgets=budgets)
-        out.append({"group": "epoch", "ladder": label, "origins": n_or, "picks": picks, "errs": errs})
+        res, errs, n_or = evaluate_fn(pts, budgets=budgets)
+        out.append({"group": "epoch", "ladder": label, "origins": n_or, key: res, "errs": errs})
     return out
 
 
@@ -258,14 +261,16 @@ def _ladder(folder, n_budgets):
     return pts, runs
 
 
-def run_nested():
+def run_nested(evaluate_fn=None, key="picks"):
+    """Nested backtests inside our ladders' fitted budgets (``evaluate_fn``, ``key``: as run_epoch)."""
+    evaluate_fn = evaluate_fn or evaluate
     out = []
     for folder, n_budgets, holdout, label in (("data/cpu_isoflop_bpe", 7, 1 / 3, "BPE first 7: fit 5, predict 2.4e12, 4.8e12"),
                                               ("data/cpu_isoflop_bpe", 6, 1 / 3, "BPE first 6: fit 4, predict 1.2e12, 2.4e12"),
                                               ("data/cpu_isoflop", 5, 0.2, "byte first 5: fit 4, predict 1.6e12")):
         pts, runs = _ladder(folder, n_budgets)
-        picks, errs, n_or = evaluate(pts, curves=runs, holdout=holdout)
-        out.append({"group": "nested", "ladder": label, "origins": n_or, "picks": picks, "errs": errs})
+        res, errs, n_or = evaluate_fn(pts, curves=runs, holdout=holdout)
+        out.append({"group": "nested", "ladder": label, "origins": n_or, key: res, "errs": errs})
     return out
 
 
@@ -302,19 +307,29 @@ def main():
         if grp != "synthetic":
             print(g[~g["rule"].str.startswith("(")].pivot_table(index="ladder", columns="rule", values="pick",
                                                                   aggfunc="first", sort=False).to_string())
-        cur = g[g["rule"] == "all pairs (current)"].set_index("ladder")["err"]
-        print(f"\n{grp}: mean over {g['ladder'].nunique()} ladders; better / worse than the current rule (ladders)")
-        for rule, h in g.groupby("rule", sort=False):
-            e = h.set_index("ladder")["err"]
-            diff = (e - cur).dropna()
-            print(f"  {rule:28s} {100 * e.mean():6.2f}%  ratio {e.mean() / cur.mean():5.2f}  "
-                  f"better {int((diff < -1e-6).sum()):3d} worse {int((diff > 1e-6).sum()):3d}  "
-                  f"within 2%: {(e < 0.02).mean():.2f}")
+        print_versus_current(grp, g, "all pairs (current)", 28, lambda e: f"within 2%: {(e < 0.02).mean():.2f}")
     if "synthetic" in only:
-        syn = s[s["group"] == "synthetic"].copy()
-        syn["scenario"] = syn["ladder"].str.split("#").str[0]
-        print("\nsynthetic, per scenario (mean %):")
-        print((100 * syn.pivot_table(index="scenario", columns="rule", values="err", sort=False)).round(2).to_string())
+        print_per_scenario(s)
+
+
+def print_versus_current(grp, g, current, width, last):
+    """Each rule's mean error over a group's ladders, its ratio to ``current``'s, on how many
+    ladders it is better / worse, and ``last(errors)`` (also used by study_approach_combination)."""
+    cur = g[g["rule"] == current].set_index("ladder")["err"]
+    print(f"\n{grp}: mean over {g['ladder'].nunique()} ladders; better / worse than the current rule (ladders)")
+    for rule, h in g.groupby("rule", sort=False):
+        e = h.set_index("ladder")["err"]
+        diff = (e - cur).dropna()
+        print(f"  {rule:{width}s} {100 * e.mean():6.2f}%  ratio {e.mean() / cur.mean():5.2f}  "
+              f"better {int((diff < -1e-6).sum()):3d} worse {int((diff > 1e-6).sum()):3d}  {last(e)}")
+
+
+def print_per_scenario(s):
+    """The synthetic ladders' mean error per scenario and rule (%)."""
+    syn = s[s["group"] == "synthetic"].copy()
+    syn["scenario"] = syn["ladder"].str.split("#").str[0]
+    print("\nsynthetic, per scenario (mean %):")
+    print((100 * syn.pivot_table(index="scenario", columns="rule", values="err", sort=False)).round(2).to_string())
 
 
 if __name__ == "__main__":
