@@ -1,0 +1,189 @@
+"""Why the calibrated interval over-covers the real mixtures (issue 11): a diagnosis on fitted rows only.
+
+bench_coverage.py fits dcpt on the shares r != 0.5 and predicts r = 0.5; 7 of the 8 real mixture
+sets cover more than 95% at 90% while the synthetic mixture family of bench_coverage_spread.py
+covers 90.7% on average. This script never reads the held-out r = 0.5 rows (``case.train`` only,
+the rows the fit sees). For each real mixture set and for replicates of the synthetic mixture
+family it reports, at 90%:
+
+* the parts of the half-width at distance 0 (inside the fitted box, where r = 0.5 lies):
+  ``floor`` = the full fit's residual scale (RMS log residual, dof-corrected; s_in and s0 may not
+  go below it), ``s_in`` / ``s0`` = the interpolation / extrapolation floors the backtests fitted,
+  ``q0`` = the floor's multiplier, ``h0`` = q0 min(s_in, s0) the error half-width, ``band`` = the
+  full fit's bootstrap half-width (log, median over the fitted rows of the interior shares), and
+  ``total`` = sqrt(band^2 + h0^2); ``bind`` = whether s_in sits on the floor (within 1%);
+* the full fit's residuals per fitted share (RMS log residual), and the residual scale computed
+  over the interior shares only (``floor_int``): is the floor inflated by the extreme shares?
+* leave-one-share-out folds among the fitted shares (the calibration's own interpolating
+  backtests): for the *interior* shares (neither the smallest nor the largest fitted r, so the
+  left-out share lies inside the fold's box, as r = 0.5 does), the fold's RMS log error, and the
+  half-width the calibration would give it: the error model refitted without that fold
+  (scalelaw.calibration.fit_error_model, unchanged; as bench_coverage_insample.py does), h(d) at
+  the fold's points combined with z * the fold's own bootstrap spread. ``ratio`` = median over
+  the fold's points of |e| / half-width (1 = just covered; well below 1 = too wide), ``cov`` =
+  the share of the fold's points inside.
+
+Usage: python benchmarks/bench_mixture_width.py [--reps 10] [--bootstrap 100] [--only dml,cpu_dcpt]
+Results: docs/calibration.md, "Why the mixtures over-cover: diagnosis".
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scalelaw as sl  # noqa: E402
+import bench_coverage as B  # noqa: E402
+from bench_coverage_spread import FAMILIES, SEED_BASE  # noqa: E402
+
+import scalelaw.calibration as C  # noqa: E402
+
+LEVEL = 0.9
+Z = stats.norm.ppf(0.5 + LEVEL / 2)
+
+
+def fit_recording(make_fit, n_boot):
+    """Fit + bootstrap (which calibrates) while recording the backtest arrays the error model sees."""
+    seen = {}
+    orig = C.fit_error_model
+
+    def record(e, d, g, **kw):
+        seen.update(e=np.asarray(e, float), d=np.asarray(d, float), g=np.asarray(g),
+                    p=np.nan_to_num(np.asarray(kw.get("param_sd"), float)),
+                    k=np.asarray(kw.get("interpolating"), bool), floor=kw["noise_floor"],
+                    names=list(kw.get("fold_names") or []))
+        return orig(e, d, g, **kw)
+
+    C.fit_error_model = record
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = make_fit().bootstrap(n_boot, seed=0)
+    finally:
+        C.fit_error_model = orig
+    return fit, seen
+
+
+def diagnose(fit, bt, X, r):
+    """One fit's figures (module docstring). ``X``: the fitted rows' inputs; ``r``: their shares."""
+    cal = fit.calibration
+    shares = np.unique(r)
+    interior = (r > shares.min()) & (r < shares.max())
+    lo, hi = fit.predict_interval({k: v[interior] for k, v in X.items()}, level=LEVEL, kind="parameter", warn=False)
+    pred = np.asarray(fit.predict({k: v[interior] for k, v in X.items()}), dtype=float)
+    band = float(np.median(np.maximum(np.log(hi / pred), np.log(pred / lo))))
+    s_in = cal.inside_noise if cal.inside_noise is not None else cal.noise
+    h0 = float(cal.half_width(np.array([0.0]), LEVEL)[0])
+    res = C.fit_log_residuals(fit, fit._features()[1])
+    per_share = {float(s): float(np.sqrt(np.mean(res[r == s] ** 2))) for s in shares}
+    n_int = int(interior.sum())
+    floor_int = float(np.sqrt(np.sum(res[interior] ** 2) / max(n_int - fit.n_free * n_int / len(res), 1)))
+    out = dict(floor=cal.residual_scale, floor_int=floor_int, s_in=s_in, s0=cal.noise, q0=cal.floor_multiplier(LEVEL),
+               h0=h0, band=band, total=float(np.hypot(band, h0)), bind=bool(s_in <= 1.01 * cal.residual_scale),
+               per_share=per_share)
+    # leave-one-share-out folds: the interior ones, scored with the error model refitted without them
+    e, d, g, p, k = bt["e"], bt["d"], bt["g"], bt["p"], bt["k"]
+    ok = np.isfinite(e) & np.isfinite(d)
+    e, d, g, p, k = e[ok], d[ok], g[ok], p[ok], k[ok]
+    ids = np.unique(bt["g"][np.isfinite(bt["e"]) & np.isfinite(bt["d"])])
+    names = dict(zip(np.unique(bt["g"]), bt["names"]))
+    folds = []
+    for f in ids:
+        m = g == f
+        if not k[m].all() or not (d[m] == 0).all():  # interior share folds only: inside their own box
+            continue
+        tr = ~m
+        def lofo(floor):
+            c = C.fit_error_model(e[tr], d[tr], g[tr], noise_floor=floor, param_sd=p[tr], interpolating=k[tr])
+            return c.half_width(d[m], LEVEL)
+
+        h = lofo(bt["floor"])
+        half = np.sqrt((Z * p[m]) ** 2 + h ** 2)
+        cover = lambda hw: float(np.mean(np.abs(e[m]) <= hw))  # noqa: E731
+        folds.append(dict(fold=names.get(f, str(f)), rms=float(np.sqrt(np.mean(e[m] ** 2))),
+                          half=float(np.median(half)), ratio=float(np.median(np.abs(e[m]) / half)),
+                          cov=cover(half), band=float(np.median(Z * p[m])),
+                          # the same fold with one part changed at a time (diagnostic counterfactuals,
+                          # not candidates): no fold band; the floor from the interior shares' residuals;
+                          # no floor at all (s_in as the other folds' errors alone say)
+                          cov_noband=cover(h),
+                          cov_floor_int=cover(np.sqrt((Z * p[m]) ** 2 + lofo(floor_int) ** 2)),
+                          cov_nofloor=cover(np.sqrt((Z * p[m]) ** 2 + lofo(1e-6) ** 2))))
+    out["folds"] = folds
+    return out
+
+
+def real(only, n_boot):
+    for case in B.iter_cases(only):
+        if case.law != "dcpt":
+            continue
+        fit, bt = fit_recording(case.fit, n_boot)
+        X = {n: case.train[col].to_numpy(dtype=float) for n, col in case.inputs.items()}
+        yield case.name, diagnose(fit, bt, X, X["r"])
+
+
+def synthetic(reps, n_boot):
+    law, inputs, make, _ = FAMILIES["mixture"]
+    for seed in range(reps):
+        tr, _te = make(np.random.default_rng(SEED_BASE + seed))  # the held-out part is not used
+        fit, bt = fit_recording(lambda: sl.fit(law, tr, inputs={c: c for c in inputs}, target="loss"), n_boot)
+        X = {c: tr[c].to_numpy(dtype=float) for c in inputs}
+        yield f"mixture_{SEED_BASE + seed}", diagnose(fit, bt, X, X["r"])
+
+
+def print_rows(rows):
+    print("| set | floor | floor_int | s_in | s0 | q0 | h0 | band | total | s_in on floor | RMS residual per share |"
+          " interior folds: RMS err / LOFO half-width (ratio, cov [no band, floor_int, no floor]) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    summ = []
+    for name, o in rows:
+        ps = ", ".join(f"{s:g}: {v * 100:.2f}" for s, v in o["per_share"].items())
+        fs = "; ".join(f"{f['rms'] * 100:.2f} / {f['half'] * 100:.2f} ({f['ratio']:.2f}, {f['cov'] * 100:.0f}% "
+                       f"[{f['cov_noband'] * 100:.0f} {f['cov_floor_int'] * 100:.0f} {f['cov_nofloor'] * 100:.0f}])"
+                       for f in o["folds"])
+        print(f"| {name} | {o['floor'] * 100:.2f} | {o['floor_int'] * 100:.2f} | {o['s_in'] * 100:.2f} | "
+              f"{o['s0'] * 100:.2f} | {o['q0']:.2f} | {o['h0'] * 100:.2f} | {o['band'] * 100:.2f} | "
+              f"{o['total'] * 100:.2f} | {'yes' if o['bind'] else 'no'} | {ps} | {fs} |", flush=True)
+        for f in o["folds"]:
+            summ.append(dict(set=name, rms_over_floor=f["rms"] / o["floor"], ratio=f["ratio"], cov=f["cov"],
+                             cov_noband=f["cov_noband"], cov_floor_int=f["cov_floor_int"],
+                             cov_nofloor=f["cov_nofloor"], band_over_h=f["band"] / o["h0"],
+                             h0_share=o["h0"] ** 2 / o["total"] ** 2, bind=o["bind"],
+                             floor_ratio=o["floor"] / o["floor_int"]))
+    return pd.DataFrame(summ)
+
+
+def summary(label, s):
+    print(f"{label}: {s['set'].nunique()} fits, {len(s)} interior folds; s_in on the floor in "
+          f"{int(s.groupby('set')['bind'].first().sum())} fits; median h0^2 / total^2 = "
+          f"{s.groupby('set')['h0_share'].first().median():.2f}; median floor / floor_int = "
+          f"{s.groupby('set')['floor_ratio'].first().median():.2f}; interior fold RMS error / floor: median "
+          f"{s['rms_over_floor'].median():.2f}; |e| / half-width: median {s['ratio'].median():.2f}; "
+          f"fold coverage at 90%: mean {100 * s['cov'].mean():.1f}% (without the fold's band "
+          f"{100 * s['cov_noband'].mean():.1f}%, floor from the interior shares {100 * s['cov_floor_int'].mean():.1f}%, "
+          f"no floor {100 * s['cov_nofloor'].mean():.1f}%); fold band z*p / h0: median {s['band_over_h'].median():.2f}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--bootstrap", type=int, default=100)
+    ap.add_argument("--only", default="dml,cpu_dcpt")
+    a = ap.parse_args(argv)
+    print("## real mixture sets (fitted rows only; log half-widths x 100, level 0.9)")
+    sr = print_rows(list(real([o for o in a.only.split(",") if o], a.bootstrap)))
+    print(f"\n## synthetic mixture family (bench_coverage_spread.py, seeds {SEED_BASE}-{SEED_BASE + a.reps - 1})")
+    ss = print_rows(list(synthetic(a.reps, a.bootstrap)))
+    print()
+    summary("real", sr)
+    summary("synthetic", ss)
+
+
+if __name__ == "__main__":
+    main()
