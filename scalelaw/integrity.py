@@ -1,4 +1,4 @@
-"""Integrity of saved fits: a hash of every section a fit's answers depend on, and a format check.
+"""Integrity of saved fits and results: a hash of every section their answers depend on, and a format check.
 
 A saved fit is JSON that people can open and edit. The answers it gives (predictions, intervals,
 optima) depend on the parameters, the fixed values, the bounds, the options and law info, the
@@ -6,6 +6,10 @@ bootstrap draws and the fitted rows, so each top-level section of the saved dict
 own sha256 (of its canonical JSON: sorted keys, no spaces), stored under ``"integrity"``. On load
 every section is hashed again; a mismatch names the sections that changed, so an edited
 ``params`` can never give a point prediction outside its own interval without anyone knowing.
+
+Saved IsoFLOP and envelope results (:mod:`scalelaw.isoflops`, layout version 2 on) are sealed
+the same way, by the same :func:`seal` and :func:`check_seal`: their answers depend on ``params``,
+``optima``, ``draws`` and ``calibration`` just as a fit's do.
 
 File format: ``FORMAT_VERSION`` counts changes to the layout. A file from a newer format is
 refused (this version cannot know what its new fields mean); a file from a newer scalelaw
@@ -23,7 +27,7 @@ INTEGRITY_KEY = "integrity"
 
 
 class SavedFitWarning(UserWarning):
-    """A saved fit loads, but something about it deserves attention (older/newer writer)."""
+    """A saved fit or result loads, but something about it deserves attention (older/newer writer, no seal)."""
 
 
 def _canonical(value) -> bytes:
@@ -74,12 +78,21 @@ def check_version(d: dict, where: str = "saved fit") -> None:
 def verify(d: dict, where: str = "saved fit") -> None:
     """Check the integrity record of a format >= 2 file; ValueError naming what changed."""
     fmt = check_format(d, where)
-    record = d.get(INTEGRITY_KEY)
     if fmt < 2:
         warnings.warn(f"{where}: written in file format {fmt}, before saved fits carried a hash of their "
                       "parameters and draws; only its data can be checked (save it again to seal it)",
                       SavedFitWarning, stacklevel=3)
         return
+    check_seal(d, where)
+
+
+def check_seal(d: dict, where: str) -> None:
+    """Hash every section of ``d`` again and compare with its integrity record (written by :func:`seal`).
+
+    A ValueError when the record is missing, or naming every section whose hash differs (an edited,
+    added or removed section). Shared by saved fits (:func:`verify`) and saved IsoFLOP results.
+    """
+    record = d.get(INTEGRITY_KEY)
     if not isinstance(record, dict):
         raise ValueError(f"{where}: the integrity record ('{INTEGRITY_KEY}') is missing; the file was "
                          "edited or not written by scalelaw")
