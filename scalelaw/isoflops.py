@@ -59,20 +59,22 @@ not include the error of the power laws' form when extrapolated (see ``backtest`
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
+from scalelaw.atomic import atomic_write_text
 from scalelaw.fitting.data import as_frame, numeric_column
+from scalelaw.integrity import INTEGRITY_KEY, SavedFitWarning, check_seal, seal
 
 __all__ = ["isoflop", "IsoflopResult", "assign_budgets", "load_isoflop", "PROFILES", "ratio_knots", "ratio_at"]
 
 PROFILES = ("parabola", "law")
 FORMAT = "scalelaw-isoflop"
-FORMAT_VERSION = 1  # the layout of a saved result; a file of a newer one is refused (see from_dict)
+# The layout of a saved result; a file of a newer one is refused (see from_dict). 2: every section
+# sealed with its sha256 (scalelaw.integrity, as saved fits are); 1 (unsealed) still loads, with a warning.
+FORMAT_VERSION = 2
 _SAVED_KEYS = ("approach", "profile", "inputs", "target", "loss_law", "level", "params", "warnings", "optima",
                "points", "draws")
 _MIN_SIZES = {"parabola": 3, "law": 4}
@@ -478,30 +480,31 @@ class IsoflopResult:
             return {c: [None if (isinstance(v, float) and not np.isfinite(v)) else
                         (v.item() if isinstance(v, np.generic) else v) for v in frame[c].tolist()]
                     for c in frame.columns}
-        return {"format": FORMAT, "version": FORMAT_VERSION, "scalelaw_version": self.version,
-                "approach": self.approach, "profile": self.profile, "inputs": self.inputs,
-                "target": self.target, "loss_law": self.loss_law, "level": self.level,
-                "options": self.options, "params": self.params, "warnings": self.warnings,
-                "optima": cols(self.optima), "points": cols(self.points),
-                "draws": None if self.draws is None else cols(self.draws),
-                "calibration": None if self.calibration is None else self.calibration.to_dict()}
+        out = {"format": FORMAT, "version": FORMAT_VERSION, "scalelaw_version": self.version,
+               "approach": self.approach, "profile": self.profile, "inputs": self.inputs,
+               "target": self.target, "loss_law": self.loss_law, "level": self.level,
+               "options": self.options, "params": self.params, "warnings": self.warnings,
+               "optima": cols(self.optima), "points": cols(self.points),
+               "draws": None if self.draws is None else cols(self.draws),
+               "calibration": None if self.calibration is None else self.calibration.to_dict()}
+        # Sealed after a JSON round trip, so the hashes are of exactly what the file holds (tuples
+        # become lists, numpy scalars plain numbers), and load recomputes the same ones.
+        return seal(json.loads(json.dumps(out, allow_nan=True)))
 
     def save(self, path) -> None:
-        """JSON, written to a temporary file in the same folder and renamed (atomic)."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".isoflop.", suffix=".json", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_dict(), fh, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """JSON, written atomically (:mod:`scalelaw.atomic`): an existing file is replaced only once
+        the new one is whole. Every section carries its sha256 (:mod:`scalelaw.integrity`)."""
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1), "IsoFLOP result file")
 
     @classmethod
     def from_dict(cls, d: dict) -> "IsoflopResult":
+        """Rebuild a result from :meth:`to_dict`'s dictionary.
+
+        Refused (ValueError): a newer layout version; a version >= 2 file whose sections no longer
+        match their stored sha256 (the error names them: an edited ``params`` or ``optima`` would
+        otherwise predict from the edited numbers); a missing section. A version-1 file (written
+        before results were sealed) loads with a :class:`~scalelaw.integrity.SavedFitWarning`.
+        """
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError("not a saved IsoFLOP result (format != 'scalelaw-isoflop')")
         version = d.get("version")
@@ -512,9 +515,21 @@ class IsoflopResult:
             raise ValueError(f"saved IsoFLOP result written in layout version {version}, newer than this "
                              f"scalelaw reads ({FORMAT_VERSION}; file written by scalelaw "
                              f"{d.get('scalelaw_version', '?')}); upgrade scalelaw to load it")
-        missing = [k for k in _SAVED_KEYS if k not in d]
+        where = "saved IsoFLOP result"
+        missing = [k for k in _SAVED_KEYS if k not in d]  # named as such, before the seal would name them too
         if missing:
-            raise ValueError(f"saved IsoFLOP result: missing key(s) {', '.join(missing)}")
+            raise ValueError(f"{where}: missing key(s) {', '.join(missing)}")
+        if version >= 2:
+            check_seal(d, where)
+        elif INTEGRITY_KEY in d:  # a sealed file whose version was edited down to skip the check
+            raise ValueError(f"{where}: layout version 1 carries no integrity record, but this file has one; "
+                             "its 'version' was edited; refit and save again")
+        else:
+            import warnings
+
+            warnings.warn(f"{where}: written in layout version 1, which carries no seal (no sha256 of its "
+                          "sections): it loads unchecked, so an edit to it would go unnoticed; save it again "
+                          "to seal it", SavedFitWarning, stacklevel=3)
 
         def frame(x):
             return None if x is None else pd.DataFrame({k: [np.nan if v is None else v for v in vals]

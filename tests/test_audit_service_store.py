@@ -230,9 +230,12 @@ def test_isoflop_file_of_a_newer_layout_is_refused(iso_file, tmp_path):
     """Bug: the saved layout 'version' was written but never read: a file from a newer scalelaw
     (new fields this one cannot know) loaded silently."""
     d = json.loads(iso_file[0].read_text())
-    d["version"] = 2
+    from scalelaw.isoflops import FORMAT_VERSION
+
+    d["version"] = FORMAT_VERSION + 1
     (tmp_path / "new.json").write_text(json.dumps(d))
-    with pytest.raises(ValueError, match=r"new.json: .*layout version 2, newer than this scalelaw reads \(1"):
+    with pytest.raises(ValueError, match=rf"new.json: .*layout version {FORMAT_VERSION + 1}, newer than this "
+                                         rf"scalelaw reads \({FORMAT_VERSION}"):
         sl.load_isoflop(tmp_path / "new.json")
 
 
