@@ -336,7 +336,10 @@ def candidate_heldout(n_boot):
             fit = case.fit().bootstrap(n_boot, seed=0)
         X = {n: case.test[col].to_numpy() for n, col in case.inputs.items()}
         y = case.test[case.target].to_numpy(dtype=float)
-        row = {"set": case.name, "n": len(y)}
+        e = np.log(y) - np.log(np.asarray(fit.predict(X, warn=False), dtype=float))
+        # the held-out errors against the floor they were given (the floor: the full fit's residual scale)
+        row = {"set": case.name, "n": len(y), "rms/floor": round(float(np.sqrt(np.mean(e ** 2))) /
+                                                                 fit.calibration.residual_scale, 2)}
         for lv in B.LEVELS:
             (bl, bh), (cl, ch) = candidate_interval(fit, X, lv)
             row[f"base {lv}"] = round(100 * float(np.mean((y >= bl) & (y <= bh))), 1)
