@@ -66,7 +66,7 @@ import pandas as pd
 
 from scalelaw.atomic import atomic_write_text
 from scalelaw.fitting.data import as_frame, numeric_column
-from scalelaw.integrity import INTEGRITY_KEY, SavedFitWarning, check_seal, seal
+from scalelaw.integrity import INTEGRITY_KEY, SavedFitWarning, check_seal, check_version, seal
 
 __all__ = ["isoflop", "IsoflopResult", "assign_budgets", "load_isoflop", "PROFILES", "ratio_knots", "ratio_at"]
 
@@ -519,6 +519,7 @@ class IsoflopResult:
         missing = [k for k in _SAVED_KEYS if k not in d]  # named as such, before the seal would name them too
         if missing:
             raise ValueError(f"{where}: missing key(s) {', '.join(missing)}")
+        check_version(d, where)  # written by a newer scalelaw: warn, as for fits
         if version >= 2:
             check_seal(d, where)
         elif INTEGRITY_KEY in d:  # a sealed file whose version was edited down to skip the check

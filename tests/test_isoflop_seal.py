@@ -178,3 +178,19 @@ def test_save_is_atomic_and_names_a_missing_folder(iso, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["iso.json"]  # no temporary left behind
     with pytest.raises(ValueError, match=r"IsoFLOP result file .*folder .* does not exist"):
         iso.save(tmp_path / "nowhere" / "iso.json")
+
+
+def test_a_file_from_a_newer_scalelaw_warns_as_for_fits(iso, tmp_path, monkeypatch):
+    """A sealed result written by a newer scalelaw loads with the same warning a saved fit gives
+    (its answers may differ from that version's); one written by this version loads silently."""
+    import copy
+
+    newer = copy.copy(iso)
+    monkeypatch.setattr(newer, "version", "99.0.0")
+    newer.save(tmp_path / "newer.json")
+    with pytest.warns(SavedFitWarning, match=r"saved IsoFLOP result: written by scalelaw 99\.0\.0, newer than this one"):
+        sl.load_isoflop(tmp_path / "newer.json")
+    iso.save(tmp_path / "same.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SavedFitWarning)
+        sl.load_isoflop(tmp_path / "same.json")
