@@ -54,14 +54,17 @@ def _version_tuple(text) -> tuple:
     return tuple(parts)
 
 
-def check_format(d: dict, where: str = "saved fit") -> int:
-    """The file's format number; a ValueError for a missing, malformed or newer one."""
-    fmt = d.get("format")
+def check_format(d: dict, where: str = "saved fit", *, key: str = "format", current: int = FORMAT_VERSION,
+                 label: str = "file format") -> int:
+    """The file's layout number ``d[key]``; a ValueError for a missing, malformed or newer one
+    (newer than ``current``: its new fields would be ignored or misread, silently). Saved fits
+    keep it under "format"; saved IsoFLOP results under "version" (``label`` names it)."""
+    fmt = d.get(key)
     if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
-        raise ValueError(f"{where}: 'format' must be a positive integer (the file layout version), got {fmt!r}")
-    if fmt > FORMAT_VERSION:
-        raise ValueError(f"{where}: written in file format {fmt}, newer than this scalelaw reads "
-                         f"(format {FORMAT_VERSION}); upgrade scalelaw to load it")
+        raise ValueError(f"{where}: '{key}' must be a positive integer (the file layout version), got {fmt!r}")
+    if fmt > current:
+        raise ValueError(f"{where}: written in {label} {fmt}, newer than this scalelaw reads ({current}; file "
+                         f"written by scalelaw {d.get('scalelaw_version', '?')}); upgrade scalelaw to load it")
     return fmt
 
 

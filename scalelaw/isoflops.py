@@ -66,7 +66,7 @@ import pandas as pd
 
 from scalelaw.atomic import atomic_write_text
 from scalelaw.fitting.data import as_frame, numeric_column
-from scalelaw.integrity import INTEGRITY_KEY, SavedFitWarning, check_seal, check_version, seal
+from scalelaw.integrity import INTEGRITY_KEY, SavedFitWarning, check_format, check_seal, check_version, seal
 
 __all__ = ["isoflop", "IsoflopResult", "assign_budgets", "load_isoflop", "PROFILES", "ratio_knots", "ratio_at"]
 
@@ -507,15 +507,8 @@ class IsoflopResult:
         """
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError("not a saved IsoFLOP result (format != 'scalelaw-isoflop')")
-        version = d.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ValueError(f"saved IsoFLOP result: 'version' must be a positive integer (the file layout "
-                             f"version), got {version!r}")
-        if version > FORMAT_VERSION:  # its new fields would be ignored or misread, silently
-            raise ValueError(f"saved IsoFLOP result written in layout version {version}, newer than this "
-                             f"scalelaw reads ({FORMAT_VERSION}; file written by scalelaw "
-                             f"{d.get('scalelaw_version', '?')}); upgrade scalelaw to load it")
         where = "saved IsoFLOP result"
+        version = check_format(d, where, key="version", current=FORMAT_VERSION, label="layout version")
         missing = [k for k in _SAVED_KEYS if k not in d]  # named as such, before the seal would name them too
         if missing:
             raise ValueError(f"{where}: missing key(s) {', '.join(missing)}")
