@@ -670,6 +670,21 @@ def _parameter_sides(fit, X, pred, level):
     return plo, phi, np.maximum(np.log(pred) - np.log(plo), 0.0), np.maximum(np.log(phi) - np.log(pred), 0.0)
 
 
+def _score(row, rule, level, case, h_lo, h_up, plo, phi, a_lo, a_hi):
+    """A candidate's interval (half-widths ``h_lo``/``h_up`` in log loss, the bootstrap band's sides
+    a_lo/a_hi in quadrature, never inside the parameter band [plo, phi]) scored into ``row``:
+    coverage of the held-out points and relative widths. Rule "none" must be the library's own
+    interval (before step 8), checked here."""
+    pred, y = case["pred"], case["y"]
+    lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + h_lo ** 2)), plo)
+    hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + h_up ** 2)), phi)
+    if rule == "none":
+        lib = case["fit"].predict_interval(case["X"], level=level, warn=False)
+        assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), case["name"]
+    row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
+    row[f"{rule} {level} w"] = (hi - lo) / y
+
+
 def hetero(n_seeds=8, only=()):
     """Candidates for an error scale that varies along the inputs where the fitted rows' residuals
     do (issue 11, Gordon zh-en: in-sample residuals structured along D and growing with N; the
@@ -704,13 +719,7 @@ def hetero(n_seeds=8, only=()):
             for rule in HET_RULES:
                 K = int(rule[len(rule.rstrip("0123456789")):] or 4)
                 hh = np.maximum(_het_half_width(rule, h, level, cal, *loc[K], resid, sigma_g), s)
-                lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hh ** 2)), plo)
-                hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hh ** 2)), phi)
-                if rule == "none":  # the library's interval before step 8
-                    lib = fit.predict_interval(X, level=level, warn=False)
-                    assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
-                row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
-                row[f"{rule} {level} w"] = (hi - lo) / y
+                _score(row, rule, level, c, hh, hh, plo, phi, a_lo, a_hi)
         rows.append(row)
         print(name, seed, {r: round(row[f"{r} 0.9"], 2) for r in HET_RULES}, flush=True)
     df = pd.DataFrame(rows)
@@ -844,14 +853,7 @@ def hetero2(n_seeds=8, only=()):
                 else:
                     K = int(rule[len(rule.rstrip("0123456789")):] or 4)
                     hl, hu = _het2_sides(rule, h, level, cal, *loc[K], sigma_g, h0)
-                hl, hu = np.maximum(hl, s), np.maximum(hu, s)
-                lo = np.minimum(pred * np.exp(-np.sqrt(a_lo ** 2 + hl ** 2)), plo)
-                hi = np.maximum(pred * np.exp(np.sqrt(a_hi ** 2 + hu ** 2)), phi)
-                if rule == "none":
-                    lib = fit.predict_interval(X, level=level, warn=False)
-                    assert np.allclose(lo, lib[0]) and np.allclose(hi, lib[1]), name
-                row[f"{rule} {level}"] = np.mean((y >= lo) & (y <= hi))
-                row[f"{rule} {level} w"] = (hi - lo) / y
+                _score(row, rule, level, c, np.maximum(hl, s), np.maximum(hu, s), plo, phi, a_lo, a_hi)
         rows.append(row)
         print(name, seed, {r: round(row[f"{r} 0.9"], 2) for r in HET2_RULES}, flush=True)
     return _decide(pd.DataFrame(rows), HET2_RULES)
