@@ -220,9 +220,10 @@ def show_isoflop_ladder(folder, n_boot, spec=None):
     return results
 
 
-def show_own_isoflop(cmp, n_boot):
-    """Approach 2 on its own (``sl.isoflop`` on the fitted budgets' points, its calibrated
-    ``predict(C)``) at each held-out budget: error and interval, as a user calling it would get."""
+def own_isoflop(cmp, n_boot):
+    """Approach 2 on its own, as a user calling it would: ``sl.isoflop`` on the fitted budgets'
+    points of ``cmp`` and its calibrated ``predict`` at each held-out budget. Returns (the held-out
+    budgets' backtest rows, the prediction, the IsoFLOP result), or None without a backtest."""
     held = cmp.backtest[cmp.backtest["approach"] == "2 isoflop"]
     if held.empty:
         return None
@@ -232,7 +233,15 @@ def show_own_isoflop(cmp, n_boot):
     counted = "C_counted" if full.counted else None
     iso = sl.isoflop(fitted[["N", "C", "loss"] + ([counted] if counted else [])], inputs={"N": "N", "C": "C"},
                      n_boot=n_boot, level=cmp.level, counted=counted)
-    p = iso.predict(held["C_fit"].to_numpy(float))
+    return held, iso.predict(held["C_fit"].to_numpy(float)), iso
+
+
+def show_own_isoflop(cmp, n_boot):
+    """Approach 2's own ``predict`` (:func:`own_isoflop`) at each held-out budget: error and interval."""
+    own = own_isoflop(cmp, n_boot)
+    if own is None:
+        return None
+    held, p, iso = own
     rows = []
     for j, r in enumerate(held.itertuples()):
         lo, hi = p["loss_lo"][j], p["loss_hi"][j]

@@ -15,7 +15,7 @@ import pandas as pd
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 import scalelaw as sl
-from chinchilla_approaches import ladder_status
+from chinchilla_approaches import ladder_status, own_isoflop
 from scalelaw.train.sweep import expand
 
 folder, spec = sys.argv[1], sys.argv[2]
@@ -52,10 +52,6 @@ for level in (0.8, 0.9, 0.95):
     for name, g in bt.groupby("approach", sort=False):
         cells = [f"C={r.C:.3g}: {r.pred:.4f} [{r.lo:.4f}, {r.hi:.4f}]" for r in g.itertuples()]
         print(f"  {name:32s} " + "; ".join(cells))
-    # Approach 2's own predict, as examples/chinchilla_approaches.show_own_isoflop
-    full = cmp.fits["2 isoflop"].points
-    fitted = full[full["budget"] < min(held) * (1 - 1e-9)]
-    iso = sl.isoflop(fitted[["N", "C", "loss"]], inputs={"N": "N", "C": "C"}, n_boot=100, level=level)
-    p = iso.predict(np.array(held))
+    _, p, _ = own_isoflop(cmp, n_boot=100)  # Approach 2's own predict, as chinchilla_approaches reports it
     print("  Approach 2's own predict: " + "; ".join(
         f"C={c:.3g}: {p['loss'][j]:.4f} [{p['loss_lo'][j]:.4f}, {p['loss_hi'][j]:.4f}]" for j, c in enumerate(held)))
