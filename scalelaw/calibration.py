@@ -182,6 +182,16 @@ The method
    points below the ramp change (interpolation: mixtures' shares, schedule laws' runs, points
    inside the fitted box); calibrations saved in format 2 load as such and keep the correction.
 
+3e. **Tried and not adopted: a local interpolation floor** (``calibrate_fit(local_floor=True)``,
+   format 5). The floor under s_in made local along the left-out share: rho(x) = the residual
+   scale of the fitted rows at the two shares bracketing x, s_in fitted free of the global floor
+   with per-point variance max(s_in, rho_i)^2 + p_i^2, h_in(x) = q_0 min(max(s_in, rho(x)), s0).
+   Aimed at the real mixtures' over-coverage (the general-side floor is inflated by the r = 1
+   runs). Its rule (``benchmarks/bench_mixture_misfit.py``, committed before it ran) failed: on
+   synthetic mixtures whose extreme shares scatter more it overshot to under-coverage (84% at
+   90%), and on a per-run-noise control it lost 3 points at 80% and 95% (a share's scale rests on
+   3 runs). docs/calibration.md has the table.
+
 4. **Combination with the bootstrap band.** The bootstrap band of the full fit is added in
    quadrature, per side, in log space:
    lower = pred * exp(-sqrt(a_lo^2 + h^2)), upper = pred * exp(+sqrt(a_hi^2 + h^2)) with
@@ -370,6 +380,7 @@ TREND = False           # step 8 is opt-in (fit.calibrate(trend=True)): it faile
 TREND_ALPHA = 0.05      # step 8: the variance trend widens only where its LR test rejects b = 0 at this level
 FORMAT = 4              # Calibration.version written now (see Calibration.version)
 DISTANCE = "box"        # new calibrations' extrapolation distance: "box" or "hull" (step 2)
+LOCAL_FLOOR = False     # step 3e: the interpolation floor local along a left-out level (candidate)
 # step 6's warning quotes what the synthetic far extrapolations measured beyond the reach
 REACH_COVERAGE = ("The interval is widened there in proportion to the distance beyond the reach; so widened, the "
                   "90% interval covered 88% (up to twice the reach) and 90% (farther) of held-out points on synthetic "
@@ -602,7 +613,8 @@ class Calibration:
     # the stored format: 1 = one multiplier q for floor and growth (calibrations saved before the
     # floor's own multiplier, step 3c, load as 1 and give the interval they gave); 2 = q_0 at d = 0
     # with the finite-sample correction; 3 = q_0 at d = 0 without it (step 3d); 4 = as 3, and
-    # ``hull`` (when not None) holds the convex hull the distance is measured to (step 2)
+    # ``hull`` (when not None) holds the convex hull the distance is measured to (step 2); 5 = as 4
+    # with step 3e's local interpolation floor (``local``; opt-in, not adopted)
     version: int = 1
     # the nesting form's parameters (step 5, scalelaw.form_spread); None: no form spread (other
     # laws, and calibrations saved before step 5, which load and give the interval they gave)
@@ -621,6 +633,11 @@ class Calibration:
     # over the fitted rows, relative to exp(a / 2)), lr (its likelihood-ratio statistic against b = 0),
     # n (rows). None: no trend (other result types, and calibrations saved before step 8).
     trend: dict | None = None
+    # step 3e: the local interpolation floor along one left-out coordinate (dcpt's r): keys j (its
+    # index in ``coords``), levels (its fitted log10 levels, ascending), ss (the full fit's summed
+    # squared log residuals per level), n (rows per level), dof (the dof factor n / (n - n_free)).
+    # None: the global floor (other laws, and calibrations saved before step 3e).
+    local: dict | None = None
 
     # ---- the model ----
     def distance(self, coords: np.ndarray) -> np.ndarray:
@@ -662,20 +679,36 @@ class Calibration:
         target = level if self.version >= 3 else min(1.0, level + (1 - level) / (self.n_folds + 1))
         return min(q, _weighted_quantile(s, w, target))
 
-    def half_width(self, d, level: float) -> np.ndarray:
+    def half_width(self, d, level: float, coords=None) -> np.ndarray:
         """h(d): q sigma(d) beyond the ramp (q: :meth:`multiplier`); at distance 0 the floor's
         own h_0 = q_0 min(s_in, s0) (q_0: :meth:`floor_multiplier`; format 1: q, and s_in only
         with an interpolation floor), and h(d)^2 = h_0^2 + (h_ext(d)^2 - h_0^2) min(1, d / ramp)
-        up to the ramp (continuous and non-decreasing in d)."""
+        up to the ramp (continuous and non-decreasing in d). With a local floor (step 3e) and the
+        points' ``coords``, s_in is max(s_in, rho(x)) (:meth:`local_floor`)."""
         d = np.asarray(d, dtype=float)
         q = self.multiplier(level)
         h_ext = q * self.sigma(d)
         if self.inside_noise is None and self.version < 2:
             return h_ext
-        floor = self.noise if self.inside_noise is None else min(self.inside_noise, self.noise)
+        s_in = self.noise if self.inside_noise is None else self.inside_noise
+        if self.local:
+            rho = self.local_floor(coords, len(np.atleast_1d(d)))
+            s_in = np.maximum(s_in, np.where(np.isfinite(rho), rho, self.residual_scale))
+        floor = np.minimum(s_in, self.noise)
         h_in = self.floor_multiplier(level) * floor
         t = np.clip(d / self.ramp, 0.0, 1.0) if self.ramp > 0 else (d > 0).astype(float)
         return np.sqrt(h_in ** 2 + (h_ext ** 2 - h_in ** 2) * t)
+
+    def local_floor(self, coords, n: int) -> np.ndarray:
+        """rho(x) of step 3e per point: the full fit's residual scale over the fitted rows at the
+        two levels of the left-out coordinate bracketing the point's level (that level alone when
+        the point sits on one); NaN outside the fitted levels' range, without ``coords`` (``n``
+        points), or without a local floor."""
+        out = np.full(n, np.nan)
+        if not self.local or coords is None:
+            return out
+        x = np.atleast_2d(np.asarray(coords, dtype=float))[:, int(self.local["j"])]
+        return local_scales(x, self.local)
 
     def form_spread(self, feats, pred) -> np.ndarray | None:
         """s(x) = |log G(x) - log pred| of the nesting form (step 5) at prediction features
@@ -763,7 +796,7 @@ class Calibration:
         ``spread``: the form spread s(x) (step 5, :meth:`form_spread`); the error half-width is
         then max(h(d) reach_factor, s(x))."""
         pred = np.asarray(pred, dtype=float)
-        h = self.half_width(d, level)
+        h = self.half_width(d, level, coords)
         if coords is not None:
             h = h * self.reach_factor(coords) * self.trend_factor(coords)
         if spread is not None:
@@ -808,6 +841,9 @@ class Calibration:
                 "hull": None if self.hull is None else [[_f(v) for v in row] for row in self.hull],
                 "reach": None if self.reach is None else [float(v) for v in self.reach],
                 "reach_distance": None if self.reach_distance is None else float(self.reach_distance),
+                "local": None if not self.local else
+                {k: ([float(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else float(v))
+                 for k, v in self.local.items()},
                 "trend": None if not self.trend else
                 {k: ([float(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else float(v))
                  for k, v in self.trend.items()}}
@@ -837,6 +873,54 @@ def _excess(coords: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def _check_level(level):
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
+
+
+# ---- step 3e: the local interpolation floor ----------------------------------------------------
+def level_residuals(u, log_residuals, n_free: int = 0) -> dict | None:
+    """The per-level residual summary of step 3e for one left-out coordinate ``u`` (log10 levels
+    per fitted row; NaN rows are skipped): levels (ascending), ss (summed squared log residuals),
+    n (rows) and dof = n_rows / (n_rows - n_free) over all finite rows. None with fewer than 3
+    levels."""
+    u = np.asarray(u, dtype=float)
+    r = np.asarray(log_residuals, dtype=float)
+    ok = np.isfinite(u) & np.isfinite(r)
+    levels = np.unique(u[ok])
+    if len(levels) < 3:
+        return None
+    ss = [float(np.sum(r[ok & (u == v)] ** 2)) for v in levels]
+    n = [float(np.count_nonzero(ok & (u == v))) for v in levels]
+    total = float(np.count_nonzero(np.isfinite(r)))
+    return {"levels": levels.tolist(), "ss": ss, "n": n, "dof": total / max(total - n_free, 1.0)}
+
+
+def local_scales(x, local: Mapping, exclude=None) -> np.ndarray:
+    """rho at levels ``x`` (log10): the dof-corrected RMS residual over the rows of the two fitted
+    levels bracketing each x (of that level alone where x is one), from :func:`level_residuals`'
+    summary; ``exclude``: a level to leave out (a fold's held-out level). NaN outside the range
+    of the (remaining) levels and at NaN x."""
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    lv = np.asarray(local["levels"], dtype=float)
+    ss = np.asarray(local["ss"], dtype=float)
+    n = np.asarray(local["n"], dtype=float)
+    if exclude is not None:
+        keep = lv != exclude
+        lv, ss, n = lv[keep], ss[keep], n[keep]
+    out = np.full(len(x), np.nan)
+    if len(lv) < 2:
+        return out
+    tol = 1e-9 * max(1.0, float(np.max(np.abs(lv))))
+    for i, v in enumerate(x):
+        if not np.isfinite(v) or v < lv[0] - tol or v > lv[-1] + tol:
+            continue
+        on = np.abs(lv - v) <= tol
+        if on.any():
+            pick = on
+        else:
+            below, above = np.flatnonzero(lv < v)[-1], np.flatnonzero(lv > v)[0]
+            pick = np.zeros(len(lv), dtype=bool)
+            pick[[below, above]] = True
+        out[i] = math.sqrt(float(ss[pick].sum() / max(n[pick].sum(), 1.0)) * float(local["dof"]))
+    return out
 
 
 def _weighted_quantile(x, w, q):
@@ -926,7 +1010,7 @@ def residual_scale(log_residuals, n_free: int = 0) -> float:
 
 
 def fit_error_model(errors, distances, folds, *, noise_floor: float, param_sd=None, coords=(), lo=(), hi=(),
-                    fold_names=None, interpolating=None) -> Calibration:
+                    fold_names=None, interpolating=None, local_floor=None) -> Calibration:
     """Fit sigma(d) = sqrt(s0^2 + (c d)^2) to backtest log errors and build a :class:`Calibration`.
 
     ``errors``: log(observed) - log(predicted) of held-out points; ``distances``: each point's
@@ -938,7 +1022,9 @@ def fit_error_model(errors, distances, folds, *, noise_floor: float, param_sd=No
     e^2 ~ param_sd^2 + s0^2 + (c d)^2. ``interpolating``: per point, whether its fold left out a
     level or a run inside the data (not a rolling cut); with at least 3 such folds and at least
     one rolling fold the floor is split into an interpolation floor s_in and an extrapolation
-    floor s0 >= s_in (module docstring, step 3b).
+    floor s0 >= s_in (module docstring, step 3b). ``local_floor``: per point, the local floor rho
+    of step 3e (NaN where there is none); with it the interpolating points' variance is
+    max(s_in, rho)^2 + p^2 + (c d)^2, s_in free of the global floor (s0 still above it).
     """
     e = np.asarray(errors, dtype=float)
     d = np.asarray(distances, dtype=float)
@@ -947,6 +1033,7 @@ def fit_error_model(errors, distances, folds, *, noise_floor: float, param_sd=No
     p = np.where(np.isfinite(p), p, 0.0)
     k = np.zeros(len(e), dtype=bool) if interpolating is None else np.asarray(interpolating, dtype=bool)
     ok = np.isfinite(e) & np.isfinite(d)
+    rho = None if local_floor is None else np.asarray(local_floor, dtype=float)[ok]
     e, d, g, p, k = e[ok], d[ok], g[ok], p[ok], k[ok]
     ids, codes = np.unique(g, return_inverse=True) if len(g) else (np.array([]), np.array([], dtype=int))
     F = len(ids)
@@ -965,8 +1052,13 @@ def fit_error_model(errors, distances, folds, *, noise_floor: float, param_sd=No
     method = "conformal" if F >= MIN_CONFORMAL_FOLDS else "student-t"
     F_in = len(np.unique(codes[k]))
     if F_in >= MIN_FOLDS and (~k).any():
-        s_in, s0, c = _mle_scale_split(e, d, w, floor, p, k)
-        var = np.where(k, s_in ** 2, s0 ** 2) + (c * d) ** 2 + p ** 2
+        if rho is not None:  # step 3e: rho where a fold's level is bracketed, else the global floor
+            rho = np.where(np.isfinite(rho), rho, floor)
+            s_in, s0, c = _mle_scale_split_local(e, d, w, floor, p, k, rho)
+            var = np.where(k, np.maximum(s_in, rho) ** 2, s0 ** 2) + (c * d) ** 2 + p ** 2
+        else:
+            s_in, s0, c = _mle_scale_split(e, d, w, floor, p, k)
+            var = np.where(k, s_in ** 2, s0 ** 2) + (c * d) ** 2 + p ** 2
         scores = np.abs(e) / np.sqrt(var)
         ramp = float(np.min(d[~k][d[~k] > 0])) if (d[~k] > 0).any() else 0.0
         # the conformal quantile over every fold's normalised score, as with one floor (so
@@ -1003,6 +1095,40 @@ def _mle_scale_split(e, d, w, floor, p, k):
     best = None
     for t0 in ([math.log(max(rms_in - floor, 1e-6)), math.log(max(s0 - rms_in, 1e-6)), math.log(max(c, 1e-8))],
                [math.log(max(s0 - floor, 1e-6)), math.log(1e-6), math.log(max(c, 1e-8))],
+               [math.log(max(floor * 0.1, 1e-8)), math.log(max(s0, 1e-6)), math.log(max(c, 1e-8))]):
+        res = minimize(nll, np.array(t0), method="Nelder-Mead",
+                       options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
+        if best is None or res.fun < best.fun:
+            best = res
+    s_in, s0, c = unpack(best.x)
+    if not (d > 0).any():
+        c = 0.0
+    return s_in, s0, c
+
+
+def _mle_scale_split_local(e, d, w, floor, p, k, rho):
+    """Weighted Gaussian MLE of (s_in, s0, c) with the local floor of step 3e: on interpolating
+    points (``k``) the scale is max(s_in, rho) with s_in >= 1e-6 (the floor is rho, per point); on
+    the rolling folds' points s0 >= max(floor, s_in); one growth c."""
+    from scipy.optimize import minimize
+
+    W = np.sum(w)
+    tiny = 1e-6
+
+    def unpack(t):
+        s_in = tiny + np.exp(t[0])
+        return s_in, max(floor, s_in) + np.exp(t[1]), np.exp(t[2])
+
+    def nll(t):
+        s_in, s0, c = unpack(t)
+        var = np.where(k, np.maximum(s_in, rho) ** 2, s0 ** 2) + (c * d) ** 2 + p ** 2
+        return float(np.sum(w * (0.5 * np.log(var) + 0.5 * e * e / var)) / W)
+
+    s0, c = _mle_scale(e, d, w, floor, p)  # the one-floor fit: a start
+    rms_in = math.sqrt(float(np.sum(w[k] * e[k] ** 2) / np.sum(w[k])))
+    best = None
+    for t0 in ([math.log(max(rms_in, 1e-6)), math.log(max(s0 - max(floor, rms_in), 1e-6)), math.log(max(c, 1e-8))],
+               [math.log(max(floor, 1e-6)), math.log(max(s0 - floor, 1e-6)), math.log(max(c, 1e-8))],
                [math.log(max(floor * 0.1, 1e-8)), math.log(max(s0, 1e-6)), math.log(max(c, 1e-8))]):
         res = minimize(nll, np.array(t0), method="Nelder-Mead",
                        options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
@@ -1051,6 +1177,7 @@ class Fold:
     name: str
     train: np.ndarray  # bool per row
     interpolating: bool = False  # leaves a level or a run out (not a rolling cut)
+    left_out: tuple | None = None  # (coordinate index, log10 level) a leave-one-level fold leaves out
 
 
 def rolling_cuts(u: np.ndarray, *, min_train_fraction=MIN_TRAIN_FRACTION, max_cuts=MAX_CUTS_PER_AXIS):
@@ -1080,7 +1207,7 @@ def make_folds(coord_names, coords, *, groups=None, leave_one_level=()) -> list[
             levels = np.unique(u[np.isfinite(u)])
             if len(levels) >= 3:
                 for v in levels:
-                    folds.append(Fold(f"leave {name}={10 ** v:.4g} out", ~(u == v), True))
+                    folds.append(Fold(f"leave {name}={10 ** v:.4g} out", ~(u == v), True, (j, float(v))))
             continue
         for cut in rolling_cuts(u):
             folds.append(Fold(f"{name} <= {10 ** cut:.4g}", (u <= cut) | ~np.isfinite(u)))
@@ -1094,7 +1221,7 @@ def make_folds(coord_names, coords, *, groups=None, leave_one_level=()) -> list[
 
 def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray, coord_names, y,
               noise_floor: float, groups=None, leave_one_level=(), min_train: int = 2,
-              distance: str | None = None) -> Calibration:
+              distance: str | None = None, local: dict | None = None) -> Calibration:
     """Backtest folds inside ``table``, refit with ``fit_fn``, fit the error model.
 
     ``fit_fn(train_table)`` returns a function ``predict(test_table)`` giving the predicted
@@ -1104,11 +1231,14 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
     time (schedule laws); ``leave_one_level`` coordinate names cut by leaving one level out.
     Works for any result type that can refit itself on a subset of its rows. ``distance``: "box"
     or "hull" (step 2; None: :data:`DISTANCE`); each fold measures its held-out points from its
-    own training rows, and a hull calibration stores the full data's hull vertices.
+    own training rows, and a hull calibration stores the full data's hull vertices. ``local``:
+    step 3e's per-level residual summary (:func:`level_residuals`) plus ``j``, the index of its
+    coordinate; each leave-one-level fold's points along it get rho from the levels bracketing
+    them among the fold's training levels, and the calibration keeps it.
     """
     kind = distance_kind(distance)
     folds = make_folds(coord_names, coords, groups=groups, leave_one_level=leave_one_level)
-    errors, dists, ids, names, sds, kinds, excess = [], [], [], [], [], [], []
+    errors, dists, ids, names, sds, kinds, excess, rhos = [], [], [], [], [], [], [], []
     y = np.asarray(y, dtype=float)
     if hasattr(fit_fn, "prepare"):  # a fit_fn that refits all folds at once (one batched solve)
         fit_fn.prepare([f.train for f in folds if f.train.sum() >= min_train and (~f.train).any()])
@@ -1141,14 +1271,22 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
         ids.append(np.full(len(e), i))
         sds.append(sd)
         kinds.append(np.full(len(e), fold.interpolating))
+        rho = np.full(len(e), np.nan)
+        if local is not None and fold.left_out is not None and fold.left_out[0] == local["j"]:
+            rho = local_scales(coords[test, local["j"]], local, exclude=fold.left_out[1])
+        rhos.append(rho)
         names.append(fold.name)
     lo, hi = box(coords) if coords.size else (np.array([]), np.array([]))
     if errors:
         e, d, g, p, k = (np.concatenate(a) for a in (errors, dists, ids, sds, kinds))
     else:
         e = d = g = p = k = np.array([])
+    rho = np.concatenate(rhos) if (rhos and local is not None) else None
     cal = fit_error_model(e, d, g, noise_floor=noise_floor, param_sd=p, coords=coord_names, lo=list(lo), hi=list(hi),
-                          fold_names=names, interpolating=k)
+                          fold_names=names, interpolating=k, local_floor=rho)
+    if rho is not None and cal.inside_noise is not None:
+        cal.local = dict(local)
+        cal.version = 5  # s_in may lie below the global floor: only a reader of step 3e gives this interval
     if kind == "hull" and coords.size:
         cal.hull = hull(coords).tolist()
     # step 6: how far the backtests measured, per coordinate and jointly
@@ -1161,7 +1299,8 @@ def calibrate(law, table: pd.DataFrame, fit_fn: Callable, *, coords: np.ndarray,
 
 # ---- FitResult ---------------------------------------------------------------------------------
 def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max_grid: int = 2000,
-                  n_polish: int = 4, distance: str | None = None, trend: bool | None = None) -> Calibration:
+                  n_polish: int = 4, distance: str | None = None, trend: bool | None = None,
+                  local_floor: bool | None = None) -> Calibration:
     """Calibrate a :class:`~scalelaw.result.FitResult` on backtests inside its own fitted rows.
 
     Each fold refits the law on its training rows with the batched Levenberg-Marquardt engine,
@@ -1171,7 +1310,8 @@ def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max
     multi-start search instead (``max_grid`` grid starts, ``n_polish`` polished): slower (a
     minute a fold for dcpt), for checking that the warm start changes nothing. ``distance``:
     "box" or "hull" (step 2; None: :data:`DISTANCE`). ``trend``: attach step 8's residual variance
-    trend (None: :data:`TREND`).
+    trend (None: :data:`TREND`). ``local_floor``: step 3e's local interpolation floor along a
+    left-out level (None: :data:`LOCAL_FLOOR`).
     """
     law = fit.law
     X, y, w = fit._features()
@@ -1180,8 +1320,15 @@ def calibrate_fit(fit, *, n_boot: int = FOLD_BOOTSTRAP, fresh: bool = False, max
     groups = table["run"].astype(str).to_numpy() if ("S1" in X and "run" in table.columns) else None
     noise = fit_residual_scale(fit, y)
     fit_fn = _fresh_fit_fn(fit, max_grid, n_polish, n_boot) if fresh else _warm_fit_fn(fit, X, y, w, n_boot, coords)
+    local = None
+    if (LOCAL_FLOOR if local_floor is None else local_floor) and "r" in names:
+        j = names.index("r")
+        local = level_residuals(coords[:, j], fit_log_residuals(fit, y), fit.n_free)
+        if local is not None:
+            local["j"] = j
     cal = calibrate(law, table, fit_fn, coords=coords, coord_names=names, y=y, noise_floor=noise,
-                    groups=groups, leave_one_level=("r",), min_train=fit.n_free + 1, distance=distance)
+                    groups=groups, leave_one_level=("r",), min_train=fit.n_free + 1, distance=distance,
+                    local=local)
     from scalelaw.form_spread import fit_nested
 
     cal.form, why = fit_nested(fit)  # step 5: the nesting form (chinchilla, kaplan_nd)
