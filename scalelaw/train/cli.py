@@ -23,7 +23,13 @@ import signal
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+from scalelaw.train.runlock import RunHeldError  # stdlib only: no torch at import
+
+__all__ = ["main", "build_parser", "HELD_EXIT"]
+
+# Exit status when a run was left alone because another process holds its lock (train: the run;
+# sweep: some runs, none failed). 1 is a failed run, 2 a usage or config error, 130 Ctrl-C.
+HELD_EXIT = 3
 
 _EPILOG_TRAIN = """\
 Every run writes OUT/<run>.jsonl: line 1 a {"header": ...} (config, parameter counts, device,
@@ -94,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-config", action="store_true", help="print the final config and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("sweep", help="train a grid of runs from a YAML/JSON spec")
+    p = sub.add_parser("sweep", help="train a grid of runs from a YAML/JSON spec",
+                       epilog="A run that another process is training (its OUT/<run>.lock is "
+                              "held) is skipped and left untouched. Exit status: 0 no run failed "
+                              "or was skipped, 1 a run failed, 3 runs skipped because another "
+                              "process held them.")
     p.add_argument("spec", help="sweep spec (see scalelaw.train.sweep; examples/sweeps/)")
     p.add_argument("--out", required=True, help="output folder: <run>.jsonl files and index.csv")
     p.add_argument("--dry-run", action="store_true", help="print the expanded runs, train nothing")
@@ -259,12 +269,16 @@ def _cmd_sweep(args) -> int:
 
         print(f"sweep: logs packed into {archive_logs(args.out, args.archive)}")
     failed = [r["run"] for r in rows if r["status"] == "failed"]
+    held = [r["run"] for r in rows if r["status"] == "held"]
     done = sum(r["status"] == "complete" for r in rows)
     print(f"sweep: {done}/{len(rows)} runs complete -> {args.out}/{index_name(shard)}")
+    if held:
+        print(f"sweep: {len(held)} skipped, another process was training them (left untouched; "
+              f"run the sweep again once it has ended): {', '.join(held)}", file=sys.stderr)
     if failed:
         print(f"sweep: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
         return 1
-    return 0
+    return HELD_EXIT if held else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(interrupted_message(argv), file=sys.stderr)
         return 130
+    except RunHeldError as err:  # another process trains the run: not this one's to touch
+        print(f"scalelaw {args.command}: error: {err}", file=sys.stderr)
+        return HELD_EXIT
     except (ValueError, FileNotFoundError, MemoryError) as err:
         # ConfigError is a ValueError; MissingCorpusError a FileNotFoundError that names the
         # build command

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 import scalelaw
-from scalelaw.train import checkpoint
+from scalelaw.train import checkpoint, runlock
 from scalelaw.train.config import (ConfigError, TrainConfig, check_complete_log, check_same_config, config_changes,
                                    stack_key)
 from scalelaw.train.data import LMBatches, PairBatches
@@ -42,7 +42,7 @@ from scalelaw.train.hardware import (check_memory, compile_settings, device_name
                                      peak_flops, peak_info, resolve_device, use_bf16)
 from scalelaw.train.runlog import RunLog, read_header
 
-__all__ = ["train", "log_path", "checkpoint_path"]
+__all__ = ["train", "log_path", "checkpoint_path", "lock_path"]
 
 
 def log_path(cfg: TrainConfig) -> Path:
@@ -51,6 +51,11 @@ def log_path(cfg: TrainConfig) -> Path:
 
 def checkpoint_path(cfg: TrainConfig) -> Path:
     return Path(cfg.out_dir) / f"{cfg.run_name}.pt"
+
+
+def lock_path(cfg: TrainConfig) -> Path:
+    """The run's lock (:mod:`scalelaw.train.runlock`): held while a process trains it."""
+    return Path(cfg.out_dir) / f"{cfg.run_name}.lock"
 
 
 def _now() -> str:
@@ -246,7 +251,7 @@ class _Job:
 
 
 def train(configs, *, resume: bool = False, progress: bool = True, desc: str | None = None,
-          on_run_end=None) -> list[dict]:
+          on_run_end=None, held: str = "raise") -> list[dict]:
     """Train one run (a :class:`TrainConfig`) or a list of stackable runs.
 
     Parameters
@@ -262,17 +267,69 @@ def train(configs, *, resume: bool = False, progress: bool = True, desc: str | N
         Label of the progress bar (default: the first run's name).
     on_run_end : callable, optional
         Called with a run's result dict as soon as its log is closed (runs of a stack end at
-        different steps); sweeps use it for their progress and index.
+        different steps), and for a run skipped because another process holds it; sweeps use
+        it for their progress and index.
+    held : {"raise", "skip"}
+        What to do with a run that another process is training (its ``<out_dir>/<run>.lock``
+        is held, :mod:`scalelaw.train.runlock`): raise
+        :class:`~scalelaw.train.runlock.RunHeldError` naming the run and the lock, having
+        touched nothing (one run); or leave it out of this job, untouched, with status
+        ``held`` (sweeps). Every run is locked before any of its files is read, and stays
+        locked until this call returns.
 
     Returns
     -------
     list of dict
-        Per run: ``run``, ``status`` (complete, stopped, skipped), ``path`` of the JSONL,
-        ``final`` losses by split, ``wall_time_s``, ``tokens_per_s``, ``n_params``.
+        Per run: ``run``, ``status`` (complete, stopped, skipped, held), ``path`` of the JSONL,
+        ``final`` losses by split, ``wall_time_s``, ``tokens_per_s``, ``n_params`` (a held
+        run: ``lock``, its lock file, and ``holder``, the holder's line from it, instead).
     """
+    if held not in ("raise", "skip"):
+        raise ValueError(f"held must be 'raise' or 'skip', got {held!r}")
     configs = [configs] if isinstance(configs, TrainConfig) else list(configs)
     configs = [c.validate() for c in configs]
     _check_stack(configs)
+    # errors of the config alone (no CUDA, one model too big for the device) come before the
+    # locks, which create the output folder: a config that cannot run leaves nothing behind
+    device = resolve_device(configs[0].device)
+    check_memory(configs[0], 1, device, use_bf16(configs[0], device))
+    locks, held_runs = _lock_runs(configs, held)
+    try:
+        if on_run_end is not None:
+            for result in held_runs:
+                on_run_end(result)
+        configs = [c for c in configs if c.run_name in locks]
+        return held_runs + (_train_locked(configs, resume, progress, desc, on_run_end)
+                            if configs else [])
+    finally:
+        for lock in locks.values():
+            lock.release()
+
+
+def _lock_runs(configs: list[TrainConfig], held: str) -> tuple[dict, list[dict]]:
+    """``({run: lock}, [result of each run held elsewhere])``; on ``held="raise"`` the first
+    run held elsewhere raises, after releasing the locks taken so far."""
+    locks, held_runs = {}, []
+    try:
+        for cfg in configs:
+            path = lock_path(cfg)
+            try:
+                locks[cfg.run_name] = runlock.acquire(path)
+            except runlock.LockHeld as err:
+                if held == "raise":
+                    raise runlock.RunHeldError(cfg.run_name, path, err.holder) from None
+                held_runs.append({"run": cfg.run_name, "status": "held", "path": str(log_path(cfg)),
+                                  "lock": str(path), "holder": err.holder})
+    except BaseException:
+        for lock in locks.values():
+            lock.release()
+        raise
+    return locks, held_runs
+
+
+def _train_locked(configs: list[TrainConfig], resume: bool, progress: bool, desc: str | None,
+                  on_run_end) -> list[dict]:
+    """:func:`train` of runs whose locks this process holds."""
     skipped = []
     if resume:
         done = []

@@ -32,11 +32,14 @@ budget of an IsoFLOP sweep can have its own sizes (``examples/sweeps/cpu_isoflop
 
 Run names are deterministic (``<name>_<label per axis>``, e.g. ``ladder_d2-64_D2M_cos_seed0``), so
 a sweep is resumable: runs whose JSONL is complete are skipped, the others (re)start, from their
-checkpoints when they have them. Same-shape runs (:func:`~scalelaw.train.config.stack_key`)
+checkpoints when they have them. A run that another process is training (its ``<run>.lock`` is
+held, :mod:`scalelaw.train.runlock`) is skipped with a message and left untouched; its index row
+says ``held``. Same-shape runs (:func:`~scalelaw.train.config.stack_key`)
 are packed into stacks of at most ``max_stack`` (sorted by length, so a stack's runs end
 close together; a run that ends first leaves the stack, which goes on without it).
 ``index.csv`` in the output folder lists every run with its config summary, status, final
-losses and wall time; it is rewritten after every job.
+losses and wall time; it is rewritten after every run, under its own lock, keeping the rows of
+runs that other sweeps into the folder wrote.
 
 Executors (:mod:`scalelaw.train.executors`): ``inline`` (default) trains the jobs one after
 another in this process; ``slurm`` submits them as one Slurm job array through submitit;
@@ -348,8 +351,52 @@ def _from_header(row: dict, header: dict) -> None:
                error=header.get("error"))
 
 
+def _save_index(out: Path, rows: dict[str, dict], name: str = "index.csv",
+                configs: dict[str, TrainConfig] | None = None) -> list[dict]:
+    """Write this sweep's ``rows`` (by run) into the index, keeping every other run's row; return
+    those kept rows.
+
+    Read-modify-write under the index's own lock (``<index>.lock``, waited for): two sweeps
+    into one folder each re-read the file for the other's rows at every write, so neither's
+    rows are lost to the other's stale copy (atomic renames alone keep the file whole, not the
+    rows a writer had not read). A row of ours that this process has not decided (``pending``,
+    or ``held`` by another process) where the file says ``complete`` (the other process
+    finished it) is taken from the run's log, if that log is complete and (``configs``, by run)
+    of this sweep's config, rather than written back as pending; only those logs are read.
+    """
+    from scalelaw.train import runlock
+
+    with runlock.locked(out / f"{name}.lock"):
+        on_file = _index_rows(out / name)
+        kept = [row for row in on_file if row["run"] not in rows]
+        for row in on_file:
+            ours = rows.get(row["run"])
+            if ours and ours.get("status") in ("pending", "held") and row.get("status") == "complete":
+                _refresh_done(out, ours, (configs or {}).get(row["run"]))
+        _write_index(out, list(rows.values()), name, kept)
+    return kept
+
+
+def _refresh_done(out: Path, row: dict, cfg: TrainConfig | None) -> None:
+    """Fill ``row`` from its log if that log is complete and, given ``cfg``, of that config (a
+    log of another config is this sweep's error to report when it reaches the run)."""
+    from scalelaw.train.runlog import read_header
+
+    path = out / f"{row['run']}.jsonl"
+    header = read_header(path)
+    if not header or header.get("status") != "complete":
+        return
+    if cfg is not None:
+        try:
+            check_complete_log(cfg, header, path)
+        except ConfigError:
+            return
+    _from_header(row, header)
+
+
 def _write_index(out: Path, rows: list[dict], name: str = "index.csv", kept: list[dict] = ()) -> None:
-    """Write the index atomically: this sweep's ``rows``, then ``kept`` (other sweeps' rows)."""
+    """Write the index atomically: this sweep's ``rows``, then ``kept`` (other sweeps' rows).
+    Callers hold the index's lock (:func:`_save_index`)."""
     tmp = out / f"{name}.{os.getpid()}.tmp"
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=INDEX_COLUMNS, extrasaction="ignore")
@@ -361,15 +408,16 @@ def _write_index(out: Path, rows: list[dict], name: str = "index.csv", kept: lis
     os.replace(tmp, out / name)
 
 
-def _other_sweeps_rows(path: Path, names) -> list[dict]:
-    """Rows of an existing index for runs this sweep does not plan (another spec swept into the
-    same folder): kept as they are, so that a second sweep into one ``--out`` does not drop the
-    first one's runs from the index (their logs were never touched, but the index lost them)."""
+def _index_rows(path: Path) -> list[dict]:
+    """The rows of an existing index (none if there is none). Those of runs this sweep does not
+    plan (another spec swept into the same folder) are kept as they are, so that a second sweep
+    into one ``--out`` does not drop the first one's runs from the index (their logs were never
+    touched, but the index lost them)."""
     if not path.exists():
         return []
     try:
         with open(path, newline="") as f:
-            return [row for row in csv.DictReader(f) if row.get("run") and row["run"] not in names]
+            return [row for row in csv.DictReader(f) if row.get("run")]
     except (OSError, csv.Error, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: the existing index could not be read ({err}); move it aside to "
                           "start a new one") from None
@@ -407,7 +455,8 @@ def _run_job(config_dicts: list[dict]) -> list[dict]:
             raise KeyboardInterrupt(f"SIGTERM from Slurm (job {os.environ['SLURM_JOB_ID']})")
 
         signal.signal(signal.SIGTERM, stop)
-    return train([TrainConfig.from_dict(d) for d in config_dicts], resume=True, progress=False)
+    return train([TrainConfig.from_dict(d) for d in config_dicts], resume=True, progress=False,
+                 held="skip")
 
 
 def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = None,
@@ -449,6 +498,7 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
     if shard is not None:
         runs = shard_runs(runs, shard, max_stack)
     rows = {cfg.run_name: _summary(cfg) for cfg in runs}
+    planned = {cfg.run_name: cfg for cfg in runs}
     from scalelaw.train.runlog import read_header
 
     todo = []
@@ -478,11 +528,10 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
     if executor not in EXECUTORS:
         raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     out.mkdir(parents=True, exist_ok=True)
-    kept = _other_sweeps_rows(out / index, rows)
+    kept = _save_index(out, rows, index, planned)
     if kept:
         echo(f"sweep: {out / index} keeps the rows of {len(kept)} run(s) that this spec does not plan "
              "(another sweep into this folder, or an earlier version of this spec)")
-    _write_index(out, list(rows.values()), index, kept)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -492,15 +541,24 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
 
     reported: set[str] = set()
 
-    def finish(name: str, error: str | None = None) -> None:
-        """Record a run that ended (from its log header) in the index and the progress bar."""
+    def finish(name: str, error: str | None = None, held: dict | None = None) -> None:
+        """Record a run that ended (from its log header) in the index and the progress bar.
+        ``held``: train's result for a run another process holds, left to it untouched."""
         row = rows[name]
-        header = read_header(out / f"{name}.jsonl")
-        if header:
-            _from_header(row, header)
-        if error is not None and row["status"] != "complete":
-            row.update(status="failed", error=error)
-        _write_index(out, list(rows.values()), index, kept)
+        if held is not None:
+            lock = held.get("lock") or out / f"{name}.lock"
+            echo(f"sweep: skipped {name}: another process holds it "
+                 f"({held.get('holder') or 'holder unknown'}; lock {lock})")
+            row.update(status="held", error=None)
+        elif row["status"] == "held":
+            pass  # its log is the other process's: nothing of ours to read or mark failed
+        else:
+            header = read_header(out / f"{name}.jsonl")
+            if header:
+                _from_header(row, header)
+            if error is not None and row["status"] != "complete":
+                row.update(status="failed", error=error)
+        _save_index(out, rows, index, planned)
         if bar is not None and name not in reported:
             bar.update(1)
             bar.set_postfix(left=bar.total - bar.n, refresh=True)
@@ -513,7 +571,9 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
             error = None
             try:
                 train(job, resume=True, progress=progress, desc=f"job {j + 1}/{len(jobs)}",
-                      on_run_end=lambda result: finish(result["run"]))
+                      held="skip",
+                      on_run_end=lambda result: finish(
+                          result["run"], held=result if result["status"] == "held" else None))
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as err:  # noqa: BLE001 - recorded in the index, the sweep goes on
@@ -545,8 +605,11 @@ def run_sweep(spec, out, *, executor: str = "inline", max_stack: int | None = No
                 if error is not None:
                     echo(f"sweep: job {j} ({', '.join(c.run_name for c in job)}) failed: "
                          f"{error}")
+                    held = {}
+                else:  # the worker's train() results: runs another process held were skipped
+                    held = {r["run"]: r for r in handle.result() if r.get("status") == "held"}
                 for cfg in job:
-                    finish(cfg.run_name, error)
+                    finish(cfg.run_name, error, held=held.get(cfg.run_name))
             pending = still
             if pending:
                 time.sleep(1.0)
