@@ -567,11 +567,10 @@ class IsoflopResult:
 
 def load_isoflop(path) -> IsoflopResult:
     """Load a result saved with ``IsoflopResult.save``."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            d = json.load(fh)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a saved IsoFLOP result (invalid JSON: {err})") from None
+    from scalelaw.result import read_saved_json
+
+    # the same checks as load_fit: a folder, a missing file, a FIFO (open() would hang), not JSON
+    d = read_saved_json(path, "a saved IsoFLOP result", "a result saved with iso.save / scalelaw isoflop -o")
     try:
         return IsoflopResult.from_dict(d)
     except ValueError as err:

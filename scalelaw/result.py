@@ -609,27 +609,39 @@ class GroupedFit(dict):
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1), "fit file")
 
 
-def load_fit(path) -> FitResult | GroupedFit:
-    """Load a fit saved with ``fit.save(path)``."""
+def read_saved_json(path, what: str = "a saved fit", made_by: str = "a fit saved with fit.save / scalelaw fit -o"):
+    """The JSON document of a saved result at ``path``, or an error naming the path and what it is
+    instead: a folder, nothing, a FIFO or device (open() would block on a FIFO forever and read
+    /dev/zero until the memory is full), text that is not JSON. ``what`` names the kind of result
+    (load_fit's and load_isoflop's messages differ only there)."""
     from pathlib import Path
 
     import stat
 
     if Path(path).is_dir():
-        raise ValueError(f"{path}: is a directory, not a saved fit (give the .json file)")
+        raise ValueError(f"{path}: is a directory, not {what} (give the .json file)")
     if not Path(path).exists():
-        raise FileNotFoundError(f"{path}: no such file (a fit saved with fit.save / scalelaw fit -o)")
+        raise FileNotFoundError(f"{path}: no such file ({made_by})")
     mode = Path(path).stat().st_mode
-    if not stat.S_ISREG(mode):  # a FIFO would block open() forever, /dev/zero would fill the memory
+    if not stat.S_ISREG(mode):
         kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
-        raise ValueError(f"{path}: cannot read a saved fit from it: {kind}, not a regular file")
+        raise ValueError(f"{path}: cannot read {what} from it: {kind}, not a regular file")
     try:
         with open(path, encoding="utf-8") as fh:
-            d = json.load(fh)
+            return json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not a saved fit (invalid JSON: {err})") from None
+        raise ValueError(f"{path}: not {what} (invalid JSON: {err})") from None
     except RecursionError:
-        raise ValueError(f"{path}: not a saved fit (JSON nested too deeply to read)") from None
+        raise ValueError(f"{path}: not {what} (JSON nested too deeply to read)") from None
+
+
+def load_fit(path) -> FitResult | GroupedFit:
+    """Load a fit saved with ``fit.save(path)``."""
+    d = read_saved_json(path)
+    if isinstance(d, dict) and d.get("format") == "scalelaw-isoflop":
+        # what `scalelaw isoflop -o` and iso.save write: a different result, with its own loader
+        raise ValueError(f"{path}: a saved IsoFLOP / envelope result (scalelaw isoflop -o, iso.save), not a "
+                         "fit; load it with sl.load_isoflop(path) (its predict takes C)")
     if not isinstance(d, dict) or ("law" not in d and "groups" not in d):
         raise ValueError(f"{path}: not a saved scalelaw fit (no 'law' key)")
     if "groups" in d:

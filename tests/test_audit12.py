@@ -1,0 +1,95 @@
+"""Defects found by a newcomer's audit (session 12, audit12), each pinned by a test that failed
+before its fix: the README and examples followed literally, the CLI and the Python API on awkward
+but plausible input, and the app's uploads. The earlier audits' ground (service and store, saved
+fits, trainer resume, sweep specs) is not repeated here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def chinchilla_points(seed: int = 0) -> pd.DataFrame:
+    """A 5 x 5 grid of Hoffmann's law (E 1.69, A 406.4, alpha 0.34, B 410.7, beta 0.28), no noise."""
+    N, D = np.meshgrid(np.geomspace(1e6, 1e8, 5), np.geomspace(1e8, 1e10, 5))
+    N, D = N.ravel(), D.ravel()
+    return pd.DataFrame({"n_params": N, "n_tokens": D, "loss": 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28})
+
+
+@pytest.fixture(scope="module")
+def chin_fit():
+    import scalelaw as sl
+
+    return sl.fit("chinchilla", chinchilla_points(), inputs={"N": "n_params", "D": "n_tokens"})
+
+
+@pytest.fixture(scope="module")
+def iso_result(tmp_path_factory):
+    import scalelaw as sl
+
+    N, C = np.meshgrid(np.geomspace(3e7, 3e9, 9), [1e18, 3e18, 1e19, 3e19, 1e20])
+    N, C = N.ravel(), C.ravel()
+    ladder = pd.DataFrame({"n_params": N, "flops": C, "loss": 1.69 + 406.4 / N**0.34 + 410.7 / (C / (6 * N))**0.28})
+    iso = sl.isoflop(ladder, inputs={"N": "n_params", "C": "flops"}, n_boot=10)
+    path = tmp_path_factory.mktemp("iso") / "iso.json"
+    iso.save(path)
+    return iso, path
+
+
+# ---- load_isoflop: the same checks as load_fit (a FIFO hung it; errno messages otherwise) ----------
+def _call_with_timeout(fn, seconds: float = 10.0):
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = fn()
+        except BaseException as err:  # noqa: BLE001 - handed to the test
+            out["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s (blocked reading?)"
+    return out
+
+
+def test_load_isoflop_of_a_fifo_is_an_error_not_a_hang(tmp_path):
+    import scalelaw as sl
+
+    fifo = tmp_path / "iso.json"
+    os.mkfifo(fifo)  # open() for reading blocks until a writer comes: forever
+    out = _call_with_timeout(lambda: sl.load_isoflop(fifo))
+    assert isinstance(out.get("error"), ValueError), out
+    assert "iso.json: cannot read a saved IsoFLOP result from it: a FIFO (named pipe)" in str(out["error"])
+
+
+def test_load_isoflop_of_a_folder_or_missing_file_says_what_it_expected(tmp_path):
+    import scalelaw as sl
+
+    with pytest.raises(ValueError, match="is a directory, not a saved IsoFLOP result"):
+        sl.load_isoflop(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"nope\.json: no such file \(a result saved with iso\.save"):
+        sl.load_isoflop(tmp_path / "nope.json")
+
+
+def test_load_fit_of_an_isoflop_file_says_which_loader_reads_it(iso_result, capsys):
+    import scalelaw as sl
+    from scalelaw.cli import main
+
+    _, path = iso_result
+    with pytest.raises(ValueError, match=r"a saved IsoFLOP / envelope result .* load it with sl\.load_isoflop"):
+        sl.load_fit(path)
+    # `scalelaw isoflop -o` writes such a file; `scalelaw predict` on it said only "no 'law' key"
+    assert main(["predict", str(path), "--at", "C=1e21"]) == 2
+    assert "sl.load_isoflop" in capsys.readouterr().err
