@@ -93,3 +93,23 @@ def test_load_fit_of_an_isoflop_file_says_which_loader_reads_it(iso_result, caps
     # `scalelaw isoflop -o` writes such a file; `scalelaw predict` on it said only "no 'law' key"
     assert main(["predict", str(path), "--at", "C=1e21"]) == 2
     assert "sl.load_isoflop" in capsys.readouterr().err
+
+
+# ---- reach: a loss above every prediction read as "never reached" ------------------------------
+def test_reach_of_a_loss_above_every_budget_is_an_error_not_unreachable(chin_fit):
+    smallest = chin_fit.optimum(C=6.0)["loss"]  # the compute-optimal loss at the smallest budget searched
+    below = chin_fit.reach(0.9 * smallest)  # still a root: found, and it reproduces the loss
+    assert below["reachable"] and chin_fit.optimum(C=below["C"])["loss"] == pytest.approx(0.9 * smallest)
+    # before: {"C": inf, "reachable": False} for a loss that every budget reaches
+    with pytest.raises(ValueError, match=r"reach: loss .* is above the compute-optimal loss at every budget.*"
+                                         r"C = 6 FLOPs.*every budget reaches it"):
+        chin_fit.reach(2 * smallest)
+    # a loss below the floor E stays unreachable, as before
+    assert chin_fit.reach(0.5 * chin_fit.params["E"]) == {"C": np.inf, "loss": 0.5 * chin_fit.params["E"],
+                                                           "reachable": False}
+
+
+def test_reach_with_one_input_given_and_a_loss_above_every_prediction_is_an_error(chin_fit):
+    at_tiny_d = float(chin_fit.predict({"N": 1e7, "D": 1e-6}, warn=False)[0])
+    with pytest.raises(ValueError, match=r"reach: loss .* is above the prediction at every D given \{'N': 10000000.0\}"):
+        chin_fit.reach(2 * at_tiny_d, N=1e7)
