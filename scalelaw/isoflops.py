@@ -409,8 +409,14 @@ class IsoflopResult:
             raise ValueError(f"predict: kind must be 'prediction' or 'parameter', got {kind!r}")
         scalar = np.ndim(C) == 0
         Cv = np.atleast_1d(np.asarray(C, dtype=float))
+        if Cv.size == 0:  # numpy's max() of nothing said only "zero-size array to reduction operation"
+            raise ValueError(f"predict: C holds no budgets, got {C!r}; give one or more FLOP budgets")
         if np.any(~np.isfinite(Cv)) or np.any(Cv <= 0):
             raise ValueError(f"predict: C must be positive FLOPs, got {C!r}")
+        if level is not None and not (isinstance(level, (int, float, np.number)) and not isinstance(level, bool)
+                                      and 0 < float(level) < 1):
+            # checked before any work: 1.5 reached numpy's quantile ("Quantiles must be in the range [0, 1]")
+            raise ValueError(f"predict: level must be a number in (0, 1), e.g. 0.9, got {level!r}")
         N, D, L = self._predict_params(self.params, Cv)
         out = {"C": Cv, "N": N, "D": D, "loss": L}
         largest = float(self.fit_C[self.optima["used"].astype(bool)].max())

@@ -113,3 +113,17 @@ def test_reach_with_one_input_given_and_a_loss_above_every_prediction_is_an_erro
     at_tiny_d = float(chin_fit.predict({"N": 1e7, "D": 1e-6}, warn=False)[0])
     with pytest.raises(ValueError, match=r"reach: loss .* is above the prediction at every D given \{'N': 10000000.0\}"):
         chin_fit.reach(2 * at_tiny_d, N=1e7)
+
+
+# ---- IsoflopResult.predict: numpy's messages for an empty C or a level outside (0, 1) ------------
+@pytest.mark.parametrize("level", [1.5, 95, -0.1, 0, 1, float("nan"), "0.9"])
+def test_isoflop_predict_level_outside_0_1_names_level(iso_result, level):
+    iso, _ = iso_result
+    with pytest.raises(ValueError, match=r"predict: level must be a number in \(0, 1\), e.g. 0.9, got"):
+        iso.predict(C=1e19, level=level)
+
+
+def test_isoflop_predict_of_no_budgets_says_so(iso_result):
+    iso, _ = iso_result
+    with pytest.raises(ValueError, match=r"predict: C holds no budgets"):
+        iso.predict(C=[])
