@@ -15,6 +15,9 @@ the same source byte (does depth wash out token identity at init?). Needs the nu
 
 from __future__ import annotations
 
+import argparse
+import sys
+
 import torch
 
 from scalelaw.train.config import ModelConfig, TrainConfig
@@ -60,4 +63,11 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # --help used to run the measurement (and, without the numwords shards, end in a traceback)
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    from scalelaw.train.corpora import MissingCorpusError
+
+    try:
+        main()
+    except MissingCorpusError as err:  # the message names the corpus and the command that builds it
+        sys.exit(f"encdec_encoder_step.py: {err}")

@@ -7,18 +7,26 @@ sizes of the budgets not yet complete, go through the same call as
 examples/chinchilla_approaches.py --data (compare_approaches, holdout 1/3, n_boot 100, curves =
 the complete runs). The backtest's forecasts and intervals for the held-out budgets depend only on
 the fitted budgets; the placeholders only fill the 'truth' column, which is not printed."""
+import argparse
 import sys
 import warnings
 
-import numpy as np
-import pandas as pd
+# parsed before the imports below, so --help (or a missing argument) answers at once, without
+# the fitting stack; before, `--help` ran the script and failed with an IndexError on sys.argv
+_parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+_parser.add_argument("folder", help="the ladder's runs folder (logs and index.csv), e.g. runs/cpu_isoflop_bpe4")
+_parser.add_argument("spec", help="its sweep spec, e.g. examples/sweeps/cpu_isoflop_bpe4.yaml")
+_args = _parser.parse_args()
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-import scalelaw as sl
-from chinchilla_approaches import ladder_status, own_isoflop
-from scalelaw.train.sweep import expand
+import scalelaw as sl  # noqa: E402
+from chinchilla_approaches import ladder_status, own_isoflop  # noqa: E402
+from scalelaw.train.sweep import expand  # noqa: E402
 
-folder, spec = sys.argv[1], sys.argv[2]
+folder, spec = _args.folder, _args.spec
 files, table, _ = ladder_status(folder, spec)
 print(table[["C", "planned", "done", "complete"]].to_string())
 with warnings.catch_warnings():

@@ -127,3 +127,29 @@ def test_isoflop_predict_of_no_budgets_says_so(iso_result):
     iso, _ = iso_result
     with pytest.raises(ValueError, match=r"predict: C holds no budgets"):
         iso.predict(C=[])
+
+
+# ---- examples: every script answers --help (two ran instead: an IndexError, a missing-corpus traceback)
+EXAMPLES = sorted(p.name for p in (REPO / "examples").glob("*.py") if not p.name.startswith("_"))
+
+
+def _env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    env["SCALELAW_SHARDS"] = "/nonexistent-shards"  # --help must not need (or build) a corpus
+    return env
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_answers_help(name, tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "examples" / name), "--help"], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage:"), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+def test_encdec_encoder_step_without_its_corpus_is_one_line_naming_the_build_command(tmp_path):
+    pytest.importorskip("torch")
+    proc = subprocess.run([sys.executable, str(REPO / "examples" / "encdec_encoder_step.py")], cwd=tmp_path,
+                          env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "corpus 'numwords' not found" in proc.stderr and "scalelaw data build" in proc.stderr
