@@ -153,3 +153,62 @@ def test_encdec_encoder_step_without_its_corpus_is_one_line_naming_the_build_com
                           env=_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "corpus 'numwords' not found" in proc.stderr and "scalelaw data build" in proc.stderr
+
+
+# ---- read_logs (and so the app's upload) called a ';'-separated CSV "unrecognised format" -------
+CURVES = REPO / "tests" / "fixtures" / "app" / "uploads" / "points.csv"  # 15 runs' final val points
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["run", "step"]).reset_index(drop=True)
+
+
+def test_read_logs_reads_a_semicolon_csv_like_the_comma_one(tmp_path):
+    import scalelaw as sl
+
+    curves = pd.read_csv(CURVES)
+    (tmp_path / "semi.csv").write_text(curves.to_csv(index=False, sep=";"), encoding="utf-8-sig")
+    want = _comparable(sl.read_logs(CURVES))
+    got = _comparable(sl.read_logs(tmp_path / "semi.csv"))
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
+
+
+def test_read_logs_reads_decimal_commas_of_a_semicolon_csv_and_says_so(tmp_path):
+    import scalelaw as sl
+
+    curves = pd.read_csv(CURVES)
+    curves.loc[3, "loss"] = np.nan  # a logged NaN: still reported as such, not read as a number
+    text = curves.to_csv(index=False, sep=";", decimal=",", na_rep="nan")
+    (tmp_path / "euro.csv").write_text(text)
+    with pytest.warns(sl.ReadLogsWarning) as caught:
+        got = _comparable(sl.read_logs(tmp_path / "euro.csv"))
+    said = " ".join(str(w.message) for w in caught)
+    assert "euro.csv: column(s) loss, n_params, n_tokens, flops, lr use a decimal comma" in said
+    assert "not a finite number" in said or "NaN" in said, said  # the NaN row is named, not dropped silently
+    want = _comparable(sl.read_logs(CURVES))
+    want = want[want["run"] != curves.loc[3, "run"]]
+    assert len(got) == len(curves) - 1
+    np.testing.assert_allclose(got["loss"].to_numpy(float), want["loss"].to_numpy(float), rtol=1e-12)
+    np.testing.assert_allclose(got["n_params"].to_numpy(float), want["n_params"].to_numpy(float))
+
+
+def test_a_text_file_with_a_stray_semicolon_is_still_not_a_table(tmp_path):
+    import scalelaw as sl
+
+    (tmp_path / "notes.txt").write_text("training notes; see below\nthe loss went down\n")
+    with pytest.raises(Exception, match="unrecognised format"):
+        sl.read_logs(tmp_path / "notes.txt")
+
+
+def test_app_upload_of_a_semicolon_csv_is_fitted(tmp_path):
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    curves = pd.read_csv(CURVES)
+    sys.path.insert(0, str(REPO / "app"))
+    at = AppTest.from_file(str(REPO / "app" / "streamlit_app.py"), default_timeout=120).run()
+    at.file_uploader(key="uploads").set_value([("semi.csv", curves.to_csv(index=False, sep=";").encode(), "text/csv")])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["points fitted"] == str(len(curves))

@@ -253,9 +253,12 @@ def test_unknown_format_and_missing_file(tmp_path):
 
 
 def test_forced_format(tmp_path):
-    (tmp_path / "log.dat").write_text("step;loss\n1;2.0\n")  # semicolons: not auto-detected
+    (tmp_path / "log.dat").write_text("step|loss\n1|2.0\n")  # pipes: not auto-detected
     with pytest.raises(ValueError, match="unrecognised format"):
         sl.read_logs(tmp_path / "log.dat")
+    # semicolons are (since audit12, as the CLI's plain tables were): a spreadsheet export
+    (tmp_path / "semi.dat").write_text("step;loss\n1;2.0\n")
+    assert read_quiet(tmp_path / "semi.dat").loss.tolist() == [2.0]
     (tmp_path / "log2.dat").write_text("step\tloss\n1\t2.0\n2\t1.5\n")
     assert read_quiet(tmp_path / "log2.dat", format="tsv").loss.tolist() == [2.0, 1.5]
 

@@ -16,7 +16,7 @@ import json
 
 from scalelaw.io import hf, nanogpt, tables, tensorboard, tfrecord, trainer_jsonl, wandb
 from scalelaw.io.sources import Source
-from scalelaw.io.tabular import keep_nonfinite
+from scalelaw.io.tabular import keep_nonfinite, semicolon_table
 
 EMPTY = "empty"
 CONFIG = "config"      # a JSON/YAML dict: a sidecar if it sits beside a log, else skipped
@@ -145,8 +145,12 @@ def _detect_delimited(text: str) -> tuple[str | None, str]:
         return None, "no text lines"
     header = lines[0]
     sep = "\t" if "\t" in header else "," if "," in header else None
+    if sep is None and semicolon_table(lines):
+        # a spreadsheet export in a locale whose decimal mark is the comma (the CLI's plain-table
+        # reader took these already; read_logs, and so the app's upload, called them unrecognised)
+        return "csv", "CSV separated by ';'"
     if sep is None:
-        return None, "not CSV/TSV (no comma or tab in the first line) and no known log lines"
+        return None, "not CSV/TSV (no comma, tab or semicolon-separated columns in the first line) and no known log lines"
     columns = next(csv.reader(io.StringIO(header), delimiter=sep))
     columns = [c.strip() for c in columns]
     if len(columns) < 2:

@@ -9,6 +9,8 @@ while a logged NaN loss is a bad value the user must hear about. So an empty CSV
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import warnings
@@ -46,7 +48,13 @@ _BAD_LINE = re.compile(r"Skipping line (\d+): (.*)")
 
 
 def read_delimited(source: Source, report: Report, sep: str = ",") -> Table:
-    """CSV or TSV. Rows with too many fields are skipped and reported by line number."""
+    """CSV or TSV. Rows with too many fields are skipped and reported by line number.
+
+    A "CSV" whose header is separated by ';' (a spreadsheet export where the comma is the decimal
+    mark) is read with ';', and its columns of decimal-comma numbers (7,81) as numbers, said in a
+    note: the same rule as the CLI's plain tables (:mod:`scalelaw.io.plain`)."""
+    if sep == "," and _semicolon_header(source):
+        sep = ";"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with _decodable(source, report) as f:
@@ -63,7 +71,57 @@ def read_delimited(source: Source, report: Report, sep: str = ",") -> Table:
         for lineno, why in _BAD_LINE.findall(str(w.message)):
             report.skip(f"{source.name}:{lineno}: {why.strip().rstrip('.')}; line skipped")
     frame.columns = [str(c).strip() for c in frame.columns]
+    if sep == ";":
+        _decimal_commas(frame, source.name, report)
     return Table(frame)
+
+
+def semicolon_table(lines: list[str]) -> bool:
+    """Whether non-blank ``lines`` (the first is the header) read as a ';'-separated table: no comma
+    or tab in the header, 2+ columns, and the next line (if any) has as many fields, so that a
+    text file with a stray ';' in its first line is not taken for a table."""
+    header = lines[0] if lines else ""
+    if "," in header or "\t" in header or ";" not in header:
+        return False
+    width = len(next(csv.reader(io.StringIO(header), delimiter=";")))
+    if width < 2:
+        return False
+    return len(lines) < 2 or len(next(csv.reader(io.StringIO(lines[1]), delimiter=";"))) == width
+
+
+def _semicolon_header(source: Source) -> bool:
+    head = source.read_bytes()[:65536].decode("utf-8-sig", errors="replace")
+    return semicolon_table([line for line in head.splitlines() if line.strip()][:2])
+
+
+# a decimal-comma number (7,81; -1,5e-3; 42); the text a logger writes for a non-finite value
+_DECIMAL_COMMA = r"[-+]?\d+(?:,\d+)?(?:[eE][-+]?\d+)?"
+_NON_FINITE = ("nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+
+
+def _decimal_commas(frame: pd.DataFrame, name: str, report: Report) -> None:
+    """Text columns of a ';'-separated table whose every value is a decimal-comma number (or a
+    nan/inf text, kept as text for the later not-finite checks) become numbers, and a note names them."""
+    converted = []
+    for col in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        text = frame[col].astype("string").str.strip()
+        filled = text.dropna()
+        if not len(filled):
+            continue
+        special = filled.str.lower().isin(_NON_FINITE)
+        decimal = filled.str.fullmatch(_DECIMAL_COMMA).fillna(False)
+        if not (decimal | special).all() or not filled[decimal].str.contains(",").any():
+            continue
+        dotted = text.str.replace(",", ".", regex=False)
+        if special.any():  # "nan" stays text, as in a '.' CSV read with keep_default_na=False
+            frame[col] = dotted.astype(object).where(text.notna(), np.nan)
+        else:
+            frame[col] = pd.to_numeric(dotted).astype("float64")
+        converted.append(str(col))
+    if converted:
+        report.skip(f"{name}: column(s) {', '.join(converted)} use a decimal comma (7,81 for 7.81); read as numbers")
 
 
 def _decodable(source: Source, report: Report):
