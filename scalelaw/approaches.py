@@ -120,7 +120,7 @@ class ApproachComparison:
 
 def _chinchilla_optimum(fit, C, level, draws=True):
     C = np.atleast_1d(np.asarray(C, dtype=float))
-    opt = fit.optimum(C=C)
+    opt = fit.optimum(C=C, warn=False)  # a backtest extrapolates on purpose
     out = {"N": np.asarray(opt["N"], float), "loss": np.asarray(opt["loss"], float),
            "a": fit.params["beta"] / (fit.params["alpha"] + fit.params["beta"])}
     if draws and fit.draws is not None:
@@ -194,9 +194,9 @@ def _to_nominal(fit, C, knots):
     ``C``: C_nom = C / r(N_opt(C_nom)), by fixed-point iteration (r varies slowly with N, so it
     contracts: d ln r / d ln C_nom is about -a / 2 for our trainer's models)."""
     C = np.atleast_1d(np.asarray(C, dtype=float))
-    Cn = C / ratio_at(knots, np.asarray(fit.optimum(C=C)["N"], float))
+    Cn = C / ratio_at(knots, np.asarray(fit.optimum(C=C, warn=False)["N"], float))
     for _ in range(50):
-        new = C / ratio_at(knots, np.asarray(fit.optimum(C=Cn)["N"], float))
+        new = C / ratio_at(knots, np.asarray(fit.optimum(C=Cn, warn=False)["N"], float))
         if np.allclose(new, Cn, rtol=1e-10):
             break
         Cn = new

@@ -429,10 +429,22 @@ class FitResult:
         return cal.describe(level)
 
     # ---- derived answers --------------------------------------------------------------------
-    def optimum(self, **kwargs) -> dict:
+    def optimum(self, *, warn: bool = True, **kwargs) -> dict:
         """The law's derived optimum: ``C=`` (chinchilla, kaplan_nd), ``budget=`` (encdec),
-        ``schedules=`` (lr_annealing). dcpt: see :func:`scalelaw.mixture_optimum`."""
-        return self.law.optimum(self.params, self.info, **kwargs)
+        ``schedules=`` (lr_annealing). dcpt: see :func:`scalelaw.mixture_optimum`.
+
+        An optimum whose inputs (N, D, ...) lie outside the range of the fitted data gives an
+        :class:`ExtrapolationWarning` saying how far, as :meth:`predict` does for the same point
+        (``warn=False`` for callers that extrapolate on purpose, such as plots and backtests)."""
+        result = self.law.optimum(self.params, self.info, **kwargs)
+        if warn and isinstance(result, Mapping):
+            at = {name: result[name] for name in self.law.input_names if name in result
+                  and np.all(np.isfinite(np.asarray(result[name], dtype=float)))}
+            far = {k: v for k, v in self.extrapolation(at).items() if v > 1 + 1e-9}
+            if far:
+                _warnings.warn("optimum: extrapolating: the optimum's " + ", ".join(
+                    f"{k} {v:.3g}x beyond the fitted data" for k, v in far.items()), ExtrapolationWarning, stacklevel=2)
+        return result
 
     def optimal_schedule(self, n_steps: int, peak: float, **kwargs) -> dict:
         """Schedule laws: the LR schedule predicted to end lowest after ``n_steps`` (family "wsd",

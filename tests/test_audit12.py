@@ -212,3 +212,33 @@ def test_app_upload_of_a_semicolon_csv_is_fitted(tmp_path):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert {m.label: m.value for m in at.metric}["points fitted"] == str(len(curves))
+
+
+# ---- fit.optimum far beyond the data: a confident N, D, loss with no word of extrapolation -------
+def test_optimum_beyond_the_fitted_data_warns_like_predict(chin_fit):
+    import scalelaw as sl
+
+    with pytest.warns(sl.ExtrapolationWarning, match=r"optimum: extrapolating: the optimum's N .*x beyond the "
+                                                     r"fitted data, D .*x beyond the fitted data"):
+        opt = chin_fit.optimum(C=1e24)
+    with pytest.warns(sl.ExtrapolationWarning):  # the same point through predict says the same
+        assert chin_fit.predict({"N": opt["N"], "D": opt["D"]})[0] == pytest.approx(opt["loss"])
+    # inside the fitted box: silent; warn=False (plots, backtests): silent
+    N, D = 1e7, 1e9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chin_fit.optimum(C=6 * N * D)
+        chin_fit.optimum(C=1e24, warn=False)
+
+
+def test_cli_optimum_prints_the_extrapolation_warning(chin_fit, tmp_path, capsys):
+    from scalelaw.cli import main
+
+    path = tmp_path / "fit.json"
+    chin_fit.save(path)
+    assert main(["optimum", str(path), "--at", "C=1e24"]) == 0
+    captured = capsys.readouterr()
+    assert "N:" in captured.out
+    assert "optimum: extrapolating: the optimum's N" in captured.err
+
+

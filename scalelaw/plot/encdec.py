@@ -53,7 +53,7 @@ def plot_encdec(fit, budget: float | None = None, *, grid: int = 70, fig=None):
                              line={"color": "red", "dash": "dash"},
                              name=f"optimal split N_e/N_d = p_e/p_d = {ratio:.3g}"))
     if budget:
-        opt = fit.optimum(budget=budget)
+        opt = fit.optimum(budget=budget, warn=False)
         share = np.linspace(0.001, 0.999, 999)
         share = share[(budget * share >= lo) & (budget * (1 - share) >= lo)]  # inside the contour
         fig.add_trace(go.Scatter(x=np.log10(budget * share), y=np.log10(budget * (1 - share)), mode="lines",

@@ -72,7 +72,7 @@ def plot_isoflop(fit, budget: float | None = None, *, budgets=None, n_curves: in
                                subplot_titles=("iso-FLOP curves: loss along C = 6ND",
                                                "compute-optimal N and D"))
     for i, C in enumerate(budgets):
-        opt = fit.optimum(C=C)
+        opt = fit.optimum(C=C, warn=False)  # a figure extrapolates on purpose
         Ns = np.geomspace(opt["N"] / 30.0, opt["N"] * 30.0, 120)
         loss = fit.predict({"N": Ns, "D": C / 6.0 / Ns}, warn=False)
         colour = _colour(i)
@@ -82,7 +82,7 @@ def plot_isoflop(fit, budget: float | None = None, *, budgets=None, n_curves: in
                                  name=f"optimum C={C:.2g}", legendgroup=f"C{i}", showlegend=False,
                                  hovertemplate="N_opt=%{x:.3g}<br>loss=%{y:.4g}<extra></extra>"), row=1, col=1)
     if budget:
-        opt = fit.optimum(C=budget)
+        opt = fit.optimum(C=budget, warn=False)
         Ns = np.geomspace(opt["N"] / 30.0, opt["N"] * 30.0, 120)
         fig.add_trace(go.Scatter(x=Ns, y=fit.predict({"N": Ns, "D": budget / 6.0 / Ns}, warn=False), mode="lines",
                                  line={"color": "black", "width": 3}, name=f"budget C={budget:.3g}",
@@ -93,7 +93,7 @@ def plot_isoflop(fit, budget: float | None = None, *, budgets=None, n_curves: in
                                  name="optimum at budget", legendgroup="budget", showlegend=False), row=1, col=1)
 
     C_grid = np.geomspace(C_data.min() / 10.0, top * 10.0, 60)
-    opt = fit.optimum(C=C_grid)
+    opt = fit.optimum(C=C_grid, warn=False)
     C_band = C_grid[::6]  # N_opt(C) is near a power law: a coarse band is smooth enough, and cheap
     spread = _optimum_band(fit, C_band, level)
     for name, values, colour, lo_hi in (("N_opt", opt["N"], "#1f77b4", spread[:2] if spread else None),
@@ -107,7 +107,7 @@ def plot_isoflop(fit, budget: float | None = None, *, budgets=None, n_curves: in
     fig.add_trace(go.Scatter(x=C_data, y=D_data, mode="markers", marker={"color": "#ff7f0e", "symbol": "circle-open"},
                              name="runs: D", legendgroup="D_opt"), row=1, col=2)
     if budget:
-        at = fit.optimum(C=budget)
+        at = fit.optimum(C=budget, warn=False)
         fig.add_trace(go.Scatter(x=[budget, budget], y=[at["N"], at["D"]], mode="markers",
                                  marker={"color": "black", "size": 12, "symbol": "star"},
                                  name=f"N={at['N']:.3g}, D={at['D']:.3g}", legendgroup="budget"), row=1, col=2)
