@@ -242,3 +242,28 @@ def test_cli_optimum_prints_the_extrapolation_warning(chin_fit, tmp_path, capsys
     assert "optimum: extrapolating: the optimum's N" in captured.err
 
 
+
+# ---- "24,736" (a thousands separator) got the decimal-comma hint, whose fix reads it as 24.736 ----
+def test_thousands_separator_gets_its_own_hint_not_the_decimal_comma_one(tmp_path, capsys):
+    import scalelaw as sl
+    from scalelaw.cli import main
+
+    df = chinchilla_points().astype({"n_params": object})
+    df["n_params"] = [f"{int(v):,}" for v in chinchilla_points()["n_params"]]  # 1,000,000 ...
+    with pytest.raises(TypeError, match=r"'1,000,000' at row 0 is not a number \(a thousands separator\?") as err:
+        sl.fit("chinchilla", df)
+    assert "decimal comma?" not in str(err.value)
+    df.loc[0, "n_params"] = "24,736"  # one group: was read as a decimal comma
+    with pytest.raises(TypeError, match=r"'24,736' at row 0 is not a number \(a thousands separator\?"):
+        sl.fit("chinchilla", df)
+    # the same file through the CLI and through read_logs (the app's reader)
+    path = tmp_path / "points.csv"
+    df.to_csv(path, index=False)
+    assert main(["fit", "chinchilla", str(path), "--var", "N=n_params", "--var", "D=n_tokens"]) == 2
+    assert "a thousands separator?" in capsys.readouterr().err
+    curves = pd.read_csv(CURVES).astype({"n_params": object})
+    curves["n_params"] = [f"{int(v):,}" for v in pd.read_csv(CURVES)["n_params"]]
+    curves.to_csv(tmp_path / "curves.csv", index=False)
+    with pytest.warns(sl.ReadLogsWarning, match=r"column 'n_params' holds 15 value\(s\) that are not numbers: "
+                                                r"'200,000'.*\(a thousands separator\? write plain digits"):
+        sl.read_logs(tmp_path / "curves.csv")

@@ -85,7 +85,11 @@ def _first_non_number(series: pd.Series) -> str:
     row = series.index[bad.to_numpy()][0]
     value = series.loc[row]
     hint = ""
-    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d{1,3}(?:,\d{3})+\s*", value):
+        # 24,736 or 1,000,000: digit groups; decimal=',' (the other hint) would read 24,736 as 24.736
+        hint = (" (a thousands separator? write plain digits, e.g. pd.read_csv(..., thousands=','); "
+                "only if the comma is a decimal mark, decimal=',')")
+    elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*", value):
         hint = " (a decimal comma? write numbers with '.', e.g. pd.read_csv(..., decimal=','))"
     return f": {value!r} at row {row!r} is not a number{hint}"
 

@@ -165,7 +165,10 @@ def _note_non_numbers(table: Table, roles, source: str, report: Report) -> None:
         values = text[bad].tolist()
         shown = preview([f"{v!r} at data row {r}" for v, r in zip(values, rows)], limit=3)
         hint = ""
-        if any(isinstance(v, str) and _DECIMAL_COMMA.fullmatch(v.strip()) for v in values):
+        if any(isinstance(v, str) and _THOUSANDS.fullmatch(v.strip()) for v in values):
+            # 200,000: digit groups, not a decimal comma (that reading would make it 200.0)
+            hint = " (a thousands separator? write plain digits, e.g. 200000)"
+        elif any(isinstance(v, str) and _DECIMAL_COMMA.fullmatch(v.strip()) for v in values):
             hint = " (a decimal comma? write numbers with '.')"
         read_as = "" if name == target else f" (read as {target})"
         report.skip(f"{source}: column {name!r}{read_as} holds {len(rows)} value(s) that are "
@@ -173,6 +176,7 @@ def _note_non_numbers(table: Table, roles, source: str, report: Report) -> None:
 
 
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+(?:[eE][-+]?\d+)?")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+")
 
 
 def _note_blank_losses(table: Table, roles, source: str, report: Report) -> None:
