@@ -89,3 +89,44 @@ def test_local_floor_leaves_laws_without_a_share_alone(law, rng):
     before = fit.predict_interval(X, level=0.9, warn=False)
     fit.calibration = cal
     np.testing.assert_allclose(fit.predict_interval(X, level=0.9, warn=False), before)
+
+
+def test_binding_floor_combines_band_and_floor_as_max_inside_the_box(tmp_path):
+    """Step 4b (format 6): where s_in sits on the residual scale, at d = 0 the interval is
+    max(a, h) per side around the prediction, not sqrt(a^2 + h^2); beyond the box, quadrature."""
+    from scalelaw.calibration import FORMAT, Calibration
+
+    assert FORMAT >= 6
+    base = dict(method="student-t", n_folds=6, noise=0.02, slope=0.01, residual_scale=0.01, coords=["x"],
+                lo=[0.0], hi=[1.0], inside_noise=0.01, inside_folds=4, ramp=0.5, scores=[1.0] * 6,
+                score_weights=[1.0] * 6)
+    cal = Calibration(**base, version=6)
+    assert cal.floor_binds()
+    pred = np.array([2.0, 2.0, 2.0])
+    d = np.array([0.0, 0.0, 1.0])
+    plo, phi = np.array([1.9, 1.999, 1.9]), np.array([2.001, 2.2, 2.1])
+    lo, hi = cal.interval(pred, d, 0.9, plo, phi)
+    h = cal.half_width(d, 0.9)
+    a_lo, a_hi = np.log(pred / plo), np.log(phi / pred)
+    np.testing.assert_allclose(lo[:2], pred[:2] * np.exp(-np.maximum(a_lo[:2], h[:2])))
+    np.testing.assert_allclose(hi[:2], pred[:2] * np.exp(np.maximum(a_hi[:2], h[:2])))
+    np.testing.assert_allclose(lo[2], pred[2] * np.exp(-np.hypot(a_lo[2], h[2])))  # beyond the box
+    assert np.all(lo <= plo) and np.all(hi >= phi)  # never narrower than the parameter band
+    # a format-4 calibration (saved before step 4b) keeps the quadrature everywhere
+    old = Calibration(**base, version=4)
+    assert not old.floor_binds()
+    lo4, hi4 = old.interval(pred, d, 0.9, plo, phi)
+    np.testing.assert_allclose(hi4, pred * np.exp(np.hypot(a_hi, h)))
+    assert np.all(hi4 >= hi) and np.all(lo4 <= lo)
+    # s_in above the floor: no binding, quadrature
+    free = Calibration(**{**base, "inside_noise": 0.015}, version=6)
+    assert not free.floor_binds()
+    lof, hif = free.interval(pred, d, 0.9, plo, phi)
+    hf = free.half_width(d, 0.9)
+    np.testing.assert_allclose(hif, pred * np.exp(np.hypot(a_hi, hf)))
+    # nested in level
+    lo8, hi8 = cal.interval(pred, d, 0.8, plo, phi)
+    assert np.all(lo <= lo8) and np.all(hi8 <= hi)
+    # round trip keeps the format and so the interval
+    back = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    np.testing.assert_allclose(back.interval(pred, d, 0.9, plo, phi), (lo, hi))
