@@ -119,7 +119,12 @@ def fit(
         results = {}
         for key, sub in frame.groupby(by, sort=True):
             w = weights if (weights is None or isinstance(weights, str)) else np.asarray(weights)[frame[by].to_numpy() == key]
-            results[key] = fit(law, sub, weights=w, **kwargs)
+            try:
+                results[key] = fit(law, sub, weights=w, **kwargs)
+            except (ValueError, TypeError, KeyError) as err:
+                # one group's error said nothing of which group (every group is fitted alike)
+                message = err.args[0] if len(err.args) == 1 and isinstance(err.args[0], str) else str(err)
+                raise type(err)(f"by: group {by}={key!r} ({len(sub)} row(s)): {message}") from None
         return GroupedFit(results, by=by)
 
     return FitResult._from_search(**search(

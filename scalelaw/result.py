@@ -598,7 +598,10 @@ class GroupedFit(dict):
     def warnings(self) -> dict:
         return {k: r.warnings for k, r in self.items() if r.warnings}
 
-    def predict(self, X=None, *, group, **kwargs):
+    def predict(self, X=None, *, group=None, **kwargs):
+        if group is None:  # was Python's "missing 1 required keyword-only argument: 'group'"
+            raise TypeError(f"a grouped fit (by={self.by!r}) predicts one group at a time: give group=, e.g. "
+                            f"predict(X, group={next(iter(self), None)!r}); groups: {list(self)}")
         if group not in self:
             raise KeyError(f"no fit for {self.by}={group!r}; groups: {list(self)}")
         return self[group].predict(X, **kwargs)

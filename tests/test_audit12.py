@@ -267,3 +267,38 @@ def test_thousands_separator_gets_its_own_hint_not_the_decimal_comma_one(tmp_pat
     with pytest.warns(sl.ReadLogsWarning, match=r"column 'n_params' holds 15 value\(s\) that are not numbers: "
                                                 r"'200,000'.*\(a thousands separator\? write plain digits"):
         sl.read_logs(tmp_path / "curves.csv")
+
+
+# ---- fit(..., by=): one group's error did not say which group ------------------------------------
+def test_a_failing_group_is_named_in_the_error():
+    import scalelaw as sl
+
+    pts = chinchilla_points()
+    pts["size"] = np.where(pts["n_params"] >= 1e8, "big", "small")  # "big": one model size only
+    with pytest.raises(ValueError, match=r"by: group size='big' \(5 row\(s\)\): input 'N' \(column 'n_params'\) "
+                                         r"has 1 distinct value"):
+        sl.fit("chinchilla", pts, inputs={"N": "n_params", "D": "n_tokens"}, by="size")
+
+
+def test_cli_fit_by_names_the_failing_group(tmp_path, capsys):
+    from scalelaw.cli import main
+
+    pts = chinchilla_points()
+    pts["size"] = np.where(pts["n_params"] >= 1e8, "big", "small")
+    pts.to_csv(tmp_path / "p.csv", index=False)
+    assert main(["fit", "chinchilla", str(tmp_path / "p.csv"), "--var", "N=n_params", "--var", "D=n_tokens",
+                 "--by", "size"]) == 2
+    assert "by: group size='big'" in capsys.readouterr().err
+
+
+def test_grouped_predict_without_a_group_lists_the_groups():
+    import scalelaw as sl
+
+    pts = chinchilla_points()
+    pts["half"] = np.where(np.arange(len(pts)) % 2 == 0, "even", "odd")
+    g = sl.fit("chinchilla", pts, inputs={"N": "n_params", "D": "n_tokens"}, by="half")
+    with pytest.raises(TypeError, match=r"a grouped fit \(by='half'\) predicts one group at a time: give group=.*"
+                                        r"groups: \['even', 'odd'\]"):
+        g.predict({"N": 1e7, "D": 1e9})
+    assert g.predict({"N": 1e7, "D": 1e9}, group="odd")[0] == pytest.approx(
+        1.69 + 406.4 / 1e7**0.34 + 410.7 / 1e9**0.28, rel=1e-3)
