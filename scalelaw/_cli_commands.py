@@ -430,8 +430,20 @@ def cmd_isoflop(args):
     if args.backtest_frontier:
         return _backtest_frontier(df, inputs, args)
     if args.envelope:
+        unknown = sorted(set(inputs) - {"N", "C", "D"})
+        if unknown:
+            raise ValueError(f"isoflop --envelope: unknown --var name(s) {unknown}; it takes N, C (compute) or D (tokens)")
+        # a column the user named must exist: envelope() falls back from a missing compute column
+        # to 6 N D (right for its default 'flops'), which silently replaced a mistyped --var C=
+        named = {f"--var {k}={v}": v for k, v in inputs.items()}
+        if args.counted:
+            named[f"--counted {args.counted}"] = args.counted
+        for flag, col in named.items():
+            if col not in df.columns:
+                raise ValueError(f"{flag}: column {col!r} not found in {args.data}; columns are: "
+                                 f"{', '.join(map(str, df.columns))}")
         x = args.counted or inputs.get("C", "flops")
-        result = sl.envelope(df, x=x, y=args.target, n=inputs.get("N", "n_params"),
+        result = sl.envelope(df, x=x, y=args.target, n=inputs.get("N", "n_params"), d=inputs.get("D", "n_tokens"),
                              n_boot=args.bootstrap, level=args.level, seed=args.seed)
     else:
         if args.final_points:

@@ -302,3 +302,39 @@ def test_grouped_predict_without_a_group_lists_the_groups():
         g.predict({"N": 1e7, "D": 1e9})
     assert g.predict({"N": 1e7, "D": 1e9}, group="odd")[0] == pytest.approx(
         1.69 + 406.4 / 1e7**0.34 + 410.7 / 1e9**0.28, rel=1e-3)
+
+
+# ---- scalelaw isoflop --envelope ignored --var D= and replaced a mistyped --var C= by 6 N D -------
+def test_cli_envelope_takes_the_tokens_column_from_var_d(tmp_path, capsys):
+    from scalelaw.cli import main
+
+    pts = pd.read_csv(REPO / "data" / "cpu_decoder_sizes" / "index.csv")[["run", "n_params", "tokens", "final_val_loss"]]
+    pts.to_csv(tmp_path / "p.csv", index=False)
+    code = main(["isoflop", str(tmp_path / "p.csv"), "--envelope", "--var", "N=n_params", "--var", "D=tokens",
+                 "--target", "final_val_loss", "--bootstrap", "0", "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err  # before: "column 'flops' (compute) not found, nor 'n_tokens' (tokens)"
+    import json
+
+    res = json.loads(out.out)
+    assert any("used C = 6 * n_params * tokens" in w for w in res["warnings"])
+    # the envelope's points are runs' (C = 6 N D, loss): each one a row of the table
+    C = 6.0 * pts["n_params"] * pts["tokens"]
+    for row in res["optima"]:
+        match = np.isclose(C, row["C"], rtol=1e-9) & np.isclose(pts["final_val_loss"], row["loss_opt"], rtol=1e-9)
+        assert match.any(), row
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--var", "C=flopz"], r"--var C=flopz: column 'flopz' not found in .*cpu_decoder_sizes; columns are: run, "),
+    (["--counted", "flops_with_hed"], r"--counted flops_with_hed: column 'flops_with_hed' not found"),
+    (["--var", "X=flops"], r"isoflop --envelope: unknown --var name\(s\) \['X'\]; it takes N, C \(compute\) or D"),
+])
+def test_cli_envelope_refuses_a_column_or_name_it_would_ignore(flags, message, capsys):
+    import re
+
+    from scalelaw.cli import main
+
+    assert main(["isoflop", str(REPO / "data" / "cpu_decoder_sizes"), "--envelope", "--bootstrap", "0", *flags]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
