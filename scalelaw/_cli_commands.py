@@ -485,6 +485,9 @@ def _backtest_frontier(df, inputs, args):
     import scalelaw as sl
     from scalelaw.approaches import backtest_frontier
 
+    unknown = sorted(set(inputs) - {"N", "D"})
+    if unknown:  # were dropped without a word
+        raise ValueError(f"isoflop --backtest-frontier: unknown --var name(s) {unknown}; it takes N and D")
     note = None
     if args.split is None and "split" in df.columns and df["split"].nunique() > 1:
         if "val" not in set(df["split"]):

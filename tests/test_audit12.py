@@ -338,3 +338,11 @@ def test_cli_envelope_refuses_a_column_or_name_it_would_ignore(flags, message, c
     assert main(["isoflop", str(REPO / "data" / "cpu_decoder_sizes"), "--envelope", "--bootstrap", "0", *flags]) == 2
     err = capsys.readouterr().err
     assert re.search(message, err), err
+
+
+def test_cli_backtest_frontier_refuses_a_var_it_would_ignore(capsys):
+    from scalelaw.cli import main
+
+    assert main(["isoflop", str(REPO / "data" / "cpu_ladder"), "--split", "val", "--var", "N=n_params",
+                 "--var", "C=flops", "--backtest-frontier"]) == 2
+    assert "isoflop --backtest-frontier: unknown --var name(s) ['C']; it takes N and D" in capsys.readouterr().err
