@@ -346,3 +346,12 @@ def test_cli_backtest_frontier_refuses_a_var_it_would_ignore(capsys):
     assert main(["isoflop", str(REPO / "data" / "cpu_ladder"), "--split", "val", "--var", "N=n_params",
                  "--var", "C=flops", "--backtest-frontier"]) == 2
     assert "isoflop --backtest-frontier: unknown --var name(s) ['C']; it takes N and D" in capsys.readouterr().err
+
+
+# ---- predict at N=inf said "must be > 0, got inf" --------------------------------------------------
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_predict_at_a_non_finite_input_says_finite(chin_fit, value):
+    with pytest.raises(ValueError, match=r"input N must be > 0 and finite for law 'chinchilla'"):
+        chin_fit.predict({"N": value, "D": 1e9})
+    with pytest.raises(ValueError, match=r"input N must be > 0 for law 'chinchilla'.*got -1"):
+        chin_fit.predict({"N": -1.0, "D": 1e9})

@@ -203,8 +203,11 @@ class Law:
             v = as_numbers(X[inp.name], f"input {inp.name}")
             bad = inp.outside(v)
             if bad.any():
-                raise ValueError(f"input {inp.name} must be {inp.domain()} for law {self.name!r} "
-                                 f"({inp.doc}), got {float(v[bad][0]):g}")
+                first = float(v[bad][0])
+                # "must be > 0, got inf" contradicted itself: a non-finite value is refused for not being finite
+                domain = inp.domain() + ("" if np.isfinite(first) or inp.domain() == "finite" else " and finite")
+                raise ValueError(f"input {inp.name} must be {domain} for law {self.name!r} "
+                                 f"({inp.doc}), got {first:g}")
             arrays.append(v)
         try:
             arrays = np.broadcast_arrays(*arrays)
