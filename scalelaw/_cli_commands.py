@@ -55,6 +55,8 @@ _CLI_WORDS = [
     (re.compile(r"\b(?:run|call) fit\.bootstrap\((?:n=[^)]*)?\)"), "fit with --bootstrap N"),
     (re.compile(r"\bfit\.bootstrap\((?:n=[^)]*)?\)"), "--bootstrap N"),
     (re.compile(r"\bnp\.(?:float|int|uint|bool_?|str_)\d*\(([^()]*)\)"), r"\1"),
+    (re.compile(r"\bpass budgets= or a wider tol="), "pass --budget C (repeat) or a wider --tol"),
+    (re.compile(r"\bfit\.predict\(schedule=lr_array_or_string\)"), "give --schedule SPEC (not --at)"),
 ]
 
 

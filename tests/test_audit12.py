@@ -355,3 +355,27 @@ def test_predict_at_a_non_finite_input_says_finite(chin_fit, value):
         chin_fit.predict({"N": value, "D": 1e9})
     with pytest.raises(ValueError, match=r"input N must be > 0 for law 'chinchilla'.*got -1"):
         chin_fit.predict({"N": -1.0, "D": 1e9})
+
+
+# ---- CLI errors that named Python keywords (budgets=, tol=, fit.predict(schedule=...)) -------------
+def test_cli_isoflop_and_predict_errors_name_the_flags(tmp_path, capsys):
+    import scalelaw as sl
+    from scalelaw.cli import main
+
+    N, C = np.meshgrid(np.geomspace(3e7, 3e9, 9), [1e18, 1e19])
+    pd.DataFrame({"n_params": N.ravel(), "flops": C.ravel(), "loss": 3.0 + 0.01 * np.log(N.ravel()) ** 2}).to_csv(
+        tmp_path / "ladder.csv", index=False)
+    assert main(["isoflop", str(tmp_path / "ladder.csv"), "--var", "N=n_params", "--var", "C=flops",
+                 "--budget", "1e18", "--budget", "5e30"]) == 2
+    err = capsys.readouterr().err
+    assert "pass --budget C (repeat) or a wider --tol" in err and "budgets=" not in err
+    steps = np.arange(1, 201)
+    curve = pd.DataFrame({"run": "a", "step": steps, "loss": 3.0 + 2.0 * steps ** -0.5,
+                          "schedule": "constant:n_steps=200,peak=1e-3"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one constant schedule: C is not identified, said in the fit's warnings
+        fit = sl.fit("lr_annealing", curve, inputs={"step": "step"})
+    fit.save(tmp_path / "lr.json")
+    assert main(["predict", str(tmp_path / "lr.json"), "--at", "step=100"]) == 2
+    err = capsys.readouterr().err
+    assert "give --schedule SPEC (not --at)" in err and "fit.predict(" not in err
