@@ -379,3 +379,42 @@ def test_cli_isoflop_and_predict_errors_name_the_flags(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "lr.json"), "--at", "step=100"]) == 2
     err = capsys.readouterr().err
     assert "give --schedule SPEC (not --at)" in err and "fit.predict(" not in err
+
+
+# ---- a split column with several splits, and a loss mapped to 'val/loss': train rows read as val ---
+def _two_split_log(path, order=("val", "train")):
+    """One run, steps 1-2, each step logged for both splits (val first): val 3.5, 2.6; train 3.0, 2.0."""
+    values = {"val": (3.5, 2.6), "train": (3.0, 2.0)}
+    rows = [{"run": "a", "step": step, "split": s, "metric": values[s][i]} for i, step in enumerate((1, 2))
+            for s in order]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("order", [("val", "train"), ("train", "val")])
+def test_a_loss_mapped_to_one_split_with_a_split_column_of_several_is_refused(tmp_path, order):
+    import scalelaw as sl
+
+    path = _two_split_log(tmp_path / "log.csv", order)
+    # before: the split column was dropped, every row read as val, and the repeated steps resolved
+    # as a resumed run's (the last kept): with train logged after val, val's losses were train's
+    with pytest.raises(ValueError, match=r"log\.csv: column 'split' holds several splits \('train', 'val'\) but "
+                                         r"the loss column 'metric' is read as the 'val' loss.*columns=\{'metric': 'loss'\}"):
+        sl.read_logs(path, columns={"metric": "val/loss"})
+    # the mapping the message gives reads each row's split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = sl.read_logs(path, columns={"metric": "loss"})
+    val = df[df["split"] == "val"].sort_values("step")["loss"].tolist()
+    assert val == [3.5, 2.6] and sorted(df["split"].unique()) == ["train", "val"]
+
+
+def test_a_split_column_of_one_split_still_reads_with_a_split_loss_name(tmp_path):
+    import scalelaw as sl
+
+    path = tmp_path / "log.csv"
+    pd.DataFrame({"run": "a", "step": [1, 2], "split": "validation", "metric": [3.5, 2.6]}).to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = sl.read_logs(path, columns={"metric": "val/loss"})
+    assert df["split"].tolist() == ["val", "val"] and df["loss"].tolist() == [3.5, 2.6]

@@ -36,6 +36,7 @@ class Roles:
     losses: dict[str, Loss] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)   # name -> output column
     dropped: list[str] = field(default_factory=list)  # mapped to None, or a loss left out
+    ignored_split: str | None = None  # a split column left out because each loss column names its split
 
     def mapping(self) -> dict[str, str]:
         """Name -> target, as reported in ``df.attrs["columns"]``."""
@@ -123,7 +124,7 @@ def resolve(names, source: str, opts, report: Report, *, default_split: str | No
         report.skip(f"{source}: column {roles.split!r} (split names) ignored: each loss column "
                     "names its own split")
         roles.dropped.append(roles.split)
-        roles.split = None
+        roles.ignored_split, roles.split = roles.split, None
     for split, candidates in loss_candidates.items():
         if long_form and split is not None:
             for candidate in candidates:

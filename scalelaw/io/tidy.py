@@ -75,6 +75,7 @@ def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
     opts.seen.update(set(names) & set(opts.columns))
     roles = roles_mod.resolve(names, source, opts, report, default_split=default_split)
     require(roles, names, source)
+    _refuse_mixed_splits(table, roles, source)
     _note_non_numbers(table, roles, source, report)
     if roles.split is not None:
         out = _long_form(table, roles, source, opts, report)
@@ -89,6 +90,26 @@ def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
     if note_unused and roles.split is None:
         columns.update(_note_unused(names, columns, roles, source, report))
     return Parsed(out, columns=columns)
+
+
+def _refuse_mixed_splits(table: Table, roles, source: str) -> None:
+    """A split column left out (the loss column names its split, e.g. ``columns={'metric':
+    'val/loss'}`` or a column called ``val_loss``) while the rows that carry that loss hold several
+    splits: every row would be read as that one split, and the other splits' rows would then pass
+    for repeats of its steps (a resumed run) of which the last is kept, so train losses could be
+    read as validation ones. Refused, with the mapping that reads each row's split."""
+    if roles.ignored_split is None or len(roles.losses) != 1:
+        return
+    (loss_col, loss), = roles.losses.items()
+    carries = ~table.blank(loss_col)
+    splits = table.frame[roles.ignored_split][carries].dropna().astype("str").str.strip()
+    found = sorted(set(splits[splits != ""]))
+    if len(found) > 1:
+        raise ValueError(
+            f"{source}: column {roles.ignored_split!r} holds several splits ({', '.join(map(repr, found))}) "
+            f"but the loss column {loss_col!r} is read as the {loss.split!r} loss (its name or columns= says "
+            f"so), so every row would be read as {loss.split!r}; map it to the plain loss, columns="
+            f"{{{loss_col!r}: 'loss'}}, so that {roles.ignored_split!r} gives each row's split")
 
 
 def _note_unused(names, used, roles, source: str, report: Report) -> dict:
