@@ -418,3 +418,17 @@ def test_a_split_column_of_one_split_still_reads_with_a_split_loss_name(tmp_path
         warnings.simplefilter("ignore")
         df = sl.read_logs(path, columns={"metric": "val/loss"})
     assert df["split"].tolist() == ["val", "val"] and df["loss"].tolist() == [3.5, 2.6]
+
+
+# ---- a mistyped columns= name: the file's "no loss column" error did not say the mapping missed ------
+def test_a_mistyped_mapping_is_named_when_the_loss_is_not_found(tmp_path):
+    import scalelaw as sl
+
+    log = REPO / "tests" / "fixtures" / "app" / "uploads" / "no_loss_column.csv"  # its loss is 'final_metric'
+    with pytest.raises(ValueError, match=r"no_loss_column\.csv: no loss column; .*columns= names \['final_metrc'\], "
+                                         r"which this file does not have"):
+        sl.read_logs(log, columns={"final_metrc": "val/loss"})
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "a.csv").write_bytes(log.read_bytes())
+    with pytest.raises(ValueError, match=r"no logs could be read: .*columns= names \['final_metrc'\], which this file"):
+        sl.read_logs(tmp_path / "runs", columns={"final_metrc": "val/loss"})

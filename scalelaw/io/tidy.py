@@ -74,7 +74,13 @@ def table_to_tidy(table: Table, source: str, opts: Options, report: Report, *,
     names = list(frame.columns)
     opts.seen.update(set(names) & set(opts.columns))
     roles = roles_mod.resolve(names, source, opts, report, default_split=default_split)
-    require(roles, names, source)
+    try:
+        require(roles, names, source)
+    except NotALog as err:
+        absent = sorted(set(opts.columns) - set(names))
+        if absent:  # a mistyped mapping is why the loss is missing: say so here, not only after every file
+            raise NotALog(f"{err}; columns= names {absent}, which this file does not have") from None
+        raise
     _refuse_mixed_splits(table, roles, source)
     _note_non_numbers(table, roles, source, report)
     if roles.split is not None:
