@@ -205,9 +205,15 @@ def binding(cal) -> bool:
 
 
 def candidate_interval(fit, X, level):
-    """(baseline lower, upper), (candidate lower, upper) of ``fit``'s default interval at ``X``."""
+    """(baseline lower, upper), (candidate lower, upper) of ``fit``'s default interval at ``X``.
+    The baseline is the quadrature of format 4 (the library adopted the candidate as step 4b,
+    format 6, in session 12: its own interval now is the candidate's)."""
     cal = fit.calibration
-    base = fit.predict_interval(X, level=level, warn=False)
+    fit.calibration = C.Calibration.from_dict({**cal.to_dict(), "version": 4})
+    try:
+        base = fit.predict_interval(X, level=level, warn=False)
+    finally:
+        fit.calibration = cal
     if not binding(cal):
         return base, base
     plo, phi = fit.predict_interval(X, level=level, kind="parameter", warn=False)
