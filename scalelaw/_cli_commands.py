@@ -427,6 +427,14 @@ def cmd_isoflop(args):
     for path, flag in ((args.output, "-o"), (args.plot, "--plot")):
         if path:
             check_output_path(path, flag)  # before the profiles and bootstrap, not after them
+    at = []  # parsed before the profiles and bootstrap (minutes), not after them
+    for item in args.at:
+        name, value = _parse_assignment(item, "--at")
+        if name != "C":
+            raise ValueError(f"isoflop --at takes the compute: --at C=VALUE (repeat for several), got --at {item}")
+        at.append(_parse_float(value, "--at C"))
+        if not (np.isfinite(at[-1]) and at[-1] > 0):
+            raise ValueError(f"--at C must be positive FLOPs, got --at {item}")
     df = _select_split(load_table(args.data), args)
     inputs = _assignments(args.var, "--var")
     if args.backtest_frontier:
@@ -455,12 +463,6 @@ def cmd_isoflop(args):
             result = sl.isoflop(df, inputs=inputs or None, target=args.target, budgets=budgets, tol=args.tol,
                                 profile=args.profile, n_boot=args.bootstrap, level=args.level, seed=args.seed,
                                 counted=args.counted)
-    at = []
-    for item in args.at:
-        name, value = _parse_assignment(item, "--at")
-        if name != "C":
-            raise ValueError(f"isoflop --at takes the compute: --at C=VALUE (repeat for several), got --at {item}")
-        at.append(_parse_float(value, "--at C"))
     preds = [result.predict(C=c) for c in at]
     if args.output:
         result.save(args.output)

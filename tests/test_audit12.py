@@ -432,3 +432,15 @@ def test_a_mistyped_mapping_is_named_when_the_loss_is_not_found(tmp_path):
     (tmp_path / "runs" / "a.csv").write_bytes(log.read_bytes())
     with pytest.raises(ValueError, match=r"no logs could be read: .*columns= names \['final_metrc'\], which this file"):
         sl.read_logs(tmp_path / "runs", columns={"final_metrc": "val/loss"})
+
+
+# ---- scalelaw isoflop --at C=0 / C=abc: refused only after the profiles and bootstrap were done -------
+@pytest.mark.parametrize("at, message", [("C=0", "--at C must be positive FLOPs, got --at C=0"),
+                                         ("C=abc", "--at C"), ("N=1e9", "isoflop --at takes the compute")])
+def test_cli_isoflop_checks_at_before_reading_or_fitting(tmp_path, capsys, at, message):
+    from scalelaw.cli import main
+
+    # the data file does not exist: the --at error must come first (it came after the whole fit)
+    assert main(["isoflop", str(tmp_path / "not_there.csv"), "--at", at]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "no such file" not in err, err
