@@ -257,6 +257,10 @@ def cmd_predict(args):
     import scalelaw as sl
 
     fit, _ = _load_one(args)
+    if args.ci is not None and not (np.isfinite(args.ci) and 0 < args.ci < 1):
+        # checked before predicting: the error named 'level' (the Python keyword) after the
+        # extrapolation warnings of a prediction it then did not print
+        raise ValueError(f"--ci must be a number in (0, 1), e.g. --ci 0.9, got {args.ci:g}")
     if args.schedule:
         kwargs = {"schedule": args.schedule}  # without --warmup-steps: the fit's own warm-up
         if args.warmup_steps is not None:

@@ -444,3 +444,16 @@ def test_cli_isoflop_checks_at_before_reading_or_fitting(tmp_path, capsys, at, m
     assert main(["isoflop", str(tmp_path / "not_there.csv"), "--at", at]) == 2
     err = capsys.readouterr().err
     assert message in err and "no such file" not in err, err
+
+
+# ---- scalelaw predict --ci 95: the error named 'level', after an extrapolation warning ---------------
+@pytest.mark.parametrize("ci", ["95", "0", "1", "1.5", "-0.1", "nan"])
+def test_cli_predict_ci_outside_0_1_names_the_flag_first(chin_fit, tmp_path, capsys, ci):
+    from scalelaw.cli import main
+
+    path = tmp_path / "fit.json"
+    chin_fit.save(path)
+    assert main(["predict", str(path), "--at", "N=1e12", "--at", "D=1e13", "--ci", ci]) == 2
+    err = capsys.readouterr().err
+    assert "error: --ci must be a number in (0, 1), e.g. --ci 0.9" in err, err
+    assert "warning" not in err, err
