@@ -56,6 +56,10 @@ _CLI_WORDS = [
     (re.compile(r"\bfit\.bootstrap\((?:n=[^)]*)?\)"), "--bootstrap N"),
     (re.compile(r"\bnp\.(?:float|int|uint|bool_?|str_)\d*\(([^()]*)\)"), r"\1"),
     (re.compile(r"\bpass budgets= or a wider tol="), "pass --budget C (repeat) or a wider --tol"),
+    # argument checks worded with the Python keyword (predict checks its --ci itself, first)
+    (re.compile(r"(?<![-\w])level must be (a number )?in \(0, 1\)"), r"--level must be \1in (0, 1)"),
+    (re.compile(r"(?<![-\w])bootstrap n must be"), "--bootstrap N must be"),
+    (re.compile(r"(?<![-\w])warmup_steps must be"), "--warmup-steps must be"),
     (re.compile(r"\bfit\.predict\(schedule=lr_array_or_string\)"), "give --schedule SPEC (not --at)"),
 ]
 

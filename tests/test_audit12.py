@@ -457,3 +457,18 @@ def test_cli_predict_ci_outside_0_1_names_the_flag_first(chin_fit, tmp_path, cap
     err = capsys.readouterr().err
     assert "error: --ci must be a number in (0, 1), e.g. --ci 0.9" in err, err
     assert "warning" not in err, err
+
+
+# ---- CLI argument errors worded with the Python keyword (level, bootstrap n, warmup_steps) ----------
+@pytest.mark.parametrize("flags, message", [
+    (["--level", "95"], "error: --level must be a number in (0, 1), e.g. 0.9, got 95"),
+    (["--bootstrap", "1"], "error: --bootstrap N must be an integer >= 2, got 1"),
+    (["--warmup-steps", "-5"], "error: --warmup-steps must be an integer >= 0, got -5"),
+])
+def test_cli_forecast_argument_errors_name_the_flag(capsys, flags, message):
+    from scalelaw.cli import main
+
+    log = REPO / "data" / "cpu_schedules" / "sch_d2-32_D4M_cosine_seed0.jsonl"
+    assert main(["forecast", str(log), *(["--warmup-steps", "100"] if "--warmup-steps" not in flags else []),
+                 *flags]) == 2
+    assert message in capsys.readouterr().err
