@@ -472,3 +472,18 @@ def test_cli_forecast_argument_errors_name_the_flag(capsys, flags, message):
     assert main(["forecast", str(log), *(["--warmup-steps", "100"] if "--warmup-steps" not in flags else []),
                  *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+# ---- power_law on a loss that rises: numpy's "divide by zero encountered in log" leaked ---------------
+def test_power_law_whose_term_collapses_raises_no_numpy_warning():
+    import scalelaw as sl
+
+    x = np.geomspace(1e3, 1e6, 8)
+    rising = pd.DataFrame({"x": x, "loss": 1.0 + x / 1e6})  # no fall: the law's term collapses (x0 -> 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fit = sl.fit("power_law", rising, inputs={"x": "x"})
+        pred = fit.predict({"x": [1e4, 1e5]})
+    assert any("collapsed" in w for w in fit.warnings), fit.warnings  # said in words, once
+    if fit.params["x0"] == 0:
+        assert np.allclose(pred, fit.params["L_inf"])

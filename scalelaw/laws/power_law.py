@@ -19,7 +19,10 @@ from .base import Input, Law, Param, nnls_seeds
 
 def power_law(x, *, L_inf, x0, alpha):
     """L = L_inf + (x0/x)^alpha (Henighan et al. 2020)."""
-    return L_inf + np.exp(alpha * (np.log(x0) - np.log(x)))
+    # x0 = 0 is the term's collapse (data with no fall toward a floor): log 0 = -inf, exp(-inf) = 0,
+    # the right limit, without numpy's "divide by zero encountered in log" on every evaluation
+    with np.errstate(divide="ignore"):
+        return L_inf + np.exp(alpha * (np.log(x0) - np.log(x)))
 
 
 class PowerLaw(Law):
