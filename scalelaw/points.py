@@ -38,7 +38,46 @@ def final_points(df: pd.DataFrame, split: str | None = "val", *, run: str = "run
             raise ValueError(f"final_points: no rows with split == {split!r}; splits are {sorted(df['split'].unique())}")
     keys = [run] + (["split"] if split is None and "split" in df.columns else [])
     idx = sub.groupby(keys, sort=True)[step].idxmax()
-    return sub.loc[idx.to_numpy()].reset_index(drop=True)
+    out = sub.loc[idx.to_numpy()].reset_index(drop=True)
+    _warn_unfinished(out, run, step)
+    return out
+
+
+class UnfinishedRunWarning(UserWarning):
+    """A run's last logged point is before the end of its own schedule (a run stopped or still
+    going): its loss is a mid-schedule checkpoint's, not a finished run's."""
+
+
+def _warn_unfinished(points: pd.DataFrame, run: str, step: str) -> None:
+    """Warn, naming them, about final points logged before their schedule's ``n_steps``.
+
+    A cosine run cut at a third of its steps has not decayed its LR: its loss there is well above
+    what a run planned for that many tokens ends at, so an (N, D) law fitted to it is biased, and
+    nothing else in the table says so. Only schedules in our string form (``cosine:n_steps=...``,
+    the trainer's ``schedule`` column) can be checked; other logs pass as they are."""
+    if "schedule" not in points.columns or points.empty:
+        return
+    from scalelaw.schedules import parse_spec
+
+    early = []
+    for row in points[[run, step, "schedule"]].itertuples(index=False):
+        name, last, spec = row
+        if not isinstance(spec, str) or ":" not in spec:
+            continue
+        try:
+            n_steps = int(parse_spec(spec)[1]["n_steps"])
+        except (ValueError, KeyError, TypeError):
+            continue  # not a schedule string we know: nothing to compare with
+        if pd.notna(last) and float(last) < n_steps:
+            early.append(f"{name!r} at step {int(last)} of {n_steps}")
+    if early:
+        import warnings
+
+        shown = ", ".join(early[:5]) + (f" (+{len(early) - 5} more)" if len(early) > 5 else "")
+        warnings.warn(f"final_points: {len(early)} run(s) end before their schedule does: {shown}; each such "
+                      "point is a mid-schedule checkpoint (the learning rate had not decayed), not a finished "
+                      "run's final loss, and biases a law over (N, D): finish those runs or drop them",
+                      UnfinishedRunWarning, stacklevel=3)
 
 
 def below_all_before(y_sorted) -> np.ndarray:

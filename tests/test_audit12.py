@@ -487,3 +487,52 @@ def test_power_law_whose_term_collapses_raises_no_numpy_warning():
     assert any("collapsed" in w for w in fit.warnings), fit.warnings  # said in words, once
     if fit.params["x0"] == 0:
         assert np.allclose(pred, fit.params["L_inf"])
+
+
+# ---- final points of runs stopped before their schedule's end entered (N, D) fits without a word ------
+def _stopped_sweep(tmp_path) -> Path:
+    """data/cpu_decoder_sizes with one run cut at a third of its steps (a run killed mid-sweep)."""
+    import json
+    import shutil
+
+    folder = tmp_path / "sweep"
+    shutil.copytree(REPO / "data" / "cpu_decoder_sizes", folder)
+    log = folder / "cpu_d_model32_D16M_cos_seed0.jsonl"
+    lines = log.read_text().splitlines()
+    rows = [json.loads(line) for line in lines[1:]]
+    keep = [line for line, row in zip(lines[1:], rows) if row["step"] <= 2500]  # of n_steps=7812
+    log.write_text("\n".join([lines[0]] + keep) + "\n")
+    return folder
+
+
+def test_final_points_of_a_run_stopped_mid_schedule_are_named(tmp_path):
+    import scalelaw as sl
+    from scalelaw.points import UnfinishedRunWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnfinishedRunWarning)  # the bundled, finished sweep: silent
+        sl.final_points(sl.read_logs(REPO / "data" / "cpu_decoder_sizes"), split="val")
+    df = sl.read_logs(_stopped_sweep(tmp_path))
+    with pytest.warns(UnfinishedRunWarning, match=r"final_points: 1 run\(s\) end before their schedule does: "
+                                                  r"'cpu_d_model32_D16M_cos_seed0' at step 2500 of 7812"):
+        pts = sl.final_points(df, split="val")
+    assert len(pts) == 28  # kept (the user decides), and said
+
+
+def test_cli_and_app_say_a_run_stopped_mid_schedule(tmp_path, capsys):
+    from scalelaw.cli import main
+
+    folder = _stopped_sweep(tmp_path)
+    assert main(["fit", "chinchilla", str(folder), "--split", "val", "--final-points"]) == 0
+    assert "warning: final_points: 1 run(s) end before their schedule does" in capsys.readouterr().err
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    sys.path.insert(0, str(REPO / "app"))
+    at = AppTest.from_file(str(REPO / "app" / "streamlit_app.py"), default_timeout=120).run()
+    files = [(p.name, p.read_bytes(), "application/json") for p in sorted(folder.glob("*.jsonl"))]
+    at.file_uploader(key="uploads").set_value(files)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(w.value for w in at.warning)
+    assert "end before their schedule does: 'cpu_d_model32_D16M_cos_seed0' at step 2500 of 7812" in shown, shown

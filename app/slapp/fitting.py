@@ -8,6 +8,7 @@ exported in, so what the page shows is exactly what a download reloads.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 
 import pandas as pd
@@ -92,16 +93,26 @@ def _fit(points, request, side=None):
 
 def run(df: pd.DataFrame, request: dict) -> Outcome:
     """Select the points and fit; raises the library's errors (the page shows them)."""
+    from scalelaw.points import UnfinishedRunWarning
+
     p = request["points"]
-    points, candidates = select_points(df, mode=p["mode"], split=p["split"], warmup=p["warmup"],
-                                       smooth=p["smooth"], x=p["x"], y=request["target"],
-                                       n_params=p.get("n_params"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnfinishedRunWarning)
+        points, candidates = select_points(df, mode=p["mode"], split=p["split"], warmup=p["warmup"],
+                                           smooth=p["smooth"], x=p["x"], y=request["target"],
+                                           n_params=p.get("n_params"))
+    # runs stopped before their schedule's end: the page lists it with the fit's own warnings
+    unfinished = [str(w.message) for w in caught if issubclass(w.category, UnfinishedRunWarning)]
+    for w in caught:
+        if not issubclass(w.category, UnfinishedRunWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if request["law"] in ("dcpt", "dcpt_cross"):
         fit, kwargs = _fit(points, request, side="domain")
         gen_points, _ = select_points(df, mode=p["mode"], split=request["general_split"], warmup=p["warmup"],
                                       smooth=p["smooth"], x=p["x"], y=request["target"],
                                       n_params=p.get("n_params"))
         gen, _ = _fit(gen_points, request, side="general")
+        fit.warnings[:0] = unfinished
         return Outcome(fit=fit, points=points, candidates=candidates, gen=gen, gen_points=gen_points,
                        fit_kwargs=kwargs)
     try:
@@ -114,4 +125,5 @@ def run(df: pd.DataFrame, request: dict) -> Outcome:
             raise ValueError(f"{err} [the law saw {len(points)} of the {len(candidates)} rows of split "
                              f"{p['split']!r}: {MODES[p['mode']]}; change 'Rows' in the fit options to use more]") from err
         raise
+    fit.warnings[:0] = unfinished
     return Outcome(fit=fit, points=points, candidates=candidates, fit_kwargs=kwargs)
