@@ -63,7 +63,8 @@ table is in docs/calibration.md ("Tried and not adopted: a local interpolation f
 
 Usage: python benchmarks/bench_mixture_misfit.py [--reps 20] [--bootstrap 100] [--family edge_hi,edge_both,runs]
 Prints per replicate the diagnosis of bench_mixture_width.py (floor, floor_int, band, h0) and the
-default interval's coverage of the held-out share at 80 / 90 / 95%.
+default interval's coverage of the held-out share at 80 / 90 / 95%. "Default" is format 4 (band and
+floor in quadrature), the library's default when this study ran (session 12, before step 4b).
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scalelaw as sl  # noqa: E402
 import scalelaw.calibration as C  # noqa: E402
+from bench_mixture_width import fit_recording  # noqa: E402
 
 LEVELS = (0.8, 0.9, 0.95)
 SHARES = (0.1, 0.25, 0.5, 0.75, 1.0)
@@ -123,7 +125,8 @@ def replicate(family, seed, n_boot):
     tr, te = make(family, np.random.default_rng(SEED_BASE + seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = sl.fit("dcpt", tr, inputs={"N": "N", "D": "D", "r": "r"}, target="loss").bootstrap(n_boot, seed=0)
+        fit = as_format_4(sl.fit("dcpt", tr, inputs={"N": "N", "D": "D", "r": "r"}, target="loss")
+                          .bootstrap(n_boot, seed=0))
     cal = fit.calibration
     X = {k: te[k].to_numpy() for k in ("N", "D", "r")}
     y = te["loss"].to_numpy()
@@ -139,11 +142,14 @@ def replicate(family, seed, n_boot):
     plo, phi = fit.predict_interval(X, level=0.9, kind="parameter", warn=False)
     row["band"] = float(np.median(np.maximum(np.log(phi / pred), np.log(pred / plo))))
     row["h0"] = float(cal.half_width(np.array([0.0]), 0.9)[0])
-    for level in LEVELS:
-        lo, hi = fit.predict_interval(X, level=level, warn=False)
-        row[level] = float(np.mean((y >= lo) & (y <= hi)))
-        row[f"w{level}"] = float(np.median((hi - lo) / y))
-    return row
+    return {**row, **_coverage(fit, X, y)}
+
+
+def as_format_4(fit):
+    """``fit`` with its calibration read as format 4 (band and floor in quadrature, step 4): the
+    default when this study ran; the library's default since is format 6 (step 4b)."""
+    fit.calibration = C.Calibration.from_dict({**fit.calibration.to_dict(), "version": 4})
+    return fit
 
 
 # ---- the candidate against its rule (module docstring) ---------------------------------------------
@@ -166,7 +172,8 @@ def candidate_replicate(family, seed, n_boot):
         tr, te = make(family, np.random.default_rng(SEED_BASE + seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = sl.fit("dcpt", tr, inputs={"N": "N", "D": "D", "r": "r"}, target="loss").bootstrap(n_boot, seed=0)
+        fit = as_format_4(sl.fit("dcpt", tr, inputs={"N": "N", "D": "D", "r": "r"}, target="loss")
+                          .bootstrap(n_boot, seed=0))
         X = {k: te[k].to_numpy() for k in ("N", "D", "r")}
         y = te["loss"].to_numpy()
         rows = [{"family": family, "seed": seed, "rule": "default", **_coverage(fit, X, y)}]
@@ -188,24 +195,7 @@ def lofo_real(n_boot):
         if case.law != "dcpt":
             continue
         for rule in ("default", "LF"):
-            seen = {}
-            orig = C.fit_error_model
-
-            def record(e, d, g, **kw):
-                seen.update(e=np.asarray(e, float), d=np.asarray(d, float), g=np.asarray(g),
-                            p=np.nan_to_num(np.asarray(kw.get("param_sd"), float)),
-                            k=np.asarray(kw.get("interpolating"), bool), floor=kw["noise_floor"],
-                            rho=kw.get("local_floor"))
-                return orig(e, d, g, **kw)
-
-            C.fit_error_model = record
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    fit = case.fit().bootstrap(n_boot, seed=0, calibrate=False)
-                    C.calibrate_fit(fit, local_floor=(rule == "LF"))
-            finally:
-                C.fit_error_model = orig
+            _fit, seen = fit_recording(case.fit, n_boot, local_floor=(rule == "LF"))
             e, d, g, p, k = seen["e"], seen["d"], seen["g"], seen["p"], seen["k"]
             rho = seen["rho"] if seen["rho"] is not None else np.full(len(e), np.nan)
             ok = np.isfinite(e) & np.isfinite(d)

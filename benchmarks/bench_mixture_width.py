@@ -53,8 +53,9 @@ LEVEL = 0.9
 Z = stats.norm.ppf(0.5 + LEVEL / 2)
 
 
-def fit_recording(make_fit, n_boot):
-    """Fit + bootstrap (which calibrates) while recording the backtest arrays the error model sees."""
+def fit_recording(make_fit, n_boot, local_floor=False):
+    """Fit + bootstrap (which calibrates; with ``local_floor`` calibrated again with step 3e's
+    local floor) while recording the backtest arrays the error model sees (the last calibration's)."""
     seen = {}
     orig = C.fit_error_model
 
@@ -62,14 +63,16 @@ def fit_recording(make_fit, n_boot):
         seen.update(e=np.asarray(e, float), d=np.asarray(d, float), g=np.asarray(g),
                     p=np.nan_to_num(np.asarray(kw.get("param_sd"), float)),
                     k=np.asarray(kw.get("interpolating"), bool), floor=kw["noise_floor"],
-                    names=list(kw.get("fold_names") or []))
+                    names=list(kw.get("fold_names") or []), rho=kw.get("local_floor"))
         return orig(e, d, g, **kw)
 
     C.fit_error_model = record
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = make_fit().bootstrap(n_boot, seed=0)
+            fit = make_fit().bootstrap(n_boot, seed=0, calibrate=not local_floor)
+            if local_floor:
+                fit.calibration = C.calibrate_fit(fit, local_floor=True)
     finally:
         C.fit_error_model = orig
     return fit, seen

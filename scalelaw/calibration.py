@@ -1109,8 +1109,6 @@ def fit_error_model(errors, distances, folds, *, noise_floor: float, param_sd=No
 def _mle_scale_split(e, d, w, floor, p, k):
     """Weighted Gaussian MLE of (s_in, s0, c): floor s_in on interpolating-fold points (``k``),
     s0 = s_in + (>= 0) on the rolling folds' points, one growth c; s_in >= floor."""
-    from scipy.optimize import minimize
-
     W = np.sum(w)
 
     def unpack(t):
@@ -1124,10 +1122,19 @@ def _mle_scale_split(e, d, w, floor, p, k):
 
     s0, c = _mle_scale(e, d, w, floor, p)  # the one-floor fit: a start
     rms_in = math.sqrt(float(np.sum(w[k] * e[k] ** 2) / np.sum(w[k])))
+    return _split_from_starts(nll, unpack, d, (
+        [math.log(max(rms_in - floor, 1e-6)), math.log(max(s0 - rms_in, 1e-6)), math.log(max(c, 1e-8))],
+        [math.log(max(s0 - floor, 1e-6)), math.log(1e-6), math.log(max(c, 1e-8))],
+        [math.log(max(floor * 0.1, 1e-8)), math.log(max(s0, 1e-6)), math.log(max(c, 1e-8))]))
+
+
+def _split_from_starts(nll, unpack, d, starts):
+    """(s_in, s0, c) = ``unpack`` of the best Nelder-Mead minimum of ``nll`` over ``starts`` (log
+    parameters); c = 0 when no point lies beyond the box (``d``), where it is not identified."""
+    from scipy.optimize import minimize
+
     best = None
-    for t0 in ([math.log(max(rms_in - floor, 1e-6)), math.log(max(s0 - rms_in, 1e-6)), math.log(max(c, 1e-8))],
-               [math.log(max(s0 - floor, 1e-6)), math.log(1e-6), math.log(max(c, 1e-8))],
-               [math.log(max(floor * 0.1, 1e-8)), math.log(max(s0, 1e-6)), math.log(max(c, 1e-8))]):
+    for t0 in starts:
         res = minimize(nll, np.array(t0), method="Nelder-Mead",
                        options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
         if best is None or res.fun < best.fun:
@@ -1142,8 +1149,6 @@ def _mle_scale_split_local(e, d, w, floor, p, k, rho):
     """Weighted Gaussian MLE of (s_in, s0, c) with the local floor of step 3e: on interpolating
     points (``k``) the scale is max(s_in, rho) with s_in >= 1e-6 (the floor is rho, per point); on
     the rolling folds' points s0 >= max(floor, s_in); one growth c."""
-    from scipy.optimize import minimize
-
     W = np.sum(w)
     tiny = 1e-6
 
@@ -1158,18 +1163,10 @@ def _mle_scale_split_local(e, d, w, floor, p, k, rho):
 
     s0, c = _mle_scale(e, d, w, floor, p)  # the one-floor fit: a start
     rms_in = math.sqrt(float(np.sum(w[k] * e[k] ** 2) / np.sum(w[k])))
-    best = None
-    for t0 in ([math.log(max(rms_in, 1e-6)), math.log(max(s0 - max(floor, rms_in), 1e-6)), math.log(max(c, 1e-8))],
-               [math.log(max(floor, 1e-6)), math.log(max(s0 - floor, 1e-6)), math.log(max(c, 1e-8))],
-               [math.log(max(floor * 0.1, 1e-8)), math.log(max(s0, 1e-6)), math.log(max(c, 1e-8))]):
-        res = minimize(nll, np.array(t0), method="Nelder-Mead",
-                       options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
-        if best is None or res.fun < best.fun:
-            best = res
-    s_in, s0, c = unpack(best.x)
-    if not (d > 0).any():
-        c = 0.0
-    return s_in, s0, c
+    return _split_from_starts(nll, unpack, d, (
+        [math.log(max(rms_in, 1e-6)), math.log(max(s0 - max(floor, rms_in), 1e-6)), math.log(max(c, 1e-8))],
+        [math.log(max(floor, 1e-6)), math.log(max(s0 - floor, 1e-6)), math.log(max(c, 1e-8))],
+        [math.log(max(floor * 0.1, 1e-8)), math.log(max(s0, 1e-6)), math.log(max(c, 1e-8))]))
 
 
 def _mle_scale(e, d, w, floor, p):
