@@ -403,13 +403,13 @@ def cmd_plot(args):
     from scalelaw.atomic import atomic_path, check_output_path
     from scalelaw.plot import plot_fit
 
-    check_output_path(args.output, "-o")
+    check_output_path(args.output, "-o", "fit.html")
     fit, by = _load_one(args)
     data = _plot_data(fit, args) if args.data else None
     if data is not None and by is not None and by in data.columns:
         data = data[data[by].astype(str) == args.group]  # the group's own points
     fig = plot_fit(fit, data=data)
-    with atomic_path(args.output, "-o") as tmp:
+    with atomic_path(args.output, "-o", "fit.html") as tmp:
         fig.write_html(str(tmp), include_plotlyjs="cdn" if args.output.endswith(".cdn.html") else True)
     print(f"wrote {args.output}")
 
@@ -432,9 +432,9 @@ def cmd_isoflop(args):
     import scalelaw as sl
     from scalelaw.atomic import check_output_path
 
-    for path, flag in ((args.output, "-o"), (args.plot, "--plot")):
+    for path, flag, example in ((args.output, "-o", "iso.json"), (args.plot, "--plot", "isoflop.html")):
         if path:
-            check_output_path(path, flag)  # before the profiles and bootstrap, not after them
+            check_output_path(path, flag, example)  # before the profiles and bootstrap, not after them
     at = []  # parsed before the profiles and bootstrap (minutes), not after them
     for item in args.at:
         name, value = _parse_assignment(item, "--at")

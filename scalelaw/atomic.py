@@ -16,11 +16,12 @@ from pathlib import Path
 __all__ = ["atomic_write_text", "atomic_path", "check_output_path"]
 
 
-def check_output_path(path, what: str = "output") -> Path:
-    """The path as a ``Path``, or a ValueError when it names a folder or its folder is missing."""
+def check_output_path(path, what: str = "output", example: str = "fit.json") -> Path:
+    """The path as a ``Path``, or a ValueError when it names a folder or its folder is missing.
+    ``example``: the file name the message suggests inside that folder (a plot is no fit.json)."""
     p = Path(path)
     if p.is_dir():
-        raise ValueError(f"{what} {str(path)!r} is a directory; give a file name (e.g. {str(p / 'fit.json')!r})")
+        raise ValueError(f"{what} {str(path)!r} is a directory; give a file name (e.g. {str(p / example)!r})")
     if not p.parent.is_dir():
         raise ValueError(f"{what} {str(path)!r}: folder {str(p.parent)!r} does not exist")
     return p
@@ -33,9 +34,9 @@ def _umask() -> int:
 
 
 @contextmanager
-def atomic_path(path, what: str = "output"):
+def atomic_path(path, what: str = "output", example: str = "fit.json"):
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
-    p = check_output_path(path, what)
+    p = check_output_path(path, what, example)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
@@ -52,7 +53,7 @@ def atomic_path(path, what: str = "output"):
         raise
 
 
-def atomic_write_text(path, text: str, what: str = "output") -> None:
+def atomic_write_text(path, text: str, what: str = "output", example: str = "fit.json") -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_path(path, what) as tmp:
+    with atomic_path(path, what, example) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -500,7 +500,7 @@ class IsoflopResult:
     def save(self, path) -> None:
         """JSON, written atomically (:mod:`scalelaw.atomic`): an existing file is replaced only once
         the new one is whole. Every section carries its sha256 (:mod:`scalelaw.integrity`)."""
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1), "IsoFLOP result file")
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1), "IsoFLOP result file", "iso.json")
 
     @classmethod
     def from_dict(cls, d: dict) -> "IsoflopResult":

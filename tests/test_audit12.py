@@ -536,3 +536,17 @@ def test_cli_and_app_say_a_run_stopped_mid_schedule(tmp_path, capsys):
     assert not at.exception, [e.value for e in at.exception]
     shown = " ".join(w.value for w in at.warning)
     assert "end before their schedule does: 'cpu_d_model32_D16M_cos_seed0' at step 2500 of 7812" in shown, shown
+
+
+# ---- an output path that is a folder: the suggested file name was fit.json for a plot too -----------
+@pytest.mark.parametrize("command, example", [(["plot", "FIT", "-o", "DIR"], "fit.html"),
+                                              (["isoflop", "DATA", "--plot", "DIR"], "isoflop.html"),
+                                              (["isoflop", "DATA", "-o", "DIR"], "iso.json")])
+def test_an_output_folder_gets_a_file_name_of_its_kind(chin_fit, tmp_path, capsys, command, example):
+    from scalelaw.cli import main
+
+    chin_fit.save(tmp_path / "fit.json")
+    argv = [str(tmp_path / "fit.json") if a == "FIT" else str(tmp_path) if a == "DIR" else
+            str(REPO / "data" / "cpu_isoflop") if a == "DATA" else a for a in command]
+    assert main(argv) == 2
+    assert f"is a directory; give a file name (e.g. '{tmp_path / example}')" in capsys.readouterr().err
