@@ -104,6 +104,8 @@ def compare(laws, df, inputs=None, target: str = "loss", holdout=("N", 1 / 3), *
     """Several laws on one data set: backtest errors and AIC of the full fit, side by side.
 
     ``inputs`` is one mapping (each law takes the entries it has inputs for) or ``{law: mapping}``.
+    An ``(input, fraction)`` holdout holds out the same rows for every law: a law without that
+    input (power_law beside chinchilla's N) holds out by the column the input names.
     """
     from scalelaw.api import fit as _fit
 
@@ -114,14 +116,37 @@ def compare(laws, df, inputs=None, target: str = "loss", holdout=("N", 1 / 3), *
         raise ValueError("compare: give at least one law name, e.g. compare(['chinchilla', 'kaplan_nd'], df)")
     rows = []
     frame = as_frame(df)
+    mappings = {}
     for name in laws:
         law = get_law(name)
         if isinstance(inputs, dict) and name in inputs and isinstance(inputs[name], dict):
-            mapping = inputs[name]
+            mappings[name] = inputs[name]
         else:
-            mapping = {k: v for k, v in (inputs or {}).items() if k in law.input_names}
+            mappings[name] = {k: v for k, v in (inputs or {}).items() if k in law.input_names}
+    held_column = _holdout_column(laws, mappings, holdout)
+    for name in laws:
+        law = get_law(name)
+        mapping = mappings[name]
+        held = holdout
+        if held_column is not None and holdout[0] not in law.input_names and held_column in frame.columns:
+            # a law without that input (power_law's x beside chinchilla's N) holds out the same rows:
+            # those of the column the input names; before, the default ("N", 1/3) failed for it
+            held = (held_column, holdout[1])
         full = _fit(law, frame, inputs=mapping, target=target, **fit_kwargs)
-        bt = backtest(law, frame, inputs=mapping, target=target, holdout=holdout, **fit_kwargs)
+        bt = backtest(law, frame, inputs=mapping, target=target, holdout=held, **fit_kwargs)
         rows.append({"law": law.name, "n_free": full.n_free, "n_points": full.n_points,
                      "objective": full.objective, "aic": full.aic, **bt.summary})
     return pd.DataFrame(rows).set_index("law")
+
+
+def _holdout_column(laws, mappings: dict, holdout) -> str | None:
+    """The column an ``(input, fraction)`` holdout names, from the first law with that input (its
+    mapping, else the law's default column), so every law compared holds out the same rows."""
+    if not (isinstance(holdout, tuple) and len(holdout) == 2 and isinstance(holdout[0], str)):
+        return None
+    for name in laws:
+        law = get_law(name)
+        if holdout[0] in law.input_names:
+            inp = next(i for i in law.inputs if i.name == holdout[0])
+            return mappings[name].get(holdout[0], inp.column)
+    return None

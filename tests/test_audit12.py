@@ -550,3 +550,17 @@ def test_an_output_folder_gets_a_file_name_of_its_kind(chin_fit, tmp_path, capsy
             str(REPO / "data" / "cpu_isoflop") if a == "DATA" else a for a in command]
     assert main(argv) == 2
     assert f"is a directory; give a file name (e.g. '{tmp_path / example}')" in capsys.readouterr().err
+
+
+# ---- sl.compare(["chinchilla", "power_law"], points) failed: power_law has no input N -----------------
+def test_compare_holds_out_the_same_rows_for_a_law_without_the_holdout_input():
+    import scalelaw as sl
+
+    pts = chinchilla_points()
+    pts["flops"] = 6.0 * pts["n_params"] * pts["n_tokens"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = sl.compare(["chinchilla", "power_law"], pts)  # default holdout ("N", 1/3)
+        alone = sl.backtest("power_law", pts, holdout=("n_params", 1 / 3))
+    assert table.loc["power_law", "n_heldout"] == table.loc["chinchilla", "n_heldout"] == 10  # 2 of 5 sizes x 5
+    assert table.loc["power_law", "mean_rel_err"] == pytest.approx(alone.summary["mean_rel_err"])
