@@ -564,3 +564,21 @@ def test_compare_holds_out_the_same_rows_for_a_law_without_the_holdout_input():
         alone = sl.backtest("power_law", pts, holdout=("n_params", 1 / 3))
     assert table.loc["power_law", "n_heldout"] == table.loc["chinchilla", "n_heldout"] == 10  # 2 of 5 sizes x 5
     assert table.loc["power_law", "mean_rel_err"] == pytest.approx(alone.summary["mean_rel_err"])
+
+
+# ---- a Windows-1252 CSV (Excel's plain "CSV" with an accent in every row): "binary content" ---------
+def test_a_windows_1252_csv_is_named_as_text_in_another_encoding(tmp_path, capsys):
+    import scalelaw as sl
+    from scalelaw.cli import main
+
+    curves = pd.read_csv(CURVES)
+    path = tmp_path / "modèles.csv"
+    path.write_bytes(curves.assign(run=curves["run"] + "_modèle").to_csv(index=False).encode("cp1252"))
+    with pytest.raises(ValueError, match=r"text that is not UTF-8 .*Windows-1252.*save it as UTF-8"):
+        sl.read_logs(path)
+    assert main(["fit", "chinchilla", str(path), "--split", "val", "--final-points"]) == 2
+    assert "looks like Windows-1252 / Latin-1 text" in capsys.readouterr().err
+    # binary data stays "binary content"
+    (tmp_path / "blob.dat").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match="binary content"):
+        sl.read_logs(tmp_path / "blob.dat")

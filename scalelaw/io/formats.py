@@ -44,6 +44,16 @@ def _text(head: bytes) -> str | None:
         return text if sum("\ufffd" in line for line in lines) * 2 < len(lines) else None
 
 
+def _legacy_text(head: bytes) -> bool:
+    """Whether bytes that are not UTF-8 read as Windows-1252 text: no control characters other than
+    tab and line ends (binary data has them)."""
+    try:
+        text = head.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return not any(ord(c) < 32 and c not in "\t\r\n" for c in text)
+
+
 def detect(source: Source) -> tuple[str | None, str]:
     """Return ``(format, why)``; format None when nothing matched, with the reason."""
     filename = source.filename.lower()
@@ -59,6 +69,11 @@ def detect(source: Source) -> tuple[str | None, str]:
     if filename.endswith(DOCUMENT_SUFFIXES):
         return None, "a document or binary file, not a log"
     text = _text(head)
+    if text is None and b"\x00" not in head and _legacy_text(head):
+        # most lines are not UTF-8 but read as Windows-1252: Excel's plain "CSV" in western
+        # locales; "binary content" sent the user looking for the wrong problem
+        return None, ("text that is not UTF-8 (most lines; Windows-1252 / Latin-1, as Excel's plain 'CSV' "
+                      "saves?): save it as UTF-8 (Excel: 'CSV UTF-8')")
     if text is None:
         return None, "binary content that is not Parquet or a TensorBoard event file"
     stripped = text.lstrip()

@@ -30,7 +30,10 @@ def _lines(data: bytes, name: str) -> list[str]:
             bad.append(lineno)
             lines.append("")  # keep line numbers aligned with the file's
     if bad:
-        warnings.warn(f"{name}: line(s) {preview(bad, limit=10)} are not UTF-8 text; skipped", stacklevel=3)
+        # most lines: the file is in another encoding (Excel's plain 'CSV' is Windows-1252), not damaged
+        hint = ("; the file looks like Windows-1252 / Latin-1 text (Excel's plain 'CSV'?): save it as UTF-8 "
+                "(Excel: 'CSV UTF-8')" if len(bad) * 2 > len(lines) else "")
+        warnings.warn(f"{name}: line(s) {preview(bad, limit=10)} are not UTF-8 text; skipped{hint}", stacklevel=3)
     return lines
 
 
