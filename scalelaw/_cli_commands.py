@@ -173,10 +173,11 @@ def _select_split(df, args):
         return df
     if "split" not in df.columns:
         raise ValueError(f"{args.data}: --split given but the data have no 'split' column")
-    df = df[df["split"] == args.split]
-    if df.empty:
-        raise ValueError(f"{args.data}: no rows with split == {args.split!r}")
-    return df
+    kept = df[df["split"] == args.split]
+    if kept.empty:  # name the splits there are: a typo ('vall') or another logger's name ('validation')
+        raise ValueError(f"{args.data}: no rows with split == {args.split!r}; splits are "
+                         f"{sorted(map(str, df['split'].dropna().unique()))}")
+    return kept
 
 
 def _points(args):

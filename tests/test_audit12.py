@@ -582,3 +582,19 @@ def test_a_windows_1252_csv_is_named_as_text_in_another_encoding(tmp_path, capsy
     (tmp_path / "blob.dat").write_bytes(bytes(range(256)) * 4)
     with pytest.raises(ValueError, match="binary content"):
         sl.read_logs(tmp_path / "blob.dat")
+
+
+# ---- --split with a typo: "no rows with split == 'vall'" without the splits there are ---------------
+def test_a_split_that_is_not_there_lists_the_splits(capsys):
+    from scalelaw.cli import main
+
+    assert main(["fit", "chinchilla", str(REPO / "data" / "cpu_decoder_sizes"), "--split", "vall",
+                 "--final-points"]) == 2
+    assert "no rows with split == 'vall'; splits are ['train', 'val']" in capsys.readouterr().err
+    pytest.importorskip("fastapi")
+    from scalelaw.serve.jobs import run_job
+
+    data = (REPO / "data" / "cpu_decoder_sizes" / "cpu_d_model32_D2M_cos_seed0.jsonl").read_bytes()
+    answer = run_job({"kind": "fit", "law": "power_law", "inputs": {"x": "step"}, "max_rows": 200_000,
+                      "files": [("run.jsonl", data)], "select": {"split": "validation"}})
+    assert "splits are ['train', 'val']" in answer["error"]["message"], answer

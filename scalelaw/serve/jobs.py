@@ -71,9 +71,11 @@ def _select(df, select: dict):
             if "split" not in df.columns:
                 raise ValueError("split given but the data have no 'split' column; columns are: "
                                  + ", ".join(map(str, df.columns)))
-            df = df[df["split"] == select["split"]]
-            if df.empty:
-                raise ValueError(f"no rows with split == {select['split']!r}")
+            kept = df[df["split"] == select["split"]]
+            if kept.empty:
+                raise ValueError(f"no rows with split == {select['split']!r}; splits are "
+                                 f"{sorted(map(str, df['split'].dropna().unique()))}")
+            df = kept
     if select.get("final_points"):
         with stage("final_points", guess=False):
             df = sl.final_points(df, split=None)
