@@ -68,6 +68,10 @@ def _column_json(values: np.ndarray) -> list:
     return [str(v) for v in values]
 
 
+# a log-space parameter above this has run to the edge of double precision (exp(690.8)); see _from_search
+_RAN_OFF = 1e300
+
+
 class FitResult:
     """A fitted law. Build it with :func:`scalelaw.fit`; load a saved one with :func:`load_fit`."""
 
@@ -112,8 +116,11 @@ class FitResult:
             warnings.append(f"parameter {name} = {params[name]:.6g} is at a bound "
                             f"[{spec.lower[name]:g}, {spec.upper[name]:g}]: the data do not pin it down")
         for name in spec.free:
-            if not np.isfinite(params[name]):  # a log-space parameter that ran past exp's range
-                warnings.append(f"parameter {name} = {params[name]} ran off to infinity: the data do not bound it "
+            # a log-space parameter that ran past exp's range, or to its edge: theta = log(value) is
+            # unbounded above, so a term the data cannot use (kaplan_nd's N_c on a flat loss) drifts
+            # to exp(709) ~ 9e307, finite but meaningless; nothing a law means reaches 1e300
+            if not np.isfinite(params[name]) or (spec.is_log(name) and params[name] > _RAN_OFF):
+                warnings.append(f"parameter {name} = {params[name]:.4g} ran off to infinity: the data do not bound it "
                                 f"(the term it sets saturates or vanishes); fix it (fixed={{'{name}': ...}}) or "
                                 "bound it (bounds=), and do not trust predictions from this fit")
             p = law.param(name)
