@@ -18,7 +18,7 @@ import pandas as pd
 
 from scalelaw.integrity import FORMAT_VERSION, check_version, seal, verify
 from scalelaw.laws import get_law
-from scalelaw.laws.base import FLOOR_COLLAPSE
+from scalelaw.laws.base import FLOOR_COLLAPSE, clipped_note
 
 
 class ExtrapolationWarning(UserWarning):
@@ -224,7 +224,24 @@ class FitResult:
                 _warnings.warn("extrapolating: " + ", ".join(f"{k} {v:.3g}x beyond the fitted data"
                                                             for k, v in far.items()),
                               ExtrapolationWarning, stacklevel=2)
-        return np.asarray(self.law.evaluate(feats, self.params, self.info), dtype=float).reshape(-1)
+        out = np.asarray(self.law.evaluate(feats, self.params, self.info), dtype=float).reshape(-1)
+        if warn:
+            self._warn_if_clipped(out, given, "predict")
+        return out
+
+    def _warn_if_clipped(self, values, given, what: str) -> None:
+        """Warn when the law returned its clip value (a schedule law gone below zero) anywhere in
+        ``values``: 1e-12 is no loss, and nothing else would tell the caller."""
+        steps = given.get("steps")
+
+        def where(i):
+            if steps is not None:
+                return f"step {int(np.atleast_1d(steps)[i])}"
+            return f"step {i + 1}" if "schedule" in given else f"point {i}"
+
+        note = clipped_note(self.law, values, what, where)
+        if note:
+            _warnings.warn(note, UserWarning, stacklevel=3)
 
     def extrapolation(self, X) -> dict:
         """How far inputs reach beyond the data: value / largest observed (and smallest / value)."""
@@ -381,6 +398,8 @@ class FitResult:
         draws = self.predict_draws(X, **kwargs)
         a = (1 - level) / 2
         lo, hi = np.quantile(draws, a, axis=0), np.quantile(draws, 1 - a, axis=0)
+        if warn:  # a band whose lower end is the clip value reaches a law gone below zero
+            self._warn_if_clipped(lo, self._prediction_inputs(X, kwargs), "predict_interval (lower bound)")
         if kind == "parameter":
             return lo, hi
         cal = self.calibration if self.calibration is not None else self.calibrate()

@@ -407,4 +407,14 @@ def optimal_schedule(fit, n_steps, peak, *, warmup=0, floor=0.0, family="wsd", l
                                                                       floor=floor, warmup=warmup),
            "level": level, "interval": interval}
     out.update(paired_intervals(fit, lr, cos, warmup=warmup, level=level, interval=interval, run_error=run_error))
+    # a family member where the law falls below zero "ends" at the clip value, 1e-12, and wins the
+    # search without a word: say so (the law holds nowhere near it)
+    from scalelaw.laws.base import clipped_note
+
+    note = clipped_note(fit.law, both, "optimal_schedule", lambda i: ("the chosen schedule's last step", "the cosine "
+                                                                      "reference's last step")[i])
+    if note:
+        import warnings
+
+        warnings.warn(note + "; the optimum found is not a prediction", UserWarning, stacklevel=2)
     return out

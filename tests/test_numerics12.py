@@ -122,3 +122,59 @@ def test_a_parameter_driven_to_the_float_limit_is_called_ran_off(rng):
 def test_a_fit_with_ordinary_parameters_says_nothing_ran_off(rng):
     fit = sl.fit("kaplan_nd", _kaplan_frame(rng))
     assert not any("ran off" in w for w in fit.warnings)
+
+
+TISSUE = dict(L0=2.5, A=0.6, alpha=0.5, C=2.0)  # C S2 stays well below L0 on the fitted schedules
+
+
+def _tissue_fit(rng):
+    n, w = 3000, 200
+    train = {"const": S.constant(n, 3e-4, warmup=w), "cos": S.cosine(n, 3e-4, 3e-5, warmup=w)}
+    frames = []
+    for name, lr in train.items():
+        eff = effective_lr(lr, w)
+        curve = lr_annealing(forward_area(eff), annealing_area(eff, 0.999), **TISSUE)
+        steps = np.arange(w + 50, n + 1, 50)
+        frames.append(pd.DataFrame({"run": name, "step": steps, "loss": noisy(curve[steps - 1], rng, 0.002)}))
+    return sl.fit("lr_annealing", pd.concat(frames, ignore_index=True), schedules=train, warmup_steps=w)
+
+
+def test_lr_annealing_prediction_where_the_law_goes_negative_is_not_silent(rng):
+    """L0 + A S1^-alpha - C S2 falls below zero for a schedule with 100x the fitted LR decay;
+    predict returned 1e-12 there (the clip for the fit's logs) as if it were a loss of ~0."""
+    fit = _tissue_fit(rng)
+    assert fit.params["C"] == pytest.approx(TISSUE["C"], rel=0.2)
+    hot = S.cosine(3000, 3e-2, 3e-5, warmup=200)  # 100x the peak: S2 100x larger
+    with pytest.warns(UserWarning, match=r"predict: the law .* falls to <= 0 at \d+ of 3000 value\(s\) \(first at step"):
+        pred = fit.predict(schedule=hot, warmup_steps=200)
+    assert pred.min() == pytest.approx(1e-12)  # the values are unchanged: the warning is the fix
+    fit.bootstrap(20, seed=0, calibrate=False)
+    with pytest.warns(UserWarning, match="predict_interval .lower bound.: the law"):
+        fit.predict_interval(level=0.9, kind="parameter", schedule=hot, warmup_steps=200)
+    with pytest.warns(UserWarning, match="optimum: the law .* candidate schedule.s. 'hot'"):
+        best = fit.optimum(schedules={"hot": hot, "cos": S.cosine(3000, 3e-4, 3e-5, warmup=200)}, warmup_steps=200)
+    assert best["schedule"] == "hot"  # what the clip makes it choose; the warning says it means nothing
+    # a schedule like the fitted ones: no such warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ok = fit.predict(schedule=S.wsd(3000, 3e-4, 3e-5, warmup=200), warmup_steps=200)
+    assert ok.min() > 1.0
+
+
+def test_multi_power_prediction_where_the_law_goes_negative_is_not_silent(rng):
+    p = dict(L0=2.0, A=0.6, alpha=0.5, B=400.0, C=2.0, beta=0.6, gamma=0.64)
+    T, W = 800, 100
+    train = {"cos": S.cosine(T, 3e-3, 3e-4, warmup=W), "const": S.constant(T, 3e-3, warmup=W)}
+    frames = []
+    for name, lr in train.items():
+        steps = np.arange(W + 10, T + 1, 10)
+        frames.append(pd.DataFrame({"run": name, "step": steps,
+                                    "loss": noisy(multi_power(lr, **p, warmup_steps=W, steps=steps), rng, 0.002)}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sl.fit("multi_power", pd.concat(frames, ignore_index=True), schedules=train, warmup_steps=W)
+    hot = S.cosine(T, 3e-2, 3e-5, warmup=W)  # B x (peak - floor) ~ 12 nats of loss drop > L0
+    with pytest.warns(UserWarning, match=r"predict: the law .* falls to <= 0"):
+        fit.predict(schedule=hot, warmup_steps=W)
+    with pytest.warns(UserWarning, match="optimal_schedule: the law .* falls to <= 0"):
+        fit.optimal_schedule(T, 3e-2, warmup=W, floor=3e-5, family="cosine")

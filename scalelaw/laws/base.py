@@ -178,6 +178,11 @@ class Law:
     # Keys ``predict`` accepts besides the inputs (laws with other prediction arguments extend it).
     prediction_extras = ()
 
+    # Laws whose formula can fall below zero (lr_annealing's L0 + A S1^-alpha - C S2) return this
+    # value there instead, so that the fit can take logs; such a value is not a prediction, and
+    # callers say so (:func:`clipped_note`). None: the formula stays positive.
+    clip_floor = None
+
     def check_prediction_keys(self, X: Mapping[str, Any]) -> None:
         """Refuse keys that are neither inputs nor prediction arguments (a typo would be ignored)."""
         known = set(self.input_names) | set(self.prediction_extras)
@@ -238,6 +243,26 @@ class Law:
     def derived(self, params: Mapping[str, float], info: dict | None = None) -> dict:
         """Quantities computed from the parameters (e.g. Chinchilla's a = beta/(alpha+beta))."""
         return {}
+
+
+def clipped_note(law, values, what: str, where=None) -> str | None:
+    """A sentence when ``values`` (the law's output) hold the law's clip value, else None.
+
+    The schedule laws clip a negative loss to 1e-12 (a log is taken when fitting); returned to a
+    user as a prediction, 1e-12 nats reads as a loss of ~0 rather than as a law that has left
+    the region where it means anything. ``where(i)`` names the i-th value (e.g. its step).
+    """
+    floor = getattr(law, "clip_floor", None)
+    if floor is None:
+        return None
+    v = np.asarray(values, dtype=float).reshape(-1)
+    bad = np.flatnonzero(v <= floor)
+    if bad.size == 0:
+        return None
+    first = where(int(bad[0])) if where is not None else f"value {int(bad[0])}"
+    return (f"{what}: the law {law.formula} falls to <= 0 at {bad.size} of {v.size} value(s) (first at {first}) "
+            f"and is clipped there to {floor:g}, which is not a loss: these parameters put the schedule "
+            "outside where the fitted law holds (e.g. much more LR decay, or a higher LR, than the fitted runs had)")
 
 
 def cartesian(grid: Mapping[str, Array]) -> dict:

@@ -99,6 +99,7 @@ class LRAnnealing(Law):
 
     # Laws driven by each run's LR schedule (the CLI, app and optimiser look for this flag).
     schedule_law = True
+    clip_floor = _TINY  # L0 + A S1^-alpha - C S2 goes negative for enough annealing: clipped here
 
     def run_schedules(self, steps, options, frame=None):
         """Each run's per-step LR: ``(runs, run_names, lrs, given, notes)``.
@@ -277,7 +278,21 @@ class LRAnnealing(Law):
             X = self.features_for_prediction({"schedule": sched, "warmup_steps": warmup_steps}, {}, info)
             finals[name] = float(self.evaluate(X, params, info)[-1])
         best = min(finals, key=finals.get)
+        warn_clipped_candidates(self, finals)
         return {"schedule": best, "loss": finals[best], "final_losses": finals}
+
+
+def warn_clipped_candidates(law, finals: dict) -> None:
+    """A warning naming the candidate schedules whose final loss is the law's clip value: the
+    lowest "loss" among candidates is then a law gone negative, not the best schedule."""
+    import warnings
+
+    names = [name for name, value in finals.items() if value <= law.clip_floor]
+    if names:
+        warnings.warn(f"optimum: the law {law.formula} falls to <= 0 at the end of candidate schedule(s) "
+                      f"{', '.join(map(repr, names))} and is clipped there to {law.clip_floor:g}, which is not a "
+                      "loss: a comparison with them means nothing (they lie outside where the fitted law holds)",
+                      UserWarning, stacklevel=3)
 
 
 LAW = LRAnnealing(

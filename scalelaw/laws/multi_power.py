@@ -41,7 +41,7 @@ import numpy as np
 from scalelaw.blas_threads import one_blas_thread
 
 from .base import Input, Param, cartesian, nnls_seeds
-from .lr_annealing import LRAnnealing, _as_schedule, prediction_warmup
+from .lr_annealing import LRAnnealing, _as_schedule, prediction_warmup, warn_clipped_candidates
 
 _TINY = 1e-12
 # An LR of exactly 0 is taken as this (its eta^-gamma would be infinite; the drop it causes then
@@ -420,6 +420,7 @@ class MultiPower(LRAnnealing):
             lr = _as_schedule(sched, name)
             finals[name] = float(final_loss(lr, params, warmup_steps)[0, 0])
         best = min(finals, key=finals.get)
+        warn_clipped_candidates(self, finals)
         return {"schedule": best, "loss": finals[best], "final_losses": finals}
 
 
