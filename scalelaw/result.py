@@ -329,6 +329,11 @@ class FitResult:
                                "n_failed": int(failed.sum())}
         if failed.any():
             self.warnings.append(f"bootstrap: {int(failed.sum())} of {n} resamples failed to fit and were dropped")
+        note = _no_spread_note(draws, self.spec.free)
+        if note:
+            if note not in self.warnings:
+                self.warnings.append(note)
+            _warnings.warn(note, UserWarning, stacklevel=2)
         if calibrate:
             self.calibrate()
         return self
@@ -648,6 +653,26 @@ class GroupedFit(dict):
         from scalelaw.atomic import atomic_write_text
 
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1), "fit file")
+
+
+def _no_spread_note(draws: pd.DataFrame, free) -> str | None:
+    """A note when every bootstrap refit landed on the same parameters (relative spread below
+    1e-9 on every free parameter). Resampling rows of a fit with zero residuals (noiseless or
+    synthetic data, or as many points as parameters) refits the same curve every time, so the
+    parameter band (``kind="parameter"``) has zero width: a statement about the data, not an
+    uncertainty of zero, and nothing else would say so."""
+    d = draws[list(free)].dropna()
+    if len(d) < 2 or not free:
+        return None
+    values = d.to_numpy(dtype=float)
+    scale = np.maximum(np.abs(np.median(values, axis=0)), 1e-300)
+    spread = np.ptp(values, axis=0) / scale
+    if not np.all(spread < 1e-9):
+        return None
+    return (f"bootstrap: all {len(d)} resamples refitted to the same parameters (relative spread "
+            f"{float(spread.max()):.1g}): the fit's residuals are ~0 (noiseless data, or no more points than "
+            "parameters), so the parameter band (kind='parameter') has zero width; it measures no "
+            "uncertainty, and the calibrated band rests on the backtests' errors alone")
 
 
 def read_saved_json(path, what: str = "a saved fit", made_by: str = "a fit saved with fit.save / scalelaw fit -o"):

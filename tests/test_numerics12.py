@@ -178,3 +178,21 @@ def test_multi_power_prediction_where_the_law_goes_negative_is_not_silent(rng):
         fit.predict(schedule=hot, warmup_steps=W)
     with pytest.warns(UserWarning, match="optimal_schedule: the law .* falls to <= 0"):
         fit.optimal_schedule(T, 3e-2, warmup=W, floor=3e-5, family="cosine")
+
+
+def test_noiseless_data_bootstrap_says_its_parameter_band_has_zero_width():
+    """Zero residuals: every resample refits the same curve, and kind='parameter' gave a band of
+    width 0 with no word; the bootstrap now says why (and a noisy fit does not)."""
+    N, D = _grid(np.geomspace(1e7, 3e9, 6), np.geomspace(1e9, 3e11, 6))
+    exact = pd.DataFrame({"n_params": N, "n_tokens": D, "loss": chinchilla(N, D, **CHINCHILLA_TRUE)})
+    fit = sl.fit("chinchilla", exact)
+    with pytest.warns(UserWarning, match="all 20 resamples refitted to the same parameters"):
+        fit.bootstrap(20, seed=0, calibrate=False)
+    lo, hi = fit.predict_interval({"N": 1e10, "D": 1e12}, level=0.9, kind="parameter", warn=False)
+    assert np.allclose(lo, hi, rtol=1e-9)  # the band it describes
+    assert any("refitted to the same parameters" in w for w in fit.warnings)
+    noisy_fit = sl.fit("chinchilla", _chinchilla_frame(np.random.default_rng(0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        noisy_fit.bootstrap(20, seed=0, calibrate=False)
+    assert not any("refitted to the same" in w for w in noisy_fit.warnings)
