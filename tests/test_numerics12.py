@@ -196,3 +196,19 @@ def test_noiseless_data_bootstrap_says_its_parameter_band_has_zero_width():
         warnings.simplefilter("error")
         noisy_fit.bootstrap(20, seed=0, calibrate=False)
     assert not any("refitted to the same" in w for w in noisy_fit.warnings)
+
+
+def test_a_2d_grid_of_inputs_predicts_and_bands_like_its_raveled_points(rng):
+    """np.meshgrid inputs (a contour of loss over N and D): predict flattened them, and
+    predict_interval failed with numpy's "operands could not be broadcast together with shapes
+    (20,1) (3,4)". Both now take the points in C order, one value each."""
+    fit = sl.fit("chinchilla", _chinchilla_frame(rng)).bootstrap(20, seed=0)
+    N, D = np.meshgrid(np.geomspace(1e8, 1e9, 4), np.geomspace(1e10, 1e11, 3))
+    flat = {"N": N.ravel(), "D": D.ravel()}
+    np.testing.assert_array_equal(fit.predict({"N": N, "D": D}), fit.predict(flat))
+    for kind in ("parameter", "calibrated"):
+        got = fit.predict_interval({"N": N, "D": D}, level=0.9, kind=kind, warn=False)
+        want = fit.predict_interval(flat, level=0.9, kind=kind, warn=False)
+        assert got[0].shape == (12,)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])

@@ -217,9 +217,12 @@ class Law:
         try:
             arrays = np.broadcast_arrays(*arrays)
         except ValueError:
-            shapes = ", ".join(f"{n}: {len(a)}" for n, a in zip(names, arrays))
+            shapes = ", ".join(f"{n}: {np.shape(a)}" for n, a in zip(names, arrays))
             raise ValueError(f"inputs must have one value or the same number of values ({shapes})") from None
-        return dict(zip(names, arrays))
+        # 1-D, one value per point, in C order: predictions are returned flat, and a 2-D grid
+        # (np.meshgrid for a contour) met the (K, 1) bootstrap draws in predict_interval as
+        # "operands could not be broadcast together with shapes (K,1) (2,2)"
+        return {n: a.ravel() for n, a in zip(names, arrays)}
 
     # ---- the formula --------------------------------------------------------------------------
     def evaluate(self, X: Mapping[str, Array], P: Mapping[str, Any], info: dict | None = None) -> Array:

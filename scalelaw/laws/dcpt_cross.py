@@ -92,9 +92,9 @@ class DCPTCross(DCPT):
         base = {k: X[k] for k in ("N", "D", "r") if k in X}
         feats = DCPT.features_for_prediction(self, base, options, info)
         if "k1" in X and "k2" in X:
-            k = {"k1": np.asarray(X["k1"], float), "k2": np.asarray(X["k2"], float)}
-        elif "domain" in X:
-            dom = np.broadcast_to(np.asarray(X["domain"], dtype=object), feats["N"].shape).astype(str)
+            k = {"k1": np.asarray(X["k1"], float).ravel(), "k2": np.asarray(X["k2"], float).ravel()}
+        elif "domain" in X:  # raveled as the numeric inputs are (one value per point)
+            dom = np.broadcast_to(np.asarray(X["domain"], dtype=object).ravel(), feats["N"].shape).astype(str)
             unknown = sorted(set(dom) - set(info["domain_features"]))
             if unknown:
                 raise ValueError(f"unknown domain(s) {unknown}; fitted domains: {sorted(info['domain_features'])}; "
