@@ -46,7 +46,8 @@ def envelope(curves, x: str = "flops", y: str = "loss", *, n: str = "n_params", 
         Training curves in the tidy schema (``run``, ``step``, ``split``, ``loss``, ``n_params``,
         ``flops``...), or a table of final points (each row its own run).
     x, y, n, d : str
-        Columns of compute (FLOPs; when absent, 6 * n * d is used), loss, parameters, tokens.
+        Columns of compute (FLOPs; when the default ``"flops"`` is absent, 6 * n * d is used; another
+        name that is absent is an error), loss, parameters, tokens.
     split : str or None
         Keep rows of this split when there is a ``split`` column (default ``"val"``).
     min_x : float, optional
@@ -75,6 +76,12 @@ def envelope(curves, x: str = "flops", y: str = "loss", *, n: str = "n_params", 
         if col not in frame.columns:
             raise KeyError(f"envelope: column {col!r} ({role}) not found; columns are: "
                            f"{', '.join(map(str, frame.columns))}")
+    if x not in frame.columns and x != "flops":
+        # a compute column named by the caller (not the default) that is not there is a typo or the
+        # wrong table: replacing it by 6 N D, said only inside the result, was a silent substitution
+        raise KeyError(f"envelope: column {x!r} (compute, x=) not found; columns are: "
+                       f"{', '.join(map(str, frame.columns))} (leave x at 'flops' to use 6 * {n} * {d} "
+                       "when the data have no compute column)")
     if x not in frame.columns:
         if d not in frame.columns:
             raise KeyError(f"envelope: column {x!r} (compute) not found, nor {d!r} (tokens) to make "

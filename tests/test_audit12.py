@@ -598,3 +598,15 @@ def test_a_split_that_is_not_there_lists_the_splits(capsys):
     answer = run_job({"kind": "fit", "law": "power_law", "inputs": {"x": "step"}, "max_rows": 200_000,
                       "files": [("run.jsonl", data)], "select": {"split": "validation"}})
     assert "splits are ['train', 'val']" in answer["error"]["message"], answer
+
+
+# ---- sl.envelope(df, x="flopz"): a mistyped compute column silently became 6 N D ---------------------
+def test_envelope_with_a_named_compute_column_that_is_absent_is_an_error():
+    import scalelaw as sl
+
+    df = sl.read_logs(REPO / "data" / "cpu_decoder_sizes")
+    with pytest.raises(KeyError, match=r"envelope: column 'flopz' \(compute, x=\) not found; columns are: run, "):
+        sl.envelope(df, x="flopz", n_boot=0)
+    # the default stays: no 'flops' column -> C = 6 N D, said in the result's warnings
+    env = sl.envelope(df.drop(columns="flops"), n_boot=0)
+    assert any("used C = 6 * n_params * n_tokens" in w for w in env.warnings)
