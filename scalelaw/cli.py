@@ -181,7 +181,8 @@ def _main(argv: list[str] | None) -> int:
             return handler(args) or 0
     except BrokenPipeError:
         raise
-    except (ValueError, KeyError, TypeError, OSError, RecursionError, MemoryError) as err:
+    except (ValueError, KeyError, TypeError, OSError, RecursionError, MemoryError, NotImplementedError) as err:
+        # NotImplementedError: e.g. `scalelaw optimum` of a law with no optimum (dcpt, power_law)
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         if isinstance(err, RecursionError):
             message = "input nested too deeply to read"

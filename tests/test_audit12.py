@@ -610,3 +610,28 @@ def test_envelope_with_a_named_compute_column_that_is_absent_is_an_error():
     # the default stays: no 'flops' column -> C = 6 N D, said in the result's warnings
     env = sl.envelope(df.drop(columns="flops"), n_boot=0)
     assert any("used C = 6 * n_params * n_tokens" in w for w in env.warnings)
+
+
+# ---- scalelaw optimum of a law with no optimum (dcpt, power_law): a NotImplementedError traceback -----
+@pytest.mark.parametrize("law", ["power_law", "dcpt"])
+def test_cli_optimum_of_a_law_without_one_is_an_error_line(tmp_path, capsys, law):
+    import scalelaw as sl
+    from scalelaw.cli import main
+
+    if law == "power_law":
+        x = np.geomspace(1e3, 1e6, 8)
+        fit = sl.fit("power_law", pd.DataFrame({"x": x, "loss": 1.5 + (1e3 / x) ** 0.3}), inputs={"x": "x"})
+    else:
+        N, D, r = (a.ravel() for a in np.meshgrid([1e5, 3e5, 1e6], [1e7, 3e7, 1e8, 3e8], [0.1, 0.3, 0.5, 0.9]))
+        loss = 1.5 + 30 / N ** 0.3 + 20 * r ** 0.2 / D ** 0.25 + 0.05 / (r + 0.01) ** 0.5
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = sl.fit("dcpt", pd.DataFrame({"N": N, "D": D, "r": r, "loss": loss}),
+                         inputs={"N": "N", "D": "D", "r": "r"})
+    fit.save(tmp_path / "fit.json")
+    assert main(["optimum", str(tmp_path / "fit.json"), "--at", "C=1e20"]) == 2
+    err = capsys.readouterr().err
+    assert f"scalelaw optimum: error: law '{law}' has no optimum (chinchilla and kaplan_nd take C=" in err, err
+    assert "Traceback" not in err
+    if law == "dcpt":
+        assert "sl.mixture_optimum" in err

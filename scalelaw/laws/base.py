@@ -241,7 +241,10 @@ class Law:
 
     # ---- derived answers --------------------------------------------------------------------
     def optimum(self, params: Mapping[str, float], info: dict, **kwargs) -> dict:
-        raise NotImplementedError(f"law {self.name!r} has no optimum")
+        hint = ("; the mixture share to train on: sl.mixture_optimum(domain_fit, general_fit, N=..., D=...)"
+                if self.name in ("dcpt", "dcpt_cross") else "")
+        raise NotImplementedError(f"law {self.name!r} has no optimum (chinchilla and kaplan_nd take C=, encdec "
+                                  f"budget=, lr_annealing and multi_power a schedule){hint}")
 
     def derived(self, params: Mapping[str, float], info: dict | None = None) -> dict:
         """Quantities computed from the parameters (e.g. Chinchilla's a = beta/(alpha+beta))."""
