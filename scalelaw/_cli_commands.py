@@ -316,12 +316,21 @@ def cmd_optimum(args):
     fit, _ = _load_one(args)
     if args.level is not None and not 0 < args.level < 1:
         raise ValueError(f"--level must be a number in (0, 1), e.g. 0.9, got {args.level}")
+    schedule_law = getattr(fit.law, "schedule_law", False)
     if getattr(args, "schedule_family", None):
+        if not schedule_law:  # was "the fit has no schedules to take peak/floor from"
+            raise ValueError(f"--schedule-family is for schedule laws (lr_annealing, multi_power); "
+                             f"{args.fit_file} is a {fit.law.name} fit")
         return _schedule_optimum(fit, args)
     if args.level is not None:
         raise ValueError(f"--level sets the interval of --schedule-family; the {fit.law.name} optimum has no "
                          "interval option (drop --level)")
     kwargs = _at_values(args.at)
+    if schedule_law and "n_steps" in kwargs:
+        # a step budget is the best-schedule question; --at NAME=SPEC compares named schedules
+        raise ValueError("--at n_steps= is the step budget of the best schedule: add --schedule-family wsd "
+                         "(or cosine, free); to compare given schedules, --at NAME=SPEC (e.g. --at "
+                         "a=cosine:n_steps=2000,peak=1e-3)")
     if fit.law.name == "lr_annealing":
         kwargs = {"schedules": {k: v for k, v in kwargs.items()}}
     result = fit.optimum(**kwargs)

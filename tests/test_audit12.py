@@ -635,3 +635,23 @@ def test_cli_optimum_of_a_law_without_one_is_an_error_line(tmp_path, capsys, law
     assert "Traceback" not in err
     if law == "dcpt":
         assert "sl.mixture_optimum" in err
+
+
+# ---- scalelaw optimum: --schedule-family on a non-schedule fit, --at n_steps= without it -----------
+def test_cli_optimum_schedule_questions_say_what_they_need(chin_fit, tmp_path, capsys):
+    from scalelaw.cli import main
+
+    chin_fit.save(tmp_path / "fit.json")
+    assert main(["optimum", str(tmp_path / "fit.json"), "--schedule-family", "wsd", "--at", "n_steps=100"]) == 2
+    err = capsys.readouterr().err
+    assert "--schedule-family is for schedule laws (lr_annealing, multi_power); " in err and "chinchilla fit" in err
+    steps = np.arange(1, 201)
+    curve = pd.DataFrame({"run": "a", "step": steps, "loss": 3.0 + 2.0 * steps ** -0.5,
+                          "schedule": "constant:n_steps=200,peak=1e-3"})
+    import scalelaw as sl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sl.fit("lr_annealing", curve, inputs={"step": "step"}).save(tmp_path / "lr.json")
+    assert main(["optimum", str(tmp_path / "lr.json"), "--at", "n_steps=100"]) == 2
+    assert "--at n_steps= is the step budget of the best schedule: add --schedule-family" in capsys.readouterr().err
