@@ -212,3 +212,22 @@ def test_a_2d_grid_of_inputs_predicts_and_bands_like_its_raveled_points(rng):
         assert got[0].shape == (12,)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_linear_losses_with_a_target_at_or_below_zero_fit_instead_of_crashing(rng):
+    """loss='huber_linear' admits targets <= 0 (a measurement of 0, a differenced target);
+    critical_batch's start grid took geomspace(min(y), ...) and failed with numpy's "Geometric
+    sequence cannot include zero", and power's took log(y) and reported "all 9 starts gave a
+    non-finite objective". The starts now come from the positive targets; one bad row among 15
+    leaves the (L1-like) huber_linear fit on the true law."""
+    L = np.linspace(2.0, 5.0, 15)
+    B = noisy(2e8 / L ** (1 / 0.21), rng, 0.01)
+    B[3] = 0.0
+    fit = sl.fit("critical_batch", pd.DataFrame({"loss": L, "b_crit": B}), inputs={"L": "loss"}, target="b_crit",
+                 loss="huber_linear")
+    assert fit.params["alpha_B"] == pytest.approx(0.21, rel=0.05)
+    x = np.geomspace(1e15, 1e21, 25)
+    y = noisy(0.3 * x ** 0.7, rng, 0.01)
+    y[5] = -y[5]
+    fit2 = sl.fit("power", pd.DataFrame({"flops": x, "n_opt": y}), target="n_opt", loss="huber_linear")
+    assert fit2.params["a"] == pytest.approx(0.7, rel=0.02)

@@ -33,6 +33,8 @@ def c_min(C, B, B_crit):
 class CriticalBatch(Law):
     def seeds(self, X, y, options, fixed, info=None):
         # log B = log B_star - (1/alpha_B) log L: a straight line in log-log axes.
+        if np.any(y <= 0):  # a linear loss admits targets <= 0: no log-log line through them
+            return []
         line = loglog_line(X["L"], y)
         if line is None or line[0] >= 0:
             return []
@@ -40,7 +42,10 @@ class CriticalBatch(Law):
         return [{"B_star": float(np.exp(intercept)), "alpha_B": float(-1.0 / slope)}]
 
     def start_grid(self, X, y, options):
-        return {"B_star": np.geomspace(y.min(), y.max() * 1e3, 4), "alpha_B": np.array([0.1, 0.2, 0.5, 1.0])}
+        # a linear loss (loss="squared_linear") admits targets <= 0, where geomspace fails; B_star is
+        # positive, so its starts come from the positive targets (the law predicts no others)
+        pos = y[y > 0] if np.any(y > 0) else np.array([1.0])
+        return {"B_star": np.geomspace(pos.min(), pos.max() * 1e3, 4), "alpha_B": np.array([0.1, 0.2, 0.5, 1.0])}
 
 
 LAW = CriticalBatch(

@@ -21,6 +21,8 @@ def power(x, *, k, a):
 
 class Power(Law):
     def seeds(self, X, y, options, fixed, info=None):
+        if np.any(y <= 0):  # a linear loss admits targets <= 0: no log-log line through them
+            return []
         line = loglog_line(X["x"], y, fixed.get("a"))
         if line is None:
             return []
@@ -28,7 +30,10 @@ class Power(Law):
         return [{"k": fixed.get("k", float(np.exp(log_k))), "a": a}]
 
     def start_grid(self, X, y, options):
-        lx, ly = np.log(X["x"]), np.log(y)
+        # a linear loss admits targets <= 0, whose log is not a number: the starts come from the
+        # positive ones (k > 0, so the law predicts no others)
+        pos = y > 0 if np.any(y > 0) else np.ones_like(y, dtype=bool)
+        lx, ly = np.log(X["x"][pos]), np.log(np.where(y[pos] > 0, y[pos], 1.0))
         return {"k": np.exp(ly.mean() - np.array([-1.0, 0.0, 1.0]) * lx.mean()), "a": np.array([-1.0, 0.0, 1.0])}
 
 LAW = Power(
