@@ -231,3 +231,30 @@ def test_linear_losses_with_a_target_at_or_below_zero_fit_instead_of_crashing(rn
     y[5] = -y[5]
     fit2 = sl.fit("power", pd.DataFrame({"flops": x, "n_opt": y}), target="n_opt", loss="huber_linear")
     assert fit2.params["a"] == pytest.approx(0.7, rel=0.02)
+
+
+@pytest.mark.parametrize("law", ["lr_annealing", "multi_power"])
+def test_fractional_steps_are_refused_not_truncated(law, rng):
+    """lr_annealing indexed the schedule with int64(step): a step of 1250.5 (or a computed
+    1249.9999999) silently became step 1250 (1249); only a fraction on the last step failed,
+    as 'data has step 3000 but its schedule has only 3000 steps'. predict(steps=...) cut
+    fractions in both schedule laws. Now a clear error in fit and in predict."""
+    n = 3000
+    train = {"const": S.constant(n, 3e-4), "cos": S.cosine(n, 3e-4, 3e-5)}
+    frames = []
+    for name, lr in train.items():
+        eff = effective_lr(lr, 0)
+        steps = np.arange(50, n + 1, 50).astype(float)
+        curve = lr_annealing(forward_area(eff), annealing_area(eff, 0.999), **TISSUE)
+        frames.append(pd.DataFrame({"run": name, "step": steps, "loss": noisy(curve[steps.astype(int) - 1], rng, 0.002)}))
+    df = pd.concat(frames, ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sl.fit(law, df, schedules=train)  # whole steps held as floats are fine
+        bad = df.copy()
+        bad.loc[3, "step"] = 200.0 - 1e-7  # a step computed from tokens, with float error
+        with pytest.raises(ValueError, match=r"run 'const': steps must be whole numbers"):
+            sl.fit(law, bad, schedules=train)
+    with pytest.raises(ValueError, match=r"steps must be whole numbers .*1250\.5"):
+        fit.predict(schedule=train["cos"], steps=[1000, 1250.5])
+    assert fit.predict(schedule=train["cos"], steps=[1000.0, 1250.0]).shape == (2,)

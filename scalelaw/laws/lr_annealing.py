@@ -83,6 +83,15 @@ def lr_annealing(S1, S2, *, L0, A, alpha, C):
     return np.maximum(pred, _TINY)
 
 
+def whole_steps(steps) -> np.ndarray:
+    """``predict(steps=...)`` as int64, refusing fractions (int64 conversion cut 1250.5 to 1250)."""
+    values = np.atleast_1d(np.asarray(steps, dtype=np.float64))
+    bad = ~np.isfinite(values) | (values != np.round(values))
+    if bad.any():
+        raise ValueError(f"steps must be whole numbers (1-based steps of the schedule), got {float(values[bad][0])!r}")
+    return values.astype(np.int64)
+
+
 def _as_schedule(value, run):
     from scalelaw.schedules import from_spec
 
@@ -164,6 +173,14 @@ class LRAnnealing(Law):
                 f"{int((~keep).sum())} row(s) at step < 1 skipped: S1 = 0 there and the law is undefined "
                 "before the first step"
             )
+        # a step between two whole steps was cut down to the one below (1250.5 -> 1250, and a
+        # computed 1249.9999999 -> 1249) when indexing the schedule: refuse it, as multi_power does
+        frac = keep & (steps != np.round(steps))
+        if frac.any():
+            i = int(np.flatnonzero(frac)[0])
+            raise ValueError(f"run {runs[i]!r}: steps must be whole numbers (1-based step of the schedule), got "
+                             f"{float(steps[i])!r} at {int(frac.sum())} row(s); steps computed from tokens carry "
+                             "float error: round them first (df['step'] = df['step'].round())")
         position = {r: i for i, r in enumerate(run_names)}
         row_run = np.array([position[r] for r in runs], dtype=np.int64)
         for i, r in enumerate(run_names):
@@ -215,7 +232,7 @@ class LRAnnealing(Law):
             raise ValueError("lr_annealing predicts from a schedule: fit.predict(schedule=lr_array_or_string)")
         lr_eff = effective_lr(_as_schedule(X["schedule"], "schedule"), prediction_warmup(X, options))
         steps = X.get("steps")
-        steps = np.arange(1, len(lr_eff) + 1) if steps is None else np.atleast_1d(np.asarray(steps, dtype=np.int64))
+        steps = np.arange(1, len(lr_eff) + 1) if steps is None else whole_steps(steps)
         if np.any(steps < 1) or np.any(steps > len(lr_eff)):
             raise ValueError(f"steps must lie in 1..{len(lr_eff)} (the schedule's length)")
         idx = steps - 1

@@ -41,7 +41,7 @@ import numpy as np
 from scalelaw.blas_threads import one_blas_thread
 
 from .base import Input, Param, cartesian, nnls_seeds
-from .lr_annealing import LRAnnealing, _as_schedule, prediction_warmup, warn_clipped_candidates
+from .lr_annealing import LRAnnealing, _as_schedule, prediction_warmup, warn_clipped_candidates, whole_steps
 
 _TINY = 1e-12
 # An LR of exactly 0 is taken as this (its eta^-gamma would be infinite; the drop it causes then
@@ -350,7 +350,7 @@ class MultiPower(LRAnnealing):
             whose = "" if X.get("warmup_steps") is not None else " (the fit's own)"
             raise ValueError(f"warmup_steps={int(warm)}{whose} is longer than the schedule ({lr.size} steps)")
         steps = X.get("steps")
-        steps = np.arange(1, len(lr) + 1) if steps is None else np.atleast_1d(np.asarray(steps, dtype=np.int64))
+        steps = np.arange(1, len(lr) + 1) if steps is None else whole_steps(steps)
         if np.any(steps < 1) or np.any(steps > len(lr)):
             raise ValueError(f"steps must lie in 1..{len(lr)} (the schedule's length)")
         # A forecast or a band asks for the same long schedule several times (prediction, draws,
