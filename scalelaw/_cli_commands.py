@@ -60,6 +60,7 @@ _CLI_WORDS = [
     (re.compile(r"(?<![-\w])level must be (a number )?in \(0, 1\)"), r"--level must be \1in (0, 1)"),
     (re.compile(r"(?<![-\w])bootstrap n must be"), "--bootstrap N must be"),
     (re.compile(r"(?<![-\w])warmup_steps must be"), "--warmup-steps must be"),
+    (re.compile(r"\(one sl\.fit per n_params, or by='n_params'\)"), "(--by n_params)"),
     (re.compile(r"\bfit\.predict\(schedule=lr_array_or_string\)"), "give --schedule SPEC (not --at)"),
 ]
 

@@ -655,3 +655,16 @@ def test_cli_optimum_schedule_questions_say_what_they_need(chin_fit, tmp_path, c
         sl.fit("lr_annealing", curve, inputs={"step": "step"}).save(tmp_path / "lr.json")
     assert main(["optimum", str(tmp_path / "lr.json"), "--at", "n_steps=100"]) == 2
     assert "--at n_steps= is the step budget of the best schedule: add --schedule-family" in capsys.readouterr().err
+
+
+def test_cli_report_names_the_by_flag_for_one_schedule_fit_per_size(tmp_path, capsys):
+    from scalelaw.cli import main
+
+    steps = np.arange(1, 101)
+    rows = [pd.DataFrame({"run": f"r{n}", "step": steps, "split": "val", "n_params": n,
+                          "loss": (3.0 + 2.0 * steps ** -0.5) * (1 - 0.1 * i),
+                          "schedule": "constant:n_steps=100,peak=1e-3"}) for i, n in enumerate((1e5, 1e6))]
+    pd.concat(rows).to_csv(tmp_path / "two_sizes.csv", index=False)
+    main(["fit", "lr_annealing", str(tmp_path / "two_sizes.csv"), "--split", "val"])
+    out = capsys.readouterr().out
+    assert "fit each size on its own (--by n_params)" in out and "by='n_params'" not in out, out
