@@ -218,6 +218,7 @@ class FitResult:
         """
         given = self._prediction_inputs(X, kwargs)
         feats = self.law.features_for_prediction(given, self.options, self.info)
+        self.law.check_prediction(feats, self.params, self.info)
         if warn:
             far = {k: v for k, v in self.extrapolation(given).items() if v > 1 + 1e-9}
             if far:
@@ -376,6 +377,7 @@ class FitResult:
         """Predictions under every bootstrap draw, shape ``(n_draws, n_points)``."""
         d = self._require_draws()
         feats = self._prediction_features(X, kwargs)
+        self.law.check_prediction(feats, self.params, self.info)
         P = {n: d[n].to_numpy()[:, None] for n in self.law.param_names}
         fixed = {n: self.params[n] for n in self.spec.fixed}
         P.update(fixed)

@@ -258,3 +258,30 @@ def test_fractional_steps_are_refused_not_truncated(law, rng):
     with pytest.raises(ValueError, match=r"steps must be whole numbers .*1250\.5"):
         fit.predict(schedule=train["cos"], steps=[1000, 1250.5])
     assert fit.predict(schedule=train["cos"], steps=[1000.0, 1250.0]).shape == (2,)
+
+
+def test_dcpt_cross_refuses_a_new_domain_whose_K_is_not_positive(rng):
+    """A new domain's measured (k1, k2) with k2 < 0 (its loss rose over the first interval) gives
+    K = 1/k1 + w2 k2 <= 0 under the fitted w2; predict and predict_interval returned NaN."""
+    from scalelaw.laws.dcpt_cross import dcpt_cross
+
+    true = dict(E=1.2, A=300.0, alpha=0.35, B=500.0, eta=0.2, beta=0.3, C=0.05, gamma=0.5, F=2.0, mu=0.8, w2=3.0)
+    feats = {"code": (2.0, 0.05), "legal": (2.6, 0.12), "math": (3.1, 0.2), "bio": (2.3, 0.3), "law": (2.9, 0.02)}
+    N, D, r = _grid(np.geomspace(1e6, 1e8, 3), np.geomspace(1e8, 1e10, 3), [0.1, 0.3, 1.0])
+    df = pd.concat([pd.DataFrame({"n_params": N, "n_tokens": D, "mix_ratio": r, "domain": name,
+                                  "loss": noisy(dcpt_cross(N, D, r, k1, k2, **true), rng, 0.001)})
+                    for name, (k1, k2) in feats.items()], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sl.fit("dcpt_cross", df, domain_features={d: {"k1": a, "k2": b} for d, (a, b) in feats.items()})
+    assert fit.params["w2"] == pytest.approx(3.0, rel=0.1)
+    X = {"N": [1e7], "D": [1e9], "r": [0.5]}
+    ok = fit.predict({**X, "k1": [2.8], "k2": [-0.05]})  # K = 1/2.8 - 0.15 > 0: defined
+    assert ok[0] == pytest.approx(dcpt_cross(1e7, 1e9, 0.5, 2.8, -0.05, **true), rel=0.02)
+    with pytest.raises(ValueError, match=r"K = 1/k1 \+ w2\*k2 = -2.\d+ <= 0 at k1=2, k2=-1 .*fitted domains have K in"):
+        fit.predict({**X, "k1": [2.0], "k2": [-1.0]})
+    fit.bootstrap(10, seed=0, calibrate=False)
+    with pytest.raises(ValueError, match="K = 1/k1"):
+        fit.predict_interval({**X, "k1": [2.0], "k2": [-1.0]}, level=0.9, kind="parameter")
+    with pytest.raises(ValueError, match="k1 .* must be a finite number > 0"):
+        fit.predict({**X, "k1": [0.0], "k2": [0.1]})

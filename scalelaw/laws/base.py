@@ -183,6 +183,11 @@ class Law:
     # callers say so (:func:`clipped_note`). None: the formula stays positive.
     clip_floor = None
 
+    def check_prediction(self, feats: Mapping[str, Any], params: Mapping[str, float], info: dict) -> None:
+        """Refuse prediction inputs where the formula is undefined for the fitted parameters (a
+        ValueError saying why), rather than return NaN. Most laws' domains depend on the inputs
+        alone (checked in :meth:`features_for_prediction`); dcpt_cross's K depends on w2 too."""
+
     def check_prediction_keys(self, X: Mapping[str, Any]) -> None:
         """Refuse keys that are neither inputs nor prediction arguments (a typo would be ignored)."""
         known = set(self.input_names) | set(self.prediction_extras)

@@ -105,6 +105,25 @@ class DCPTCross(DCPT):
         feats.update({n: np.broadcast_to(v, feats["N"].shape) for n, v in k.items()})
         return feats
 
+    def check_prediction(self, feats, params, info):
+        """K = 1/k1 + w2 k2 must be > 0 for F / K^mu: a new domain whose loss rose at first (k2 < 0)
+        can give K <= 0 under the fitted w2, and the prediction was NaN without a word."""
+        k1, k2 = np.asarray(feats["k1"], float), np.asarray(feats["k2"], float)
+        bad = ~(np.isfinite(k1) & (k1 > 0) & np.isfinite(k2))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"dcpt_cross: k1 (the domain's initial loss) must be a finite number > 0 and k2 finite, "
+                             f"got k1={k1[i]:g}, k2={k2[i]:g}")
+        K = 1.0 / k1 + params["w2"] * k2
+        bad = ~(K > 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            fitted = info.get("domain_features") or {}
+            Ks = [1.0 / v["k1"] + params["w2"] * v["k2"] for v in fitted.values()]
+            seen = f"; the fitted domains have K in [{min(Ks):.4g}, {max(Ks):.4g}]" if Ks else ""
+            raise ValueError(f"dcpt_cross: K = 1/k1 + w2*k2 = {K[i]:.4g} <= 0 at k1={k1[i]:g}, k2={k2[i]:g} (fitted "
+                             f"w2 = {params['w2']:.4g}): the cross-domain term F / K^mu is undefined there{seen}")
+
     def evaluate(self, X, P, info=None):
         kw = {n: P[n] for n in self.param_names}
         return dcpt_cross(X["N"], X["D"], X["r"], X["k1"], X["k2"], eps=self._eps(info), **kw)
