@@ -668,3 +668,15 @@ def test_cli_report_names_the_by_flag_for_one_schedule_fit_per_size(tmp_path, ca
     main(["fit", "lr_annealing", str(tmp_path / "two_sizes.csv"), "--split", "val"])
     out = capsys.readouterr().out
     assert "fit each size on its own (--by n_params)" in out and "by='n_params'" not in out, out
+
+
+# ---- bytes_per_token=0 / -2 / nan: every loss 0, negative, or "no usable rows" ------------------------
+@pytest.mark.parametrize("bpt", [0, -2, float("nan"), "four", True])
+def test_bytes_per_token_must_be_a_positive_number(tmp_path, bpt):
+    import scalelaw as sl
+
+    (tmp_path / "bpb.csv").write_text("step,loss_bpb\n1,1.5\n2,1.2\n3,1.1\n")
+    with pytest.raises(ValueError, match=r"bytes_per_token must be a finite number > 0 \(1 for a byte-level model"):
+        sl.read_logs(tmp_path / "bpb.csv", loss_unit="bits_per_byte", bytes_per_token=bpt)
+    df = sl.read_logs(tmp_path / "bpb.csv", loss_unit="bits_per_byte", bytes_per_token=4)
+    assert df["loss"].tolist() == pytest.approx([v * 4 * np.log(2) for v in (1.5, 1.2, 1.1)])

@@ -67,6 +67,15 @@ class UnitPolicy:
         else:
             self.default = canonical_unit(loss_unit)
             self.explicit = {}
+        if bytes_per_token is not None:
+            # 0 made every loss 0, a negative value negative losses, NaN "no usable rows": all silently
+            try:
+                value = float(bytes_per_token)
+            except (TypeError, ValueError):
+                value = math.nan
+            if isinstance(bytes_per_token, bool) or not (math.isfinite(value) and value > 0):
+                raise ValueError(f"bytes_per_token must be a finite number > 0 (1 for a byte-level model, about 4 "
+                                 f"for an English BPE vocabulary), got {bytes_per_token!r}")
         self.bytes_per_token = bytes_per_token
         # validate per-byte needs up front, so the error is about the argument, not a file
         for unit in [self.default, *self.explicit.values()]:
