@@ -7,6 +7,7 @@ fits, trainer resume, sweep specs) is not repeated here.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -331,7 +332,6 @@ def test_cli_envelope_takes_the_tokens_column_from_var_d(tmp_path, capsys):
     (["--var", "X=flops"], r"isoflop --envelope: unknown --var name\(s\) \['X'\]; it takes N, C \(compute\) or D"),
 ])
 def test_cli_envelope_refuses_a_column_or_name_it_would_ignore(flags, message, capsys):
-    import re
 
     from scalelaw.cli import main
 
@@ -680,3 +680,20 @@ def test_bytes_per_token_must_be_a_positive_number(tmp_path, bpt):
         sl.read_logs(tmp_path / "bpb.csv", loss_unit="bits_per_byte", bytes_per_token=bpt)
     df = sl.read_logs(tmp_path / "bpb.csv", loss_unit="bits_per_byte", bytes_per_token=4)
     assert df["loss"].tolist() == pytest.approx([v * 4 * np.log(2) for v in (1.5, 1.2, 1.1)])
+
+
+# ---- read_logs(batch_size=0 / -4 / 1.5): n_tokens 0, negative or fractional, silently -----------------
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(batch_size=0, seq_len=128), "batch_size for run 'bs' must be a whole number >= 1, got 0"),
+    (dict(batch_size=-4, seq_len=128), "batch_size for run 'bs' must be a whole number >= 1, got -4"),
+    (dict(batch_size=1.5, seq_len=128), "batch_size for run 'bs' must be a whole number >= 1, got 1.5"),
+    (dict(batch_size=8, seq_len=float("nan")), "seq_len for run 'bs' must be a whole number >= 1, got nan"),
+    (dict(metadata={"tokens_per_step": 0}), "tokens_per_step for run 'bs' must be a finite number > 0, got 0"),
+])
+def test_user_given_batch_facts_must_be_positive(tmp_path, kwargs, message):
+    import scalelaw as sl
+
+    (tmp_path / "bs.csv").write_text("step,loss\n1,3.0\n2,2.5\n3,2.2\n")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        sl.read_logs(tmp_path / "bs.csv", **kwargs)
+    assert sl.read_logs(tmp_path / "bs.csv", batch_size=8, seq_len=128)["n_tokens"].tolist() == [1024, 2048, 3072]

@@ -344,6 +344,19 @@ def _per_run(value, runs) -> dict:
     return {r: value for r in runs}
 
 
+def _check_count(run, key: str, value) -> None:
+    """A user-given batch size, sequence length or tokens per step: a finite number > 0 (whole for
+    the first two). 0 made every n_tokens 0 and a negative value negative token counts, silently."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    whole = key != "tokens_per_step"
+    if isinstance(value, bool) or not (np.isfinite(number) and number > 0) or (whole and number != int(number)):
+        kind = "a whole number >= 1" if whole else "a finite number > 0"
+        raise ValueError(f"{key} for run {run!r} must be {kind}, got {value!r}")
+
+
 def _apply_user_facts(df, batch_size, seq_len, metadata, tokens_per_step, report) -> pd.DataFrame:
     runs = list(pd.unique(df["run"]))
     user: dict[str, dict] = {}
@@ -362,6 +375,9 @@ def _apply_user_facts(df, batch_size, seq_len, metadata, tokens_per_step, report
         report.skip(f"metadata/batch_size/seq_len name runs that were not read: {unknown}; "
                     f"runs read are {sorted(runs)[:20]}")
     for r, facts in user.items():
+        for key in ("batch_size", "seq_len", "tokens_per_step"):
+            if facts.get(key) is not None:
+                _check_count(r, key, facts[key])
         if "tokens_per_step" in facts:
             tokens_per_step[r] = facts.pop("tokens_per_step")
     keys = sorted({k for f in user.values() for k in f})
