@@ -332,7 +332,6 @@ def test_cli_envelope_takes_the_tokens_column_from_var_d(tmp_path, capsys):
     (["--var", "X=flops"], r"isoflop --envelope: unknown --var name\(s\) \['X'\]; it takes N, C \(compute\) or D"),
 ])
 def test_cli_envelope_refuses_a_column_or_name_it_would_ignore(flags, message, capsys):
-
     from scalelaw.cli import main
 
     assert main(["isoflop", str(REPO / "data" / "cpu_decoder_sizes"), "--envelope", "--bootstrap", "0", *flags]) == 2
