@@ -73,7 +73,7 @@ def test_lr_annealing_from_the_command_line(tmp_path, capsys):
     for name, spec in specs.items():
         e = effective_lr(S.from_spec(spec))
         steps = np.arange(10, 3001, 10)
-        L = lr_annealing(forward_area(e), annealing_area(e, 0.999), L0=2.5, A=0.6, alpha=0.5, C=300.0)[steps - 1]
+        L = lr_annealing(forward_area(e), annealing_area(e, 0.999), L0=2.5, A=0.6, alpha=0.5, C=1.0)[steps - 1]
         frames.append(pd.DataFrame({"run": name, "step": steps, "loss": L}))
     data = tmp_path / "curves.csv"
     pd.concat(frames).to_csv(data, index=False)
@@ -97,7 +97,7 @@ def test_fit_reads_a_glob_of_logs(tmp_path, capsys):
     steps = np.arange(10, 3001, 10)
     for name, spec in specs.items():
         e = effective_lr(S.from_spec(spec))
-        L = lr_annealing(forward_area(e), annealing_area(e, 0.999), L0=2.5, A=0.6, alpha=0.5, C=300.0)[steps - 1]
+        L = lr_annealing(forward_area(e), annealing_area(e, 0.999), L0=2.5, A=0.6, alpha=0.5, C=1.0)[steps - 1]
         pd.DataFrame({"step": steps, "loss": L}).to_csv(tmp_path / f"{name}.csv", index=False)
     pd.DataFrame({"step": steps, "loss": 9.0}).to_csv(tmp_path / "other.csv", index=False)  # not matched
     code, out, err = run(capsys, "fit", "lr_annealing", str(tmp_path / "c_*.csv"), "--var", "step=step",

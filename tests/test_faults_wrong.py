@@ -201,14 +201,14 @@ def _annealing_data():
     for name, spec in specs.items():
         e = effective_lr(S.from_spec(spec))
         steps = np.arange(50, 3001, 50)
-        L = lr_annealing(forward_area(e)[steps - 1], annealing_area(e, 0.999)[steps - 1], L0=2.0, A=0.5, alpha=0.4, C=300)
+        L = lr_annealing(forward_area(e)[steps - 1], annealing_area(e, 0.999)[steps - 1], L0=2.0, A=0.5, alpha=0.4, C=1.0)
         frames.append(pd.DataFrame({"run": name, "step": steps, "loss": L}))
     return pd.concat(frames, ignore_index=True), specs
 
 
 def test_wrong_warmup_longer_than_the_schedule_is_refused():
     df, specs = _annealing_data()
-    assert abs(sl.fit("lr_annealing", df, schedules=specs).params["C"] - 300) < 3
+    assert abs(sl.fit("lr_annealing", df, schedules=specs).params["C"] - 1.0) < 0.01
     with pytest.raises(ValueError, match="warmup_steps=1000000 is longer than the schedule \\(3000 steps\\)"):
         sl.fit("lr_annealing", df, schedules=specs, warmup_steps=10**6)
     with pytest.raises(ValueError, match="peak must be a finite learning rate > 0"):

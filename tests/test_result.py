@@ -66,7 +66,7 @@ def test_block_bootstrap_for_few_long_curves():
     for name, lr in sch.items():
         e = effective_lr(lr)
         steps = np.arange(10, n + 1, 10)
-        L = lr_annealing(forward_area(e), annealing_area(e, 0.999), L0=2.5, A=0.6, alpha=0.5, C=300.0)[steps - 1]
+        L = lr_annealing(forward_area(e), annealing_area(e, 0.999), L0=2.5, A=0.6, alpha=0.5, C=1.0)[steps - 1]
         frames.append(pd.DataFrame({"run": name, "step": steps, "loss": L * np.exp(rng.normal(0, 0.003, len(steps)))}))
     fit = sl.fit("lr_annealing", pd.concat(frames), schedules=sch).bootstrap(n=100, seed=1)
     assert fit.bootstrap_info["method"] == "block"
@@ -108,7 +108,7 @@ def test_lr_annealing_fit_round_trips_with_its_schedules(tmp_path):
     for name, spec in sch.items():
         e = effective_lr(S.from_spec(spec), 100)
         steps = np.arange(0, n + 1, 20)
-        L = lr_annealing(forward_area(e), annealing_area(e, 0.999), L0=2.5, A=0.6, alpha=0.5, C=300.0)
+        L = lr_annealing(forward_area(e), annealing_area(e, 0.999), L0=2.5, A=0.6, alpha=0.5, C=1.0)
         loss = np.r_[5.5, L[steps[1:] - 1]]
         frames.append(pd.DataFrame({"run": name, "step": steps, "loss": loss, "schedule": spec}))
     fit = sl.fit("lr_annealing", pd.concat(frames), warmup_steps=100)
