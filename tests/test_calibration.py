@@ -250,6 +250,55 @@ def test_leave_one_level_out_folds_are_marked_interpolating():
     assert not any(f.interpolating for f in folds if not f.name.startswith("leave"))
 
 
+def test_many_levels_or_runs_are_left_out_in_capped_contiguous_bins():
+    """A mixture ratio per row (120 levels) or 12 schedule runs make at most MAX_CUTS_PER_AXIS
+    leave-out folds, each level / run left out exactly once, bins contiguous in r; with few
+    levels each is left out alone (as before)."""
+    from scalelaw.calibration import MAX_CUTS_PER_AXIS
+
+    r = np.log10(np.linspace(0.05, 0.95, 120))
+    D = np.log10(np.tile([1e9, 2e9, 4e9], 40))
+    folds = [f for f in make_folds(["r", "D"], np.stack([r, D], axis=1), leave_one_level=("r",))
+             if f.interpolating]
+    assert len(folds) == MAX_CUTS_PER_AXIS
+    left = [r[~f.train] for f in folds]
+    np.testing.assert_array_equal(np.sort(np.concatenate(left)), np.sort(r))  # each level once
+    assert all(a.max() < b.min() for a, b in zip(left, left[1:]))  # contiguous, in order
+    assert all(f.left_out[0] == 0 and len(f.left_out[1]) == len(x) for f, x in zip(folds, left))
+    runs = np.repeat([f"run{i}" for i in range(12)], 5)
+    x = np.log10(np.tile(np.arange(1.0, 6.0), 12))
+    run_folds = [f for f in make_folds(["S1"], x[:, None], groups=runs) if f.interpolating]
+    assert len(run_folds) == MAX_CUTS_PER_AXIS
+    assert sorted(np.concatenate([np.unique(runs[~f.train]) for f in run_folds])) == sorted(set(runs))
+    few = make_folds(["S1"], x[:15, None], groups=runs[:15])  # 3 runs: each alone
+    assert [f.name for f in few if f.interpolating] == [f"leave run run{i} out" for i in range(3)]
+
+
+def test_dcpt_with_a_ratio_per_run_calibrates_with_capped_folds():
+    """dcpt on 40 runs, each with its own mixture ratio: the calibration makes at most
+    MAX_CUTS_PER_AXIS share folds (it made one per ratio: minutes for a few hundred), and the
+    interval is finite and nested."""
+    from scalelaw.calibration import MAX_CUTS_PER_AXIS
+    from scalelaw.laws.dcpt import dcpt
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for i, ratio in enumerate(np.linspace(0.1, 0.9, 40)):
+        n = [2.5e4, 5.5e4, 1e5][i % 3]
+        Dv = np.geomspace(5e4, 5e5, 6)
+        L = dcpt(np.full(6, n), Dv, np.full(6, ratio), E=1.5, A=40.0, alpha=0.35, B=25.0, eta=0.3, beta=0.3,
+                 C=0.08, gamma=0.5) * np.exp(rng.normal(0, 0.003, 6))
+        rows.append(pd.DataFrame({"run": f"m{i}", "N": n, "D": Dv, "r": ratio, "loss": L}))
+    fit = sl.fit("dcpt", pd.concat(rows, ignore_index=True), inputs={"N": "N", "D": "D", "r": "r"},
+                 target="loss").bootstrap(30, seed=0)
+    share_folds = [f for f in fit.calibration.folds if f.startswith("leave r")]
+    assert 3 <= len(share_folds) <= MAX_CUTS_PER_AXIS
+    X = {"N": [5.5e4], "D": [2e5], "r": [0.5]}
+    lo9, hi9 = fit.predict_interval(X, level=0.9, warn=False)
+    lo8, hi8 = fit.predict_interval(X, level=0.8, warn=False)
+    assert np.all(np.isfinite([lo9, hi9])) and lo9[0] <= lo8[0] < hi8[0] <= hi9[0]
+
+
 def _heavy_tailed_errors(rng, F=14, n=40, s0=0.01, c=0.02):
     """Folds whose errors share one scale per fold (a fold's refit misses by one amount): the
     standardised errors pooled over folds are a scale mixture, heavier-tailed than Gaussian, with
