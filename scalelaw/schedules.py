@@ -42,10 +42,19 @@ __all__ = [
 ]
 
 
+# The most steps a schedule may have: it is built as an array of per-step learning rates (8 bytes a
+# step, 800 MB here), and no training run comes near (Chinchilla's largest run: ~1e6 steps). Above
+# it, n_steps=1e12 asked numpy for 7.28 TiB: a MemoryError that crashed the app's forecast panel.
+MAX_STEPS = 100_000_000
+
+
 def _check(n_steps: int, peak: float, warmup: int, floor: float | None = None) -> None:
     """Refuse schedules that cannot be what the user meant (checked when built, not when fitted)."""
-    if int(n_steps) != n_steps or n_steps < 1:
+    if not np.isfinite(n_steps) or int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    if n_steps > MAX_STEPS:
+        raise ValueError(f"n_steps must be at most {MAX_STEPS:,} (a schedule is an array of per-step learning "
+                         f"rates), got {n_steps:g}")
     if not np.isfinite(peak) or peak <= 0:
         # a zero peak makes every step's LR 0: nothing trains and no schedule law can be fitted to it
         raise ValueError(f"peak must be a finite learning rate > 0, got {peak!r}")
@@ -187,13 +196,18 @@ def parse_spec(spec: str) -> tuple[str, dict]:
             if key == "drops":
                 kwargs[key] = [_parse_drop(d) for d in value.split(";") if d.strip()]
             elif key in _INT_KEYS:
-                kwargs[key] = int(float(value))
+                number = float(value)
+                # int(float()) truncated n_steps=1000.7 to 1000 without a word, and overflowed on inf
+                if not np.isfinite(number) or number != int(number):
+                    raise ValueError(f"{key} must be a whole number")
+                kwargs[key] = int(number)
             elif key in _STR_KEYS:
                 kwargs[key] = value
             else:
                 kwargs[key] = float(value)
         except ValueError as err:
-            raise ValueError(f"schedule spec {spec!r}: bad value for {key!r}: {value!r}") from err
+            why = f" ({err})" if str(err).endswith("whole number") else ""
+            raise ValueError(f"schedule spec {spec!r}: bad value for {key!r}: {value!r}{why}") from err
     if "n_steps" not in kwargs or "peak" not in kwargs:
         raise ValueError(f"schedule spec {spec!r} needs at least n_steps and peak")
     return name, kwargs

@@ -696,3 +696,32 @@ def test_user_given_batch_facts_must_be_positive(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         sl.read_logs(tmp_path / "bs.csv", **kwargs)
     assert sl.read_logs(tmp_path / "bs.csv", batch_size=8, seq_len=128)["n_tokens"].tolist() == [1024, 2048, 3072]
+
+
+# ---- schedules: n_steps=1e12 (a MemoryError that crashed the app), inf (OverflowError), 1000.7 (truncated)
+@pytest.mark.parametrize("spec, message", [
+    ("cosine:n_steps=1e12,peak=1e-3", "n_steps must be at most 100,000,000"),
+    ("wsd:n_steps=1e9,peak=1e-3", "n_steps must be at most 100,000,000"),
+    ("cosine:n_steps=inf,peak=1e-3", "bad value for 'n_steps': 'inf' (n_steps must be a whole number)"),
+    ("cosine:n_steps=1000.7,peak=1e-3", "bad value for 'n_steps': '1000.7' (n_steps must be a whole number)"),
+    ("cosine:n_steps=1000,peak=1e-3,warmup=2.5", "bad value for 'warmup': '2.5' (warmup must be a whole number)"),
+])
+def test_schedule_specs_that_cannot_be_built_are_errors(spec, message):
+    from scalelaw.schedules import from_spec
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        from_spec(spec)
+    assert len(from_spec("cosine:n_steps=1e3,peak=1e-3,warmup=20")) == 1000
+
+
+def test_app_forecast_panel_with_a_huge_schedule_says_so():
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    sys.path.insert(0, str(REPO / "app"))
+    at = AppTest.from_file(str(REPO / "app" / "streamlit_app.py"), default_timeout=120).run()
+    at.text_input(key="forecast::bundled:cpu_ladder::spec").input("cosine:n_steps=1e12,peak=1e-3")
+    next(b for b in at.button if b.label == "Forecast").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]  # was numpy's "Unable to allocate 7.28 TiB"
+    assert any("planned schedule: n_steps must be at most 100,000,000" in e.value for e in at.error)

@@ -127,7 +127,7 @@ def forecast_section(loaded: Loaded, level: float = 0.9) -> None:
 
             try:
                 from_spec(spec.strip())
-            except ValueError as err:
+            except (ValueError, MemoryError) as err:  # MemoryError: a schedule too long to build
                 st.error(f"planned schedule: {err}")
             else:
                 given[run] = spec.strip()
