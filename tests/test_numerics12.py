@@ -285,3 +285,12 @@ def test_dcpt_cross_refuses_a_new_domain_whose_K_is_not_positive(rng):
         fit.predict_interval({**X, "k1": [2.0], "k2": [-1.0]}, level=0.9, kind="parameter")
     with pytest.raises(ValueError, match="k1 .* must be a finite number > 0"):
         fit.predict({**X, "k1": [0.0], "k2": [0.1]})
+
+
+def test_predict_refuses_a_boolean_input_as_the_fit_refuses_boolean_columns(chinchilla_grid):
+    """predict({"N": True}) was read as N = 1 (num12's audit): now an error naming the input."""
+    fit = sl.fit("chinchilla", chinchilla_grid)
+    for bad in (True, [True, 2e9], np.array([True, False])):
+        with pytest.raises(ValueError, match=r"input N must be a number, got .*True.* \(a boolean\)"):
+            fit.predict({"N": bad, "D": 1e10})
+    assert np.isfinite(fit.predict({"N": [1e9, 2e9], "D": 1e10})).all()  # numbers still pass

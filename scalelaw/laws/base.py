@@ -90,7 +90,15 @@ class Input:
 
 
 def as_numbers(value, what: str) -> Array:
-    """``value`` as a float64 array, or a ValueError quoting the first entry that is not a number."""
+    """``value`` as a float64 array, or a ValueError quoting the first entry that is not a number.
+    Booleans are refused (True would pass for 1: the fit refuses boolean columns too)."""
+    dtype = getattr(value, "dtype", None)  # arrays and Series: their dtype says it, no loop
+    if dtype is not None and dtype != object:
+        flags = [np.atleast_1d(np.asarray(value)).ravel()[0]] if dtype == bool and np.size(value) else []
+    else:
+        flags = [x for x in np.atleast_1d(np.asarray(value, dtype=object)).ravel() if isinstance(x, (bool, np.bool_))]
+    if flags:
+        raise ValueError(f"{what} must be a number, got {flags[0]!r} (a boolean)")
     try:
         return np.atleast_1d(np.asarray(value, dtype=np.float64))
     except (TypeError, ValueError):
