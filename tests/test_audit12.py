@@ -725,3 +725,20 @@ def test_app_forecast_panel_with_a_huge_schedule_says_so():
     at.run()
     assert not at.exception, [e.value for e in at.exception]  # was numpy's "Unable to allocate 7.28 TiB"
     assert any("planned schedule: n_steps must be at most 100,000,000" in e.value for e in at.error)
+
+
+# ---- schedules= naming a run that is not in the data was dropped without a word ------------------------
+@pytest.mark.parametrize("law", ["lr_annealing", "multi_power"])
+def test_a_schedule_for_a_run_not_in_the_data_is_named(law):
+    import scalelaw as sl
+
+    steps = np.arange(1, 201)
+    df = pd.concat([pd.DataFrame({"run": r, "step": steps, "loss": 3 + 2 * steps ** -0.5 - k * 0.001 * steps / 200})
+                    for k, r in enumerate(["a", "b"])])
+    schedules = {"a": "constant:n_steps=200,peak=1e-3", "b": "cosine:n_steps=200,peak=1e-3",
+                 "c": "cosine:n_steps=200,peak=1e-3"}  # 'c': a typo, or its rows were filtered away
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sl.fit(law, df, inputs={"step": "step"}, schedules=schedules)
+    assert "schedules names run(s) ['c'] that are not in the data (runs: ['a', 'b']); their schedules were " \
+           "not used" in fit.warnings

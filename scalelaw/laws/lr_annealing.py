@@ -135,6 +135,10 @@ class LRAnnealing(Law):
                 )
             lrs = {r: _as_schedule(schedules[r], r) for r in run_names}
             given = {r: schedules[r] for r in run_names}
+            extra = [r for r in schedules if r not in run_names]
+            if extra:  # a typo or rows filtered away: the schedule of a run the fit did not see
+                notes.append(f"schedules names run(s) {extra} that are not in the data (runs: {run_names}); "
+                             "their schedules were not used")
         elif frame is not None and "schedule" in frame.columns and frame["schedule"].notna().all():
             for r in run_names:
                 specs = frame.loc[runs == r, "schedule"].unique()
