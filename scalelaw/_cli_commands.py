@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sys
 import warnings
@@ -208,6 +209,20 @@ def _curves_hint(df, args):
         raise
 
 
+def _not_an_input(output, flag: str, *inputs) -> None:
+    """Refuse an output path that is one of the command's input files: `-o points.csv` for
+    `-o fit.json` replaced the user's data with the result, silently (the write is atomic, so the
+    data were gone the moment it succeeded)."""
+    import os
+
+    if not output or not os.path.exists(output):
+        return
+    for source in inputs:
+        if source and os.path.isfile(source) and os.path.samefile(output, source):
+            raise ValueError(f"{flag} {output!r} is the input file {source!r}: writing there would replace it; "
+                             "give another file name")
+
+
 def cmd_fit(args):
     import scalelaw as sl
 
@@ -215,6 +230,7 @@ def cmd_fit(args):
         from scalelaw.atomic import check_output_path
 
         check_output_path(args.output, "-o")  # before the fit, not after it
+        _not_an_input(args.output, "-o", args.data)
     df = _points(args)
     inputs = _assignments(args.var, "--var")
     fixed = {k: _parse_float(v, f"--fix {k}") for k, v in _assignments(args.fix, "--fix").items()}
@@ -415,6 +431,7 @@ def cmd_plot(args):
     from scalelaw.plot import plot_fit
 
     check_output_path(args.output, "-o", "fit.html")
+    _not_an_input(args.output, "-o", args.fit_file, args.data)
     fit, by = _load_one(args)
     data = _plot_data(fit, args) if args.data else None
     if data is not None and by is not None and by in data.columns:
@@ -446,6 +463,9 @@ def cmd_isoflop(args):
     for path, flag, example in ((args.output, "-o", "iso.json"), (args.plot, "--plot", "isoflop.html")):
         if path:
             check_output_path(path, flag, example)  # before the profiles and bootstrap, not after them
+            _not_an_input(path, flag, args.data)
+    if args.output and args.plot and os.path.abspath(args.output) == os.path.abspath(args.plot):
+        raise ValueError(f"-o and --plot name the same file {args.output!r}: the figure would replace the result")
     at = []  # parsed before the profiles and bootstrap (minutes), not after them
     for item in args.at:
         name, value = _parse_assignment(item, "--at")

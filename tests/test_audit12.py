@@ -742,3 +742,27 @@ def test_a_schedule_for_a_run_not_in_the_data_is_named(law):
         fit = sl.fit(law, df, inputs={"step": "step"}, schedules=schedules)
     assert "schedules names run(s) ['c'] that are not in the data (runs: ['a', 'b']); their schedules were " \
            "not used" in fit.warnings
+
+
+# ---- -o naming the input file replaced the user's data with the result ---------------------------------
+def test_an_output_that_is_the_input_file_is_refused_and_the_data_kept(chin_fit, tmp_path, capsys):
+    from scalelaw.cli import main
+
+    data = tmp_path / "points.csv"
+    chinchilla_points().to_csv(data, index=False)
+    original = data.read_bytes()
+    chin_fit.save(tmp_path / "fit.json")
+    fit_bytes = (tmp_path / "fit.json").read_bytes()
+    runs = [
+        ["fit", "chinchilla", str(data), "--var", "N=n_params", "--var", "D=n_tokens", "-o", str(data)],
+        ["plot", str(tmp_path / "fit.json"), str(data), "-o", str(data)],
+        ["plot", str(tmp_path / "fit.json"), "-o", str(tmp_path / "." / "fit.json")],
+        ["isoflop", str(data), "--var", "N=n_params", "--var", "D=n_tokens", "-o", str(data)],
+    ]
+    for argv in runs:
+        assert main(argv) == 2, argv
+        assert "is the input file" in capsys.readouterr().err
+    assert data.read_bytes() == original and (tmp_path / "fit.json").read_bytes() == fit_bytes
+    assert main(["isoflop", str(data), "--var", "N=n_params", "--var", "D=n_tokens", "-o", str(tmp_path / "x"),
+                 "--plot", str(tmp_path / "x")]) == 2
+    assert "-o and --plot name the same file" in capsys.readouterr().err
