@@ -422,6 +422,12 @@ def forecast(partial, schedule, law="lr_annealing", *, prior=None, using=None, s
     lr = _as_schedule(schedule, "schedule")
     curve, split = _one_curve(partial, step, target, split)
     if prior is not None:
+        if isinstance(prior, dict) and hasattr(prior, "by"):  # a GroupedFit: its attribute error was a traceback
+            raise ValueError(f"prior is a grouped fit (one fit per {prior.by!r}: {list(prior)}): give one group's "
+                             f"fit, e.g. prior=grouped[{next(iter(prior), None)!r}] (CLI: a fit saved without --by)")
+        if not hasattr(prior, "law") or not hasattr(prior, "params"):
+            raise TypeError(f"prior must be a FitResult of a schedule law (sl.fit or sl.load_fit), got "
+                            f"{type(prior).__name__}")
         law = prior.law.name
     if law not in _DECAY_PARAM:
         raise ValueError(f"forecast needs a schedule law ({', '.join(_DECAY_PARAM)}), got {law!r}")

@@ -766,3 +766,21 @@ def test_an_output_that_is_the_input_file_is_refused_and_the_data_kept(chin_fit,
     assert main(["isoflop", str(data), "--var", "N=n_params", "--var", "D=n_tokens", "-o", str(tmp_path / "x"),
                  "--plot", str(tmp_path / "x")]) == 2
     assert "-o and --plot name the same file" in capsys.readouterr().err
+
+
+# ---- forecast --prior of a grouped fit: AttributeError traceback ('GroupedFit' object has no attribute 'law')
+def test_forecast_with_a_grouped_prior_says_to_pick_a_group(tmp_path, capsys):
+    import scalelaw as sl
+    from scalelaw.cli import main
+
+    pts = chinchilla_points()
+    pts["half"] = np.where(np.arange(len(pts)) % 2 == 0, "even", "odd")
+    grouped = sl.fit("chinchilla", pts, inputs={"N": "n_params", "D": "n_tokens"}, by="half")
+    grouped.save(tmp_path / "g.json")
+    log = REPO / "data" / "cpu_schedules" / "sch_d2-32_D4M_cosine_seed0.jsonl"
+    assert main(["forecast", str(log), "--prior", str(tmp_path / "g.json")]) == 2
+    err = capsys.readouterr().err
+    assert "prior is a grouped fit (one fit per 'half': ['even', 'odd'])" in err and "Traceback" not in err
+    curve = sl.read_logs(log)
+    with pytest.raises(TypeError, match="prior must be a FitResult of a schedule law"):
+        sl.forecast(curve[curve["split"] == "val"], schedule="cosine:n_steps=1953,peak=1e-2", prior="fit.json")
