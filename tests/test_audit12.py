@@ -784,3 +784,17 @@ def test_forecast_with_a_grouped_prior_says_to_pick_a_group(tmp_path, capsys):
     curve = sl.read_logs(log)
     with pytest.raises(TypeError, match="prior must be a FitResult of a schedule law"):
         sl.forecast(curve[curve["split"] == "val"], schedule="cosine:n_steps=1953,peak=1e-2", prior="fit.json")
+
+
+# ---- read_logs(a DataFrame): "run: no such file or directory" (its column names read as paths) ---------
+@pytest.mark.parametrize("arg, message", [
+    (pd.DataFrame({"run": ["a"], "step": [1], "loss": [3.0]}), "this is a DataFrame, already a table"),
+    (None, "read_logs takes a path, a glob, a folder, a file object or a list of them; got NoneType"),
+    (5, "got int"),
+    ({"a.csv": 1}, "got dict"),
+])
+def test_read_logs_of_something_that_is_not_files_says_what_it_takes(arg, message):
+    import scalelaw as sl
+
+    with pytest.raises(TypeError, match=re.escape(message)):
+        sl.read_logs(arg)

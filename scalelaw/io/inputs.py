@@ -27,6 +27,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,13 @@ def as_list(path_or_paths) -> list:
     if isinstance(path_or_paths, single) or hasattr(path_or_paths, "read") \
             or hasattr(path_or_paths, "getvalue"):
         return [path_or_paths]
+    if hasattr(path_or_paths, "columns") and hasattr(path_or_paths, "iloc"):
+        # a DataFrame iterates over its column names, which were then looked up as files ("run: no such file")
+        raise TypeError("read_logs reads files (paths, globs, folders, uploads); this is a DataFrame, already a "
+                        "table: give it to sl.fit / sl.final_points as it is")
+    if isinstance(path_or_paths, Mapping) or not hasattr(path_or_paths, "__iter__"):
+        raise TypeError(f"read_logs takes a path, a glob, a folder, a file object or a list of them; got "
+                        f"{type(path_or_paths).__name__}")
     items = list(path_or_paths)
     if not items:
         raise ValueError("read_logs: no paths given")
