@@ -455,7 +455,11 @@ class FitResult:
         return C.joint_distance(coords, fitted, kind)
 
     def interval_label(self, level: float = 0.95, kind: str = "calibrated") -> str:
-        """The interval's kind in words, e.g. "90% prediction interval, calibrated on 12 backtests"."""
+        """The interval's kind in words, e.g. "90% prediction interval, calibrated on 12 backtests";
+        without bootstrap draws there is no interval of either kind, and it says so (it used to
+        calibrate and name a calibrated interval that predict_interval then refused)."""
+        if self.draws is None or len(self.draws.dropna()) < 2:
+            return f"no {100 * level:g}% interval: call fit.bootstrap(n) first"
         if kind == "parameter":
             return f"{100 * level:g}% parameter band (bootstrap only)"
         cal = self.calibration if self.calibration is not None else self.calibrate()

@@ -188,6 +188,16 @@ def test_calibration_survives_save_and_load(tmp_path, wrong_form_fit):
     np.testing.assert_allclose(old.predict_interval(X, level=0.9), wrong_form_fit.predict_interval(X, level=0.9))
 
 
+def test_interval_label_without_bootstrap_says_there_is_no_interval(rng):
+    fit = sl.fit("power_law", misspecified(rng), inputs={"x": "x"})
+    assert fit.interval_label(0.9) == "no 90% interval: call fit.bootstrap(n) first"
+    assert fit.calibration is None  # the label no longer calibrates behind the user's back
+    with pytest.raises(ValueError, match="no bootstrap draws"):
+        fit.predict_interval({"x": [1e6]}, level=0.9)
+    fit.bootstrap(20, seed=0)
+    assert fit.interval_label(0.9).startswith("90% prediction interval, calibrated on")
+
+
 def test_kind_is_validated(wrong_form_fit):
     with pytest.raises(ValueError, match="kind"):
         wrong_form_fit.predict_interval({"x": [1e6]}, kind="bayesian")
