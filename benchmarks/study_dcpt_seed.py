@@ -22,6 +22,12 @@ H: the over-coverage comes from the held-out runs sharing the fitted runs' seed.
     that of (a) and lies in 85-95%;
   - rejected if (b)'s mean 90% coverage is above 95% (the seed-1 runs are as easy);
   - otherwise inconclusive.
+Deviation, found and fixed before anything was scored: the first seed-1 sweep (today's trainer,
+bases rebuilt by it) started from bases that differ from cpu_dcpt's (step-0 val losses up to 0.042
+nats apart: the trainer's numerics changed since). Its runs were discarded. The seed-1 runs are
+trained by cpu_dcpt's own trainer (commit 4cd1702, a git worktree) from its own bases, rebuilt at
+that commit (their final val losses equal cpu_dcpt's step-0 rows to the digit: 2.39723, 2.19306,
+2.01463); the same trainer's seed-0 rerun checks that it reproduces cpu_dcpt's logs.
 Reported besides: the RMS log error of the r = 0.5 points for (a) and (b) against the fit's residual
 scale (the floor), and the seed-to-seed RMS log difference of the r = 0.5 curves (seed 1 vs 0).
 Whatever the outcome, no interval rule changes on this evidence in this session: it is held-out
