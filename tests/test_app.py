@@ -94,6 +94,31 @@ def test_opens_on_bundled_data_with_a_fitted_law():
     assert at.get("progress"), "bootstrap progress bar missing"
 
 
+def test_compute_optimal_panel_shows_how_far_its_optimum_extrapolates():
+    """The panel's default budget (10x the data's largest compute) puts the optimum beyond the
+    fitted N and D by design; the optimum's ExtrapolationWarning used to reach only the server's
+    log. It is now a caption on the page, naming how far beyond each input lies."""
+    import warnings
+
+    from scalelaw.result import ExtrapolationWarning
+
+    at = start()
+    assert_clean(at)
+    shown = [c.value for c in at.caption if "beyond the fitted data" in c.value]
+    assert shown and "law's extrapolation" in shown[0]
+    # the same words the library gives for that optimum
+    import scalelaw as sl
+
+    pts = sl.final_points(sl.read_logs(DATA / "a_chinchilla_demo"), split="val")
+    N, D = pts["n_params"].to_numpy(float), pts["n_tokens"].to_numpy(float)
+    fit = sl.fit("chinchilla", pts, inputs={"N": "n_params", "D": "n_tokens"})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        fit.optimum(C=10.0 * float(np.max(6.0 * N * D)))
+    words = [str(w.message) for w in seen if issubclass(w.category, ExtrapolationWarning)]
+    assert words and words[0].split(":")[0] in shown[0]
+
+
 def test_no_bundled_data_shows_a_message(monkeypatch, tmp_path):
     monkeypatch.setenv("SCALELAW_DATA_DIR", str(tmp_path))
     at = start()

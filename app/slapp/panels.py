@@ -58,13 +58,33 @@ def law_panel(outcome: Outcome, level: float, scope: str) -> None:
         st.error(f"{type(err).__name__}: {err}")
 
 
+def _optimum_shown(fit, **budget) -> dict:
+    """``fit.optimum(**budget)``, with its extrapolation warning shown on the page: the panel's
+    default budget lies beyond the data by design, and how far beyond (the optimum's N and D) is
+    what the user should weigh the answer by. (Raised as a Python warning it reached only the
+    server's log.)"""
+    import warnings
+
+    from scalelaw.result import ExtrapolationWarning
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ExtrapolationWarning)
+        opt = fit.optimum(**budget)
+    for w in seen:
+        if issubclass(w.category, ExtrapolationWarning):
+            st.caption(f"⚠ {w.message} (the optimum is the law's extrapolation there)")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return opt
+
+
 def _compute_optimal(fit, level, scope):
     N = fit.table[fit.inputs["N"]].to_numpy(float)
     D = fit.table[fit.inputs["D"]].to_numpy(float)
     C = _float_input("FLOP budget C (= 6 N D)", 10.0 * float(np.max(6.0 * N * D)), f"{scope}::budget_C")
     if C is None:
         return
-    opt = fit.optimum(C=C)
+    opt = _optimum_shown(fit, C=C)
     c = st.columns(3)
     c[0].metric("compute-optimal N", f"{opt['N']:.4g}")
     c[1].metric("compute-optimal D", f"{opt['D']:.4g}", help=f"{opt['D'] / opt['N']:.3g} tokens per parameter")
@@ -83,7 +103,7 @@ def _encdec(fit, scope):
     B = _float_input("Parameter budget N_e + N_d", 2.0 * float((n_e + n_d).max()), f"{scope}::budget_B")
     if B is None:
         return
-    opt = fit.optimum(budget=B)
+    opt = _optimum_shown(fit, budget=B)
     opt_share = opt["N_e"] / (opt["N_e"] + opt["N_d"])  # = p_e / (p_e + p_d), the law's closed form
     c = st.columns(3)
     # an exponent that collapsed to ~0 gives its side ~1e-100 parameters: say "< 1", not a number
