@@ -437,7 +437,9 @@ class IsoflopResult:
                 out[name + "_lo"] = np.quantile(arr, q, axis=0)
                 out[name + "_hi"] = np.quantile(arr, 1 - q, axis=0)
             out["level"] = level
-            out["interval"] = "parameter"
+            # the same words as FitResult.interval_label(kind="parameter"): printed as "(parameter)"
+            # it did not say that the band carries parameter noise only (audit12)
+            out["interval"] = f"{100 * level:g}% parameter band (bootstrap only)"
         if kind == "prediction" and self.calibration is not None:
             with np.errstate(divide="ignore"):
                 dist = np.maximum(np.log10(Cv / float(self.fit_C[self.optima["used"].astype(bool)].max())), 0.0)

@@ -397,7 +397,7 @@ def test_loss_interval_calibrated_on_rolling_backtests_over_the_budgets(tmp_path
     assert iso.calibration is not None and iso.calibration.n_folds == len(BUDGETS) - 3
     far, par = iso.predict(C=1e23), iso.predict(C=1e23, kind="parameter")
     assert far["interval"].startswith("90% prediction interval, calibrated on 4 backtests")
-    assert par["interval"] == "parameter"
+    assert par["interval"] == "90% parameter band (bootstrap only)"  # as FitResult.interval_label says it
     assert far["loss_lo"] <= par["loss_lo"] and par["loss_hi"] <= far["loss_hi"]  # never narrower
     near = iso.predict(C=2e21)
     assert (near["loss_hi"] - near["loss_lo"]) < (far["loss_hi"] - far["loss_lo"])  # grows with distance
