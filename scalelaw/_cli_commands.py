@@ -154,9 +154,39 @@ def _no_draws_message(path) -> str:
             "`scalelaw fit ... --bootstrap 200 -o FIT.json` (or fit.bootstrap(n) in Python) and predict from that")
 
 
+def _param_range(p) -> str:
+    """A parameter's allowed values as an interval: log-fitted parameters are > 0 (their log is fitted)."""
+    lower = "(" if (p.log and p.min <= 0) or not np.isfinite(p.min) else "["
+    upper = "]" if np.isfinite(p.max) else ")"
+    return f"{lower}{p.min:g}, {p.max:g}{upper}"
+
+
+def _describe_law(law) -> list[str]:
+    """The lines of `scalelaw laws NAME`: what a user needs to fit the law (which columns it reads,
+    which values it allows, which parameters come out) and where it comes from."""
+    lines = [f"{law.name}: {law.formula}", f"  source:     {law.source}",
+             f"  target:     {law.target_doc} (--target COLUMN, default: loss)", "  inputs (--var NAME=COLUMN):"]
+    for inp in law.inputs:
+        allowed = "labels" if inp.categorical else f"values {inp.domain()}"
+        column = f"column {inp.column}" if inp.column else "no default column"
+        lines.append(f"    {inp.name:<10} {inp.doc}; {column}; {allowed}")
+    lines.append("  parameters (--fix NAME=VALUE):")
+    for p in law.params:
+        fixed = f"; held at {p.fixed_default:g} by default" if p.fixed_default is not None else ""
+        lines.append(f"    {p.name:<10} {p.doc}; in {_param_range(p)}{fixed}")
+    if law.options:
+        lines.append("  options:    " + ", ".join(f"{k}={v!r}" for k, v in law.options.items()))
+    return lines
+
+
 def cmd_laws(args):
     import scalelaw as sl
 
+    if args.names:
+        # every name checked before printing any: an unknown one is the error alone, listing the laws
+        chosen = [sl.get_law(name) for name in args.names]
+        print("\n\n".join("\n".join(_describe_law(law)) for law in chosen))
+        return
     for name in sl.laws():
         law = sl.get_law(name)
         print(f"{name:<15} {law.formula}")

@@ -31,7 +31,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser("laws", help="list the laws, their inputs, parameters and papers")
+    p = sub.add_parser("laws", help="list the laws, their inputs, parameters and papers (or one law's details)")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="laws to describe in full: formula, inputs (columns, allowed values), parameters (range), "
+                        "options, source (default: list every law)")
 
     p = sub.add_parser("fit", help="fit a law to a table of points or to loss logs")
     p.add_argument("law")
