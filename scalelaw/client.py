@@ -16,9 +16,11 @@ back as :class:`ServiceError` (a ``ValueError``) with the library's message and 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import math
 import os
+import re
 import threading
 import time
 import uuid
@@ -70,6 +72,45 @@ def _columns(data) -> dict:
                     f"got {type(data).__name__}")
 
 
+# a host name (dot-separated labels) or IPv4 address; underscores allowed: container names use them
+_HOST = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?")
+
+
+def _check_url(url):
+    """``(urlsplit parts, port or None)`` of a base URL ``http://host:port[/prefix]`` (scheme optional),
+    or a ValueError naming the URL. Checked here, at construction: a malformed one (``"not a url"``)
+    otherwise reached the first request and came back as http.client's InvalidURL, naming no
+    expected form; a bad port came back from urllib without the URL."""
+    expected = "a base URL like http://host:port (e.g. http://127.0.0.1:8000; https:// also works)"
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a string, {expected}; got {type(url).__name__}")
+    if not url or any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError(f"url {url!r} is not a URL (empty, or has spaces or control characters): give {expected}")
+    try:
+        parts = urlsplit(url if "://" in url else "http://" + url)
+    except ValueError as err:  # urllib's own ("'x' does not appear to be an IPv4 or IPv6 address") names no URL
+        raise ValueError(f"url {url!r} is not a URL ({err}): give {expected}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"url must be http:// or https://, got {url!r}: give {expected}")
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"url {url!r} names no host: give {expected}")
+    if ":" in host:  # an IPv6 address, written [::1] in the URL
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"url {url!r}: {host!r} is not an IPv6 address: give {expected}") from None
+    elif not _HOST.fullmatch(host):
+        raise ValueError(f"url {url!r}: {host!r} is not a host name or address: give {expected}")
+    try:
+        port = parts.port
+    except ValueError:  # urllib's own message ("Port could not be cast to integer value as 'x'") names no URL
+        raise ValueError(f"url {url!r} has no valid port (an integer in 0-65535): give {expected}") from None
+    if parts.query or parts.fragment:
+        raise ValueError(f"url {url!r} has a query or fragment ('?', '#'): give {expected}")
+    return parts, port
+
+
 class Client:
     """A connection to ``scalelaw serve`` at ``url``.
 
@@ -77,13 +118,11 @@ class Client:
     """
 
     def __init__(self, url: str = "http://127.0.0.1:8000", token: str | None = None, timeout: float = 600.0):
-        parts = urlsplit(url if "://" in url else "http://" + url)
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"url must be http:// or https://, got {url!r}")
+        parts, port = _check_url(url)
         self.url = url.rstrip("/")
         self._https = parts.scheme == "https"
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or (443 if self._https else 80)
+        self._host = parts.hostname
+        self._port = port or (443 if self._https else 80)
         self._prefix = parts.path.rstrip("/")
         self.token = token if token is not None else os.environ.get("SCALELAW_TOKEN") or None
         self.timeout = timeout

@@ -39,3 +39,21 @@ def test_laws_without_names_still_lists_every_law(capsys):
     out = capsys.readouterr().out
     assert all(line.split()[0] in sl.laws() for line in out.splitlines() if line and not line[0].isspace())
     assert len([line for line in out.splitlines() if line and not line[0].isspace()]) == len(sl.laws())
+
+
+# ---- 2. sl.Client refuses a malformed base URL at construction -----------------------------------
+@pytest.mark.parametrize("url", ["not a url", "http://", "http://:8000", "http://host:abc", "http://host:99999",
+                                 "http://bad host:8000", "http://[not-ipv6]:8000", "http://a%b:8000"])
+def test_client_refuses_a_malformed_url_naming_it(url):
+    with pytest.raises(ValueError) as err:
+        sl.Client(url)  # no request is made: the error comes before any connection
+    assert repr(url) in str(err.value) and "http://host:port" in str(err.value)
+
+
+@pytest.mark.parametrize("url, host, port, prefix", [
+    ("http://127.0.0.1:8000", "127.0.0.1", 8000, ""), ("localhost:8000/api/", "localhost", 8000, "/api"),
+    ("https://example.com", "example.com", 443, ""), ("http://[::1]:8000", "::1", 8000, ""),
+    ("http://scalelaw_server:80", "scalelaw_server", 80, "")])
+def test_client_accepts_well_formed_urls(url, host, port, prefix):
+    c = sl.Client(url)
+    assert (c._host, c._port, c._prefix) == (host, port, prefix)
