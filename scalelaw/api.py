@@ -92,6 +92,11 @@ def fit(
     check_loss(loss, delta)
     options = law.check_options(options)
     frame = as_frame(data)
+    if not isinstance(target, str):
+        # checked here, before `by` splits the data: a list reached pandas' `col in frame.columns`
+        # and came back as "unhashable type: 'list'", naming neither target nor what was given
+        raise TypeError(f"target must be one column name (a string), got {type(target).__name__} {target!r}"
+                        + ("; fit each target column separately" if isinstance(target, (list, tuple)) else ""))
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {seed!r}")
     if seed < 0:

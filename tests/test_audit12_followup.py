@@ -57,3 +57,20 @@ def test_client_refuses_a_malformed_url_naming_it(url):
 def test_client_accepts_well_formed_urls(url, host, port, prefix):
     c = sl.Client(url)
     assert (c._host, c._port, c._prefix) == (host, port, prefix)
+
+
+# ---- 3. sl.fit(target=[...]) names target and what was given --------------------------------------
+def _grid_points():
+    import numpy as np
+
+    N, D = (a.ravel() for a in np.meshgrid(np.geomspace(1e6, 1e8, 5), np.geomspace(1e8, 1e10, 5)))
+    return {"n_params": N, "n_tokens": D, "loss": 1.8 + 400 / N ** 0.34 + 410 / D ** 0.28, "x": N * D}
+
+
+@pytest.mark.parametrize("by", [None, "n_params"])
+@pytest.mark.parametrize("target", [["loss"], ("loss",), None, 3])
+def test_fit_target_must_be_one_column_name(target, by):
+    with pytest.raises(TypeError) as err:
+        sl.fit("chinchilla", _grid_points(), target=target, by=by)
+    message = str(err.value)
+    assert message.startswith("target must be one column name (a string)") and repr(target) in message
