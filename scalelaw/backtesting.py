@@ -117,6 +117,7 @@ def compare(laws, df, inputs=None, target: str = "loss", holdout=("N", 1 / 3), *
     rows = []
     frame = as_frame(df)
     mappings = {}
+    _check_per_law_inputs(laws, inputs)
     for name in laws:
         law = get_law(name)
         if isinstance(inputs, dict) and name in inputs and isinstance(inputs[name], dict):
@@ -137,6 +138,27 @@ def compare(laws, df, inputs=None, target: str = "loss", holdout=("N", 1 / 3), *
         rows.append({"law": law.name, "n_free": full.n_free, "n_points": full.n_points,
                      "objective": full.objective, "aic": full.aic, **bt.summary})
     return pd.DataFrame(rows).set_index("law")
+
+
+def _check_per_law_inputs(laws, inputs) -> None:
+    """Refuse a per-law entry of ``inputs`` that compare would otherwise skip in silence.
+
+    A key that names a compared law is that law's mapping, so it must be a dict (``{'chinchilla':
+    'x'}`` fell through to the one-mapping form, where no law has an input 'chinchilla', and was
+    dropped: the law was fitted on its default columns). A dict under any other key is a per-law
+    mapping too (no column name is a dict), so its key must be one of the laws compared (a typo
+    'chinchila' was dropped the same way)."""
+    if not isinstance(inputs, dict):
+        return
+    compared = [get_law(name).name for name in laws]
+    for key, value in inputs.items():
+        if key in compared and not isinstance(value, dict):
+            raise TypeError(f"compare: inputs[{key!r}] must be a dict mapping the inputs of law {key!r} to columns, e.g. "
+                            f"{{{key!r}: {{{', '.join(f'{i!r}: ...' for i in get_law(key).input_names)}}}}}; "
+                            f"got {type(value).__name__} {value!r}")
+        if isinstance(value, dict) and key not in compared:
+            raise ValueError(f"compare: inputs[{key!r}] is a per-law mapping, but {key!r} is not one of the laws "
+                             f"compared ({', '.join(compared)})")
 
 
 def _holdout_column(laws, mappings: dict, holdout) -> str | None:

@@ -74,3 +74,30 @@ def test_fit_target_must_be_one_column_name(target, by):
         sl.fit("chinchilla", _grid_points(), target=target, by=by)
     message = str(err.value)
     assert message.startswith("target must be one column name (a string)") and repr(target) in message
+
+
+# ---- 4. sl.compare refuses a per-law inputs entry that is not a dict --------------------------------
+def test_compare_refuses_a_per_law_mapping_that_is_not_a_dict():
+    with pytest.raises(TypeError) as err:
+        sl.compare(["chinchilla", "kaplan_nd"], _grid_points(), inputs={"chinchilla": "x"})
+    message = str(err.value)
+    assert "inputs['chinchilla']" in message and "must be a dict" in message and "'N': ..., 'D': ..." in message
+    assert "got str 'x'" in message
+
+
+def test_compare_refuses_a_per_law_mapping_for_a_law_not_compared():
+    with pytest.raises(ValueError, match=r"inputs\['chinchila'\] is a per-law mapping, but 'chinchila' is not one "
+                                         r"of the laws compared \(chinchilla, kaplan_nd\)"):
+        sl.compare(["chinchilla", "kaplan_nd"], _grid_points(), inputs={"chinchila": {"N": "x"}})
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_compare_per_law_and_one_mapping_forms_still_work():
+    # the per-law form reaches its law: power_law's x is mapped to n_params, so it fits (its
+    # default column 'flops' is absent); the one-mapping form gives each law the entries it has
+    table = sl.compare(["chinchilla", "power_law"], _grid_points(),
+                       inputs={"chinchilla": {"N": "n_params", "D": "n_tokens"}, "power_law": {"x": "n_params"}},
+                       holdout=("N", 0.2))
+    assert list(table.index) == ["chinchilla", "power_law"]
+    table = sl.compare(["chinchilla"], _grid_points(), inputs={"N": "n_params", "D": "n_tokens"}, holdout=("N", 0.2))
+    assert table.loc["chinchilla", "n_points"] == 25
