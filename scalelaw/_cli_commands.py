@@ -48,11 +48,23 @@ def _fix_flags(match) -> str:
     return " ".join(f"--fix {n}=VALUE" for n in names) if names else "--fix NAME=VALUE"
 
 
+def _fix_value(match) -> str:
+    """``fixed['E'] = -1.0`` as the flag the user typed, ``--fix E=-1`` (a float's ``.0`` dropped)."""
+    value = match.group(3)
+    if re.fullmatch(r"[-+]?[0-9]+\.0", value):
+        value = value[:-2]
+    return f"--fix {match.group(2)}={value}"
+
+
 # The library's messages speak Python (keyword arguments, methods, numpy reprs); on the command
 # line the same advice names the flags. (pattern, replacement), applied in order.
 _CLI_WORDS = [
     (re.compile(r"fixed=\{([^{}]*)\}"), _fix_flags),
     (re.compile(r"\bfixed="), "--fix NAME=VALUE"),
+    # ParamSpec's checks of one fixed value: fixed['E'] = -1.0 is outside ... -> --fix E=-1.0 is outside ...
+    (re.compile(r"(?<![-\w.])fixed\[(['\"])([^'\"]+)\1\] = (\S+)"), _fix_value),
+    (re.compile(r"(?<![-\w.])fixed\[(['\"])([^'\"]+)\1\]"), r"--fix \2"),
+    (re.compile(r"(?<![-\w.])fixed: law ('[^']+') has no parameter '([^']+)'"), r"--fix \2=VALUE: law \1 has no parameter '\2'"),
     (re.compile(r"\b(?:run|call) fit\.bootstrap\((?:n=[^)]*)?\)"), "fit with --bootstrap N"),
     (re.compile(r"\bfit\.bootstrap\((?:n=[^)]*)?\)"), "--bootstrap N"),
     (re.compile(r"\bnp\.(?:float|int|uint|bool_?|str_)\d*\(([^()]*)\)"), r"\1"),

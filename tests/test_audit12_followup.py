@@ -101,3 +101,30 @@ def test_compare_per_law_and_one_mapping_forms_still_work():
     assert list(table.index) == ["chinchilla", "power_law"]
     table = sl.compare(["chinchilla"], _grid_points(), inputs={"N": "n_params", "D": "n_tokens"}, holdout=("N", 0.2))
     assert table.loc["chinchilla", "n_points"] == 25
+
+
+# ---- 5. `scalelaw fit --fix E=-1`: the error names the flag, not fixed['E'] --------------------------
+def _points_csv(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "points.csv"
+    pd.DataFrame(_grid_points()).to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize("flag, said", [
+    ("E=-1", "--fix E=-1 is outside the range the law allows"),
+    ("E=-1.5", "--fix E=-1.5 is outside the range the law allows"),
+    ("E=nan", "--fix E must be finite, got nan"),
+    ("Q=1", "--fix Q=VALUE: law 'chinchilla' has no parameter 'Q'; parameters: E, A, alpha, B, beta")])
+def test_fit_fix_error_names_the_flag(tmp_path, capsys, flag, said):
+    assert main(["fit", "chinchilla", _points_csv(tmp_path), "--fix", flag]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "fixed" not in err
+
+
+def test_cli_words_leave_python_fixed_messages_elsewhere_alone():
+    from scalelaw._cli_commands import cli_words
+
+    assert cli_words("fixed['E'] = 1e+20 is outside") == "--fix E=1e+20 is outside"
+    assert cli_words('spec.fixed["E"] and prefixed[\'E\']') == 'spec.fixed["E"] and prefixed[\'E\']'
