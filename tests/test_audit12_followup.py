@@ -128,3 +128,40 @@ def test_cli_words_leave_python_fixed_messages_elsewhere_alone():
 
     assert cli_words("fixed['E'] = 1e+20 is outside") == "--fix E=1e+20 is outside"
     assert cli_words('spec.fixed["E"] and prefixed[\'E\']') == 'spec.fixed["E"] and prefixed[\'E\']'
+
+
+# ---- 6. dcpt: r's doc says what the law accepts, [0, 1], as its errors do ----------------------------
+def _dcpt_points(side):
+    import numpy as np
+
+    from scalelaw.laws.dcpt import dcpt
+
+    N, D, r = (a.ravel() for a in np.meshgrid(np.geomspace(1e6, 1e8, 4), np.geomspace(1e8, 1e10, 4),
+                                              np.array([0.0, 0.25, 0.5, 0.75, 1.0])))
+    truth = dict(E=1.5, A=300.0, alpha=0.3, B=200.0, eta=0.4, beta=0.3, C=0.05, gamma=0.3)
+    share = r if side == "domain" else 1.0 - r
+    return {"n_params": N, "n_tokens": D, "mix_ratio": r, "loss": dcpt(N, D, share, **truth)}, truth
+
+
+def test_dcpt_doc_states_the_domain_its_checks_enforce():
+    import scalelaw.laws.dcpt as module
+
+    r = next(i for i in sl.get_law("dcpt").inputs if i.name == "r")
+    assert r.domain() == "in [0, 1]" and r.domain() in r.doc
+    assert "r in [0, 1]" in module.__doc__ and "(0, 1]" not in module.__doc__
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("side", ["domain", "general"])
+def test_dcpt_accepts_both_ends_of_r_and_refuses_beyond(side):
+    import numpy as np
+
+    points, truth = _dcpt_points(side)
+    fit = sl.fit("dcpt", points, side=side)  # rows at r = 0 and r = 1 included
+    for name, value in truth.items():
+        assert fit.params[name] == pytest.approx(value, rel=1e-3)
+    pred = fit.predict({"N": [1e7, 1e7], "D": [1e9, 1e9], "r": [0.0, 1.0]}, warn=False)
+    assert np.all(np.isfinite(pred))
+    points["mix_ratio"] = np.where(points["mix_ratio"] == 1.0, 1.5, points["mix_ratio"])
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\]"):
+        sl.fit("dcpt", points, side=side)

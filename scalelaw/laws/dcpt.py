@@ -3,9 +3,10 @@ Domain-specific Continual Pre-Training Scaling Law for Large Language Models", a
 
     L(N, D, r) = E + A / N^alpha + B * r^eta / D^beta + C / (r + eps)^gamma
 
-N non-embedding parameters, D continual-pre-training tokens, r in (0, 1] the domain share of the
+N non-embedding parameters, D continual-pre-training tokens, r in [0, 1] the domain share of the
 mixture, eps a small fixed constant (option ``eps``, default 0.01) that keeps the last term finite
-at r = 0. L nats. The domain validation loss and the general validation loss are two fits of the
+at r = 0. L nats. Both ends are fitted and predicted: at r = 0 the data term is 0 (r^eta with
+eta > 0) and the last term C / eps^gamma; on the general side (1 - r) the same holds at r = 1. The domain validation loss and the general validation loss are two fits of the
 same form; the general one uses the general share 1 - r in place of r (``side="general"``).
 
 Rows with D = 0 (the base model before continual pre-training, logged at step 0) cannot be
@@ -122,7 +123,7 @@ def _dcpt_params(name):
 DCPT_INPUTS = (
     Input("N", "non-embedding parameters", column="n_params", identifies=("A", "alpha")),
     Input("D", "continual pre-training tokens", column="n_tokens", positive=False, min=0.0, identifies=("beta",)),
-    Input("r", "domain share of the mixture, in (0, 1]", column="mix_ratio", positive=False, min=0.0, max=1.0,
+    Input("r", "domain share of the mixture, in [0, 1]", column="mix_ratio", positive=False, min=0.0, max=1.0,
           identifies=("eta", "C", "gamma")),
 )
 
