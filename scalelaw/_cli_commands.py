@@ -254,15 +254,26 @@ def _curves_hint(df, args):
 def _not_an_input(output, flag: str, *inputs) -> None:
     """Refuse an output path that is one of the command's input files: `-o points.csv` for
     `-o fit.json` replaced the user's data with the result, silently (the write is atomic, so the
-    data were gone the moment it succeeded)."""
+    data were gone the moment it succeeded). An input given as a glob pattern ('logs/*.csv',
+    quoted on the shell) is the files it matches, expanded as read_logs expands it: before, only an
+    exact input path was checked, so `-o logs/run3.csv` replaced a log the fit had just read."""
+    import glob
     import os
 
     if not output or not os.path.exists(output):
         return
     for source in inputs:
-        if source and os.path.isfile(source) and os.path.samefile(output, source):
+        if not source:
+            continue
+        if os.path.isfile(source) and os.path.samefile(output, source):
             raise ValueError(f"{flag} {output!r} is the input file {source!r}: writing there would replace it; "
                              "give another file name")
+        if os.path.lexists(source) or not any(c in str(source) for c in "*?["):
+            continue  # an existing path is read as itself (load_table, read_logs), never as a pattern
+        for match in glob.glob(os.path.expanduser(str(source)), recursive=True):
+            if os.path.isfile(match) and os.path.samefile(output, match):
+                raise ValueError(f"{flag} {output!r} is the input file {match!r} (matched by {source!r}): writing "
+                                 "there would replace it; give another file name")
 
 
 def cmd_fit(args):

@@ -165,3 +165,43 @@ def test_dcpt_accepts_both_ends_of_r_and_refuses_beyond(side):
     points["mix_ratio"] = np.where(points["mix_ratio"] == 1.0, 1.5, points["mix_ratio"])
     with pytest.raises(ValueError, match=r"must be in \[0, 1\]"):
         sl.fit("dcpt", points, side=side)
+
+
+# ---- 7. -o is refused when it is a file a glob input matches ------------------------------------
+def _log_dir(tmp_path):
+    """One CSV log per run (step, loss, n_params, n_tokens): what read_logs reads from a glob."""
+    import numpy as np
+    import pandas as pd
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for i, (n, d) in enumerate((n, d) for n in np.geomspace(1e6, 1e8, 5) for d in np.geomspace(1e8, 1e10, 5)):
+        steps = np.arange(1, 4)
+        tokens = d * steps / 3
+        pd.DataFrame({"step": steps, "loss": 1.8 + 400 / n ** 0.34 + 410 / tokens ** 0.28, "n_params": n,
+                      "n_tokens": tokens}).to_csv(logs / f"run{i:02d}.csv", index=False)
+    return logs
+
+
+def test_fit_refuses_an_output_that_a_glob_input_matches(tmp_path, capsys):
+    logs = _log_dir(tmp_path)
+    target = logs / "run03.csv"
+    before = target.read_bytes()
+    pattern = str(logs / "*.csv")
+    assert main(["fit", "chinchilla", pattern, "--final-points", "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"-o {str(target)!r} is the input file" in err and f"(matched by {pattern!r})" in err
+    assert target.read_bytes() == before  # the log the fit would have read is still there
+    # a new file beside the logs is no input: the fit runs and saves there
+    assert main(["fit", "chinchilla", pattern, "--final-points", "-o", str(logs / "fit.json")]) == 0
+    assert sl.load_fit(logs / "fit.json").law.name == "chinchilla"
+
+
+def test_not_an_input_expands_recursive_patterns_and_spares_other_files(tmp_path):
+    from scalelaw._cli_commands import _not_an_input
+
+    logs = _log_dir(tmp_path)
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(ValueError, match="run07.csv"):
+        _not_an_input(str(logs / "run07.csv"), "-o", str(tmp_path / "**" / "run0?.csv"))
+    _not_an_input(str(tmp_path / "other.json"), "-o", str(tmp_path / "**" / "*.csv"))  # matched by nothing: fine
