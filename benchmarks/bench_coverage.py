@@ -224,6 +224,16 @@ def cpu_cases():
             held = rows["mix_ratio"] == 0.5
             yield Case(f"cpu_dcpt_{domain}_{side}", f"data/cpu_dcpt {domain}: dcpt ({side}) without r = 0.5, predict it",
                        "dcpt", rows[~held], rows[held], inputs, "loss", side=side)
+    if (DATA / "cpu_dcpt_seed1").is_dir():  # the same fits, scored on another seed's r = 0.5 runs
+        s1 = _read("cpu_dcpt_seed1")
+        for domain in sorted(dc["domain"].dropna().unique()):
+            runs, runs1 = dc[dc["domain"] == domain], s1[s1["domain"] == domain]
+            for side, split in (("domain", f"val_{domain}"), ("general", "val_general")):
+                rows = runs[(runs["split"] == split) & (runs["n_tokens"] > 0)]
+                rows1 = runs1[(runs1["split"] == split) & (runs1["n_tokens"] > 0)]
+                yield Case(f"seed1_dcpt_{domain}_{side}", f"data/cpu_dcpt {domain}: dcpt ({side}) without r = 0.5 "
+                           "(seed 0), predict data/cpu_dcpt_seed1's r = 0.5 (seed 1)", "dcpt",
+                           rows[rows["mix_ratio"] != 0.5], rows1[rows1["mix_ratio"] == 0.5], inputs, "loss", side=side)
 
 
 def _schedule_case(name, folder, prefix, min_step, train_names=("constant", "cosine")):

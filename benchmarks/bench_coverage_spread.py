@@ -205,7 +205,7 @@ def family_of(name):
         return ("interact", "kaplan")
     if name.startswith("gordon"):
         return ("gordon_grid",)
-    if name.startswith(("dml", "cpu_dcpt")):
+    if name.startswith(("dml", "cpu_dcpt", "seed1_dcpt")):
         return ("mixture",)
     return None
 
