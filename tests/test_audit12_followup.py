@@ -205,3 +205,28 @@ def test_not_an_input_expands_recursive_patterns_and_spares_other_files(tmp_path
     with pytest.raises(ValueError, match="run07.csv"):
         _not_an_input(str(logs / "run07.csv"), "-o", str(tmp_path / "**" / "run0?.csv"))
     _not_an_input(str(tmp_path / "other.json"), "-o", str(tmp_path / "**" / "*.csv"))  # matched by nothing: fine
+
+
+def test_a_fit_saved_beside_its_logs_is_recognised_on_the_next_read(tmp_path):
+    """`scalelaw fit chinchilla LOGS -o LOGS/fit.json` then reading LOGS again: the saved fit was
+    skipped as "a config file that is not beside any log (a sweep spec?)"; it is now named for what
+    it is, quietly, like the folder's README and index, and the logs read as before."""
+    import shutil
+    import warnings
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "data" / "cpu_decoder_sizes"
+    logs = sorted(src.glob("*.jsonl"))[:8]
+    for f in logs:
+        shutil.copy(f, tmp_path / f.name)
+    before = sl.read_logs(tmp_path)
+    pts = sl.final_points(before, split="val")
+    fit = sl.fit("chinchilla", pts, inputs={"N": "n_params", "D": "n_tokens"})
+    fit.save(tmp_path / "fit.json")
+    (tmp_path / "iso.json").write_text('{"format": "scalelaw-isoflop", "version": 2}')  # its format key
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        after = sl.read_logs(tmp_path)
+    said = " ".join(str(w.message) for w in seen)
+    assert "sweep spec" not in said and "fit.json" not in said and "iso.json" not in said
+    assert len(after) == len(before) and after["run"].nunique() == len(logs)

@@ -92,7 +92,8 @@ def own_file(source: Source, kind: str | None) -> str | None:
     ``read_logs`` skips these without a warning (they are not a user's data it failed to read):
     a README (every bundled data set has one), a sweep's index (``scalelaw sweep`` writes
     ``index.csv`` and ``index.shard<k>of<n>.csv``; its header has ``run``, ``status`` and
-    ``log``) and a sweep spec (YAML or JSON with a ``grid``).
+    ``log``), a sweep spec (YAML or JSON with a ``grid``) and a saved fit or IsoFLOP result
+    (``scalelaw fit ... -o``, ``scalelaw isoflop ... -o``).
     """
     name = source.filename.lower()
     if name.startswith("readme") and name.endswith((".md", ".txt", ".rst", "readme")):
@@ -109,6 +110,12 @@ def own_file(source: Source, kind: str | None) -> str | None:
         spec = source.json if isinstance(source.json, dict) else sidecar.load(source, Report())
         if isinstance(spec, dict) and isinstance(spec.get("grid"), (dict, list)):
             return "a sweep spec"
+        # `scalelaw fit LOGS -o LOGS/fit.json` saves a fit beside the logs it read; on the next
+        # read it was skipped as "a config file that is not beside any log (a sweep spec?)"
+        if isinstance(spec, dict) and spec.get("format") == "scalelaw-isoflop":
+            return "a saved IsoFLOP result (sl.load_isoflop)"
+        if isinstance(spec, dict) and "scalelaw_version" in spec and ("law" in spec or "grouped_by" in spec):
+            return "a saved scalelaw fit (sl.load_fit)"
     return None
 
 
