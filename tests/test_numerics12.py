@@ -290,7 +290,7 @@ def test_dcpt_cross_refuses_a_new_domain_whose_K_is_not_positive(rng):
 def test_predict_refuses_a_boolean_input_as_the_fit_refuses_boolean_columns(chinchilla_grid):
     """predict({"N": True}) was read as N = 1 (num12's audit): now an error naming the input."""
     fit = sl.fit("chinchilla", chinchilla_grid)
-    for bad in (True, [True, 2e9], np.array([True, False])):
+    for bad in (True, [True, 2e9], np.array([True, False]), pd.Series([True, False], dtype="boolean")):
         with pytest.raises(ValueError, match=r"input N must be a number, got .*True.* \(a boolean\)"):
             fit.predict({"N": bad, "D": 1e10})
     assert np.isfinite(fit.predict({"N": [1e9, 2e9], "D": 1e10})).all()  # numbers still pass

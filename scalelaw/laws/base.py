@@ -94,7 +94,9 @@ def as_numbers(value, what: str) -> Array:
     Booleans are refused (True would pass for 1: the fit refuses boolean columns too)."""
     dtype = getattr(value, "dtype", None)  # arrays and Series: their dtype says it, no loop
     if dtype is not None and dtype != object:
-        flags = [np.atleast_1d(np.asarray(value)).ravel()[0]] if dtype == bool and np.size(value) else []
+        # kind "b": numpy's bool and pandas' nullable "boolean" alike (the latter is not == bool)
+        flags = [np.atleast_1d(np.asarray(value, dtype=object)).ravel()[0]] \
+            if getattr(dtype, "kind", None) == "b" and np.size(value) else []
     else:
         flags = [x for x in np.atleast_1d(np.asarray(value, dtype=object)).ravel() if isinstance(x, (bool, np.bool_))]
     if flags:
