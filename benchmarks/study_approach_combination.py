@@ -251,17 +251,11 @@ def decide(s):
 
 
 def main():
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 4
-    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else ["synthetic", "epoch", "nested"]
-    t0, results = time.time(), []
-    if "nested" in only:
-        results += run_nested()
-    if "epoch" in only:
-        results += run_epoch()
-    if "synthetic" in only:
-        results += run_synthetic(reps)
-    if "after" in only:  # only when asked for by name: never part of the decision
-        results += run_after()
+    reps, only = s9.study_args()
+    t0 = time.time()
+    # "after" runs only when asked for by name: never part of the decision
+    results = s9.run_groups(only, {"nested": run_nested, "epoch": run_epoch,
+                                   "synthetic": lambda: run_synthetic(reps), "after": run_after})
     s = summarise(results)
     print(f"\n{time.time() - t0:.0f}s")
     real = [r for r in results if r["group"] != "synthetic"]

@@ -288,16 +288,27 @@ def summarise(results):
     return pd.DataFrame(rows)
 
 
+def study_args(argv=None):
+    """(reps, only) from ``[REPS] [--only a,b]`` (default 4 replicates; nested, epoch, synthetic)."""
+    argv = sys.argv[1:] if argv is None else argv
+    reps = int(argv[0]) if argv and argv[0].isdigit() else 4
+    only = argv[argv.index("--only") + 1].split(",") if "--only" in argv else ["synthetic", "epoch", "nested"]
+    return reps, only
+
+
+def run_groups(only, runners):
+    """The results of the ``runners`` (name -> callable, called in their order) named in ``only``."""
+    results = []
+    for name, run in runners.items():
+        if name in only:
+            results += run()
+    return results
+
+
 def main():
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 4
-    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else ["synthetic", "epoch", "nested"]
-    t0, results = time.time(), []
-    if "nested" in only:
-        results += run_nested()
-    if "epoch" in only:
-        results += run_epoch()
-    if "synthetic" in only:
-        results += run_synthetic(reps)
+    reps, only = study_args()
+    t0 = time.time()
+    results = run_groups(only, {"nested": run_nested, "epoch": run_epoch, "synthetic": lambda: run_synthetic(reps)})
     s = summarise(results)
     print(f"\n{time.time() - t0:.0f}s")
     pd.set_option("display.width", 200)
