@@ -44,6 +44,19 @@ def isoflop_upload_csv() -> bytes:
     return pd.DataFrame(rows).to_csv(index=False).encode()
 
 
+def training_curves(loss, n_sizes: int, n_ends: int, n_points: int) -> pd.DataFrame:
+    """Training curves for the envelope (Approach 1): ``n_sizes`` sizes N in 3e7-3e9, each trained
+    to ``n_ends`` token counts D_end in 1e9-3e11, logged at ``n_points`` D from D_end / 20 to
+    D_end; ``loss(N, D)`` gives each point's loss (one val row per point, flops = 6 N D)."""
+    rows = []
+    for N in np.geomspace(3e7, 3e9, n_sizes):
+        for D_end in np.geomspace(1e9, 3e11, n_ends):
+            for D in np.geomspace(D_end / 20, D_end, n_points):
+                rows.append({"run": f"N{N:.3g}_D{D_end:.3g}", "step": D, "split": "val", "n_params": N,
+                             "n_tokens": D, "flops": 6 * N * D, "loss": loss(N, D)})
+    return pd.DataFrame(rows)
+
+
 @pytest.fixture
 def chinchilla_grid(rng):
     """A real 2-D (N, D) grid (not D proportional to N), 0.3% noise, Hoffmann's parameters."""

@@ -12,6 +12,8 @@ import scalelaw as sl
 from scalelaw.cli import main
 from scalelaw.isoflops import assign_budgets
 
+from conftest import training_curves
+
 E, A, ALPHA, B, BETA = 1.69, 406.4, 0.34, 410.7, 0.28
 A_TRUE = BETA / (ALPHA + BETA)                 # N_opt ~ C^a
 ALPHA_C = ALPHA * BETA / (ALPHA + BETA)        # L_opt(C) = E + G C^-alpha_C, exactly
@@ -194,13 +196,7 @@ def test_plot_has_profiles_minima_and_fits():
 
 def test_envelope_of_training_curves():
     """Approach 1 on curves of a known law: each size's curve L(N, D(t)) at several budgets."""
-    rows = []
-    for N in np.geomspace(3e7, 3e9, 7):
-        for D_end in np.geomspace(1e9, 3e11, 4):
-            for D in np.geomspace(D_end / 20, D_end, 15):
-                rows.append({"run": f"N{N:.3g}_D{D_end:.3g}", "step": D, "split": "val", "n_params": N,
-                             "n_tokens": D, "flops": 6 * N * D, "loss": loss_of(N, 6 * N * D)})
-    curves = pd.DataFrame(rows)
+    curves = training_curves(lambda N, D: loss_of(N, 6 * N * D), 7, 4, 15)
     env = sl.envelope(curves, x="flops", n_boot=30)
     assert env.approach == 1 and len(env.optima) >= 10
     # the envelope's sizes are discrete (7 sizes), so a is rough but near the truth

@@ -19,6 +19,8 @@ import scalelaw as sl
 from scalelaw.integrity import INTEGRITY_KEY, SavedFitWarning, section_hashes
 from scalelaw.isoflops import FORMAT_VERSION
 
+from conftest import training_curves
+
 E, A, ALPHA, B, BETA = 1.69, 406.4, 0.34, 410.7, 0.28
 
 
@@ -44,15 +46,9 @@ def iso():
 @pytest.fixture(scope="module")
 def env():
     """Approach 1 (the envelope of training curves): the same saved format."""
-    rows = []
-    for N in np.geomspace(3e7, 3e9, 5):
-        for D_end in np.geomspace(1e9, 3e11, 3):
-            for D in np.geomspace(D_end / 20, D_end, 10):
-                rows.append({"run": f"N{N:.3g}_D{D_end:.3g}", "step": D, "split": "val", "n_params": N,
-                             "n_tokens": D, "flops": 6 * N * D, "loss": loss_of(N, D)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return sl.envelope(pd.DataFrame(rows), x="flops", n_boot=20)
+        return sl.envelope(training_curves(loss_of, 5, 3, 10), x="flops", n_boot=20)
 
 
 def _saved(result, tmp_path, name="r.json") -> dict:
