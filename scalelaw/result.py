@@ -68,6 +68,17 @@ def _column_json(values: np.ndarray) -> list:
     return [str(v) for v in values]
 
 
+def extrapolation_message(ratios: Mapping, lead: str = "") -> str | None:
+    """The words of an :class:`ExtrapolationWarning` for :meth:`FitResult.extrapolation`'s ratios
+    ("extrapolating: N 23.3x beyond the fitted data, ..."), or None when no input reaches beyond
+    the data; ``lead`` goes before the list (the optimum's "the optimum's "). One wording for
+    predict, optimum and the service's notes."""
+    far = {k: v for k, v in ratios.items() if v > 1 + 1e-9}
+    if not far:
+        return None
+    return "extrapolating: " + lead + ", ".join(f"{k} {v:.3g}x beyond the fitted data" for k, v in far.items())
+
+
 # a log-space parameter above this has run to the edge of double precision (exp(690.8)); see _from_search
 _RAN_OFF = 1e300
 
@@ -220,11 +231,9 @@ class FitResult:
         feats = self.law.features_for_prediction(given, self.options, self.info)
         self.law.check_prediction(feats, self.params, self.info)
         if warn:
-            far = {k: v for k, v in self.extrapolation(given).items() if v > 1 + 1e-9}
-            if far:
-                _warnings.warn("extrapolating: " + ", ".join(f"{k} {v:.3g}x beyond the fitted data"
-                                                            for k, v in far.items()),
-                              ExtrapolationWarning, stacklevel=2)
+            msg = extrapolation_message(self.extrapolation(given))
+            if msg:
+                _warnings.warn(msg, ExtrapolationWarning, stacklevel=2)
         out = np.asarray(self.law.evaluate(feats, self.params, self.info), dtype=float).reshape(-1)
         if warn:
             self._warn_if_clipped(out, given, "predict")
@@ -477,10 +486,9 @@ class FitResult:
         if warn and isinstance(result, Mapping):
             at = {name: result[name] for name in self.law.input_names if name in result
                   and np.all(np.isfinite(np.asarray(result[name], dtype=float)))}
-            far = {k: v for k, v in self.extrapolation(at).items() if v > 1 + 1e-9}
-            if far:
-                _warnings.warn("optimum: extrapolating: the optimum's " + ", ".join(
-                    f"{k} {v:.3g}x beyond the fitted data" for k, v in far.items()), ExtrapolationWarning, stacklevel=2)
+            msg = extrapolation_message(self.extrapolation(at), lead="the optimum's ")
+            if msg:
+                _warnings.warn("optimum: " + msg, ExtrapolationWarning, stacklevel=2)
         return result
 
     def optimal_schedule(self, n_steps: int, peak: float, **kwargs) -> dict:

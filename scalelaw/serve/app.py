@@ -119,10 +119,12 @@ def _predict(fit, kwargs: dict, level, kind) -> dict:
         steps = kwargs.get("steps")
         out["step"] = np.asarray(steps) if steps is not None else np.arange(1, len(pred) + 1)
     else:
+        from scalelaw.result import extrapolation_message
+
         out["extrapolation"] = fit.extrapolation(kwargs["X"])
-        far = {k: v for k, v in out["extrapolation"].items() if v > 1 + 1e-9}
+        far = extrapolation_message(out["extrapolation"])
         if far:  # the library's ExtrapolationWarning, in its words
-            notes.append("extrapolating: " + ", ".join(f"{k} {v:.3g}x beyond the fitted data" for k, v in far.items()))
+            notes.append(far)
     if level is not None:
         extra = {"kind": kind} if kind is not None else {}
         if "X" in kwargs and len(pred) > _INTERVAL_CHUNK:
